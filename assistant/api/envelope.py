@@ -1,0 +1,139 @@
+"""The /api/v1 envelope: success and error bodies, and the exception handler behind them."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+from assistant.errors import ERROR_CODES, AssistantError
+from sandbox import SandboxError
+
+log = logging.getLogger("assistant.api")
+
+_encoder = msgspec.json.Encoder()
+_VALID_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
+JSON = "application/json"
+
+
+def pick_request_id(client_value: str | None) -> str:
+    """Echo a client's X-Request-ID (1-128 visible ASCII characters) or make one."""
+    if client_value and _VALID_ID.match(client_value):
+        return client_value
+    return "req_" + secrets.token_hex(12)
+
+
+def timestamp(at: float | None = None) -> str:
+    moment = datetime.fromtimestamp(time.time() if at is None else at, tz=timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def request_state(scope_state: dict[str, Any]) -> tuple[str, float]:
+    rid = scope_state.get("request_id") or pick_request_id(None)
+    started = scope_state.get("started") or time.perf_counter()
+    return rid, started
+
+
+def meta(scope_state: dict[str, Any], *, with_duration: bool = True) -> dict[str, Any]:
+    rid, started = request_state(scope_state)
+    out: dict[str, Any] = {"request_id": rid, "timestamp": timestamp()}
+    if with_duration:
+        out["duration_ms"] = round((time.perf_counter() - started) * 1000)
+    return out
+
+
+def encode(value: Any) -> bytes:
+    return _encoder.encode(value)
+
+
+def success_body(scope_state: dict[str, Any], data: Any) -> bytes:
+    return encode({"success": True, "data": data, "meta": meta(scope_state)})
+
+
+def error_body(scope_state: dict[str, Any], error: AssistantError) -> bytes:
+    return encode({"success": False, "error": error.to_dict(), "meta": meta(scope_state, with_duration=False)})
+
+
+def ok(request: Request[Any, Any, Any], data: Any, status_code: int = 200) -> Response[bytes]:
+    """A success envelope around ``data``."""
+    return Response(success_body(request.scope["state"], data), status_code=status_code, media_type=JSON)
+
+
+def _param_from_validation(exc: ValidationException) -> tuple[str, str, str | None]:
+    """(code, message, param) from Litestar's validation error, in the client's spelling."""
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    if not extra:
+        detail = str(exc.detail)
+        missing = re.search(r"Missing required (?:query|path|header|cookie) parameter '([^']+)'", detail)
+        if missing:
+            name = missing.group(1)
+            return "missing_parameter", f"`{name}` is required", name
+        return "invalid_request", detail, None
+    first = extra[0] if isinstance(extra[0], dict) else {}
+    key = str(first.get("key") or "")
+    message = str(first.get("message") or "invalid value")
+    required = re.match(r"Object missing required field `([^`]+)`", message)
+    if required:
+        name = required.group(1)
+        param = name if key in ("", "data") else f"{key}.{name}"
+        return "missing_parameter", f"`{param}` is required", param
+    if key in ("", "data"):
+        if "got `null`" in message or "got `array`" in message or "got `" in message:
+            return "invalid_request", f"the request body must be a JSON object ({message})", None
+        return "invalid_request", message, None
+    return "invalid_parameter", f"invalid value for `{key}`: {message}", key
+
+
+def to_assistant_error(exc: Exception) -> AssistantError:
+    """Map anything raised while handling a request to one of our error codes."""
+    if isinstance(exc, AssistantError):
+        return exc
+    if isinstance(exc, SandboxError):
+        return AssistantError(exc.code, exc.message, param=exc.subject)
+    if isinstance(exc, ValidationException):
+        code, message, param = _param_from_validation(exc)
+        return AssistantError(code, message, param=param)
+    if isinstance(exc, HTTPException):
+        status = exc.status_code
+        headers = dict(exc.headers or {})
+        if status == 404:
+            return AssistantError("route_not_found", "no such endpoint; see /api/v1/schema/openapi.json")
+        if status == 405:
+            allowed = headers.get("allow", headers.get("Allow", ""))
+            return AssistantError(
+                "method_not_allowed", f"method not allowed here; allowed: {allowed}", headers=headers
+            )
+        if status == 413:
+            return AssistantError("payload_too_large", "the request body is larger than the limit (1 MiB)")
+        if status == 401:
+            return AssistantError("unauthorized", "an API key is required: send Authorization: Bearer <key>")
+        if status == 400:
+            detail = str(exc.detail)
+            if "JSON is malformed" in detail or "malformed" in detail.lower():
+                return AssistantError("invalid_request", f"the body is not valid JSON ({detail})")
+            return AssistantError("invalid_request", detail)
+        if status == 429:
+            return AssistantError("server_busy", str(exc.detail), headers=headers)
+    log.exception("unexpected error while handling a request", exc_info=exc)
+    return AssistantError("internal_error", "an unexpected error occurred; the server log has the details")
+
+
+def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    """Litestar exception handler: every failure becomes an envelope."""
+    error = to_assistant_error(exc)
+    return Response(
+        error_body(request.scope["state"], error),
+        status_code=error.status,
+        media_type=JSON,
+        headers=error.headers,
+    )
+
+
+__all__ = ["ERROR_CODES", "JSON", "encode", "error_body", "handle_exception", "meta", "ok", "pick_request_id", "timestamp"]

@@ -1,0 +1,155 @@
+"""GET /api/v1/files and POST /api/v1/files/read."""
+
+from __future__ import annotations
+
+import base64
+import os
+import stat
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Request, Response, get, post
+from litestar.params import JSONBody, QueryParameter
+
+from assistant.errors import AssistantError, from_sandbox
+from assistant.services import services
+from sandbox import (
+    MAX_READ_BYTES,
+    FileData,
+    Listing,
+    SandboxError,
+    check_file,
+    cut_utf8,
+    list_directory,
+    read_capped,
+    read_opened,
+)
+
+from .envelope import ok, timestamp
+
+DEFAULT_MAX_BYTES = 100_000
+Encoding = Literal["utf-8", "base64"]
+
+
+def _encode_content(data: bytes, truncated: bool, binary: bool, encoding: str | None) -> tuple[str, str]:
+    """Return (content, encoding) following the rules of SPEC §3.
+
+    With no encoding asked for, text comes back as utf-8 and anything else (invalid UTF-8,
+    or binary: a NUL in the first 8 KB) as base64.
+    """
+    text_bytes = cut_utf8(data) if truncated else data
+    if encoding == "base64" or (encoding is None and binary):
+        return base64.b64encode(data).decode("ascii"), "base64"
+    if encoding == "utf-8":
+        return text_bytes.decode("utf-8", "replace"), "utf-8"
+    try:
+        return text_bytes.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return base64.b64encode(data).decode("ascii"), "base64"
+
+
+def read_payload(file: FileData, encoding: str | None) -> dict[str, Any]:
+    content, used = _encode_content(file.data, file.truncated, file.binary, encoding)
+    return {
+        "path": file.path,
+        "content": content,
+        "size": file.size,
+        "modified_at": timestamp(file.mtime),
+        "encoding": used,
+        "truncated": file.truncated,
+        "binary": file.binary,
+    }
+
+
+def listing_payload(listing: Listing) -> dict[str, Any]:
+    entries = []
+    for e in listing.entries:
+        item: dict[str, Any] = {
+            "name": e.name,
+            "path": e.path,
+            "type": e.type,
+            "size": e.size,
+            "modified_at": timestamp(e.mtime),
+        }
+        if e.undecodable:
+            item["undecodable"] = True
+        entries.append(item)
+    return {"path": listing.path, "entries": entries, "truncated": listing.truncated}
+
+
+def _check_encoding(value: str | None, param: str) -> str | None:
+    if value is not None and value not in ("utf-8", "base64"):
+        raise AssistantError("invalid_parameter", f"`{param}` must be 'utf-8' or 'base64', not {value!r}", param=param)
+    return value
+
+
+@get("/files", summary="List a directory, or read a file with read=true")
+async def get_files(
+    request: Request[Any, Any, Any],
+    repo: Annotated[str | None, QueryParameter(description="repository path (default: the first --repo)")] = None,
+    path: Annotated[str, QueryParameter(description="path inside the repo")] = "",
+    read: Annotated[bool, QueryParameter(description="read the file instead of listing")] = False,
+    max_bytes: Annotated[int, QueryParameter(ge=1, le=MAX_READ_BYTES)] = DEFAULT_MAX_BYTES,
+    encoding: Annotated[str | None, QueryParameter(description="utf-8 or base64")] = None,
+    include_ignored: Annotated[bool, QueryParameter(description="show git-ignored entries")] = False,
+) -> Response[bytes]:
+    _check_encoding(encoding, "encoding")
+    try:
+        with services(request).roots.open_repo(repo) as opened_repo:
+            comps = opened_repo.components(path)
+            if read:
+                opened = opened_repo.open(comps)
+                if not stat.S_ISDIR(opened.st.st_mode):
+                    check_file(opened_repo, comps, opened, include_ignored=include_ignored)
+                    return ok(request, read_payload(read_opened(opened, comps, max_bytes), encoding))
+                os.close(opened.fd)
+            listing = list_directory(opened_repo, comps, include_ignored=include_ignored)
+    except SandboxError as exc:
+        raise from_sandbox(exc, path="path", repo="repo") from None
+    return ok(request, listing_payload(listing))
+
+
+class FileReadBody(msgspec.Struct):
+    """Body of POST /files/read."""
+
+    path: str
+    repo_path: str
+    max_bytes: Annotated[int, msgspec.Meta(ge=1, le=MAX_READ_BYTES)] = DEFAULT_MAX_BYTES
+    encoding: str | None = None
+    start_line: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    end_line: Annotated[int, msgspec.Meta(ge=1)] | None = None
+
+
+def _line_range(file: FileData, start: int, end: int | None, max_bytes: int, encoding: str | None) -> dict[str, Any]:
+    lines = file.data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    total = None if file.truncated else len(lines)
+    last = len(lines) if end is None else min(end, len(lines))
+    selected = b"".join(line + b"\n" for line in lines[start - 1 : last])
+    if last == len(lines) and not file.data.endswith(b"\n") and selected:
+        selected = selected[:-1]
+    capped = FileData(file.path, selected[:max_bytes], file.size, file.mtime, len(selected) > max_bytes, file.binary)
+    payload = read_payload(capped, encoding)
+    payload.update({"start_line": start, "end_line": max(last, start - 1) if lines else end, "total_lines": total})
+    return payload
+
+
+@post("/files/read", summary="Read a file, optionally a 1-based inclusive line range", status_code=200)
+async def post_files_read(request: Request[Any, Any, Any], data: JSONBody[FileReadBody]) -> Response[bytes]:
+    _check_encoding(data.encoding, "encoding")
+    if data.start_line is not None and data.end_line is not None and data.end_line < data.start_line:
+        raise AssistantError("invalid_parameter", "`end_line` must be at least `start_line`", param="end_line")
+    ranged = data.start_line is not None or data.end_line is not None
+    try:
+        with services(request).roots.open_repo(data.repo_path) as repo:
+            comps = repo.components(data.path)
+            if ranged:
+                file = read_capped(repo, comps, MAX_READ_BYTES)
+            else:
+                file = read_capped(repo, comps, data.max_bytes)
+    except SandboxError as exc:
+        raise from_sandbox(exc, path="path", repo="repo_path") from None
+    if ranged:
+        return ok(request, _line_range(file, data.start_line or 1, data.end_line, data.max_bytes, data.encoding))
+    return ok(request, read_payload(file, data.encoding))

@@ -1,0 +1,187 @@
+"""The outermost ASGI layer: request ids and the checks that keep a local server local.
+
+It runs before routing, so every response (404, 405, 500, SSE and the UI's files included)
+carries ``X-Request-ID``, and the checks below apply to routes that do not exist too:
+
+- Host allowlist (DNS rebinding): ``localhost``, ``127.0.0.1``, ``[::1]`` with any port, plus
+  ``--allow-host``. Litestar's ``AllowedHostsConfig`` compares ports and answers outside our
+  envelope, hence our own.
+- Cross-site requests to ``/api``, ``/v1`` and ``/mcp``: refused when the browser says so
+  (``Sec-Fetch-Site``) or the ``Origin`` is foreign, unless ``--allow-origin`` names it.
+- Bodies on POST/PUT/PATCH/DELETE must be ``application/json`` (a cross-site form cannot send
+  that without a preflight) and at most the body limit.
+- CORS only for ``--allow-origin`` origins (echoed, never ``*`` with a key), preflights included.
+- The API key (``Authorization: Bearer``), compared in constant time, on everything but
+  ``/api/v1/health`` and the UI's static files.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from assistant.errors import AssistantError
+from assistant.settings import Settings
+
+from .envelope import encode, error_body, pick_request_id
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]"}
+_PROTECTED = ("/api/", "/v1/", "/mcp")
+_BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+_AUTH_EXEMPT = {"/api/v1/health"}
+CSP = (
+    "default-src 'self'; img-src 'self' data:; script-src 'self'; style-src 'self'; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'self'"
+)
+
+
+def _host_name(host: str) -> str:
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[: host.find("]") + 1] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _is_protected(path: str) -> bool:
+    return path.startswith(_PROTECTED) or path in ("/api", "/v1")
+
+
+def error_payload(path: str, state: dict[str, Any], error: AssistantError) -> bytes:
+    """The error body in the shape the route family speaks: OpenAI objects under /v1."""
+    if path.startswith("/v1/") or path == "/v1":
+        return encode({"error": {"message": error.message, "type": error.type, "param": error.param, "code": error.code}})
+    return error_body(state, error)
+
+
+class Guard:
+    """ASGI middleware wrapping the whole application (see the module docstring)."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+        self.allowed_hosts = _LOCAL_HOSTS | {_host_name(h) for h in settings.allow_host}
+        self.allowed_origins = {o.rstrip("/").lower() for o in settings.allow_origin}
+        self.api_key = settings.api_key.encode() if settings.api_key else None
+        self.max_body = settings.max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        rid = pick_request_id(headers.get("x-request-id"))
+        state = scope.setdefault("state", {})
+        state["request_id"] = rid
+        state["started"] = time.perf_counter()
+        path: str = scope.get("path", "")
+        origin = headers.get("origin")
+        cors_origin = self._cors_origin(origin)
+        extra = [(b"x-request-id", rid.encode()), (b"x-content-type-options", b"nosniff")]
+        if cors_origin:
+            extra += [
+                (b"access-control-allow-origin", cors_origin.encode()),
+                (b"vary", b"Origin"),
+                (b"access-control-expose-headers", b"X-Request-ID, Retry-After"),
+            ]
+        if not _is_protected(path):
+            extra += [(b"content-security-policy", CSP.encode()), (b"referrer-policy", b"no-referrer")]
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        if scope["type"] == "http" and scope.get("method") == "OPTIONS" and cors_origin and "access-control-request-method" in headers:
+            await self._preflight(send_with_headers)
+            return
+        error = self._check(scope, headers, path, origin, cors_origin)
+        if error is not None:
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+                return
+            body = error_payload(path, state, error)
+            out = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+            out += [(k.lower().encode(), v.encode()) for k, v in error.headers.items()]
+            await send_with_headers({"type": "http.response.start", "status": error.status, "headers": out})
+            await send_with_headers({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send_with_headers)
+
+    def _cors_origin(self, origin: str | None) -> str | None:
+        if not origin or not self.allowed_origins:
+            return None
+        if "*" in self.allowed_origins:
+            return "*"
+        return origin if origin.rstrip("/").lower() in self.allowed_origins else None
+
+    async def _preflight(self, send: Send) -> None:
+        headers = [
+            (b"access-control-allow-methods", b"GET, POST, DELETE, OPTIONS"),
+            (b"access-control-allow-headers", b"Authorization, Content-Type, X-Request-ID, X-Repo-Path"),
+            (b"access-control-max-age", b"600"),
+            (b"content-length", b"0"),
+        ]
+        await send({"type": "http.response.start", "status": 204, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+
+    def _check(
+        self, scope: Scope, headers: dict[str, str], path: str, origin: str | None, cors_origin: str | None
+    ) -> AssistantError | None:
+        host = headers.get("host", "")
+        if _host_name(host) not in self.allowed_hosts:
+            shown = host or "(none)"
+            return AssistantError(
+                "forbidden_host",
+                f"Host header {shown!r} is not allowed; start the server with --allow-host {_host_name(host) or 'NAME'} to accept it",
+                param="Host",
+            )
+        if not _is_protected(path):
+            return None
+        if cors_origin is None and self._cross_site(headers, host, origin):
+            return AssistantError(
+                "forbidden_host",
+                "cross-site requests are refused; start the server with --allow-origin ORIGIN to allow that origin",
+                param="Origin",
+            )
+        method = scope.get("method", "GET")
+        if self.api_key is not None and path not in _AUTH_EXEMPT and not (method == "OPTIONS" and cors_origin):
+            supplied = headers.get("authorization", "")
+            scheme, _, token = supplied.partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), self.api_key):
+                return AssistantError(
+                    "unauthorized",
+                    "an API key is required: send Authorization: Bearer <key>",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+        if method in _BODY_METHODS:
+            length = headers.get("content-length")
+            has_body = "transfer-encoding" in headers or (length is not None and length.strip() not in ("", "0"))
+            if has_body:
+                media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+                if media != "application/json":
+                    return AssistantError(
+                        "invalid_request",
+                        f"request bodies must be sent as Content-Type: application/json (got {media or 'none'})",
+                        param="Content-Type",
+                    )
+                if length is not None and length.strip().isdigit() and int(length) > self.max_body:
+                    return AssistantError("payload_too_large", f"the request body is larger than the limit ({self.max_body} bytes)")
+        return None
+
+    @staticmethod
+    def _cross_site(headers: dict[str, str], host: str, origin: str | None) -> bool:
+        if headers.get("sec-fetch-site") in ("cross-site", "same-site"):
+            return True
+        if origin is None:
+            return False
+        own = origin.split("://", 1)[-1].rstrip("/").lower()
+        return own != host.lower()

@@ -1,0 +1,60 @@
+"""create_app(settings) -> Litestar: routers, middleware, handlers and the static web UI."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from litestar import Litestar, Router
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.static_files import create_static_files_router
+
+import web
+from assistant import __version__
+from assistant.api import files
+from assistant.api.envelope import handle_exception
+from assistant.api.guard import Guard
+from assistant.services import Services
+from assistant.settings import Settings
+
+WEB_DIR = Path(web.__file__).parent
+
+
+def create_app(settings: Settings, services: Services | None = None) -> Litestar:
+    """Build the application. ``services`` may be given by tests that share one."""
+    shared = services or Services.build(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if services is None:
+                await shared.aclose()
+
+    api = Router(
+        path="/api/v1",
+        route_handlers=[files.get_files, files.post_files_read],
+    )
+    app = Litestar(
+        route_handlers=[
+            api,
+            create_static_files_router(path="/", directories=[WEB_DIR], html_mode=True, include_in_schema=False),
+        ],
+        exception_handlers={Exception: handle_exception},
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="repo-assistant",
+            version=__version__,
+            path="/api/v1/schema",
+            render_plugins=[JsonRenderPlugin()],
+        ),
+        lifespan=[lifespan],
+        logging_config=None,
+        debug=False,
+    )
+    app.state["services"] = shared
+    app.asgi_handler = Guard(app.asgi_handler, settings)
+    return app

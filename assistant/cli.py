@@ -1,0 +1,106 @@
+"""The ``repo-assistant`` command: serve, index, search, ask."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from assistant import __version__
+from assistant.settings import Settings, SettingsError, check_bind, load_settings
+
+Command = Callable[[Settings, argparse.Namespace], int]
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="TOML config file (default ./repo-assistant.toml if present)")
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default=None)
+    parser.add_argument("--cache-dir", help="where the code index is cached (default: the user cache directory)")
+
+
+def _add_backend(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", choices=["ollama", "openai"], default=None, help="model server kind (default ollama)")
+    parser.add_argument("--ollama-url", help="Ollama's URL (default http://127.0.0.1:11434; OLLAMA_HOST is honoured)")
+    parser.add_argument("--base-url", help="an OpenAI-compatible server's URL, for --backend openai")
+    parser.add_argument("--backend-api-key", help="API key sent to the OpenAI-compatible server")
+    parser.add_argument("--model", help="default model")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="repo-assistant", description="A local code-repository assistant.")
+    parser.add_argument("--version", action="version", version=f"repo-assistant {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the HTTP API, the web UI and the MCP endpoint")
+    _add_common(serve)
+    _add_backend(serve)
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to bind (default 3000)")
+    serve.add_argument("--repo", action="append", help="an allowed repository root (repeatable; default: the current directory)")
+    serve.add_argument("--api-key", help="require Authorization: Bearer KEY on the API")
+    serve.add_argument("--allow-origin", action="append", help="an origin allowed to call the API cross-site (repeatable)")
+    serve.add_argument("--allow-host", action="append", help="an extra accepted Host header name (repeatable)")
+    serve.add_argument("--max-concurrent-chats", type=int, help="chats served at once before server_busy (default 16)")
+    serve.add_argument("--keepalive-seconds", type=float, help="SSE keepalive comment interval (default 15)")
+    serve.add_argument("--max-rounds", type=int, help="tool-loop rounds per chat (default 8)")
+    serve.add_argument("--insecure", action="store_true", default=None, help="allow a non-loopback bind without --api-key")
+    serve.set_defaults(handler=_serve)
+    return parser
+
+
+_NOT_SETTINGS = {"command", "handler", "config", "version"}
+
+
+def _flags(args: argparse.Namespace) -> dict[str, Any]:
+    return {k: v for k, v in vars(args).items() if k not in _NOT_SETTINGS and not k.startswith("_")}
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from assistant.app import create_app
+
+    check_bind(settings)
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        proxy_headers=False,
+        server_header=False,
+        timeout_graceful_shutdown=2,
+        log_level=settings.log_level,
+        access_log=settings.log_level == "debug",
+        log_config=None,
+    )
+    print(f"repo-assistant {__version__} on http://{settings.host}:{settings.port}/ (repos: {', '.join(settings.repos)})", file=sys.stderr)
+    uvicorn.Server(config).run()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        settings = load_settings(_flags(args), config=args.config)
+        configure_logging(settings.log_level)
+        handler: Command = args.handler
+        return handler(settings, args)
+    except SettingsError as exc:
+        print(f"repo-assistant: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,100 @@
+"""The one errors module: every error a client can see, by code.
+
+Hierarchy::
+
+    AssistantError          base: ``code`` (a key of ERROR_CODES), message, param, details
+    ├── (raised directly with any code by the API layer and the agent)
+    └── BackendError        the model server failed: ollama_* codes, not_supported
+
+``sandbox.SandboxError`` is separate (the sandbox knows no HTTP); the API layer converts it
+with ``from_sandbox``, naming the parameter in the client's own spelling. One exception handler
+maps a code to its HTTP status, type and the envelope; ``docs/errors.md`` has an anchor per code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sandbox import SandboxError
+
+
+@dataclass(frozen=True)
+class ErrorKind:
+    status: int
+    type: str
+
+
+ERROR_CODES: dict[str, ErrorKind] = {
+    "invalid_request": ErrorKind(400, "invalid_request_error"),
+    "missing_parameter": ErrorKind(400, "validation_error"),
+    "invalid_parameter": ErrorKind(400, "validation_error"),
+    "repo_path_invalid": ErrorKind(400, "validation_error"),
+    "not_a_file": ErrorKind(400, "invalid_request_error"),
+    "not_supported": ErrorKind(400, "invalid_request_error"),
+    "unauthorized": ErrorKind(401, "authentication_error"),
+    "access_denied": ErrorKind(403, "permission_error"),
+    "forbidden_host": ErrorKind(403, "permission_error"),
+    "repo_path_not_found": ErrorKind(404, "not_found_error"),
+    "file_not_found": ErrorKind(404, "not_found_error"),
+    "ollama_model_not_found": ErrorKind(404, "not_found_error"),
+    "tool_not_found": ErrorKind(404, "not_found_error"),
+    "route_not_found": ErrorKind(404, "not_found_error"),
+    "method_not_allowed": ErrorKind(405, "invalid_request_error"),
+    "payload_too_large": ErrorKind(413, "invalid_request_error"),
+    "server_busy": ErrorKind(429, "rate_limit_error"),
+    "ollama_unavailable": ErrorKind(502, "upstream_error"),
+    "ollama_error": ErrorKind(502, "upstream_error"),
+    "ollama_timeout": ErrorKind(504, "upstream_error"),
+    "internal_error": ErrorKind(500, "api_error"),
+}
+
+
+class AssistantError(Exception):
+    """An error shown to the client: its message says what was wrong and what is allowed."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        param: str | None = None,
+        details: list[Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        if code not in ERROR_CODES:
+            raise ValueError(f"unknown error code {code!r}")
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.param = param
+        self.details = details or []
+        self.headers = headers or {}
+
+    @property
+    def status(self) -> int:
+        return ERROR_CODES[self.code].status
+
+    @property
+    def type(self) -> str:
+        return ERROR_CODES[self.code].type
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "message": self.message,
+            "type": self.type,
+            "param": self.param,
+            "details": self.details,
+            "doc_url": f"docs/errors.md#{self.code}",
+        }
+
+
+class BackendError(AssistantError):
+    """The model server failed (or cannot do what was asked)."""
+
+
+def from_sandbox(exc: SandboxError, *, path: str | None = "path", repo: str | None = "repo") -> AssistantError:
+    """Convert a sandbox refusal, naming the parameter as this endpoint's client spells it."""
+    param = repo if exc.subject == "repo" else path
+    return AssistantError(exc.code, exc.message, param=param)

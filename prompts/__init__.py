@@ -1,0 +1,1 @@
+"""System prompt templates and their renderer."""

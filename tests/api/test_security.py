@@ -1,0 +1,128 @@
+"""Host allowlist, cross-site refusal, CORS, the API key and the bind rule."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from assistant.settings import SettingsError, check_bind
+from tests.api.test_envelope import assert_error
+from tests.conftest import Layout, make_settings
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:3000", "127.0.0.1.nip.io", "localhost.evil.com", "192.168.1.5:3000", ""])
+def test_dns_rebinding_hosts_are_refused(client: Any, host: str) -> None:
+    response = client.get("/api/v1/files", headers={"Host": host})
+    error = assert_error(response, "forbidden_host", "Host")
+    assert "--allow-host" in error["message"]
+
+
+@pytest.mark.parametrize("host", ["localhost", "localhost:9999", "127.0.0.1:3000", "[::1]:3000", "[::1]", "LOCALHOST:1"])
+def test_local_hosts_are_accepted_on_any_port(client: Any, host: str) -> None:
+    assert client.get("/api/v1/files", headers={"Host": host}).status_code == 200
+
+
+def test_host_check_covers_unknown_routes_and_the_ui(client: Any) -> None:
+    assert client.get("/api/v1/nope", headers={"Host": "evil.example"}).json()["error"]["code"] == "forbidden_host"
+    assert client.get("/", headers={"Host": "evil.example"}).status_code == 403
+
+
+def test_allow_host_adds_a_name(layout: Layout, client_for: Any) -> None:
+    client = client_for(layout.repo, allow_host=["devbox.lan"])
+    assert client.get("/api/v1/files", headers={"Host": "devbox.lan:3000"}).status_code == 200
+    assert client.get("/api/v1/files", headers={"Host": "other.lan"}).status_code == 403
+
+
+def test_cross_site_text_plain_post_is_refused(client: Any, layout: Layout) -> None:
+    body = b'{"path": "README.md", "repo_path": "%s"}' % str(layout.repo).encode()
+    # what a form or no-cors fetch on another site would send
+    response = client.post(
+        "/api/v1/files/read",
+        content=body,
+        headers={"content-type": "text/plain", "origin": "https://evil.example", "sec-fetch-site": "cross-site"},
+    )
+    assert 400 <= response.status_code < 500
+    assert "Demo repo" not in response.text
+    # and even without the fetch-metadata header, the content type alone refuses it
+    plain = client.post("/api/v1/files/read", content=body, headers={"content-type": "text/plain"})
+    assert_error(plain, "invalid_request", "Content-Type")
+
+
+def test_cross_site_reads_are_refused_but_ui_navigation_is_not(client: Any) -> None:
+    refused = client.get("/api/v1/files", headers={"sec-fetch-site": "cross-site"})
+    assert_error(refused, "forbidden_host", "Origin")
+    foreign_origin = client.get("/api/v1/files", headers={"origin": "http://localhost:8080"})
+    assert_error(foreign_origin, "forbidden_host", "Origin")
+    same_origin = client.get("/api/v1/files", headers={"origin": "http://127.0.0.1:3000", "sec-fetch-site": "same-origin"})
+    assert same_origin.status_code == 200
+    page = client.get("/", headers={"sec-fetch-site": "cross-site"})
+    assert page.status_code == 200
+
+
+def test_no_cors_headers_by_default(client: Any) -> None:
+    response = client.get("/api/v1/files", headers={"origin": "http://127.0.0.1:3000"})
+    assert not any(h.startswith("access-control-") for h in response.headers)
+    preflight = client.options(
+        "/api/v1/files/read",
+        headers={"origin": "https://app.example", "access-control-request-method": "POST"},
+    )
+    assert "access-control-allow-origin" not in preflight.headers
+
+
+def test_cors_for_an_allowed_origin_only(layout: Layout, client_for: Any) -> None:
+    client = client_for(layout.repo, allow_origin=["https://app.example"])
+    allowed = client.get("/api/v1/files", headers={"origin": "https://app.example", "sec-fetch-site": "cross-site"})
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == "https://app.example"
+    assert "X-Request-ID" in allowed.headers["access-control-expose-headers"]
+    preflight = client.options(
+        "/api/v1/files/read",
+        headers={"origin": "https://app.example", "access-control-request-method": "POST", "access-control-request-headers": "content-type"},
+    )
+    assert preflight.status_code == 204
+    assert preflight.headers["access-control-allow-origin"] == "https://app.example"
+    assert "POST" in preflight.headers["access-control-allow-methods"]
+    other = client.get("/api/v1/files", headers={"origin": "https://evil.example", "sec-fetch-site": "cross-site"})
+    assert other.status_code == 403 and "access-control-allow-origin" not in other.headers
+
+
+def test_api_key_required_when_set(layout: Layout, client_for: Any) -> None:
+    client = client_for(layout.repo, api_key="s3cret")
+    missing = client.get("/api/v1/files")
+    assert_error(missing, "unauthorized")
+    assert missing.headers["www-authenticate"] == "Bearer"
+    assert_error(client.get("/api/v1/files", headers={"Authorization": "Bearer wrong"}), "unauthorized")
+    assert_error(client.get("/api/v1/files", headers={"Authorization": "Basic s3cret"}), "unauthorized")
+    assert client.get("/api/v1/files", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    assert_error(client.get("/api/v1/nope"), "unauthorized")  # unknown routes do not reveal themselves
+    assert client.get("/").status_code == 200  # the UI's static files are exempt
+    assert client.get("/v1/models").json()["error"]["code"] == "unauthorized"
+
+
+def test_non_loopback_bind_needs_a_key(layout: Layout) -> None:
+    with pytest.raises(SettingsError, match="--api-key"):
+        check_bind(make_settings(layout.repo, host="0.0.0.0"))
+    check_bind(make_settings(layout.repo, host="0.0.0.0", api_key="k"))
+    check_bind(make_settings(layout.repo, host="0.0.0.0", insecure=True))
+    check_bind(make_settings(layout.repo, host="127.0.0.2"))
+    check_bind(make_settings(layout.repo, host="::1"))
+
+
+def test_security_headers_on_the_ui(client: Any) -> None:
+    page = client.get("/")
+    csp = page.headers["content-security-policy"]
+    assert "img-src 'self' data:" in csp and "default-src 'self'" in csp
+    assert page.headers["x-content-type-options"] == "nosniff"
+
+
+def test_real_server_ignores_forwarded_headers(layout: Layout, live_server: Any) -> None:
+    server = live_server(layout.repo, api_key="k")
+    response = httpx.get(
+        f"{server.url}/api/v1/files",
+        headers={"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Host": "localhost", "X-Real-IP": "127.0.0.1"},
+    )
+    assert response.status_code == 401
+    rebinding = httpx.get(f"{server.url}/api/v1/files", headers={"Host": "attacker.example", "Authorization": "Bearer k"})
+    assert rebinding.status_code == 403

@@ -1,0 +1,157 @@
+"""Shared fixtures: repositories on disk, the app in-process, and the app under real uvicorn."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from litestar.testing import TestClient
+
+from assistant.app import create_app
+from assistant.settings import Settings, load_settings
+from sandbox import openat2_available
+
+CANARY = b"CANARY-7f3a9e-do-not-leak"
+OPEN_MODES = ["openat2", "walk"] if openat2_available() else ["walk"]
+
+
+@dataclass
+class Layout:
+    """A repository with a secret file beside it (the canary) and an evil sibling."""
+
+    base: Path
+    repo: Path
+    outside: Path
+    canary: Path
+    sibling: Path
+
+
+@pytest.fixture
+def layout(tmp_path: Path) -> Layout:
+    base = tmp_path
+    repo = base / "repo"
+    outside = base / "outside"
+    sibling = base / "repo-evil"
+    for d in (repo / "src" / "pkg", outside, sibling, repo / ".git"):
+        d.mkdir(parents=True)
+    canary = outside / "secret.txt"
+    canary.write_bytes(CANARY)
+    (sibling / "secret.txt").write_bytes(CANARY)
+    (repo / ".git" / "config").write_bytes(CANARY)
+    (repo / "README.md").write_text("# Demo repo\n\nA small repository.\n")
+    (repo / "src" / "main.py").write_text("def main():\n    return 42\n")
+    (repo / "src" / "pkg" / "util.py").write_text("X = 1\n")
+    return Layout(base, repo, outside, canary, sibling)
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "cache"
+    path.mkdir()
+    return path
+
+
+def make_settings(repo: Path | list[Path], **overrides: Any) -> Settings:
+    repos = [str(r) for r in (repo if isinstance(repo, list) else [repo])]
+    flags: dict[str, Any] = {"repo": repos, **overrides}
+    return load_settings(flags, environ={}, config=None)
+
+
+@pytest.fixture
+def client_for(cache_dir: Path) -> Iterator[Callable[..., TestClient[Any]]]:
+    """Build an in-process client for a repo with setting overrides."""
+    clients: list[TestClient[Any]] = []
+
+    def build(repo: Path | list[Path], **overrides: Any) -> TestClient[Any]:
+        overrides.setdefault("cache_dir", str(cache_dir))
+        client = TestClient(create_app(make_settings(repo, **overrides)), base_url="http://127.0.0.1:3000")
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield build
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture(params=OPEN_MODES)
+def open_mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def client(layout: Layout, client_for: Callable[..., TestClient[Any]], open_mode: str) -> TestClient[Any]:
+    return client_for(layout.repo, open_mode=open_mode)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LiveServer:
+    """The app under a real uvicorn in a thread (for streaming, disconnect and keepalive)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.port = free_port()
+        self.settings = settings.with_overrides(port=self.port)
+        config = uvicorn.Config(
+            create_app(self.settings),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            proxy_headers=False,
+            timeout_graceful_shutdown=1,
+            log_config=None,
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture
+def live_server(cache_dir: Path) -> Iterator[Callable[..., LiveServer]]:
+    servers: list[LiveServer] = []
+
+    def start(repo: Path | list[Path], **overrides: Any) -> LiveServer:
+        overrides.setdefault("cache_dir", str(cache_dir))
+        server = LiveServer(make_settings(repo, **overrides)).__enter__()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.__exit__()
+
+
+def no_canary(body: bytes | str) -> bool:
+    raw = body.encode() if isinstance(body, str) else body
+    return CANARY not in raw and b"CANARY" not in raw
+
+
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", "/tmp/.hypothesis-repo-assistant")

@@ -1,0 +1,167 @@
+"""Settings precedence (flag > env > file > default) and the command line."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from assistant import __version__
+from assistant.settings import SettingsError, load_settings, normalise_ollama_url
+from tests.conftest import Layout, free_port
+
+
+def test_defaults() -> None:
+    s = load_settings({}, environ={}, config=None)
+    assert (s.host, s.port, s.backend, s.ollama_url) == ("127.0.0.1", 3000, "ollama", "http://127.0.0.1:11434")
+    assert (s.max_concurrent_chats, s.keepalive_seconds, s.max_rounds) == (16, 15.0, 8)
+    assert s.repos == (os.getcwd(),)
+
+
+def test_precedence_flag_env_file_default(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('port = 4000\nmodel = "from-file"\nallow_host = ["a.lan", "b.lan"]\nkeepalive_seconds = 3\n')
+    env = {"REPO_ASSISTANT_MODEL": "from-env", "REPO_ASSISTANT_ALLOW_ORIGIN": "https://x.example, https://y.example"}
+    s = load_settings({"model": "from-flag"}, environ=env, config=str(config))
+    assert s.model == "from-flag"
+    assert s.port == 4000 and s.keepalive_seconds == 3.0
+    assert s.allow_host == ("a.lan", "b.lan")
+    assert s.allow_origin == ("https://x.example", "https://y.example")
+    s2 = load_settings({}, environ=env, config=str(config))
+    assert s2.model == "from-env"
+    assert load_settings({}, environ={}, config=str(config)).model == "from-file"
+
+
+def test_env_lists_and_booleans() -> None:
+    s = load_settings({}, environ={"REPO_ASSISTANT_REPO": "/a,/b", "REPO_ASSISTANT_INSECURE": "true", "REPO_ASSISTANT_PORT": "5001"})
+    assert s.repo == ("/a", "/b") and s.insecure is True and s.port == 5001
+
+
+def test_config_file_from_env_and_default_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "repo-assistant.toml").write_text("port = 4100\n")
+    monkeypatch.chdir(tmp_path)
+    assert load_settings({}, environ={}).port == 4100
+    other = tmp_path / "other.toml"
+    other.write_text("port = 4200\n")
+    assert load_settings({}, environ={"REPO_ASSISTANT_CONFIG": str(other)}).port == 4200
+
+
+@pytest.mark.parametrize(
+    "raw,url",
+    [
+        ("0.0.0.0", "http://0.0.0.0:11434"),
+        ("example.com:1234", "http://example.com:1234"),
+        ("https://ollama.example", "https://ollama.example:443"),
+        ("http://10.0.0.2:11434/", "http://10.0.0.2:11434"),
+        ("[::1]:8000", "http://[::1]:8000"),
+    ],
+)
+def test_ollama_host_forms(raw: str, url: str) -> None:
+    assert normalise_ollama_url(raw) == url
+
+
+def test_ollama_host_env_is_honoured_after_our_own() -> None:
+    assert load_settings({}, environ={"OLLAMA_HOST": "1.2.3.4:9"}).ollama_url == "http://1.2.3.4:9"
+    both = {"OLLAMA_HOST": "1.2.3.4:9", "REPO_ASSISTANT_OLLAMA_URL": "http://5.6.7.8:1"}
+    assert load_settings({}, environ=both).ollama_url == "http://5.6.7.8:1"
+    assert load_settings({"ollama_url": "9.9.9.9"}, environ=both).ollama_url == "http://9.9.9.9:11434"
+
+
+@pytest.mark.parametrize(
+    "flags,env,message",
+    [
+        ({"port": 0}, {}, "port"),
+        ({}, {"REPO_ASSISTANT_PORT": "abc"}, "REPO_ASSISTANT_PORT"),
+        ({"backend": "vllm"}, {}, "backend"),
+        ({"max_concurrent_chats": 0}, {}, "max_concurrent_chats"),
+        ({"allow_origin": ["*"], "api_key": "k"}, {}, "allow-origin"),
+        ({"backend": "openai"}, {}, "--base-url"),
+    ],
+)
+def test_bad_settings_name_the_setting(flags: dict[str, object], env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings(flags, environ=env, config=None)
+
+
+def test_bad_config_files(tmp_path: Path) -> None:
+    broken = tmp_path / "b.toml"
+    broken.write_text("port = = 3")
+    with pytest.raises(SettingsError, match="not valid TOML"):
+        load_settings({}, environ={}, config=str(broken))
+    unknown = tmp_path / "u.toml"
+    unknown.write_text("prot = 3")
+    with pytest.raises(SettingsError, match="unknown key"):
+        load_settings({}, environ={}, config=str(unknown))
+    with pytest.raises(SettingsError, match="does not exist"):
+        load_settings({}, environ={}, config=str(tmp_path / "missing.toml"))
+
+
+def _cli(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "assistant", *args], capture_output=True, text=True, timeout=60, **kwargs)  # type: ignore[call-overload,no-any-return]
+
+
+def test_version_from_both_entry_points() -> None:
+    assert _cli("--version").stdout.strip() == f"repo-assistant {__version__}"
+    script = Path(sys.executable).parent / "repo-assistant"
+    out = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == f"repo-assistant {__version__}"
+
+
+def test_serve_refuses_public_bind_without_key(layout: Layout) -> None:
+    result = _cli("serve", "--host", "0.0.0.0", "--repo", str(layout.repo), "--port", str(free_port()))
+    assert result.returncode == 2
+    assert "--api-key" in result.stderr
+
+
+def test_serve_reports_a_bad_setting_without_a_traceback() -> None:
+    result = _cli("serve", "--port", "70000")
+    assert result.returncode == 2
+    assert "port must be" in result.stderr and "Traceback" not in result.stderr
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else b""
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise AssertionError("server did not start")
+
+
+def test_ctrl_c_stops_within_5s_with_a_request_open(layout: Layout, tmp_path: Path) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "serve", "--repo", str(layout.repo), "--port", str(port), "--cache-dir", str(tmp_path / "c")],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}/api/v1/files", proc)
+        # a request whose body never finishes keeps a handler waiting
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.sendall(
+            b"POST /api/v1/files/read HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000\r\n\r\n{\"path\": "
+        )
+        time.sleep(0.3)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=10)
+        assert time.monotonic() - started < 5
+        sock.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stderr:
+            proc.stderr.close()
