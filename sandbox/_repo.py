@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -51,6 +51,11 @@ class Repo:
         self.fd = fd
         self.mode = mode
         self.ignore = ignore
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
     @property
     def name(self) -> str:
@@ -140,6 +145,14 @@ class Roots:
     @contextmanager
     def open_repo(self, requested: str | None) -> Iterator[Repo]:
         """Open a requested repository (default: the first root) for the length of a block."""
+        repo = self.acquire(requested)
+        try:
+            yield repo
+        finally:
+            repo.close()
+
+    def acquire(self, requested: str | None) -> Repo:
+        """Open a requested repository; the caller closes it (``Repo.close``)."""
         root, rel = self.locate(requested)
         try:
             opened = open_beneath(root.fd, root.path, rel, self.mode or "walk")
@@ -148,13 +161,11 @@ class Roots:
         except SandboxError as exc:
             exc.subject = "repo"
             raise
-        try:
-            if not stat.S_ISDIR(opened.st.st_mode):
-                raise RepoPathInvalid("the repository path is not a directory", subject="repo")
-            path = "/" + "/".join(root.components + opened.resolved)
-            yield Repo(root, path, opened.fd, self.mode or "walk", self._ignore_for(path, opened.fd))
-        finally:
+        if not stat.S_ISDIR(opened.st.st_mode):
             os.close(opened.fd)
+            raise RepoPathInvalid("the repository path is not a directory", subject="repo")
+        path = "/" + "/".join(root.components + opened.resolved)
+        return Repo(root, path, opened.fd, self.mode or "walk", self._ignore_for(path, opened.fd))
 
 
 @dataclass(frozen=True)
@@ -304,13 +315,24 @@ def list_directory(repo: Repo, comps: Components, *, include_ignored: bool, limi
     return Listing("/".join(comps), entries[:limit], len(entries) > limit)
 
 
-def walk_files(repo: Repo, *, max_size: int | None = None) -> Iterator[tuple[Components, os.stat_result]]:
+def walk_files(
+    repo: Repo,
+    *,
+    max_size: int | None = None,
+    start: Components = (),
+    on_directory: Callable[[int, Components], None] | None = None,
+) -> Iterator[tuple[Components, os.stat_result]]:
     """Yield every regular, non-ignored file of the repo, pruning ignored directories.
 
     Symlinks are not followed (a link cannot take the walk outside the repo or into a loop).
-    Files over ``max_size`` bytes are skipped.
+    Files over ``max_size`` bytes are skipped. ``start`` walks one subtree only (nothing is
+    yielded if it is ignored); ``on_directory(fd, comps)`` sees each directory's descriptor
+    before it is read, so a watcher added there misses no later change.
     """
-    stack: list[tuple[Components, IgnoreChain]] = [((), repo.ignore.root_chain())]
+    chain, ignored = repo.ignore.chain_for(start)
+    if ignored:
+        return
+    stack: list[tuple[Components, IgnoreChain]] = [(start, chain)]
     while stack:
         comps, chain = stack.pop()
         files: list[tuple[Components, os.stat_result]] = []
@@ -321,6 +343,8 @@ def walk_files(repo: Repo, *, max_size: int | None = None) -> Iterator[tuple[Com
             continue
         try:
             if stat.S_ISDIR(opened.st.st_mode):
+                if on_directory is not None:
+                    on_directory(opened.fd, comps)
                 with os.scandir(opened.fd) as it:
                     entries = sorted(it, key=lambda d: d.name)
                 for de in entries:

@@ -1,0 +1,356 @@
+"""One repository's index: built in the background, kept fresh, searched in memory."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+
+from sandbox import BINARY_PROBE, Components, Repo, Roots, SandboxError, open_file, read_opened, walk_files
+
+from . import store
+from .languages import language_for
+from .symbols import SymbolTable
+from .tags import Tag, decode_batch, extract, extract_batch
+from .watch import Changes, Watcher
+
+log = logging.getLogger("assistant.index")
+
+MAX_FILE_BYTES = 1024 * 1024  # larger files are neither searched nor parsed
+POOL_THRESHOLD = 64  # fewer files to parse than this: parse in this thread
+SWEEP_INTERVAL = 1.0
+SAVE_DELAY = 2.0
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class FileRecord:
+    """One indexed file: its identity, text and tags (``None`` while waiting to be parsed)."""
+
+    mtime_ns: int
+    size: int
+    language: str | None
+    text: bytes
+    tags: list[Tag] | None = None
+    _lower: bytes | None = field(default=None, repr=False)
+
+    @property
+    def lower(self) -> bytes:
+        if self._lower is None:
+            self._lower = self.text.lower()
+        return self._lower
+
+    def cached(self) -> store.CachedFile:
+        return store.CachedFile(self.mtime_ns, self.size, self.language, self.tags or [])
+
+
+def _join(comps: Components) -> str:
+    return "/".join(comps)
+
+
+def _read(repo: Repo, comps: Components, st: os.stat_result | None = None) -> FileRecord | None:
+    """Read a file for the index (``None``: gone, special, too large or binary)."""
+    try:
+        opened = open_file(repo, comps, include_ignored=True)
+    except SandboxError:
+        return None
+    if opened.st.st_size > MAX_FILE_BYTES:
+        os.close(opened.fd)
+        return None
+    data = read_opened(opened, comps, MAX_FILE_BYTES)
+    if data.truncated or b"\x00" in data.data[:BINARY_PROBE]:
+        return None
+    path = _join(comps)
+    return FileRecord(opened.st.st_mtime_ns, opened.st.st_size, language_for(path), data.data)
+
+
+class RepoIndex:
+    """The index of one repository (see the package docstring for the life cycle)."""
+
+    def __init__(self, roots: Roots, repo_path: str, cache_dir: str | None, workers: int | None = None) -> None:
+        self.repo_path = repo_path
+        self._roots = roots
+        self._cache_path = store.cache_file(cache_dir, repo_path)
+        self._workers = workers or os.cpu_count() or 2
+        self._lock = threading.RLock()
+        self.files: dict[str, FileRecord] = {}
+        self.symbols = SymbolTable()
+        self.state = "building"
+        self.text_ready = threading.Event()
+        self.ready = threading.Event()
+        self.done = 0
+        self.total = 0
+        self.parsed_last_build = 0
+        self.last_indexed: float | None = None
+        self.index_ms: int | None = None
+        self.error: str | None = None
+        self._repo: Repo | None = None
+        self._watcher: Watcher | None = None
+        self._last_sweep = 0.0
+        self._save_timer: threading.Timer | None = None
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    # -- life cycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Build in a background thread (returns at once)."""
+        self._thread = threading.Thread(target=self._build_safely, name=f"index:{self.repo_path}", daemon=True)
+        self._thread.start()
+
+    def build(self, progress: Progress | None = None) -> None:
+        """Build in this thread (the CLI's ``index`` command)."""
+        self._build(progress)
+
+    def close(self) -> None:
+        self._closed = True
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        with self._lock:
+            if self._save_timer is not None:
+                self._save_timer.cancel()
+                self._save_now()
+            if self._watcher is not None:
+                self._watcher.close()
+                self._watcher = None
+            if self._repo is not None:
+                self._repo.close()
+                self._repo = None
+
+    @property
+    def progress(self) -> float:
+        if self.state == "ready":
+            return 1.0
+        return round(self.done / self.total, 3) if self.total else 0.0
+
+    def stats(self) -> dict[str, object]:
+        languages = Counter(r.language for r in self.files.values() if r.language)
+        return {
+            "path": self.repo_path,
+            "state": self.state,
+            "progress": self.progress,
+            "files_indexed": len(self.files),
+            "symbols": len(self.symbols),
+            "languages": dict(languages.most_common()),
+            "last_indexed": self.last_indexed,
+            "index_ms": self.index_ms,
+        }
+
+    # -- building ---------------------------------------------------------------------------
+
+    def _build_safely(self) -> None:
+        try:
+            self._build(None)
+        except Exception as exc:  # the server keeps serving with a direct scan
+            log.exception("building the index of %s failed", self.repo_path)
+            self.error = str(exc)
+
+    def _build(self, progress: Progress | None) -> None:
+        started = time.perf_counter()
+        self._repo = self._roots.acquire(self.repo_path)
+        try:
+            self._watcher = Watcher()
+        except OSError as exc:
+            log.warning("inotify unavailable (%s); sweeping for changes at most once a second", exc)
+        cached = store.load(self._cache_path, self.repo_path)
+        pending = self._load_texts(cached)
+        self.text_ready.set()
+        self.total = len(self.files)
+        self.done = self.total - len(pending)
+        if progress:
+            progress(self.done, self.total)
+        self._parse(pending, progress)
+        self.parsed_last_build = len(pending)
+        with self._lock:
+            self.symbols.prepare()
+            self.state = "ready"
+            self.last_indexed = time.time()
+            self.index_ms = round((time.perf_counter() - started) * 1000)
+            self._last_sweep = time.monotonic()
+        self.ready.set()
+        if pending or set(cached) != set(self.files):
+            self._save_now()
+
+    def _load_texts(self, cached: dict[str, store.CachedFile]) -> list[str]:
+        """Walk and read every file; reuse cached tags where (mtime, size) match."""
+        assert self._repo is not None
+        pending: list[str] = []
+        for comps, st in walk_files(self._repo, max_size=MAX_FILE_BYTES, on_directory=self._watch):
+            if self._closed:
+                break
+            record = _read(self._repo, comps, st)
+            if record is None:
+                continue
+            path = _join(comps)
+            hit = cached.get(path)
+            with self._lock:
+                self.files[path] = record
+                if hit is not None and (hit.mtime_ns, hit.size) == (record.mtime_ns, record.size):
+                    record.tags = hit.tags
+                    self.symbols.add_file(path, record.tags)
+                elif record.language is None:
+                    record.tags = []
+                else:
+                    pending.append(path)
+        return pending
+
+    def _watch(self, fd: int, comps: Components) -> None:
+        if self._watcher is None:
+            return
+        try:
+            self._watcher.watch(fd, comps)
+        except OSError as exc:
+            log.warning("cannot watch %s (%s); sweeping for changes instead", self.repo_path, exc)
+            self._watcher.close()
+            self._watcher = None
+
+    def _parse(self, paths: list[str], progress: Progress | None) -> None:
+        if not paths:
+            return
+        items = [(p, self.files[p].language or "", self.files[p].text) for p in paths]
+        if len(items) < POOL_THRESHOLD or self._workers < 2:
+            for path, language, text in items:
+                self._store_tags(path, extract(language, text))
+                self.done += 1
+            if progress:
+                progress(self.done, self.total)
+            return
+        items.sort(key=lambda item: -len(item[2]))
+        batches: list[list[tuple[str, str, bytes]]] = [[] for _ in range(self._workers * 8)]
+        for i, item in enumerate(items):  # deal largest first, round robin: even batches
+            batches[i % len(batches)].append(item)
+        context = multiprocessing.get_context("spawn")  # fork is unsafe in a threaded server
+        with ProcessPoolExecutor(max_workers=self._workers, mp_context=context) as pool:
+            futures = [pool.submit(extract_batch, batch) for batch in batches if batch]
+            for future in as_completed(futures):
+                for path, tags in decode_batch(future.result()):
+                    self._store_tags(path, tags)
+                    self.done += 1
+                if progress:
+                    progress(self.done, self.total)
+                if self._closed:
+                    for other in futures:
+                        other.cancel()
+                    break
+
+    def _store_tags(self, path: str, tags: list[Tag]) -> None:
+        with self._lock:
+            record = self.files.get(path)
+            if record is None:
+                return
+            if record.tags:
+                self.symbols.remove_file(path, record.tags)
+            record.tags = tags
+            self.symbols.add_file(path, tags)
+
+    # -- keeping fresh ----------------------------------------------------------------------
+
+    def refresh(self) -> int:
+        """Apply every change made since the last call; returns how many files changed."""
+        if not self.ready.is_set() or self._repo is None:
+            return 0
+        with self._lock:
+            if self._watcher is not None:
+                changes = self._watcher.drain()
+            elif time.monotonic() - self._last_sweep >= SWEEP_INTERVAL:
+                changes = Changes(resync=True)
+            else:
+                return 0
+            if not changes:
+                return 0
+            changed = self._apply(changes)
+            if changed:
+                self.last_indexed = time.time()
+                self._schedule_save()
+            return changed
+
+    def _apply(self, changes: Changes) -> int:
+        assert self._repo is not None
+        if changes.resync:
+            self._last_sweep = time.monotonic()
+            seen = {_join(c): st for c, st in walk_files(self._repo, max_size=MAX_FILE_BYTES, on_directory=self._watch)}
+            dirty = {p for p in self.files if p not in seen}
+            for path, st in seen.items():
+                old = self.files.get(path)
+                if old is None or (old.mtime_ns, old.size) != (st.st_mtime_ns, st.st_size):
+                    dirty.add(path)
+        else:
+            dirty = {_join(c) for c in changes.files}
+            for gone in changes.gone_dirs:
+                prefix = _join(gone) + "/"
+                dirty.update(p for p in self.files if p.startswith(prefix))
+            for new in changes.new_dirs:
+                dirty.update(_join(c) for c, _ in walk_files(self._repo, max_size=MAX_FILE_BYTES, start=new, on_directory=self._watch))
+        changed = 0
+        to_parse: list[str] = []
+        for path in sorted(dirty):
+            comps = tuple(path.split("/"))
+            old = self.files.get(path)
+            record = None
+            if not self._repo.ignore.is_ignored(comps, False):
+                record = _read(self._repo, comps)
+            if record is None:
+                if old is not None:
+                    self.symbols.remove_file(path, old.tags or [])
+                    del self.files[path]
+                    changed += 1
+                continue
+            if old is not None and (old.mtime_ns, old.size, old.text) == (record.mtime_ns, record.size, record.text):
+                continue
+            if old is not None:
+                self.symbols.remove_file(path, old.tags or [])
+            record.tags = [] if record.language is None else None
+            self.files[path] = record
+            if record.language is not None:
+                to_parse.append(path)
+            changed += 1
+        self.total = len(self.files)
+        self.done = self.total - len(to_parse)
+        self._parse(to_parse, None)
+        return changed
+
+    def _schedule_save(self) -> None:
+        if self._save_timer is not None:
+            self._save_timer.cancel()
+        self._save_timer = threading.Timer(SAVE_DELAY, self._save_now)
+        self._save_timer.daemon = True
+        self._save_timer.start()
+
+    def _save_now(self) -> None:
+        with self._lock:
+            self._save_timer = None
+            snapshot = {p: r.cached() for p, r in self.files.items() if r.tags is not None}
+        try:
+            store.save(self._cache_path, self.repo_path, snapshot)
+        except OSError as exc:
+            log.warning("cannot write the index cache %s: %s", self._cache_path, exc)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def texts(
+        self, path_filter: Callable[[str], bool] | None, need_lower: bool
+    ) -> Iterator[tuple[str, bytes, bytes | None]]:
+        """(path, text, lower) in path order: from memory, or read directly while building."""
+        if self.text_ready.is_set():
+            with self._lock:
+                items = sorted(self.files.items())
+            for path, record in items:
+                if path_filter is None or path_filter(path):
+                    yield path, record.text, record.lower if need_lower else None
+            return
+        with self._roots.open_repo(self.repo_path) as repo:
+            found = sorted(walk_files(repo, max_size=MAX_FILE_BYTES))
+            for comps, st in found:
+                path = _join(comps)
+                if path_filter is not None and not path_filter(path):
+                    continue
+                record = _read(repo, comps, st)
+                if record is not None:
+                    yield path, record.text, None

@@ -1,0 +1,190 @@
+"""Search over one repository's index: the engine behind /search and the search_files tool."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from assistant.errors import AssistantError
+from sandbox import Components, Roots
+
+from .repo_index import RepoIndex
+from .text import Matcher, TextHit, search_text
+
+Mode = Literal["auto", "symbol", "text", "regex"]
+MODES = ("auto", "symbol", "text", "regex")
+MAX_LIMIT = 500
+TEXT_SCORE = 10.0
+TEXT_READ_BONUS = 5.0
+_IDENTIFIER = re.compile(r"^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$")
+
+
+@dataclass
+class SearchResult:
+    """What a search found, in the shape of SPEC §3 (``to_dict``)."""
+
+    query: str
+    mode: str
+    results: list[dict[str, Any]]
+    total: int
+    truncated: bool
+    took_ms: float
+    state: str
+    progress: float
+    files: set[str] = field(default_factory=set)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "mode": self.mode,
+            "results": self.results,
+            "total": self.total,
+            "truncated": self.truncated,
+            "took_ms": self.took_ms,
+            "index": {"state": self.state, "progress": self.progress},
+        }
+
+
+def path_filter(prefix: Components, glob: str | None) -> Callable[[str], bool] | None:
+    """A filter on repo-relative paths: under ``prefix`` (whole components) and matching ``glob``.
+
+    A glob without ``/`` matches the file name (``*.py``); with ``/`` the whole path.
+    """
+    if not prefix and not glob:
+        return None
+    head = "/".join(prefix) + "/" if prefix else ""
+
+    def accept(path: str) -> bool:
+        if head and not path.startswith(head):
+            return False
+        if glob:
+            target = path if "/" in glob else path.rsplit("/", 1)[-1]
+            return fnmatch.fnmatchcase(target, glob)
+        return True
+
+    return accept
+
+
+def _text_result(hit: TextHit, score: float) -> dict[str, Any]:
+    result: dict[str, Any] = {"file": hit.path, "line": hit.line, "end_line": hit.line, "kind": "text", "text": hit.text, "score": score}
+    if hit.before is not None:
+        result["context_before"] = hit.before
+    if hit.after is not None:
+        result["context_after"] = hit.after
+    return result
+
+
+def search_index(
+    index: RepoIndex,
+    query: str,
+    mode: str = "auto",
+    *,
+    prefix: Components = (),
+    glob: str | None = None,
+    limit: int = 50,
+    read_files: frozenset[str] = frozenset(),
+) -> SearchResult:
+    """Run one search (refreshing the index first, so every edit so far is seen)."""
+    started = time.perf_counter()
+    if mode not in MODES:
+        raise AssistantError("invalid_parameter", f"`mode` must be one of {', '.join(MODES)}", param="mode")
+    if not query.strip():
+        raise AssistantError("invalid_parameter", "the query is empty", param="q")
+    index.refresh()
+    accept = path_filter(prefix, glob)
+    resolved = mode
+    if mode == "auto":
+        resolved = "symbol" if _IDENTIFIER.match(query) else "text"
+    results: list[dict[str, Any]] = []
+    total = 0
+    truncated = False
+    seen_lines: set[tuple[str, int]] = set()
+    if resolved == "symbol":
+        name = query.rsplit(".", 1)[-1]
+        hits, total = index.symbols.search(name, limit, read_files=read_files, path_filter=accept)
+        for hit in hits:
+            tag = hit.tag
+            results.append(
+                {
+                    "file": hit.path,
+                    "line": tag.line,
+                    "end_line": tag.end_line,
+                    "kind": "definition" if tag.is_definition else "reference",
+                    "symbol": tag.name,
+                    "symbol_kind": tag.kind,
+                    "text": tag.first_line or _line_of(index, hit.path, tag.line),
+                    "score": hit.score,
+                }
+            )
+            seen_lines.add((hit.path, tag.line))
+        truncated = total > len(hits)
+    if resolved in ("text", "regex") or mode == "auto":
+        matcher = Matcher.build(query, regex=resolved == "regex")
+        room = max(0, limit - len(results)) if mode == "auto" and resolved == "symbol" else limit
+        texts = index.texts(accept, need_lower=not matcher.case_sensitive and matcher.pattern is None)
+        text_hits, text_total, text_truncated = search_text(matcher, texts, room + len(seen_lines))
+        added = 0
+        for hit in text_hits:
+            if (hit.path, hit.line) in seen_lines:
+                text_total -= 1
+                continue
+            if added < room:
+                results.append(_text_result(hit, TEXT_SCORE + (TEXT_READ_BONUS if hit.path in read_files else 0.0)))
+                added += 1
+        total += text_total
+        truncated = truncated or text_truncated or text_total > added
+        if mode == "auto" and resolved == "symbol":
+            resolved = "symbol+text"
+    if read_files and resolved in ("text", "regex"):
+        results.sort(key=lambda r: -r["score"])  # stable: read files first, path order within
+    return SearchResult(
+        query=query,
+        mode=resolved,
+        results=results,
+        total=total,
+        truncated=truncated,
+        took_ms=round((time.perf_counter() - started) * 1000, 2),
+        state=index.state,
+        progress=index.progress,
+        files={r["file"] for r in results},
+    )
+
+
+def _line_of(index: RepoIndex, path: str, line: int) -> str:
+    record = index.files.get(path)
+    if record is None:
+        return ""
+    lines = record.text.split(b"\n", line)
+    return lines[line - 1].strip()[:300].decode("utf-8", "replace") if len(lines) >= line else ""
+
+
+class IndexManager:
+    """Every repository's index in this process, created on first use."""
+
+    def __init__(self, roots: Roots, cache_dir: str | None) -> None:
+        self.roots = roots
+        self.cache_dir = cache_dir
+        self._indexes: dict[str, RepoIndex] = {}
+        self._lock = threading.Lock()
+
+    def get(self, repo_path: str) -> RepoIndex:
+        """The index of a (resolved, allowed) repository path, building it in the background."""
+        with self._lock:
+            index = self._indexes.get(repo_path)
+            if index is None:
+                index = self._indexes[repo_path] = RepoIndex(self.roots, repo_path, self.cache_dir)
+                index.start()
+            return index
+
+    def known(self) -> list[RepoIndex]:
+        with self._lock:
+            return list(self._indexes.values())
+
+    def close(self) -> None:
+        for index in self.known():
+            index.close()

@@ -1,0 +1,88 @@
+"""The on-disk cache of tags: versioned, keyed by repo, and per file by (mtime, size).
+
+One msgpack file per repository under ``<cache>/index-v<VERSION>/``. It is written to a
+temporary file in the same directory and renamed over the old one, so a reader (the CLI, or
+another server) sees either the old or the new cache, never half of one. A cache that cannot
+be read, or of another version, is ignored and rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import msgspec
+import platformdirs
+
+from .tags import Tag
+
+log = logging.getLogger("assistant.index")
+
+VERSION = 2  # 2: tags sorted by name within each file
+
+
+class CachedFile(msgspec.Struct, array_like=True):
+    mtime_ns: int
+    size: int
+    language: str | None
+    tags: list[Tag]
+
+
+class CacheDocument(msgspec.Struct):
+    version: int
+    repo: str
+    files: dict[str, CachedFile]
+
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(CacheDocument)
+
+
+def cache_root(configured: str | None) -> Path:
+    return Path(configured) if configured else Path(platformdirs.user_cache_dir("repo-assistant"))
+
+
+def cache_file(configured: str | None, repo_path: str) -> Path:
+    digest = hashlib.sha256(repo_path.encode("utf-8", "surrogateescape")).hexdigest()[:24]
+    return cache_root(configured) / f"index-v{VERSION}" / f"{digest}.msgpack"
+
+
+def load(path: Path, repo_path: str) -> dict[str, CachedFile]:
+    """The cached files of a repo, or an empty dict when there is no usable cache."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        log.warning("cannot read index cache %s (%s); rebuilding", path, exc)
+        return {}
+    try:
+        doc = _decoder.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        log.warning("index cache %s is unreadable (%s); rebuilding", path, exc)
+        return {}
+    if doc.version != VERSION or doc.repo != repo_path:
+        log.warning("index cache %s is for another version or repo; rebuilding", path)
+        return {}
+    return doc.files
+
+
+def save(path: Path, repo_path: str, files: dict[str, CachedFile]) -> None:
+    """Write the cache atomically (temporary file + rename in the same directory)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = _encoder.encode(CacheDocument(VERSION, repo_path, files))
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+

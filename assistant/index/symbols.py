@@ -1,0 +1,210 @@
+"""The symbol table: every tag by name, updated file by file, and its ranking.
+
+Ranking (higher first): an exact name beats a case-insensitive exact name, which beats a
+prefix, which beats a substring; within that, definitions beat references; then files that
+the rest of the repository references more (references to the names they define), and files
+this conversation has already read.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import NamedTuple
+
+from .tags import Tag
+
+EXACT, EXACT_CI, PREFIX, SUBSTRING = 1000.0, 900.0, 500.0, 200.0
+DEFINITION_BONUS = 100.0
+READ_BONUS = 40.0
+MAX_CANDIDATE_NAMES = 5000
+MAX_COLLECTED = 5000  # hits gathered before lower-ranked names are skipped (total is then a floor)
+
+
+class SymbolHit(NamedTuple):
+    path: str
+    tag: Tag
+    score: float
+
+
+class SymbolTable:
+    """Name -> [(file, tag)], with the indexes prefix and substring lookups need.
+
+    Built for cheap bulk loading (400,000 tags in well under a second) and cheap per-file
+    updates; reference counts and file popularity are computed on demand and cached.
+    """
+
+    def __init__(self) -> None:
+        self.postings: dict[str, list[str]] = {}  # name -> files that have it
+        self.definitions = 0
+        self._file_tags: dict[str, list[Tag]] = {}
+        self._file_names: dict[str, list[str]] = {}  # each file's tag names, sorted, for bisection
+        self._by_lower: dict[str, set[str]] = {}
+        self._sorted_lower: list[str] | None = None  # built on first search, then kept sorted
+        self._blob: str | None = None
+        self._blob_starts: list[int] = []
+        self._file_defs: dict[str, set[str]] = {}
+        self._ref_counts: Counter[str] | None = None  # built by prepare(), then kept current
+        self._popularity: dict[str, float] = {}
+
+    def __len__(self) -> int:
+        return self.definitions
+
+    def _new_name(self, name: str) -> None:
+        lower = name.lower()
+        names = self._by_lower.get(lower)
+        if names is not None:
+            names.add(name)
+            return
+        self._by_lower[lower] = {name}
+        if self._sorted_lower is not None:
+            bisect.insort(self._sorted_lower, lower)
+        self._blob = None
+
+    def add_file(self, path: str, tags: list[Tag]) -> None:
+        postings = self.postings
+        for name in {t[0] for t in tags}:
+            files = postings.get(name)
+            if files is None:
+                postings[name] = [path]
+                self._new_name(name)
+            else:
+                files.append(path)
+        defined = {t[0] for t in tags if t[2]}
+        self.definitions += sum(1 for t in tags if t[2])
+        self._file_defs[path] = defined
+        self._file_tags[path] = tags
+        self._file_names[path] = [t[0] for t in tags]
+        if self._ref_counts is not None:
+            self._ref_counts.update(t[0] for t in tags if not t[2])
+        self._popularity.clear()
+
+    def remove_file(self, path: str, tags: list[Tag]) -> None:
+        for name in {t[0] for t in tags}:
+            files = self.postings.get(name)
+            if files is None:
+                continue
+            if path in files:
+                files.remove(path)
+            if files:
+                continue
+            del self.postings[name]
+            lower = name.lower()
+            names = self._by_lower[lower]
+            names.discard(name)
+            if not names:
+                del self._by_lower[lower]
+                if self._sorted_lower is not None:
+                    del self._sorted_lower[bisect.bisect_left(self._sorted_lower, lower)]
+                self._blob = None
+        self.definitions -= sum(1 for t in tags if t[2])
+        self._file_defs.pop(path, None)
+        self._file_tags.pop(path, None)
+        self._file_names.pop(path, None)
+        if self._ref_counts is not None:
+            self._ref_counts.subtract(t[0] for t in tags if not t[2])
+        self._popularity.clear()
+
+    def prepare(self) -> None:
+        """Build the lookup structures now (after a bulk load) rather than on the first search."""
+        self._sorted()
+        next(iter(self._substring_names("\0")), None)
+        self._counts()
+
+    def _counts(self) -> Counter[str]:
+        if self._ref_counts is None:
+            self._ref_counts = Counter(t[0] for tags in self._file_tags.values() for t in tags if not t[2])
+        return self._ref_counts
+
+    def tags_named(self, path: str, name: str) -> list[Tag]:
+        """The tags of one file with one name (a file's tags are sorted by name)."""
+        names = self._file_names.get(path)
+        if names is None:
+            return []
+        start = bisect.bisect_left(names, name)
+        return self._file_tags[path][start : bisect.bisect_right(names, name, start)]
+
+    def ref_count(self, name: str) -> int:
+        """How many references to ``name`` the repository has."""
+        return self._counts()[name]
+
+    def _popularity_of(self, path: str) -> float:
+        value = self._popularity.get(path)
+        if value is None:
+            counts = self._counts()
+            refs = sum(counts[name] for name in self._file_defs.get(path, ()))
+            value = self._popularity[path] = min(50.0, 8.0 * math.log2(1 + refs))
+        return value
+
+    def _sorted(self) -> list[str]:
+        if self._sorted_lower is None:
+            self._sorted_lower = sorted(self._by_lower)
+        return self._sorted_lower
+
+    def _candidates(self, query: str) -> list[tuple[str, float]]:
+        """Names matching ``query`` with their match class score, best classes first."""
+        lower = query.lower()
+        found: dict[str, float] = {}
+        if query in self.postings:
+            found[query] = EXACT
+        for name in self._by_lower.get(lower, ()):
+            found.setdefault(name, EXACT_CI)
+        ordered = self._sorted()
+        start = bisect.bisect_left(ordered, lower)
+        for candidate in ordered[start : start + MAX_CANDIDATE_NAMES]:
+            if not candidate.startswith(lower):
+                break
+            for name in self._by_lower[candidate]:
+                found.setdefault(name, PREFIX - min(50, len(name) - len(query)))
+        if len(found) < MAX_CANDIDATE_NAMES:
+            for candidate in self._substring_names(lower):
+                for name in self._by_lower[candidate]:
+                    found.setdefault(name, SUBSTRING - min(50, len(name) - len(query)))
+                if len(found) >= MAX_CANDIDATE_NAMES:
+                    break
+        return sorted(found.items(), key=lambda item: -item[1])
+
+    def _substring_names(self, lower: str) -> Iterable[str]:
+        ordered = self._sorted()
+        if self._blob is None:
+            self._blob = "\n".join(ordered)
+            starts, pos = [], 0
+            for name in ordered:
+                starts.append(pos)
+                pos += len(name) + 1
+            self._blob_starts = starts
+        blob, starts = self._blob, self._blob_starts
+        pos = blob.find(lower)
+        while pos >= 0:
+            index = bisect.bisect_right(starts, pos) - 1
+            yield ordered[index]
+            next_start = starts[index + 1] if index + 1 < len(starts) else len(blob)
+            pos = blob.find(lower, next_start)
+
+    def search(
+        self,
+        query: str,
+        limit: int,
+        *,
+        read_files: frozenset[str] = frozenset(),
+        path_filter: Callable[[str], bool] | None = None,
+    ) -> tuple[list[SymbolHit], int]:
+        """Ranked hits (at most ``limit``) and how many there were in all."""
+        hits: list[SymbolHit] = []
+        candidates = self._candidates(query)
+        for position, (name, base) in enumerate(candidates):
+            if len(hits) >= MAX_COLLECTED:
+                remaining = sum(len(self.postings[n]) for n, _ in candidates[position:])
+                hits.sort(key=lambda h: (-h.score, h.path, h.tag.line))
+                return hits[:limit], len(hits) + remaining
+            for path in self.postings[name]:
+                if path_filter is not None and not path_filter(path):
+                    continue
+                boost = self._popularity_of(path) + (READ_BONUS if path in read_files else 0.0)
+                for tag in self.tags_named(path, name):
+                    score = base + (DEFINITION_BONUS if tag.is_definition else 0.0) + boost
+                    hits.append(SymbolHit(path, tag, round(score, 2)))
+        hits.sort(key=lambda h: (-h.score, h.path, h.tag.line))
+        return hits[:limit], len(hits)

@@ -1,0 +1,201 @@
+"""Text search over the index's in-memory copy of each file: literal or RE2 regex.
+
+Like ripgrep: line-oriented (a match never spans lines), smart case (case-insensitive unless
+the query has an upper-case letter), one result per matching line. A regex is compiled by RE2,
+which runs in linear time, so no pattern can hang the server; look-arounds and back-references
+are refused. Where a regex requires a literal (``def\\s+parse_\\w+`` requires ``parse_``), files
+and lines without it are skipped before the regex runs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import re2
+
+from assistant.errors import AssistantError
+
+MAX_LINE = 300
+MAX_COUNTED = 10_000  # matching lines counted per search; beyond this the total is a floor
+
+_ESCAPE = re.compile(r"\\.")
+_META = set("\\.^$|?*+()[]{}")
+
+
+class TextHit(NamedTuple):
+    path: str
+    line: int
+    text: str
+    before: str | None
+    after: str | None
+
+
+def smart_case_sensitive(query: str, regex: bool) -> bool:
+    visible = _ESCAPE.sub("", query) if regex else query
+    return any(ch.isupper() for ch in visible)
+
+
+def required_literal(pattern: str) -> str | None:
+    """The longest literal every match of ``pattern`` must contain, if one is easy to see.
+
+    Conservative: only runs of plain characters at the top level of a pattern without
+    alternation; a character followed by ``?``, ``*`` or ``{`` is optional and ends the run.
+    """
+    if "|" in pattern or pattern.startswith("(?"):
+        return None
+    runs: list[str] = []
+    current: list[str] = []
+    depth = 0
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        nxt = pattern[i + 1] if i + 1 < len(pattern) else ""
+        if ch == "\\":
+            esc = nxt
+            literal = esc if esc and not esc.isalnum() else None
+            i += 2
+            following = pattern[i] if i < len(pattern) else ""
+            if literal is not None and depth == 0 and following not in ("?", "*", "{"):
+                current.append(literal)
+                continue
+            runs.append("".join(current))
+            current = []
+            continue
+        if ch in "([":
+            runs.append("".join(current))
+            current = []
+            if ch == "[":
+                close = pattern.find("]", i + 2)
+                i = close + 1 if close > 0 else len(pattern)
+                continue
+            depth += 1
+        elif ch == ")":
+            depth = max(0, depth - 1)
+        elif ch in _META or depth:
+            runs.append("".join(current))
+            current = []
+        elif nxt in ("?", "*", "{"):
+            runs.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+        i += 1
+    runs.append("".join(current))
+    best = max(runs, key=len)
+    return best if len(best) >= 3 else None
+
+
+@dataclass(frozen=True)
+class Matcher:
+    """A compiled text query."""
+
+    query: str
+    regex: bool
+    case_sensitive: bool
+    literal: bytes | None  # for a literal query: the bytes; for a regex: a required literal
+    pattern: re2._Regexp | None
+
+    @classmethod
+    def build(cls, query: str, regex: bool, param: str = "q") -> Matcher:
+        if not query:
+            raise AssistantError("invalid_parameter", "the query is empty", param=param)
+        sensitive = smart_case_sensitive(query, regex)
+        if not regex and (sensitive or query.isascii()):
+            literal = query.encode()
+            return cls(query, False, sensitive, literal if sensitive else literal.lower(), None)
+        options = re2.Options()
+        options.log_errors = False
+        options.never_nl = True
+        options.case_sensitive = sensitive
+        source = query if regex else re.escape(query)
+        try:
+            compiled = re2.compile(b"(?m)" + source.encode(), options)
+        except re2.error as exc:
+            detail = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+            hint = " (RE2 syntax: look-arounds and back-references are not supported)" if "perl operator" in detail or "escape" in detail else ""
+            raise AssistantError("invalid_parameter", f"invalid regular expression: {detail}{hint}", param=param) from None
+        required = required_literal(query) if regex else None
+        needle = None
+        if required and required.isascii():
+            needle = required.encode() if sensitive else required.lower().encode()
+        return cls(query, True, sensitive, needle, compiled)
+
+
+def _line_at(text: bytes, start: int, end: int) -> str:
+    return text[start:end].rstrip(b"\r")[:MAX_LINE].decode("utf-8", "replace")
+
+
+def _line_bounds(text: bytes, pos: int) -> tuple[int, int]:
+    start = text.rfind(b"\n", 0, pos) + 1
+    end = text.find(b"\n", pos)
+    return start, len(text) if end < 0 else end
+
+
+class _Collector:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.hits: list[TextHit] = []
+        self.total = 0
+
+    @property
+    def full(self) -> bool:
+        return self.total >= MAX_COUNTED
+
+    def add(self, path: str, text: bytes, start: int, end: int, line: int) -> None:
+        self.total += 1
+        if len(self.hits) >= self.limit:
+            return
+        before = after = None
+        if start > 0:
+            prev = text.rfind(b"\n", 0, start - 1) + 1
+            before = _line_at(text, prev, start - 1)
+        if end < len(text):
+            nxt = text.find(b"\n", end + 1)
+            after = _line_at(text, end + 1, len(text) if nxt < 0 else nxt)
+            if after == "" and nxt < 0:
+                after = None
+        self.hits.append(TextHit(path, line, _line_at(text, start, end), before, after))
+
+
+def _scan(matcher: Matcher, path: str, text: bytes, lower: bytes | None, out: _Collector) -> None:
+    haystack = text if matcher.case_sensitive or lower is None else lower
+    needle = matcher.literal
+    if needle is not None and haystack.find(needle) < 0:
+        return
+    line_no = 1
+    counted_to = 0
+    pos = 0
+    while pos <= len(text) and not out.full:
+        if matcher.pattern is None:
+            assert needle is not None
+            found = haystack.find(needle, pos)
+            if found < 0:
+                return
+        else:
+            match = matcher.pattern.search(text, pos)
+            if match is None:
+                return
+            found = match.start()
+        start, end = _line_bounds(text, found)
+        line_no += text.count(b"\n", counted_to, start)
+        counted_to = start
+        out.add(path, text, start, end, line_no)
+        pos = end + 1
+
+
+FileText = tuple[str, bytes, bytes | None]  # (path, text, lower-cased text or None)
+
+
+def search_text(matcher: Matcher, files: Iterable[FileText], limit: int) -> tuple[list[TextHit], int, bool]:
+    """Matching lines in path order: (hits up to ``limit``, total counted, truncated)."""
+    out = _Collector(limit)
+    for path, text, lower in files:
+        if matcher.pattern is None and not matcher.case_sensitive and lower is None:
+            lower = text.lower()
+        _scan(matcher, path, text, lower, out)
+        if out.full:
+            break
+    return out.hits, out.total, out.full or out.total > len(out.hits)
