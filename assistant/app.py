@@ -13,7 +13,7 @@ from litestar.static_files import create_static_files_router
 
 import web
 from assistant import __version__
-from assistant.api import files
+from assistant.api import files, search, tools
 from assistant.api.envelope import handle_exception
 from assistant.api.guard import Guard
 from assistant.services import Services
@@ -36,7 +36,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
 
     api = Router(
         path="/api/v1",
-        route_handlers=[files.get_files, files.post_files_read],
+        route_handlers=[files.get_files, files.post_files_read, search.get_search, tools.post_tools_call],
     )
     app = Litestar(
         route_handlers=[

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -47,10 +48,25 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-rounds", type=int, help="tool-loop rounds per chat (default 8)")
     serve.add_argument("--insecure", action="store_true", default=None, help="allow a non-loopback bind without --api-key")
     serve.set_defaults(handler=_serve)
+
+    index = sub.add_parser("index", help="build or refresh the code index of a repository")
+    _add_common(index)
+    index.add_argument("path", nargs="?", default=None, help="the repository (default: the current directory)")
+    index.set_defaults(handler=_index)
+
+    search = sub.add_parser("search", help="search a repository's code index")
+    _add_common(search)
+    search.add_argument("query")
+    search.add_argument("--repo", action="append", help="the repository (default: the current directory)")
+    search.add_argument("--mode", choices=["auto", "symbol", "text", "regex"], default="auto")
+    search.add_argument("--path", dest="search_path", help="only under this directory")
+    search.add_argument("--glob", help="only files matching this glob")
+    search.add_argument("--limit", type=int, default=30)
+    search.set_defaults(handler=_search)
     return parser
 
 
-_NOT_SETTINGS = {"command", "handler", "config", "version"}
+_NOT_SETTINGS = {"command", "handler", "config", "version", "path", "query", "mode", "search_path", "glob", "limit"}
 
 
 def _flags(args: argparse.Namespace) -> dict[str, Any]:
@@ -86,6 +102,73 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     print(f"repo-assistant {__version__} on http://{settings.host}:{settings.port}/ (repos: {', '.join(settings.repos)})", file=sys.stderr)
     uvicorn.Server(config).run()
     return 0
+
+
+def _progress_bar(done: int, total: int) -> None:
+    width = 30
+    filled = width * done // total if total else width
+    print(f"\rindexing [{'#' * filled}{'.' * (width - filled)}] {done}/{total} files", end="", file=sys.stderr, flush=True)
+
+
+def _index(settings: Settings, args: argparse.Namespace) -> int:
+    import time
+
+    from assistant.index import RepoIndex
+    from sandbox import Roots, SandboxError
+
+    target = os.path.abspath(args.path or os.getcwd())
+    try:
+        roots = Roots([target])
+    except SandboxError as exc:
+        print(f"repo-assistant: {exc.message}", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    index = RepoIndex(roots, roots.default, settings.cache_dir)
+    try:
+        index.build(_progress_bar)
+        print(file=sys.stderr)
+        stats = index.stats()
+    finally:
+        index.close()
+        roots.close()
+    languages = ", ".join(f"{name} {count}" for name, count in stats["languages"].items()) or "none"  # type: ignore[attr-defined]
+    print(f"files:     {stats['files_indexed']}")
+    print(f"symbols:   {stats['symbols']}")
+    print(f"languages: {languages}")
+    print(f"parsed:    {index.parsed_last_build} (the rest came from the cache)")
+    print(f"time:      {time.perf_counter() - started:.2f} s")
+    return 0
+
+
+def _search(settings: Settings, args: argparse.Namespace) -> int:
+    from assistant.errors import AssistantError
+    from assistant.index import RepoIndex, search_index
+    from sandbox import Roots, SandboxError
+
+    target = os.path.abspath(settings.repos[0])
+    try:
+        roots = Roots([target])
+        with roots.open_repo(None) as repo:
+            prefix = repo.components(args.search_path) if args.search_path else ()
+    except SandboxError as exc:
+        print(f"repo-assistant: {exc.message}", file=sys.stderr)
+        return 2
+    index = RepoIndex(roots, roots.default, settings.cache_dir)
+    try:
+        index.build()
+        result = search_index(index, args.query, args.mode, prefix=prefix, glob=args.glob, limit=args.limit)
+    except AssistantError as exc:
+        print(f"repo-assistant: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        index.close()
+        roots.close()
+    for r in result.results:
+        label = r["kind"] if r["kind"] == "text" else f"{r['kind']} {r['symbol_kind']} {r['symbol']}"
+        print(f"{r['file']}:{r['line']}: [{label}] {r['text']}")
+    more = f", {result.total - len(result.results)} more not shown" if result.truncated else ""
+    print(f"{result.total} match(es), mode {result.mode}, {result.took_ms} ms{more}", file=sys.stderr)
+    return 0 if result.results else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

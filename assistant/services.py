@@ -6,7 +6,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from assistant.index import IndexManager
 from assistant.settings import Settings
+from assistant.tools import ToolContext
 from sandbox import Roots
 
 
@@ -16,14 +18,20 @@ class Services:
 
     settings: Settings
     roots: Roots
+    indexes: IndexManager
     started: float = field(default_factory=time.time)
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
         mode = None if settings.open_mode == "auto" else settings.open_mode
-        return cls(settings=settings, roots=Roots(list(settings.repos), mode))  # type: ignore[arg-type]
+        roots = Roots(list(settings.repos), mode)  # type: ignore[arg-type]
+        return cls(settings=settings, roots=roots, indexes=IndexManager(roots, settings.cache_dir))
+
+    def tool_context(self, repo_path: str | None, read_files: set[str] | None = None) -> ToolContext:
+        return ToolContext(self.roots, self.indexes, repo_path, read_files if read_files is not None else set())
 
     async def aclose(self) -> None:
+        self.indexes.close()
         self.roots.close()
 
 

@@ -1,0 +1,39 @@
+"""GET /api/v1/search: the engine behind the search_files tool."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from litestar import Request, Response, get
+from litestar.params import QueryParameter
+
+from assistant.errors import AssistantError, from_sandbox
+from assistant.index import MAX_LIMIT, MODES, search_index
+from assistant.services import services
+from sandbox import SandboxError
+
+from .envelope import ok
+
+
+@get("/search", summary="Search symbols (tree-sitter index) and text (literal or RE2 regex)")
+async def get_search(
+    request: Request[Any, Any, Any],
+    q: Annotated[str, QueryParameter(description="the query: a symbol name, text or an RE2 regex")],
+    repo: Annotated[str | None, QueryParameter(description="repository path (default: the first --repo)")] = None,
+    mode: Annotated[str, QueryParameter(description="auto, symbol, text or regex")] = "auto",
+    path: Annotated[str | None, QueryParameter(description="only under this directory")] = None,
+    glob: Annotated[str | None, QueryParameter(description="only files matching this glob (e.g. *.py)")] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = 50,
+) -> Response[bytes]:
+    if mode not in MODES:
+        raise AssistantError("invalid_parameter", f"`mode` must be one of {', '.join(MODES)}", param="mode")
+    svc = services(request)
+    try:
+        with svc.roots.open_repo(repo) as opened:
+            prefix = opened.components(path) if path else ()
+            index = svc.indexes.get(opened.path)
+    except SandboxError as exc:
+        raise from_sandbox(exc, path="path", repo="repo") from None
+    result = await asyncio.to_thread(search_index, index, q, mode, prefix=prefix, glob=glob, limit=limit)
+    return ok(request, result.to_dict())

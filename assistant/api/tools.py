@@ -1,0 +1,40 @@
+"""POST /api/v1/tools/call: run one model tool by the same code path the model uses."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, post
+from litestar.params import JSONBody
+
+from assistant.errors import from_sandbox
+from assistant.services import services
+from assistant.tools import get_tool, run_tool, validate_arguments
+from sandbox import SandboxError
+
+from .envelope import ok
+
+
+class ToolCallBody(msgspec.Struct):
+    """Body of POST /tools/call."""
+
+    name: str
+    arguments: dict[str, Any] = msgspec.field(default_factory=dict)
+    repo_path: str | None = None
+
+
+@post("/tools/call", summary="Run one of the model's tools (read_file, search_files, list_files)", status_code=200)
+async def post_tools_call(request: Request[Any, Any, Any], data: JSONBody[ToolCallBody]) -> Response[bytes]:
+    tool = get_tool(data.name)
+    arguments = validate_arguments(tool, data.arguments)
+    svc = services(request)
+    try:
+        with svc.roots.open_repo(data.repo_path) as repo:
+            repo_path = repo.path
+    except SandboxError as exc:
+        raise from_sandbox(exc, repo="repo_path") from None
+    result = await asyncio.to_thread(run_tool, svc.tool_context(repo_path), tool.name, arguments)
+    return ok(request, result.to_dict())
+

@@ -1,0 +1,82 @@
+"""search_files: symbols from the tree-sitter index first, then text matches grouped by file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from assistant.index import MODES, search_index
+
+from .registry import Tool, ToolContext, ToolOutput, fit, register
+
+DEFAULT_RESULTS = 20
+MAX_RESULTS = 100
+
+
+def search_files(ctx: ToolContext, args: dict[str, Any], budget: int) -> ToolOutput:
+    query: str = args["query"]
+    limit = args.get("max_results") or DEFAULT_RESULTS
+    with ctx.roots.open_repo(ctx.repo_path) as repo:
+        prefix = repo.components(args["path"]) if args.get("path") else ()
+        index = ctx.indexes.get(repo.path)
+    found = search_index(
+        index, query, args.get("mode") or "auto", prefix=prefix, glob=args.get("glob"), limit=limit, read_files=frozenset(ctx.read_files)
+    )
+    symbols = [r for r in found.results if r["kind"] != "text"]
+    texts = [r for r in found.results if r["kind"] == "text"]
+    lines: list[str] = []
+    if found.state == "building":
+        lines.append(f"[the index is still being built ({found.progress:.0%}); results may be incomplete]")
+    if symbols:
+        lines.append("Symbols:")
+        for r in symbols:
+            role = r["symbol_kind"] if r["kind"] == "definition" else f"reference ({r['symbol_kind']})"
+            lines.append(f"  {r['symbol']} — {role} — {r['file']}:{r['line']}  {r['text']}")
+    if texts:
+        files = len({r["file"] for r in texts})
+        lines.append(f"Text matches ({len(texts)} shown in {files} file{'s' if files != 1 else ''}):")
+        current = None
+        for r in texts:
+            if r["file"] != current:
+                current = r["file"]
+                lines.append(current)
+            if "context_before" in r:
+                lines.append(f"  {r['line'] - 1}- {r['context_before']}")
+            lines.append(f"  {r['line']}: {r['text']}")
+            if "context_after" in r:
+                lines.append(f"  {r['line'] + 1}- {r['context_after']}")
+    if not lines or (len(lines) == 1 and found.state == "building"):
+        lines.append(f"No matches for {query!r}.")
+    body, cut = fit(lines, budget, lambda _n: f"[output cut at {budget // 1024} KB; narrow the search with path=, glob= or a more specific query]")
+    if not cut and found.truncated:
+        body += f"\n[{found.total - len(found.results)} more matches not shown; narrow the search with path=, glob= or a more specific query]"
+        cut = True
+    matched_files = len(found.files)
+    summary = f"{found.total} match{'es' if found.total != 1 else ''} in {matched_files} file{'s' if matched_files != 1 else ''}"
+    if found.truncated:
+        summary = f"{found.total}+ matches (showing {len(found.results)}) in {matched_files} file{'s' if matched_files != 1 else ''}"
+    return ToolOutput(body, cut, summary)
+
+
+register(
+    Tool(
+        name="search_files",
+        description=(
+            "Search the repository. Identifier-like queries find symbol definitions and references "
+            "(from a tree-sitter index) and then text matches; other queries search the text. "
+            "mode=regex takes an RE2 regular expression. Smart case: case-insensitive unless the "
+            "query has an upper-case letter."
+        ),
+        schema={
+            "type": "object",
+            "properties": {
+                "query": {"type": "string", "description": "a symbol name, text or regular expression"},
+                "mode": {"type": "string", "enum": list(MODES), "description": "auto (default), symbol, text or regex"},
+                "path": {"type": "string", "description": "only search under this directory"},
+                "glob": {"type": "string", "description": "only files matching this glob, e.g. *.py"},
+                "max_results": {"type": "integer", "minimum": 1, "maximum": MAX_RESULTS, "description": f"default {DEFAULT_RESULTS}"},
+            },
+            "required": ["query"],
+        },
+        function=search_files,
+    )
+)

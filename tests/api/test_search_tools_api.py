@@ -1,0 +1,42 @@
+"""GET /api/v1/search and POST /api/v1/tools/call over HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.api.test_envelope import assert_error
+from tests.conftest import Layout
+
+
+def test_search_result_shape(client: Any) -> None:
+    response = client.get("/api/v1/search", params={"q": "main", "limit": 5})
+    data = response.json()["data"]
+    assert set(data) == {"query", "mode", "results", "total", "truncated", "took_ms", "index"}
+    assert data["query"] == "main" and set(data["index"]) == {"state", "progress"}
+    first = data["results"][0]
+    assert {"file", "line", "end_line", "kind", "text", "score"} <= set(first)
+
+
+def test_search_errors(client: Any) -> None:
+    assert_error(client.get("/api/v1/search"), "missing_parameter", "q")
+    assert_error(client.get("/api/v1/search", params={"q": "x", "mode": "fuzzy"}), "invalid_parameter", "mode")
+    assert_error(client.get("/api/v1/search", params={"q": "x", "limit": 0}), "invalid_parameter", "limit")
+    assert_error(client.get("/api/v1/search", params={"q": "x", "limit": 501}), "invalid_parameter", "limit")
+    assert_error(client.get("/api/v1/search", params={"q": "(?<=a)b", "mode": "regex"}), "invalid_parameter", "q")
+    assert_error(client.get("/api/v1/search", params={"q": "x", "path": "../.."}), "access_denied", "path")
+    assert_error(client.get("/api/v1/search", params={"q": "x", "repo": "/etc"}), "access_denied", "repo")
+
+
+def test_tools_call_completed_failed_and_errors(client: Any, layout: Layout) -> None:
+    ok = client.post("/api/v1/tools/call", json={"name": "read_file", "arguments": {"path": "README.md"}})
+    data = ok.json()["data"]
+    assert data["status"] == "completed" and data["name"] == "read_file" and data["arguments"] == {"path": "README.md"}
+    assert data["result"]["content"].startswith("README.md (3 lines)") and isinstance(data["duration_ms"], int)
+    failed = client.post("/api/v1/tools/call", json={"name": "read_file", "arguments": {"path": "missing.md"}, "repo_path": str(layout.repo)})
+    assert failed.status_code == 200
+    assert failed.json()["data"]["status"] == "failed" and failed.json()["data"]["error"]["code"] == "file_not_found"
+    assert_error(client.post("/api/v1/tools/call", json={"name": "delete_repo", "arguments": {}}), "tool_not_found", "name")
+    assert_error(client.post("/api/v1/tools/call", json={"name": "read_file", "arguments": {}}), "missing_parameter", "arguments.path")
+    assert_error(client.post("/api/v1/tools/call", json={"name": "read_file", "arguments": {"path": 5}}), "invalid_parameter", "arguments.path")
+    assert_error(client.post("/api/v1/tools/call", json={"arguments": {}}), "missing_parameter", "name")
+    assert_error(client.post("/api/v1/tools/call", json={"name": "read_file", "arguments": {"path": "x"}, "repo_path": "/etc"}), "access_denied", "repo_path")

@@ -1,0 +1,68 @@
+"""Tags for each language: a function and a class (or its nearest equivalent) are found."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.index import LANGUAGES, extract, language_for
+
+FIXTURES: dict[str, tuple[str, str, str, str, str]] = {
+    # language: (file name, source, function name, class-like name, class-like kind)
+    "python": ("a.py", "class Greeter:\n    def greet(self):\n        return helper()\n\ndef helper():\n    return 1\n", "helper", "Greeter", "class"),
+    "javascript": ("a.js", "class Greeter {\n  greet() { return helper(); }\n}\nfunction helper() { return 1; }\n", "helper", "Greeter", "class"),
+    "typescript": ("a.ts", "interface Shape { area(): number }\nclass Greeter {\n  greet(): string { return helper(); }\n}\nfunction helper(): string { return 'x'; }\ntype Id = string;\n", "helper", "Greeter", "class"),
+    "tsx": ("a.tsx", "class Greeter {\n  greet() { return <div/>; }\n}\nfunction helper(): number { return 1; }\n", "helper", "Greeter", "class"),
+    "go": ("a.go", "package main\n\ntype Greeter struct{}\n\nfunc (g Greeter) Greet() string { return helper() }\n\nfunc helper() string { return \"x\" }\n", "helper", "Greeter", "type"),
+    "rust": ("a.rs", "struct Greeter;\n\nimpl Greeter {\n    fn greet(&self) -> u32 { helper() }\n}\n\nfn helper() -> u32 { 1 }\n", "helper", "Greeter", "class"),
+    "java": ("A.java", "class Greeter {\n    int greet() { return helper(); }\n    static int helper() { return 1; }\n}\n", "helper", "Greeter", "class"),
+    "c": ("a.c", "struct greeter { int n; };\n\nint helper(void) { return 1; }\n\nint main(void) { return helper(); }\n", "helper", "greeter", "class"),
+    "cpp": ("a.cpp", "class Greeter {\n public:\n  int greet();\n};\n\nint helper() { return 1; }\n", "helper", "Greeter", "class"),
+    "ruby": ("a.rb", "class Greeter\n  def greet\n    helper\n  end\nend\n\ndef helper\n  1\nend\n", "helper", "Greeter", "class"),
+    "csharp": ("A.cs", "namespace Demo {\n  class Greeter {\n    int Helper() { return 1; }\n    int Greet() { return Helper(); }\n  }\n}\n", "Helper", "Greeter", "class"),
+    "php": ("a.php", "<?php\nclass Greeter {\n  function greet() { return helper(); }\n}\nfunction helper() { return 1; }\n", "helper", "Greeter", "class"),
+    "bash": ("a.sh", "#!/bin/bash\nhelper() {\n  echo hi\n}\nhelper\n", "helper", "", ""),
+}
+
+
+def test_every_language_has_a_fixture() -> None:
+    assert set(FIXTURES) == set(LANGUAGES)
+
+
+@pytest.mark.parametrize("language", sorted(FIXTURES))
+def test_definitions_found(language: str) -> None:
+    filename, source, function, cls, cls_kind = FIXTURES[language]
+    assert language_for(filename) == language
+    tags = extract(language, source.encode())
+    definitions = {(t.name, t.kind) for t in tags if t.is_definition}
+    assert any(name == function and kind in ("function", "method") for name, kind in definitions), definitions
+    if cls:
+        assert (cls, cls_kind) in definitions, definitions
+    for tag in tags:
+        assert 1 <= tag.line <= tag.end_line
+        if tag.is_definition:
+            assert tag.name in tag.first_line or tag.first_line
+    line = next(t for t in tags if t.is_definition and t.name == function)
+    assert source.splitlines()[line.line - 1].strip() == line.first_line
+
+
+@pytest.mark.parametrize("language", ["python", "javascript", "bash", "csharp", "ruby"])
+def test_references_found(language: str) -> None:
+    _, source, function, _, _ = FIXTURES[language]
+    tags = extract(language, source.encode())
+    assert any(t.name == function and not t.is_definition for t in tags), tags
+
+
+def test_python_methods_are_methods_and_functions_are_functions() -> None:
+    tags = {t.name: t.kind for t in extract("python", FIXTURES["python"][1].encode()) if t.is_definition}
+    assert tags == {"Greeter": "class", "greet": "method", "helper": "function"}
+
+
+def test_typescript_gets_types_and_classes_beyond_the_wheel_query() -> None:
+    tags = {(t.name, t.kind) for t in extract("typescript", FIXTURES["typescript"][1].encode()) if t.is_definition}
+    assert {("Shape", "interface"), ("Id", "type"), ("Greeter", "class"), ("greet", "method")} <= tags
+
+
+def test_unknown_extensions_are_text_only() -> None:
+    assert language_for("README.md") is None
+    assert language_for("Makefile") is None
+    assert language_for("dir.py/file") is None
