@@ -1,0 +1,204 @@
+"""Search and index benchmarks on a copy of this interpreter's standard library (.py files,
+no site-packages), each against an anchor measured in the same run:
+
+- text search p50 over fixed queries vs ripgrep (`rg`, Debian's ripgrep; installed if missing);
+- cold index build: CPU time and wall time vs a bare single-threaded parse+tags-query loop;
+- warm restart (nothing changed) wall time;
+- re-index after touching one file / cold build;
+- symbol lookup p50 over 100 names.
+
+    python bench/search.py [--runs 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _common import median, ms  # noqa: E402
+
+from assistant.index import RepoIndex, search_index  # noqa: E402
+from sandbox import Roots  # noqa: E402
+
+QUERIES: list[tuple[str, str, list[str]]] = [
+    # (our mode, query, rg flags) — literals, regexes, whole-word, smart case
+    ("text", "def __init__", ["-F"]),
+    ("text", "import os", ["-F"]),
+    ("text", "NotImplementedError", ["-F"]),
+    ("text", "subprocess.Popen", ["-F"]),
+    ("text", "threading", ["-F"]),
+    ("text", "getaddrinfo", ["-F"]),
+    ("regex", r"def \w+_test\(", []),
+    ("regex", r"class \w+Error\(", []),
+    ("regex", r"\bself\.assertEqual\b", []),
+    ("regex", r"^from __future__ import", []),
+    ("regex", r"\bfrozenset\b", []),
+    ("text", "Traceback", ["-F"]),
+]
+
+BUILD_SCRIPT = """
+import sys, time
+sys.path.insert(0, {root!r})
+from sandbox import Roots
+from assistant.index import RepoIndex
+roots = Roots([{corpus!r}])
+index = RepoIndex(roots, roots.default, {cache!r})
+t = time.perf_counter()
+index.build()
+print(time.perf_counter() - t, index.parsed_last_build)
+index.close()
+"""
+
+BARE_SCRIPT = """
+import os, sys
+from tree_sitter import Parser, QueryCursor
+sys.path.insert(0, {root!r})
+from assistant.index.languages import compiled
+language, query = compiled("python")
+parser = Parser(language)
+for dirpath, _, names in os.walk({corpus!r}):
+    for name in sorted(names):
+        with open(os.path.join(dirpath, name), "rb") as handle:
+            tree = parser.parse(handle.read())
+        for _ in QueryCursor(query).matches(tree.root_node):
+            pass
+"""
+
+
+def copy_stdlib(target: Path) -> int:
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    count = 0
+    for dirpath, dirnames, filenames in os.walk(stdlib):
+        dirnames[:] = [d for d in dirnames if d not in ("site-packages", "__pycache__")]
+        for name in filenames:
+            if name.endswith(".py"):
+                src = Path(dirpath) / name
+                dst = target / src.relative_to(stdlib)
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src, dst)
+                count += 1
+    return count
+
+
+def ensure_rg() -> str:
+    found = shutil.which("rg")
+    if found:
+        return found
+    print("installing ripgrep (apt-get) ...", file=sys.stderr)
+    subprocess.run(["apt-get", "update", "-qq"], check=True)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "ripgrep"], check=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    return shutil.which("rg") or "rg"
+
+
+def run_measured(code: str) -> tuple[float, float, str]:
+    """(wall, CPU of the process and all its children, stdout) of a fresh interpreter."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    root = str(Path(__file__).resolve().parents[1])
+    rg = ensure_rg()
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = Path(tmp) / "stdlib"
+        files = copy_stdlib(corpus)
+        cache = str(Path(tmp) / "cache")
+        print(f"corpus: {files} .py files, {sum(p.stat().st_size for p in corpus.rglob('*.py')) / 1e6:.1f} MB")
+
+        # cold build vs the bare loop (each in a fresh interpreter, alternating)
+        cold_walls, cold_cpus, bare_walls, bare_cpus = [], [], [], []
+        for _ in range(3):
+            shutil.rmtree(cache, ignore_errors=True)
+            wall, cpu, _ = run_measured(BUILD_SCRIPT.format(root=root, corpus=str(corpus), cache=cache))
+            cold_walls.append(wall)
+            cold_cpus.append(cpu)
+            wall, cpu, _ = run_measured(BARE_SCRIPT.format(root=root, corpus=str(corpus)))
+            bare_walls.append(wall)
+            bare_cpus.append(cpu)
+        warm = []
+        for _ in range(3):
+            _, _, out = run_measured(BUILD_SCRIPT.format(root=root, corpus=str(corpus), cache=cache))
+            seconds, parsed = out.split()
+            assert parsed == "0", "warm restart re-parsed files"
+            warm.append(float(seconds))
+
+        roots = Roots([str(corpus)])
+        index = RepoIndex(roots, roots.default, cache)
+        index.build()
+
+        # text search vs ripgrep
+        ratios = []
+        print(f"\n{'query':<32} {'ours p50':>10} {'rg p50':>10} {'ratio':>7}")
+        ours_all, rg_all = [], []
+        for mode, query, flags in QUERIES:
+            search_index(index, query, mode)  # warm (lower-case copies etc.)
+            ours = []
+            for _ in range(args.runs):
+                t = time.perf_counter()
+                search_index(index, query, mode)
+                ours.append(time.perf_counter() - t)
+            theirs = []
+            for _ in range(args.runs):
+                t = time.perf_counter()
+                subprocess.run([rg, "-n", "-S", "-C1", "--no-heading", *flags, query, str(corpus)], stdout=subprocess.DEVNULL, check=False)
+                theirs.append(time.perf_counter() - t)
+            ratio = median(ours) / median(theirs)
+            ratios.append(ratio)
+            ours_all.append(median(ours))
+            rg_all.append(median(theirs))
+            print(f"{mode + ' ' + query:<32} {ms(median(ours)):>10} {ms(median(theirs)):>10} {ratio:>6.2f}x")
+        print(f"text search p50 over {len(QUERIES)} queries: ours {ms(median(ours_all))}, rg {ms(median(rg_all))}; median ratio {median(ratios):.2f}x (target <= 1.0x)")
+
+        # symbol lookups
+        rng = random.Random(7)
+        names = sorted(index.symbols.postings)
+        picked = rng.sample([n for n in names if any(t.is_definition for p in index.symbols.postings[n][:1] for t in index.symbols.tags_named(p, n))], 100)
+        lookups = []
+        for name in picked:
+            t = time.perf_counter()
+            search_index(index, name, "symbol", limit=20)
+            lookups.append(time.perf_counter() - t)
+
+        # re-index after touching one file
+        victim = corpus / "json" / "decoder.py"
+        touches = []
+        for i in range(5):
+            victim.write_text(victim.read_text() + f"\ndef bench_touch_{i}():\n    pass\n")
+            t = time.perf_counter()
+            changed = index.refresh()
+            touches.append(time.perf_counter() - t)
+            assert changed == 1
+        index.close()
+        roots.close()
+
+    print()
+    print(f"cold build: wall {median(cold_walls):.2f} s, CPU {median(cold_cpus):.2f} s (both cores: {os.cpu_count()})")
+    print(f"bare single-threaded loop: wall {median(bare_walls):.2f} s, CPU {median(bare_cpus):.2f} s")
+    print(f"cold build CPU / bare CPU: {median(cold_cpus) / median(bare_cpus):.2f}x (target <= 1.3x)")
+    print(f"cold build wall / bare wall: {median(cold_walls) / median(bare_walls):.2f}x (target <= 0.75x)")
+    print(f"warm restart (nothing changed): {median(warm):.2f} s (target < 1 s)")
+    print(f"re-index after touching one file: {ms(median(touches))} = {median(touches) / median(cold_walls):.2%} of the cold build (target <= 1%)")
+    print(f"symbol lookup p50 over 100 names: {ms(median(lookups))} (target <= 2 ms)")
+
+
+if __name__ == "__main__":
+    main()
