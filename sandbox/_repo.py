@@ -285,7 +285,6 @@ def list_directory(repo: Repo, comps: Components, *, include_ignored: bool, limi
         if not stat.S_ISDIR(opened.st.st_mode):
             if not include_ignored:
                 repo.check_not_ignored(comps, opened.resolved, False)
-            parent = comps[:-1]
             name = comps[-1] if comps else ""
             entry = Entry(name, "/".join(comps), file_type(opened.st), opened.st.st_size, opened.st.st_mtime, False)
             return Listing("/".join(comps), [entry], False)

@@ -85,9 +85,7 @@ def _param_from_validation(exc: ValidationException) -> tuple[str, str, str | No
         param = name if key in ("", "data") else f"{key}.{name}"
         return "missing_parameter", f"`{param}` is required", param
     if key in ("", "data"):
-        if "got `null`" in message or "got `array`" in message or "got `" in message:
-            return "invalid_request", f"the request body must be a JSON object ({message})", None
-        return "invalid_request", message, None
+        return "invalid_request", f"the request body must be a JSON object ({message})", None
     return "invalid_parameter", f"invalid value for `{key}`: {message}", key
 
 

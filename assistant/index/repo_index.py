@@ -55,7 +55,7 @@ def _join(comps: Components) -> str:
     return "/".join(comps)
 
 
-def _read(repo: Repo, comps: Components, st: os.stat_result | None = None) -> FileRecord | None:
+def _read(repo: Repo, comps: Components) -> FileRecord | None:
     """Read a file for the index (``None``: gone, special, too large or binary)."""
     try:
         opened = open_file(repo, comps, include_ignored=True)
@@ -182,10 +182,10 @@ class RepoIndex:
         """Walk and read every file; reuse cached tags where (mtime, size) match."""
         assert self._repo is not None
         pending: list[str] = []
-        for comps, st in walk_files(self._repo, max_size=MAX_FILE_BYTES, on_directory=self._watch):
+        for comps, _ in walk_files(self._repo, max_size=MAX_FILE_BYTES, on_directory=self._watch):
             if self._closed:
                 break
-            record = _read(self._repo, comps, st)
+            record = _read(self._repo, comps)
             if record is None:
                 continue
             path = _join(comps)
@@ -347,10 +347,10 @@ class RepoIndex:
             return
         with self._roots.open_repo(self.repo_path) as repo:
             found = sorted(walk_files(repo, max_size=MAX_FILE_BYTES))
-            for comps, st in found:
+            for comps, _ in found:
                 path = _join(comps)
                 if path_filter is not None and not path_filter(path):
                     continue
-                record = _read(repo, comps, st)
+                record = _read(repo, comps)
                 if record is not None:
                     yield path, record.text, None

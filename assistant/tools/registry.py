@@ -144,14 +144,10 @@ def run_tool(ctx: ToolContext, name: str, arguments: dict[str, Any], budget: int
     started = time.perf_counter()
     try:
         output = tool.function(ctx, arguments, budget)
-    except ToolFailure as failure:
-        return ToolResult(name, arguments, "failed", failure.content[:budget], False, failure.message, _ms(started), {"code": failure.code, "message": failure.message})
-    except SandboxError as exc:
-        content = f"Error ({exc.code}): {exc.message}"
-        return ToolResult(name, arguments, "failed", content, False, exc.message, _ms(started), {"code": exc.code, "message": exc.message})
-    except AssistantError as exc:
-        content = f"Error ({exc.code}): {exc.message}"
-        return ToolResult(name, arguments, "failed", content, False, exc.message, _ms(started), {"code": exc.code, "message": exc.message})
+    except (ToolFailure, SandboxError, AssistantError) as exc:
+        content = exc.content if isinstance(exc, ToolFailure) else f"Error ({exc.code}): {exc.message}"
+        error = {"code": exc.code, "message": exc.message}
+        return ToolResult(name, arguments, "failed", content[:budget], False, exc.message, _ms(started), error)
     return ToolResult(name, arguments, "completed", output.content, output.truncated, output.summary, _ms(started))
 
 
