@@ -30,6 +30,7 @@ class Tag(NamedTuple):
 
 
 _parsers: dict[str, Parser] = {}
+_roles: dict[str, dict[int, str]] = {}  # language -> pattern index -> its definition./reference. capture
 
 
 def _inside_class(node: Node) -> bool:
@@ -50,17 +51,16 @@ def extract(language: str, source: bytes) -> list[Tag]:
     if parser is None:
         parser = _parsers[language] = Parser(grammar)
     tree = parser.parse(source)
+    roles = _roles.setdefault(language, {})
     lines: list[bytes] | None = None
     seen: set[tuple[str, int, bool]] = set()
     tags: list[Tag] = []
-    for _, captures in QueryCursor(query).matches(tree.root_node):
+    for pattern, captures in QueryCursor(query).matches(tree.root_node):
+        role = roles.get(pattern)
+        if role is None:
+            role = roles[pattern] = next((c for c in captures if c.startswith(("definition.", "reference."))), "")
         names = captures.get("name")
-        if not names:
-            continue
-        for role in captures:
-            if role.startswith("definition.") or role.startswith("reference."):
-                break
-        else:
+        if not role or not names:
             continue
         name_node = names[0]
         name = source[name_node.start_byte : name_node.end_byte].decode("utf-8", "replace")
