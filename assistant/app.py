@@ -13,7 +13,7 @@ from litestar.static_files import create_static_files_router
 
 import web
 from assistant import __version__
-from assistant.api import files, search, tools
+from assistant.api import files, models, prompt, search, tools
 from assistant.api.envelope import handle_exception
 from assistant.api.guard import Guard
 from assistant.services import Services
@@ -28,6 +28,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        shared.start()
         try:
             yield
         finally:
@@ -36,7 +37,18 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
 
     api = Router(
         path="/api/v1",
-        route_handlers=[files.get_files, files.post_files_read, search.get_search, tools.post_tools_call],
+        route_handlers=[
+            models.get_health,
+            models.get_status,
+            models.get_models,
+            models.post_models_pull,
+            models.delete_model,
+            files.get_files,
+            files.post_files_read,
+            search.get_search,
+            prompt.get_prompt,
+            tools.post_tools_call,
+        ],
     )
     app = Litestar(
         route_handlers=[

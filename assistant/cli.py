@@ -27,6 +27,10 @@ def _add_backend(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base-url", help="an OpenAI-compatible server's URL, for --backend openai")
     parser.add_argument("--backend-api-key", help="API key sent to the OpenAI-compatible server")
     parser.add_argument("--model", help="default model")
+    parser.add_argument("--connect-timeout", type=float, help="seconds to connect to the model server (default 5)")
+    parser.add_argument("--first-token-timeout", type=float, help="seconds to wait for a model's first token (default 300)")
+    parser.add_argument("--chunk-timeout", type=float, help="seconds to wait between streamed chunks (default 120)")
+    parser.add_argument("--request-timeout", type=float, help="seconds for list/show/delete requests (default 10)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,7 +104,14 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         log_config=None,
     )
     print(f"repo-assistant {__version__} on http://{settings.host}:{settings.port}/ (repos: {', '.join(settings.repos)})", file=sys.stderr)
-    uvicorn.Server(config).run()
+    services = app.state["services"]
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            services.request_stop()  # open streams end with an error event and [DONE]
+            super().handle_exit(sig, frame)
+
+    Server(config).run()
     return 0
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from assistant.backends import ModelBackend, build_backend
 from assistant.index import IndexManager
 from assistant.settings import Settings
 from assistant.tools import ToolContext
@@ -19,19 +21,36 @@ class Services:
     settings: Settings
     roots: Roots
     indexes: IndexManager
+    backend: ModelBackend
     started: float = field(default_factory=time.time)
+    mcp_enabled: bool = False
+    stopping: asyncio.Event | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
         mode = None if settings.open_mode == "auto" else settings.open_mode
         roots = Roots(list(settings.repos), mode)  # type: ignore[arg-type]
-        return cls(settings=settings, roots=roots, indexes=IndexManager(roots, settings.cache_dir))
+        return cls(settings=settings, roots=roots, indexes=IndexManager(roots, settings.cache_dir), backend=build_backend(settings))
+
+    def start(self) -> None:
+        """Begin indexing every allowed root in the background (called in the event loop)."""
+        self.stopping = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        for root in self.roots.roots:
+            self.indexes.get(root.path)
+
+    def request_stop(self) -> None:
+        """Ask open streams to end cleanly (safe to call from a signal handler)."""
+        loop = getattr(self, "_loop", None)
+        if loop is not None and self.stopping is not None:
+            loop.call_soon_threadsafe(self.stopping.set)
 
     def tool_context(self, repo_path: str | None, read_files: set[str] | None = None) -> ToolContext:
         return ToolContext(self.roots, self.indexes, repo_path, read_files if read_files is not None else set())
 
     async def aclose(self) -> None:
-        self.indexes.close()
+        await self.backend.aclose()
+        await asyncio.to_thread(self.indexes.close)
         self.roots.close()
 
 

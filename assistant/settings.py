@@ -42,6 +42,10 @@ class Settings:
     max_concurrent_chats: int = 16
     keepalive_seconds: float = 15.0
     max_rounds: int = 8
+    connect_timeout: float = 5.0
+    first_token_timeout: float = 300.0
+    chunk_timeout: float = 120.0
+    request_timeout: float = 10.0
     log_level: str = "info"
     insecure: bool = False
     cache_dir: str | None = None
@@ -164,6 +168,9 @@ def _validate(settings: Settings) -> Settings:
         raise SettingsError("max_concurrent_chats must be at least 1")
     if settings.keepalive_seconds <= 0:
         raise SettingsError("keepalive_seconds must be positive")
+    for name in ("connect_timeout", "first_token_timeout", "chunk_timeout", "request_timeout"):
+        if getattr(settings, name) <= 0:
+            raise SettingsError(f"{name} must be positive")
     if settings.max_rounds < 1:
         raise SettingsError("max_rounds must be at least 1")
     if "*" in settings.allow_origin and settings.api_key:

@@ -18,6 +18,7 @@ from litestar.testing import TestClient
 from assistant.app import create_app
 from assistant.settings import Settings, load_settings
 from sandbox import openat2_available
+from tests.fakes.ollama import FakeOllama
 
 CANARY = b"CANARY-7f3a9e-do-not-leak"
 OPEN_MODES = ["openat2", "walk"] if openat2_available() else ["walk"]
@@ -57,6 +58,14 @@ def cache_dir(tmp_path: Path) -> Path:
     path = tmp_path / "cache"
     path.mkdir()
     return path
+
+
+@pytest.fixture
+def fake_ollama() -> Iterator[FakeOllama]:
+    """A fake Ollama on a free loopback port, started."""
+    fake = FakeOllama().start()
+    yield fake
+    fake.down()
 
 
 def make_settings(repo: Path | list[Path], **overrides: Any) -> Settings:

@@ -165,3 +165,33 @@ def test_ctrl_c_stops_within_5s_with_a_request_open(layout: Layout, tmp_path: Pa
             proc.wait()
         if proc.stderr:
             proc.stderr.close()
+
+
+def test_ctrl_c_stops_within_5s_with_a_stream_open(layout: Layout, tmp_path: Path) -> None:
+    from tests.fakes.ollama import FakeOllama
+
+    port = free_port()
+    with FakeOllama(chunk_delay=5.0) as fake:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "assistant", "serve", "--repo", str(layout.repo), "--port", str(port),
+             "--cache-dir", str(tmp_path / "c"), "--ollama-url", fake.url, "--keepalive-seconds", "0.2"],
+            stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+        )
+        try:
+            _wait_ready(f"http://127.0.0.1:{port}/api/v1/health", proc)
+            with httpx.stream("POST", f"http://127.0.0.1:{port}/api/v1/models/pull", json={"model": "m"}, timeout=10) as response:
+                lines = response.iter_lines()
+                assert next(lines).startswith("data: ")
+                started = time.monotonic()
+                proc.send_signal(signal.SIGINT)
+                proc.wait(timeout=10)
+                assert time.monotonic() - started < 5
+                rest = [line for line in lines if line.startswith("data: ")]
+            # the stream ended cleanly: an error event saying why, then [DONE]
+            assert rest[-1] == "data: [DONE]"
+            assert '"code":"internal_error"' in rest[-2] and "shutting down" in rest[-2]
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()

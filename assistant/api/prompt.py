@@ -1,0 +1,35 @@
+"""GET /api/v1/prompt: the exact system prompt a chat would use."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Request, Response, get
+from litestar.params import QueryParameter
+
+from assistant.agent import choose_variant, model_supports_tools, system_prompt
+from assistant.errors import AssistantError, from_sandbox
+from assistant.services import services
+from sandbox import SandboxError
+
+from .envelope import ok
+
+
+@get("/prompt", summary="The system prompt chat would use for this repo, tool mode and model")
+async def get_prompt(
+    request: Request[Any, Any, Any],
+    repo_path: Annotated[str | None, QueryParameter(description="repository path (default: the first --repo)")] = None,
+    tool_mode: Annotated[str, QueryParameter(description="auto or manual")] = "auto",
+    model: Annotated[str | None, QueryParameter(description="the model (its tool support picks the variant)")] = None,
+) -> Response[bytes]:
+    if tool_mode not in ("auto", "manual"):
+        raise AssistantError("invalid_parameter", "`tool_mode` must be 'auto' or 'manual'", param="tool_mode")
+    svc = services(request)
+    chosen = model or svc.settings.model
+    variant = choose_variant(tool_mode, await model_supports_tools(svc.backend, chosen))
+    try:
+        with svc.roots.open_repo(repo_path) as repo:
+            text = system_prompt(repo, svc.indexes, variant)
+    except SandboxError as exc:
+        raise from_sandbox(exc, repo="repo_path") from None
+    return ok(request, {"prompt": text, "variant": variant, "model": chosen})

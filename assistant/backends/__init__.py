@@ -1,0 +1,20 @@
+"""The model-server seam (``ModelBackend``) and its implementations."""
+
+from assistant.settings import Settings
+
+from .base import ChatChunk, ChatRequest, ModelBackend, ModelInfo, Timeouts, ToolCallRequest
+from .ollama import OllamaBackend
+
+
+def build_backend(settings: Settings) -> ModelBackend:
+    """The backend the settings ask for."""
+    timeouts = Timeouts(
+        connect=settings.connect_timeout,
+        first_token=settings.first_token_timeout,
+        between_chunks=settings.chunk_timeout,
+        request=settings.request_timeout,
+    )
+    return OllamaBackend(settings.ollama_url, timeouts)
+
+
+__all__ = ["ChatChunk", "ChatRequest", "ModelBackend", "ModelInfo", "OllamaBackend", "Timeouts", "ToolCallRequest", "build_backend"]

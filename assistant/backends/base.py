@@ -1,0 +1,133 @@
+"""The model-server seam: one small abstract class.
+
+``list_models`` and ``chat`` are what every backend must do; ``pull``, ``delete`` and ``show``
+raise ``not_supported`` unless a backend overrides them. Every failure leaves a backend as a
+``BackendError`` carrying one of our codes (``ollama_unavailable``, ``ollama_model_not_found``,
+``ollama_error``, ``ollama_timeout``, ``not_supported``); the codes keep the reference API's
+names whatever the backend, and the message names the backend.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from assistant.errors import BackendError
+
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Model-call timeouts in seconds (SPEC §4): connect 5; first token 300 (the model may be
+    loading); 120 between chunks; 10 for requests that load no model (list, show, delete)."""
+
+    connect: float = 5.0
+    first_token: float = 300.0
+    between_chunks: float = 120.0
+    request: float = 10.0
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One installed model."""
+
+    name: str
+    size: int | None = None
+    modified_at: str | None = None
+    digest: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    capabilities: tuple[str, ...] = ()
+    context_length: int | None = None
+
+    @property
+    def supports_tools(self) -> bool:
+        return "tools" in self.capabilities
+
+    def to_dict(self) -> dict[str, Any]:
+        details = {k: self.details.get(k) for k in ("family", "parameter_size", "quantization_level")}
+        return {
+            "name": self.name,
+            "size": self.size,
+            "modified_at": self.modified_at,
+            "digest": self.digest,
+            "details": details,
+            "capabilities": list(self.capabilities),
+        }
+
+
+@dataclass(frozen=True)
+class ToolCallRequest:
+    """A tool call as the model asked for it (whole: name and parsed arguments)."""
+
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass
+class ChatChunk:
+    """One piece of a streamed answer."""
+
+    content: str = ""
+    tool_calls: list[ToolCallRequest] = field(default_factory=list)
+    done: bool = False
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+@dataclass
+class ChatRequest:
+    """One model round."""
+
+    model: str
+    messages: list[dict[str, Any]]
+    tools: list[dict[str, Any]] | None = None
+    temperature: float = 0.7
+    max_tokens: int = 2048
+    num_ctx: int | None = None
+    seed: int | None = None
+
+
+class ModelBackend(abc.ABC):
+    """A model server: Ollama, or anything that speaks the OpenAI API."""
+
+    kind: str = "backend"
+    display_name: str = "the model server"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    @abc.abstractmethod
+    async def list_models(self) -> list[ModelInfo]:
+        """The installed models, with capabilities where the server tells them."""
+
+    @abc.abstractmethod
+    def chat(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        """Stream one round. Closing the iterator closes the upstream request."""
+
+    def pull(self, model: str) -> AsyncIterator[dict[str, Any]]:
+        """Stream normalised progress of downloading a model."""
+        raise self.not_supported("pulling models")
+
+    async def delete(self, model: str) -> None:
+        raise self.not_supported("deleting models")
+
+    async def show(self, model: str) -> ModelInfo:
+        """Details of one model (capabilities, context length)."""
+        for info in await self.list_models():
+            if info.name == model:
+                return info
+        raise BackendError("ollama_model_not_found", f"model {model!r} is not installed on {self.display_name}", param="model")
+
+    async def version(self) -> str | None:
+        """The server's version, if it says (also a cheap reachability check)."""
+        await self.list_models()
+        return None
+
+    async def aclose(self) -> None:
+        """Release connections."""
+
+    def not_supported(self, what: str) -> BackendError:
+        return BackendError("not_supported", f"{self.display_name} ({self.kind} backend) does not support {what}")

@@ -1,0 +1,177 @@
+"""OllamaBackend: the official ``ollama`` AsyncClient with explicit timeouts and our error codes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import ollama
+
+from assistant.errors import BackendError
+
+from .base import (
+    ChatChunk,
+    ChatRequest,
+    ModelBackend,
+    ModelInfo,
+    Timeouts,
+    ToolCallRequest,
+)
+
+SHOW_CACHE_SECONDS = 30.0
+
+
+class OllamaBackend(ModelBackend):
+    """Talks to Ollama. Nothing about its reachability is remembered between requests, so an
+    Ollama started after this server is used as soon as it answers."""
+
+    kind = "ollama"
+
+    def __init__(self, url: str, timeouts: Timeouts | None = None) -> None:
+        super().__init__(url)
+        self.timeouts = timeouts or Timeouts()
+        self.display_name = f"Ollama at {url}"
+        t = self.timeouts
+        self._control = ollama.AsyncClient(host=url, timeout=httpx.Timeout(t.request, connect=t.connect))
+        self._stream = ollama.AsyncClient(host=url, timeout=httpx.Timeout(t.first_token, connect=t.connect))
+        self._show_cache: dict[tuple[str, str | None], tuple[float, ModelInfo]] = {}
+
+    @contextmanager
+    def _errors(self, model: str | None = None):  # type: ignore[no-untyped-def]
+        try:
+            yield
+        except BackendError:
+            raise
+        except (httpx.ConnectError, ConnectionError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError)):
+                raise BackendError("ollama_error", f"{self.display_name} closed the connection unexpectedly") from None
+            raise BackendError("ollama_unavailable", f"{self.display_name} cannot be reached; is it running? (ollama serve)") from None
+        except (httpx.TimeoutException, asyncio.TimeoutError):
+            raise BackendError("ollama_timeout", f"{self.display_name} did not answer in time") from None
+        except ollama.ResponseError as exc:
+            text = str(exc.error)
+            if exc.status_code == 404 or ("not found" in text and model is not None):
+                raise BackendError("ollama_model_not_found", f"model {model!r} is not installed on {self.display_name}; pull it first", param="model") from None
+            raise BackendError("ollama_error", f"{self.display_name} answered with an error: {text}") from None
+        except (ollama.RequestError, httpx.HTTPError, ValueError) as exc:  # ValueError: a malformed answer
+            raise BackendError("ollama_error", f"{self.display_name} failed: {exc}") from None
+
+    async def list_models(self) -> list[ModelInfo]:
+        with self._errors():
+            listing = await self._control.list()
+        models = []
+        for item in listing.models:
+            name = item.model or ""
+            info = await self._show_cached(name, item.digest)
+            details = item.details.model_dump() if item.details is not None else {}
+            models.append(
+                ModelInfo(
+                    name=name,
+                    size=int(item.size) if item.size is not None else None,
+                    modified_at=item.modified_at.isoformat() if item.modified_at else None,
+                    digest=item.digest,
+                    details=details,
+                    capabilities=info.capabilities if info else (),
+                    context_length=info.context_length if info else None,
+                )
+            )
+        return models
+
+    async def _show_cached(self, name: str, digest: str | None) -> ModelInfo | None:
+        key = (name, digest)
+        hit = self._show_cache.get(key)
+        if hit is not None and time.monotonic() - hit[0] < SHOW_CACHE_SECONDS:
+            return hit[1]
+        try:
+            info = await self.show(name)
+        except BackendError as exc:
+            if exc.code in ("ollama_unavailable", "ollama_timeout"):
+                raise
+            return None
+        self._show_cache[key] = (time.monotonic(), info)
+        return info
+
+    async def show(self, model: str) -> ModelInfo:
+        with self._errors(model):
+            shown = await self._control.show(model)
+        context = None
+        for key, value in (shown.modelinfo or {}).items():
+            if key.endswith(".context_length") and isinstance(value, int):
+                context = value
+        details = shown.details.model_dump() if shown.details is not None else {}
+        return ModelInfo(name=model, details=details, capabilities=tuple(shown.capabilities or ()), context_length=context)
+
+    async def version(self) -> str | None:
+        with self._errors():
+            async with httpx.AsyncClient(timeout=httpx.Timeout(self.timeouts.request, connect=self.timeouts.connect)) as client:
+                response = await client.get(f"{self.url}/api/version")
+                response.raise_for_status()
+                return str(response.json().get("version"))
+
+    async def pull(self, model: str) -> AsyncIterator[dict[str, Any]]:  # type: ignore[override]
+        with self._errors(model):
+            stream = await self._stream.pull(model, stream=True)
+            async for part in _paced(stream, self.timeouts.between_chunks):
+                event: dict[str, Any] = {"status": part.status}
+                for key in ("digest", "completed", "total"):
+                    value = getattr(part, key, None)
+                    if value is not None:
+                        event[key] = value
+                yield event
+
+    async def delete(self, model: str) -> None:
+        with self._errors(model):
+            await self._control.delete(model)
+        self._show_cache = {k: v for k, v in self._show_cache.items() if k[0] != model}
+
+    async def chat(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:  # type: ignore[override]
+        options: dict[str, Any] = {"temperature": request.temperature, "num_predict": request.max_tokens}
+        if request.num_ctx:
+            options["num_ctx"] = request.num_ctx
+        if request.seed is not None:
+            options["seed"] = request.seed
+        with self._errors(request.model):
+            stream = await self._stream.chat(
+                model=request.model, messages=request.messages, tools=request.tools or None, stream=True, options=options
+            )
+            async for part in _paced(stream, self.timeouts.between_chunks):
+                message = part.message
+                calls = [
+                    ToolCallRequest(call.function.name, dict(call.function.arguments or {}))
+                    for call in (message.tool_calls or [])
+                ]
+                chunk = ChatChunk(content=message.content or "", tool_calls=calls, done=bool(part.done))
+                if part.done:
+                    chunk.finish_reason = "length" if part.done_reason == "length" else "stop"
+                    chunk.prompt_tokens = part.prompt_eval_count
+                    chunk.completion_tokens = part.eval_count
+                yield chunk
+
+    async def aclose(self) -> None:
+        for client in (self._control, self._stream):
+            await client._client.aclose()
+
+
+async def _paced(stream: AsyncIterator[Any], between: float) -> AsyncIterator[Any]:
+    """Enforce the between-chunks timeout (the first chunk is bounded by the read timeout)."""
+    iterator = stream.__aiter__()
+    first = True
+    try:
+        while True:
+            try:
+                if first:
+                    item = await iterator.__anext__()
+                    first = False
+                else:
+                    item = await asyncio.wait_for(iterator.__anext__(), between)
+            except StopAsyncIteration:
+                return
+            yield item
+    finally:
+        closer = getattr(iterator, "aclose", None)
+        if closer is not None:
+            await closer()
