@@ -1,18 +1,27 @@
-"""The assistant's conversation logic, knowing no HTTP.
+"""The assistant's conversation logic, knowing no HTTP: the system prompt and the tool loop.
 
-For now: the system prompt a chat would use (rendered from the tool registry, with a short
-overview of the repository). The tool loop builds on it.
+``run`` takes a validated chat and yields events (``ContentDelta``, ``ToolStarted``,
+``ToolFinished``, ``Done``, ``Failed``); ``streaming`` turns them into SSE frames and the
+non-streaming handler folds them into one result.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import re
+import secrets
 from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
 
 import prompts
-from assistant.backends import ModelBackend
-from assistant.errors import BackendError
+from assistant.backends import ChatRequest, ModelBackend, ModelInfo, ToolCallRequest, default_model
+from assistant.errors import AssistantError, BackendError, timestamp
 from assistant.index import IndexManager
-from assistant.tools import TOOLS
+from assistant.textcalls import HoldBack, parse_text_calls
+from assistant.tools import DEFAULT_BUDGET, TOOLS, ToolContext, get_tool, run_tool, validate_arguments
 from sandbox import Repo, SandboxError, list_directory, read_capped
 
 MAX_TOP_ENTRIES = 30
@@ -58,6 +67,15 @@ def repo_overview(repo: Repo, indexes: IndexManager) -> str:
     return "\n".join(lines)
 
 
+async def resolve_model(services: Any, name: str | None) -> ModelInfo:
+    """The model a chat will use (the named one, or the default) with its capabilities."""
+    if not name:
+        name = default_model(services.settings.model, await services.backend.list_models())
+        if not name:
+            raise BackendError("ollama_model_not_found", "no model is installed; pull one first (POST /api/v1/models/pull)")
+    return await services.backend.show(name)  # type: ignore[no-any-return]
+
+
 async def model_supports_tools(backend: ModelBackend, model: str | None) -> bool:
     """Whether to offer native tools; unknown (no model, or the server is down) counts as yes."""
     if not model:
@@ -77,3 +95,264 @@ def choose_variant(tool_mode: str, native_tools: bool) -> prompts.Variant:
 
 def system_prompt(repo: Repo, indexes: IndexManager, variant: prompts.Variant) -> str:
     return prompts.render(variant, repo.name, repo_overview(repo, indexes), registry_tools())
+
+
+# -- the tool loop ---------------------------------------------------------------------------
+
+CONTEXT_STEPS = (8192, 16384, 32768, 65536, 131072)
+TOOL_RESERVE_TOKENS = 4096  # room for tool results, so num_ctx need not change between rounds
+CHARS_PER_TOKEN = 4
+EVENT_RESULT_BYTES = 8192
+MANUAL_TRIGGERS = re.compile(r"\b(read_file|search_files|list_files|use tools?)\b", re.IGNORECASE)
+_READ_HEADER = re.compile(r"^(\S+) \([\d,]+\+? lines")
+FINAL_ROUND_NOTE = "You have used all the tool rounds allowed for this answer. Answer now from what you have, without calling tools."
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def to_dict(self) -> dict[str, int]:
+        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens, "total_tokens": self.total_tokens}
+
+
+@dataclass(frozen=True)
+class ContentDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolStarted:
+    id: str
+    name: str
+    arguments: dict[str, Any]
+    timestamp: str
+
+
+@dataclass(frozen=True)
+class ToolFinished:
+    id: str
+    name: str
+    arguments: dict[str, Any]
+    status: str  # completed | failed
+    duration_ms: int
+    summary: str
+    content: str
+    truncated: bool
+    timestamp: str
+    error: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Done:
+    finish_reason: str
+    usage: Usage
+
+
+@dataclass(frozen=True)
+class Failed:
+    code: str
+    message: str
+
+
+Event = ContentDelta | ToolStarted | ToolFinished | Done | Failed
+
+
+@dataclass
+class ChatInput:
+    """A validated chat request (the API layer checked every field)."""
+
+    messages: list[dict[str, Any]]
+    model: str
+    repo_path: str
+    temperature: float = 0.7
+    max_tokens: int = 2048
+    tool_mode: str = "auto"
+    max_rounds: int = 8
+    context_length: int | None = None
+    native_tools: bool = True
+    seed: int | None = None
+
+
+def tools_offered(tool_mode: str, messages: list[dict[str, Any]]) -> bool:
+    """Auto mode always offers tools; manual mode when the last user message asks for them."""
+    if tool_mode != "manual":
+        return True
+    last_user = next((m for m in reversed(messages) if m.get("role") == "user"), None)
+    return bool(last_user and MANUAL_TRIGGERS.search(str(last_user.get("content") or "")))
+
+
+def estimate_tokens(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> int:
+    chars = sum(len(str(m.get("content") or "")) + 16 for m in messages)
+    if tools:
+        chars += len(json.dumps(tools))
+    return chars // CHARS_PER_TOKEN + 1
+
+
+def choose_num_ctx(needed: int, context_length: int | None, floor: int = 0) -> int:
+    """The smallest step covering ``needed`` tokens, capped at the model's context length and
+    never below ``floor`` (an earlier round's value: a change makes Ollama reload the model)."""
+    step = next((s for s in CONTEXT_STEPS if s >= needed), CONTEXT_STEPS[-1])
+    if context_length:
+        step = min(step, context_length)
+    return max(step, floor)
+
+
+def _previously_read(messages: list[dict[str, Any]]) -> set[str]:
+    found = set()
+    for message in messages:
+        if message.get("role") == "tool":
+            match = _READ_HEADER.match(str(message.get("content") or ""))
+            if match:
+                found.add(match.group(1))
+    return found
+
+
+def _call_key(call: ToolCallRequest) -> str:
+    return call.name + json.dumps(call.arguments, sort_keys=True)
+
+
+def cut_bytes(text: str, limit: int) -> tuple[str, bool]:
+    raw = text.encode("utf-8")
+    if len(raw) <= limit:
+        return text, False
+    return raw[:limit].decode("utf-8", "ignore"), True
+
+
+class _Round:
+    """What one model round produced."""
+
+    def __init__(self) -> None:
+        self.content = ""
+        self.shown = ""
+        self.calls: list[ToolCallRequest] = []
+        self.finish_reason = "stop"
+
+
+async def run(services: Any, chat: ChatInput) -> AsyncIterator[Event]:
+    """The tool loop: model round, every tool call it asked for, results back, next round;
+    at most ``max_rounds`` rounds with tools, then one more without them. Yields events;
+    closing the iterator closes the model request."""
+    offered = tools_offered(chat.tool_mode, chat.messages)
+    with services.roots.open_repo(chat.repo_path) as repo:
+        variant = choose_variant(chat.tool_mode, chat.native_tools)
+        prompt = system_prompt(repo, services.indexes, variant)
+    context = services.tool_context(chat.repo_path, _previously_read(chat.messages))
+    schemas = [tool.openai_schema() for tool in TOOLS.values()]
+    messages: list[dict[str, Any]] = [{"role": "system", "content": prompt}, *chat.messages]
+    native = schemas if offered and chat.native_tools else None
+    num_ctx = choose_num_ctx(estimate_tokens(messages, native) + chat.max_tokens + (TOOL_RESERVE_TOKENS if offered else 0), chat.context_length)
+    usage = Usage()
+    answered: dict[str, ToolFinished] = {}
+    try:
+        for round_number in range(chat.max_rounds + 1):
+            last = round_number == chat.max_rounds
+            with_tools = offered and not last
+            if last and offered:
+                messages.append({"role": "system", "content": FINAL_ROUND_NOTE})
+            needed = estimate_tokens(messages, native if with_tools else None) + chat.max_tokens
+            num_ctx = choose_num_ctx(needed, chat.context_length, num_ctx)
+            request = ChatRequest(
+                model=chat.model,
+                messages=messages,
+                tools=native if with_tools else None,
+                temperature=chat.temperature,
+                max_tokens=chat.max_tokens,
+                num_ctx=num_ctx,
+                seed=chat.seed,
+            )
+            result = _Round()
+            async for event in _model_round(services.backend, request, result, usage, with_tools):
+                yield event
+            if not result.calls:
+                yield Done(result.finish_reason, usage)
+                return
+            messages.append(_assistant_message(result, native is not None))
+            remaining_tokens = num_ctx - estimate_tokens(messages, native) - chat.max_tokens
+            budget = max(1024, min(DEFAULT_BUDGET, remaining_tokens * CHARS_PER_TOKEN // max(1, len(result.calls))))
+            for call in result.calls:
+                async for event in _run_call(context, call, budget, answered):
+                    yield event
+                    if isinstance(event, ToolFinished):
+                        messages.append(_result_message(call, event.content, native is not None))
+        yield Done("stop", usage)
+    except BackendError as exc:
+        yield Failed(exc.code, exc.message)
+
+
+async def _model_round(
+    backend: ModelBackend, request: ChatRequest, result: _Round, usage: Usage, with_tools: bool
+) -> AsyncIterator[Event]:
+    names = set(TOOLS) if with_tools else set()
+    hold = HoldBack(active=with_tools)
+    stream = backend.chat(request)
+    try:
+        async for chunk in stream:
+            if chunk.tool_calls:
+                result.calls.extend(chunk.tool_calls)
+            if chunk.content:
+                result.content += chunk.content
+                shown = hold.feed(chunk.content)
+                if shown:
+                    result.shown += shown
+                    yield ContentDelta(shown)
+            if chunk.done:
+                result.finish_reason = chunk.finish_reason or "stop"
+                usage.prompt_tokens += chunk.prompt_tokens or 0
+                usage.completion_tokens += chunk.completion_tokens or 0
+    finally:
+        await stream.aclose()  # type: ignore[attr-defined]
+    held = hold.finish()
+    if held:
+        written = parse_text_calls(held, names) if not result.calls else None
+        if written:
+            result.calls.extend(written)
+        elif not result.calls:
+            result.shown += held
+            yield ContentDelta(held)
+
+
+def _assistant_message(result: _Round, native: bool) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": result.shown if native else result.content}
+    if native:
+        message["tool_calls"] = [{"function": {"name": c.name, "arguments": c.arguments}} for c in result.calls]
+    return message
+
+
+def _result_message(call: ToolCallRequest, content: str, native: bool) -> dict[str, Any]:
+    if native:
+        return {"role": "tool", "content": content, "tool_name": call.name}
+    # models without tool support do not know the "tool" role: the result comes as a user turn
+    args = json.dumps(call.arguments, ensure_ascii=False)
+    return {"role": "user", "content": f"Result of {call.name}({args}):\n{content}"}
+
+
+async def _run_call(context: ToolContext, call: ToolCallRequest, budget: int, answered: dict[str, ToolFinished]) -> AsyncIterator[Event]:
+    call_id = "tc_" + secrets.token_hex(8)
+    yield ToolStarted(call_id, call.name, call.arguments, timestamp())
+    key = _call_key(call)
+    first = answered.get(key)
+    if first is not None:
+        note = f"\n[This is the same call as before ({first.id}); the result above is repeated from it, not run again.]"
+        yield ToolFinished(call_id, call.name, call.arguments, first.status, 0, f"repeated call: {first.summary}", first.content + note, first.truncated, timestamp(), first.error)
+        return
+    try:
+        tool = get_tool(call.name)
+        arguments = validate_arguments(tool, call.arguments, prefix="")
+    except AssistantError as exc:
+        error = {"code": exc.code, "message": exc.message}
+        content = f"Error ({exc.code}): {exc.message}"
+        finished = ToolFinished(call_id, call.name, call.arguments, "failed", 0, exc.message, content, False, timestamp(), error)
+    else:
+        outcome = await asyncio.to_thread(run_tool, context, tool.name, arguments, budget)
+        finished = ToolFinished(
+            call_id, call.name, call.arguments, outcome.status, outcome.duration_ms, outcome.summary,
+            outcome.content, outcome.truncated, timestamp(), outcome.error,
+        )
+    answered[key] = finished
+    yield finished

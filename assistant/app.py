@@ -13,7 +13,7 @@ from litestar.static_files import create_static_files_router
 
 import web
 from assistant import __version__
-from assistant.api import files, models, prompt, search, tools
+from assistant.api import chat, files, models, prompt, search, tools
 from assistant.api.envelope import handle_exception
 from assistant.api.guard import Guard
 from assistant.services import Services
@@ -48,6 +48,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
             search.get_search,
             prompt.get_prompt,
             tools.post_tools_call,
+            chat.post_chat,
         ],
     )
     app = Litestar(

@@ -67,10 +67,23 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--glob", help="only files matching this glob")
     search.add_argument("--limit", type=int, default=30)
     search.set_defaults(handler=_search)
+
+    ask = sub.add_parser("ask", help="ask one question in the terminal (tool calls shown as they happen)")
+    _add_common(ask)
+    _add_backend(ask)
+    ask.add_argument("question")
+    ask.add_argument("--repo", action="append", help="the repository (default: the current directory)")
+    ask.add_argument("--tool-mode", choices=["auto", "manual"], default="auto")
+    ask.add_argument("--temperature", type=float, default=0.7)
+    ask.add_argument("--max-tokens", type=int, default=2048)
+    ask.set_defaults(handler=_ask)
     return parser
 
 
-_NOT_SETTINGS = {"command", "handler", "config", "version", "path", "query", "mode", "search_path", "glob", "limit"}
+_NOT_SETTINGS = {
+    "command", "handler", "config", "version", "path", "query", "mode", "search_path", "glob", "limit",
+    "question", "tool_mode", "temperature", "max_tokens",
+}  # fmt: skip
 
 
 def _flags(args: argparse.Namespace) -> dict[str, Any]:
@@ -180,6 +193,61 @@ def _search(settings: Settings, args: argparse.Namespace) -> int:
     more = f", {result.total - len(result.results)} more not shown" if result.truncated else ""
     print(f"{result.total} match(es), mode {result.mode}, {result.took_ms} ms{more}", file=sys.stderr)
     return 0 if result.results else 1
+
+
+def _ask(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio
+    import json
+
+    return asyncio.run(_ask_async(settings, args, json))
+
+
+async def _ask_async(settings: Settings, args: argparse.Namespace, json: Any) -> int:
+    from assistant import agent
+    from assistant.errors import AssistantError
+    from assistant.services import Services
+    from sandbox import SandboxError
+
+    try:
+        services = Services.build(settings)
+    except SandboxError as exc:
+        print(f"repo-assistant: {exc.message}", file=sys.stderr)
+        return 2
+    services.start()
+    try:
+        info = await agent.resolve_model(services, settings.model)
+        chat = agent.ChatInput(
+            messages=[{"role": "user", "content": args.question}],
+            model=info.name,
+            repo_path=services.roots.default,
+            temperature=args.temperature,
+            max_tokens=args.max_tokens,
+            tool_mode=args.tool_mode,
+            max_rounds=settings.max_rounds,
+            context_length=info.context_length,
+            native_tools=info.supports_tools or not info.capabilities,
+        )
+        print(f"[{info.name} on {services.roots.default}]", file=sys.stderr)
+        async for event in agent.run(services, chat):
+            if isinstance(event, agent.ContentDelta):
+                print(event.text, end="", flush=True)
+            elif isinstance(event, agent.ToolStarted):
+                print(f"\n→ {event.name} {json.dumps(event.arguments, ensure_ascii=False)}", file=sys.stderr, flush=True)
+            elif isinstance(event, agent.ToolFinished):
+                mark = "✓" if event.status == "completed" else "✗"
+                print(f"  {mark} {event.summary} ({event.duration_ms} ms)", file=sys.stderr, flush=True)
+            elif isinstance(event, agent.Failed):
+                print(f"\nrepo-assistant: {event.message} ({event.code})", file=sys.stderr)
+                return 1
+            elif isinstance(event, agent.Done):
+                print(flush=True)
+                print(f"[{event.usage.total_tokens} tokens]", file=sys.stderr)
+        return 0
+    except AssistantError as exc:
+        print(f"repo-assistant: {exc.message} ({exc.code})", file=sys.stderr)
+        return 1
+    finally:
+        await services.aclose()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,7 +13,9 @@ maps a code to its HTTP status, type and the envelope; ``docs/errors.md`` has an
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from sandbox import SandboxError
@@ -98,3 +100,9 @@ def from_sandbox(exc: SandboxError, *, path: str | None = "path", repo: str | No
     """Convert a sandbox refusal, naming the parameter as this endpoint's client spells it."""
     param = repo if exc.subject == "repo" else path
     return AssistantError(exc.code, exc.message, param=param)
+
+
+def timestamp(at: float | None = None) -> str:
+    """ISO 8601 UTC with milliseconds, as every ``timestamp`` field in the API is written."""
+    moment = datetime.fromtimestamp(time.time() if at is None else at, tz=timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

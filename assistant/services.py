@@ -25,6 +25,7 @@ class Services:
     started: float = field(default_factory=time.time)
     mcp_enabled: bool = False
     stopping: asyncio.Event | None = None
+    active_chats: int = 0
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -38,6 +39,16 @@ class Services:
         self._loop = asyncio.get_running_loop()
         for root in self.roots.roots:
             self.indexes.get(root.path)
+
+    def try_acquire_chat(self) -> bool:
+        """Take a chat slot, or say no when --max-concurrent-chats are running."""
+        if self.active_chats >= self.settings.max_concurrent_chats:
+            return False
+        self.active_chats += 1
+        return True
+
+    def release_chat(self) -> None:
+        self.active_chats = max(0, self.active_chats - 1)
 
     def request_stop(self) -> None:
         """Ask open streams to end cleanly (safe to call from a signal handler)."""

@@ -5,12 +5,19 @@ that split on ``\\n``), keepalive comments while the source is silent, ``[DONE]`
 from __future__ import annotations
 
 import asyncio
+import logging
+import secrets
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar.response import Stream
 
+from assistant import agent
 from assistant.api.envelope import encode
+from assistant.errors import AssistantError
+
+log = logging.getLogger("assistant.streaming")
 
 DONE = b"data: [DONE]\n\n"
 KEEPALIVE = b": keepalive\n\n"
@@ -74,3 +81,84 @@ async def with_keepalive(
 
 def sse_stream(events: AsyncIterator[bytes], keepalive_seconds: float, stop: asyncio.Event | None = None) -> Stream:
     return Stream(with_keepalive(events, keepalive_seconds, stop), media_type="text/event-stream", headers=HEADERS)
+
+
+class ChatStream:
+    """Turns the agent's events into the chat SSE protocol (SPEC §4): OpenAI chunks with one id
+    and ``created`` per response and the role in the first delta, ``tool_call`` events where
+    they happen, the finish chunk, ``done`` with usage, then ``[DONE]``; an ``error`` event
+    (then ``[DONE]``) for a failure after the stream began."""
+
+    def __init__(self, model: str) -> None:
+        self.id = "chatcmpl-" + secrets.token_hex(12)
+        self.created = int(time.time())
+        self.model = model
+        self._role_sent = False
+
+    def chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
+        return sse(
+            {
+                "id": self.id,
+                "object": "chat.completion.chunk",
+                "created": self.created,
+                "model": self.model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+            }
+        )
+
+    def _delta(self, text: str | None) -> dict[str, Any]:
+        delta: dict[str, Any] = {}
+        if not self._role_sent:
+            delta["role"] = "assistant"
+            self._role_sent = True
+        if text is not None:
+            delta["content"] = text
+        return delta
+
+    def frames(self, event: agent.Event) -> list[bytes]:
+        if isinstance(event, agent.ContentDelta):
+            return [self.chunk(self._delta(event.text))]
+        if isinstance(event, (agent.ToolStarted, agent.ToolFinished)):
+            return [sse(tool_event(event))]
+        if isinstance(event, agent.Done):
+            out = [] if self._role_sent else [self.chunk(self._delta(None))]
+            out.append(self.chunk({}, event.finish_reason))
+            out.append(sse({"type": "done", "usage": event.usage.to_dict()}))
+            return out
+        return [error_event(event.code, event.message)]
+
+    async def render(self, events: AsyncIterator[agent.Event]) -> AsyncIterator[bytes]:
+        try:
+            async for event in events:
+                for frame in self.frames(event):
+                    yield frame
+        except AssistantError as exc:
+            yield error_event(exc.code, exc.message)
+        except Exception:
+            log.exception("chat stream failed")
+            yield error_event("internal_error", "an unexpected error occurred; the server log has the details")
+        finally:
+            closer = getattr(events, "aclose", None)
+            if closer is not None:
+                await closer()
+        yield DONE
+
+
+def tool_event(event: agent.ToolStarted | agent.ToolFinished) -> dict[str, Any]:
+    """A ``tool_call`` event; a finished call carries its result as the model saw it (cut at 8 KB)."""
+    out: dict[str, Any] = {"type": "tool_call", "id": event.id, "name": event.name}
+    if isinstance(event, agent.ToolStarted):
+        out.update(status="started", arguments=event.arguments, timestamp=event.timestamp)
+        return out
+    content, cut = agent.cut_bytes(event.content, agent.EVENT_RESULT_BYTES)
+    out.update(
+        status=event.status,
+        arguments=event.arguments,
+        timestamp=event.timestamp,
+        duration_ms=event.duration_ms,
+        summary=event.summary,
+        result={"content": content, "truncated": event.truncated or cut},
+    )
+    if event.error:
+        out["error"] = event.error
+    return out

@@ -6,14 +6,13 @@ import logging
 import re
 import secrets
 import time
-from datetime import datetime, timezone
 from typing import Any
 
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
-from assistant.errors import ERROR_CODES, AssistantError
+from assistant.errors import ERROR_CODES, AssistantError, timestamp
 from sandbox import SandboxError
 
 log = logging.getLogger("assistant.api")
@@ -23,16 +22,14 @@ _VALID_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
 JSON = "application/json"
 
 
+_ENUMS = {"role": "system, user, assistant, tool", "tool_mode": "auto, manual"}
+
+
 def pick_request_id(client_value: str | None) -> str:
     """Echo a client's X-Request-ID (1-128 visible ASCII characters) or make one."""
     if client_value and _VALID_ID.match(client_value):
         return client_value
     return "req_" + secrets.token_hex(12)
-
-
-def timestamp(at: float | None = None) -> str:
-    moment = datetime.fromtimestamp(time.time() if at is None else at, tz=timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def request_state(scope_state: dict[str, Any]) -> tuple[str, float]:
@@ -86,6 +83,10 @@ def _param_from_validation(exc: ValidationException) -> tuple[str, str, str | No
         return "missing_parameter", f"`{param}` is required", param
     if key in ("", "data"):
         return "invalid_request", f"the request body must be a JSON object ({message})", None
+    if message.startswith("Invalid enum value"):
+        allowed = _ENUMS.get(key.rsplit(".", 1)[-1].split("[")[0])
+        if allowed:
+            message += f"; allowed: {allowed}"
     return "invalid_parameter", f"invalid value for `{key}`: {message}", key
 
 

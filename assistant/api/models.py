@@ -13,7 +13,7 @@ from litestar.params import JSONBody, PathParameter
 from litestar.response import Stream
 
 from assistant import __version__
-from assistant.backends import ModelBackend, ModelInfo
+from assistant.backends import ModelBackend, ModelInfo, default_model
 from assistant.errors import AssistantError, BackendError
 from assistant.services import Services, services
 from assistant.streaming import DONE, error_event, sse, sse_stream
@@ -21,19 +21,6 @@ from assistant.streaming import DONE, error_event, sse, sse_stream
 from .envelope import ok, timestamp
 
 log = logging.getLogger("assistant.api")
-
-CODE_HINTS = ("coder", "code")
-
-
-def default_model(configured: str | None, models: list[ModelInfo]) -> str | None:
-    """The configured model, else a code-focused model that supports tools, else the first."""
-    if configured:
-        return configured
-    for info in models:
-        if info.supports_tools and any(hint in info.name.lower() for hint in CODE_HINTS):
-            return info.name
-    return models[0].name if models else None
-
 
 async def _ping(backend: ModelBackend) -> dict[str, Any]:
     started = time.perf_counter()

@@ -2,7 +2,7 @@
 
 from assistant.settings import Settings
 
-from .base import ChatChunk, ChatRequest, ModelBackend, ModelInfo, Timeouts, ToolCallRequest
+from .base import ChatChunk, ChatRequest, ModelBackend, ModelInfo, Timeouts, ToolCallRequest, default_model
 from .ollama import OllamaBackend
 
 
@@ -17,4 +17,4 @@ def build_backend(settings: Settings) -> ModelBackend:
     return OllamaBackend(settings.ollama_url, timeouts)
 
 
-__all__ = ["ChatChunk", "ChatRequest", "ModelBackend", "ModelInfo", "OllamaBackend", "Timeouts", "ToolCallRequest", "build_backend"]
+__all__ = ["default_model", "ChatChunk", "ChatRequest", "ModelBackend", "ModelInfo", "OllamaBackend", "Timeouts", "ToolCallRequest", "build_backend"]

@@ -57,6 +57,19 @@ class ModelInfo:
         }
 
 
+CODE_HINTS = ("coder", "code")
+
+
+def default_model(configured: str | None, models: list[ModelInfo]) -> str | None:
+    """The configured model, else a code-focused model that supports tools, else the first."""
+    if configured:
+        return configured
+    for info in models:
+        if info.supports_tools and any(hint in info.name.lower() for hint in CODE_HINTS):
+            return info.name
+    return models[0].name if models else None
+
+
 @dataclass(frozen=True)
 class ToolCallRequest:
     """A tool call as the model asked for it (whole: name and parsed arguments)."""

@@ -7,6 +7,7 @@ so they can never disagree about what the tools are.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ from typing import Any
 from assistant.errors import AssistantError
 from assistant.index import IndexManager
 from sandbox import Roots, SandboxError
+
+log = logging.getLogger("assistant.tools")
 
 DEFAULT_BUDGET = 16 * 1024
 
@@ -148,6 +151,11 @@ def run_tool(ctx: ToolContext, name: str, arguments: dict[str, Any], budget: int
         content = exc.content if isinstance(exc, ToolFailure) else f"Error ({exc.code}): {exc.message}"
         error = {"code": exc.code, "message": exc.message}
         return ToolResult(name, arguments, "failed", content[:budget], False, exc.message, _ms(started), error)
+    except Exception:  # a bug in a tool must not end the conversation
+        log.exception("tool %s failed unexpectedly", name)
+        message = "the tool failed unexpectedly; the server log has the details"
+        error = {"code": "internal_error", "message": message}
+        return ToolResult(name, arguments, "failed", f"Error (internal_error): {message}", False, message, _ms(started), error)
     return ToolResult(name, arguments, "completed", output.content, output.truncated, output.summary, _ms(started))
 
 

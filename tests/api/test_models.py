@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -11,6 +10,7 @@ import httpx
 from tests.api.test_envelope import assert_error
 from tests.conftest import Layout, free_port
 from tests.fakes.ollama import FakeOllama
+from tests.sse import read
 
 
 def test_healthy(layout: Layout, client_for: Any, fake_ollama: FakeOllama) -> None:
@@ -106,25 +106,6 @@ def test_pull_validation_errors_come_before_the_stream(layout: Layout, client_fo
     assert_error(client.post("/api/v1/models/pull", json={"model": "x"}), "ollama_unavailable")
 
 
-def _events(response: httpx.Response) -> tuple[list[Any], list[str]]:
-    raw = b"".join(response.iter_raw()).decode()
-    assert "\r" not in raw
-    events: list[Any] = []
-    comments: list[str] = []
-    for block in raw.split("\n\n"):
-        if not block:
-            continue
-        lines = block.split("\n")
-        assert len(lines) == 1, block  # one line per event
-        if lines[0].startswith(":"):
-            comments.append(lines[0])
-        else:
-            assert lines[0].startswith("data: ")
-            payload = lines[0][6:]
-            events.append(payload if payload == "[DONE]" else json.loads(payload))
-    return events, comments
-
-
 def test_pull_progress_end_to_end_over_uvicorn(layout: Layout, live_server: Any, fake_ollama: FakeOllama) -> None:
     server = live_server(layout.repo, ollama_url=fake_ollama.url)
     with httpx.stream("POST", f"{server.url}/api/v1/models/pull", json={"model": "tinyllama"}, headers={"X-Request-ID": "pull-1"}) as response:
@@ -132,7 +113,7 @@ def test_pull_progress_end_to_end_over_uvicorn(layout: Layout, live_server: Any,
         assert response.headers["content-type"].startswith("text/event-stream")
         assert response.headers["cache-control"] == "no-cache"
         assert response.headers["x-request-id"] == "pull-1"
-        events, _ = _events(response)
+        events, _ = read(response)
     assert events[0] == {"status": "pulling manifest"}
     downloads = [e for e in events if isinstance(e, dict) and "completed" in e]
     assert [d["completed"] for d in downloads] == [0, 400, 800, 1000]
@@ -146,7 +127,7 @@ def test_pull_error_mid_stream(layout: Layout, live_server: Any, fake_ollama: Fa
     fake_ollama.pull_error_after = 3
     server = live_server(layout.repo, ollama_url=fake_ollama.url)
     with httpx.stream("POST", f"{server.url}/api/v1/models/pull", json={"model": "missing-model"}) as response:
-        events, _ = _events(response)
+        events, _ = read(response)
     assert len([e for e in events if isinstance(e, dict) and "status" in e]) == 3
     error = events[-2]
     assert error["type"] == "error" and error["error"]["code"] == "ollama_error"
@@ -158,7 +139,7 @@ def test_keepalive_comments_while_the_pull_is_silent(layout: Layout, live_server
     fake_ollama.chunk_delay = 0.5
     server = live_server(layout.repo, ollama_url=fake_ollama.url, keepalive_seconds=0.15)
     with httpx.stream("POST", f"{server.url}/api/v1/models/pull", json={"model": "m"}) as response:
-        events, comments = _events(response)
+        events, comments = read(response)
     assert len(comments) >= 3 and set(comments) == {": keepalive"}
     assert events[-2:] == [{"type": "done"}, "[DONE]"]
 

@@ -1,0 +1,166 @@
+"""POST /api/v1/chat/completions: validate, then stream the agent's events (or fold them)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Request, Response, post
+from litestar.params import JSONBody
+from litestar.response import Stream
+
+from assistant import agent
+from assistant.backends import ModelInfo
+from assistant.errors import AssistantError, BackendError, from_sandbox
+from assistant.services import Services, services
+from assistant.streaming import ChatStream, sse_stream, tool_event
+from sandbox import SandboxError
+
+from .envelope import ok
+
+RETRY_AFTER_SECONDS = 2
+
+Role = Literal["system", "user", "assistant", "tool"]
+ToolMode = Literal["auto", "manual"]
+Temperature = Annotated[float, msgspec.Meta(ge=0, le=2)]
+MaxTokens = Annotated[int, msgspec.Meta(ge=1)]
+
+
+class ChatMessage(msgspec.Struct):
+    role: Role
+    content: str
+
+
+class ChatSettings(msgspec.Struct):
+    model: str | None = None
+    repo_path: str | None = None
+    temperature: Temperature | None = None
+    max_tokens: MaxTokens | None = None
+    tool_mode: ToolMode | None = None
+
+
+class ChatBody(msgspec.Struct):
+    """The nested form (``settings``) or the flat legacy form; ``settings`` wins."""
+
+    messages: list[ChatMessage]
+    settings: ChatSettings | None = None
+    stream: bool = True
+    model: str | None = None
+    repo_path: str | None = None
+    temperature: Temperature | None = None
+    max_tokens: MaxTokens | None = None
+    tool_mode: ToolMode | None = None
+
+
+@dataclass(frozen=True)
+class Resolved:
+    value: Any
+    param: str
+
+
+def _setting(body: ChatBody, name: str, default: Any) -> Resolved:
+    nested = getattr(body.settings, name) if body.settings is not None else None
+    if nested is not None:
+        return Resolved(nested, f"settings.{name}")
+    flat = getattr(body, name)
+    if flat is not None:
+        return Resolved(flat, name)
+    return Resolved(default, f"settings.{name}" if body.settings is not None else name)
+
+
+async def _model(svc: Services, requested: Resolved) -> ModelInfo:
+    try:
+        return await agent.resolve_model(svc, requested.value)
+    except BackendError as exc:
+        exc.param = requested.param if exc.code == "ollama_model_not_found" else None
+        raise
+
+
+async def prepare(svc: Services, body: ChatBody) -> agent.ChatInput:
+    """Everything that can fail before a stream starts fails here, as an envelope."""
+    if not body.messages:
+        raise AssistantError("invalid_parameter", "`messages` must hold at least one message", param="messages")
+    repo = _setting(body, "repo_path", None)
+    try:
+        with svc.roots.open_repo(repo.value) as opened:
+            repo_path = opened.path
+    except SandboxError as exc:
+        raise from_sandbox(exc, repo=repo.param) from None
+    info = await _model(svc, _setting(body, "model", None))
+    return agent.ChatInput(
+        messages=[{"role": m.role, "content": m.content} for m in body.messages],
+        model=info.name,
+        repo_path=repo_path,
+        temperature=_setting(body, "temperature", 0.7).value,
+        max_tokens=_setting(body, "max_tokens", 2048).value,
+        tool_mode=_setting(body, "tool_mode", "auto").value,
+        max_rounds=svc.settings.max_rounds,
+        context_length=info.context_length,
+        native_tools=info.supports_tools or not info.capabilities,
+    )
+
+
+@post("/chat/completions", summary="Chat about the repository; streams SSE by default (SPEC §4)", status_code=200)
+async def post_chat(request: Request[Any, Any, Any], data: JSONBody[ChatBody]) -> Response[bytes] | Stream:
+    svc = services(request)
+    if not svc.try_acquire_chat():
+        raise AssistantError(
+            "server_busy",
+            f"{svc.settings.max_concurrent_chats} chats are already running; retry in a moment",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    try:
+        chat = await prepare(svc, data)
+    except BaseException:
+        svc.release_chat()
+        raise
+    if data.stream:
+        renderer = ChatStream(chat.model)
+
+        async def frames() -> AsyncIterator[bytes]:
+            try:
+                async for frame in renderer.render(agent.run(svc, chat)):
+                    yield frame
+            finally:
+                svc.release_chat()
+
+        return sse_stream(frames(), svc.settings.keepalive_seconds, svc.stopping)
+    try:
+        return ok(request, await _complete(svc, chat))
+    finally:
+        svc.release_chat()
+
+
+async def _complete(svc: Services, chat: agent.ChatInput) -> dict[str, Any]:
+    renderer = ChatStream(chat.model)
+    content: list[str] = []
+    calls: list[dict[str, Any]] = []
+    events = agent.run(svc, chat)
+    try:
+        async for event in events:
+            if isinstance(event, agent.ContentDelta):
+                content.append(event.text)
+            elif isinstance(event, agent.ToolFinished):
+                shown = tool_event(event)
+                call = {k: shown[k] for k in ("id", "name", "arguments", "status", "result", "duration_ms")}
+                if event.error:
+                    call["error"] = event.error
+                calls.append(call)
+            elif isinstance(event, agent.Failed):
+                raise AssistantError(event.code, event.message)
+            elif isinstance(event, agent.Done):
+                return {
+                    "id": renderer.id,
+                    "object": "chat.completion",
+                    "created": renderer.created,
+                    "model": chat.model,
+                    "content": "".join(content),
+                    "finish_reason": event.finish_reason,
+                    "tool_calls": calls,
+                    "usage": event.usage.to_dict(),
+                }
+    finally:
+        await events.aclose()  # type: ignore[attr-defined]
+    raise AssistantError("internal_error", "the answer ended without finishing")
