@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 from litestar.response import Stream
 
 from assistant import agent
@@ -33,50 +34,72 @@ def error_event(code: str, message: str) -> bytes:
     return sse({"type": "error", "error": {"code": code, "message": message}})
 
 
+_END = object()
+CLOSE_GRACE_SECONDS = 5.0  # how long a closing stream waits for its upstream to close
+
+
 async def with_keepalive(
     source: AsyncIterator[bytes], interval: float, stop: asyncio.Event | None = None
 ) -> AsyncIterator[bytes]:
     """Pass ``source`` through, adding a keepalive comment after every ``interval`` of silence.
 
-    Cancelling this generator (the client went away) cancels the pending read and closes the
-    source, which closes whatever upstream request feeds it. When ``stop`` is set (the server
-    is shutting down) the stream ends cleanly with an error event and ``[DONE]``.
+    The source runs in its own task feeding a small queue, so a busy stream costs a queue hand-off
+    per frame and a timer only when the queue is empty. Cancelling this generator (the client went
+    away) cancels that task, which closes the source and whatever upstream request feeds it. When
+    ``stop`` is set (the server is shutting down) the stream ends cleanly with an error event and
+    ``[DONE]``.
     """
-    iterator = source.__aiter__()
-    pending: asyncio.Future[bytes] | None = None
+    queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=64)
+
+    async def pump() -> None:
+        try:
+            async for item in source:
+                await queue.put(item)
+        except Exception as exc:  # handed to the consumer, which re-raises it
+            await queue.put(exc)
+            return
+        finally:
+            closer = getattr(source, "aclose", None)
+            if closer is not None:
+                # shielded: the server's cancel scope would otherwise interrupt the close of the
+                # upstream request, leaving it open after the client went away
+                with anyio.CancelScope(shield=True):
+                    await closer()
+        await queue.put(_END)
+
+    producer = asyncio.ensure_future(pump())
     stopping = asyncio.ensure_future(stop.wait()) if stop is not None else None
     try:
         while True:
-            if pending is None:
-                pending = asyncio.ensure_future(iterator.__anext__())
-            waiting: set[asyncio.Future[Any]] = {pending} if stopping is None else {pending, stopping}
-            done, _ = await asyncio.wait(waiting, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
-            if stopping is not None and stopping in done and pending not in done:
-                yield error_event("internal_error", "the server is shutting down; the stream was closed")
-                yield DONE
+            if not queue.empty():
+                item = queue.get_nowait()
+            else:
+                getter = asyncio.ensure_future(queue.get())
+                waiting: set[asyncio.Future[Any]] = {getter} if stopping is None else {getter, stopping}
+                done, _ = await asyncio.wait(waiting, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
+                if getter not in done:
+                    getter.cancel()
+                    if stopping is not None and stopping in done:
+                        yield error_event("internal_error", "the server is shutting down; the stream was closed")
+                        yield DONE
+                        return
+                    yield KEEPALIVE
+                    continue
+                item = getter.result()
+            if item is _END:
                 return
-            if not done:
-                yield KEEPALIVE
-                continue
-            try:
-                item = pending.result()
-            except StopAsyncIteration:
-                pending = None
-                return
-            pending = None
+            if isinstance(item, Exception):
+                raise item
             yield item
     finally:
-        if stopping is not None:
-            stopping.cancel()
-        if pending is not None and not pending.done():
-            pending.cancel()
+        for task in (producer, stopping):
+            if task is not None and not task.done():
+                task.cancel()
+        with anyio.move_on_after(CLOSE_GRACE_SECONDS, shield=True):
             try:
-                await pending
-            except (asyncio.CancelledError, StopAsyncIteration, Exception):
+                await producer
+            except (asyncio.CancelledError, Exception):
                 pass
-        closer = getattr(iterator, "aclose", None)
-        if closer is not None:
-            await closer()
 
 
 def sse_stream(events: AsyncIterator[bytes], keepalive_seconds: float, stop: asyncio.Event | None = None) -> Stream:

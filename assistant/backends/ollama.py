@@ -167,7 +167,8 @@ async def _paced(stream: AsyncIterator[Any], between: float) -> AsyncIterator[An
                     item = await iterator.__anext__()
                     first = False
                 else:
-                    item = await asyncio.wait_for(iterator.__anext__(), between)
+                    async with asyncio.timeout(between):  # a timer handle, not a task per chunk
+                        item = await iterator.__anext__()
             except StopAsyncIteration:
                 return
             yield item

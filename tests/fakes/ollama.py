@@ -84,6 +84,7 @@ class FakeOllama:
     drop_after: int | None = None
     chunk_delay: float = 0.0
     pull_error_after: int | None = None
+    echo_chunks: int | None = None  # unscripted chats echo the last user message in this many chunks
     requests: list[Recorded] = field(default_factory=list)
     disconnects: list[tuple[str, float]] = field(default_factory=list)
     port: int = 0
@@ -115,7 +116,7 @@ class FakeOllama:
             owner = fake
 
         self._stop.clear()
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server = _Server(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
@@ -139,6 +140,11 @@ class FakeOllama:
 
     def __exit__(self, *exc: object) -> None:
         self.down()
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # the default backlog of 5 refuses bursts a real Ollama accepts
+    allow_reuse_address = True
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -302,7 +308,7 @@ class _Handler(BaseHTTPRequestHandler):
             if self._model_named(name) is None:
                 self._json(404, {"error": f"model '{name}' not found, try pulling it first"})
                 return
-            script = self.owner._scripts.popleft() if self.owner._scripts else [{"message": {"role": "assistant", "content": "(no script)"}}, DONE]
+            script = self.owner._scripts.popleft() if self.owner._scripts else _echo(body, self.owner.echo_chunks)
             chunks = [_chat_chunk(name, item) for item in script]
             if body.get("stream", True):
                 self._stream("chat", chunks)
@@ -310,6 +316,15 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json(200, _merge(name, chunks))
         else:
             self._json(404, {"error": "not found"})
+
+
+def _echo(body: dict[str, Any], chunks: int | None) -> list[Any]:
+    if chunks is None:
+        return [{"message": {"role": "assistant", "content": "(no script)"}}, DONE]
+    last = next((m["content"] for m in reversed(body.get("messages", [])) if m.get("role") == "user"), "")
+    step = max(1, -(-len(last) // chunks))
+    parts = [last[i : i + step] for i in range(0, len(last), step)] or [""]
+    return [{"message": {"role": "assistant", "content": part}} for part in parts] + [DONE]
 
 
 def _chat_chunk(model: str, item: Any) -> Any:
