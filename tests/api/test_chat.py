@@ -337,3 +337,33 @@ def test_validation_errors_name_the_field(server: Any, body: dict[str, Any], cod
     error = assert_error(response, code, param)
     if "role" in param and code == "invalid_parameter":
         assert "system, user, assistant, tool" in error["message"]
+
+
+def test_non_streaming_disconnect_cancels_the_model_request_and_frees_the_slot(
+    layout: Layout, live_server: Any, fake_ollama: FakeOllama
+) -> None:
+    server = live_server(layout.repo, ollama_url=fake_ollama.url, max_concurrent_chats=1)
+    fake_ollama.chat_script([{"message": {"role": "assistant", "content": "a"}}, 5.0, *say("b")], say("next"))
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(
+            f"{server.url}/api/v1/chat/completions",
+            json={"messages": [{"role": "user", "content": "hi"}], "settings": {"model": MODEL}, "stream": False},
+            timeout=0.5,
+        )
+    closed = time.monotonic()
+    while not fake_ollama.disconnects and time.monotonic() - closed < 5:
+        time.sleep(0.02)
+    assert [what for what, _ in fake_ollama.disconnects] == ["chat"]
+    assert fake_ollama.disconnects[0][1] - closed < 2
+    assert ask(server, stream=False).json()["data"]["content"] == "next"  # the slot is free again
+
+
+def test_files_read_earlier_rank_higher_in_later_searches(server: Any, fake_ollama: FakeOllama, layout: Layout) -> None:
+    (layout.repo / "a.py").write_text("def shared():\n    pass\n")
+    (layout.repo / "z.py").write_text("def shared():\n    pass\n")
+    time.sleep(0.2)
+    fake_ollama.chat_script(calls(call("read_file", path="z.py")), calls(call("search_files", query="shared", mode="symbol")), say("ok"))
+    events, _, _ = stream(server)
+    search = [t for t in tool_events(events) if t["name"] == "search_files" and t["status"] == "completed"][0]
+    lines = search["result"]["content"].splitlines()
+    assert lines[1].startswith("  shared — function — z.py:1")
