@@ -50,11 +50,13 @@ def _build(base: Path, entries: list[tuple[list[str], str, str]]) -> Path:
         path = repo.joinpath(*where)
         parent = repo
         try:
-            for name in where[:-1]:  # create missing parents without following links
+            for name in where[:-1]:  # create missing parents, never through a link
                 parent = parent / name
+                if parent.is_symlink():
+                    raise OSError("a parent is a link")
                 if not os.path.lexists(parent):
                     parent.mkdir()
-            if os.path.lexists(path) or parent.is_symlink() or not parent.is_dir():
+            if os.path.lexists(path) or not parent.is_dir():
                 continue
             if kind == "dir":
                 path.mkdir()
