@@ -4,6 +4,7 @@ from assistant.settings import Settings
 
 from .base import ChatChunk, ChatRequest, ModelBackend, ModelInfo, Timeouts, ToolCallRequest, default_model
 from .ollama import OllamaBackend
+from .openai_compat import OpenAICompatBackend
 
 
 def build_backend(settings: Settings) -> ModelBackend:
@@ -14,7 +15,9 @@ def build_backend(settings: Settings) -> ModelBackend:
         between_chunks=settings.chunk_timeout,
         request=settings.request_timeout,
     )
+    if settings.backend == "openai":
+        return OpenAICompatBackend(settings.base_url or "", settings.backend_api_key, timeouts)
     return OllamaBackend(settings.ollama_url, timeouts)
 
 
-__all__ = ["default_model", "ChatChunk", "ChatRequest", "ModelBackend", "ModelInfo", "OllamaBackend", "Timeouts", "ToolCallRequest", "build_backend"]
+__all__ = ["default_model", "ChatChunk", "ChatRequest", "ModelBackend", "ModelInfo", "OllamaBackend", "OpenAICompatBackend", "Timeouts", "ToolCallRequest", "build_backend"]

@@ -109,10 +109,12 @@ class FakeOllama:
         with self._lock:
             return [r for r in self.requests if r.path == path]
 
+    handler: type[BaseHTTPRequestHandler] | None = None  # set by subclasses speaking another protocol
+
     def start(self) -> FakeOllama:
         fake = self
 
-        class Handler(_Handler):
+        class Handler(self.handler or _Handler):  # type: ignore[misc,valid-type]
             owner = fake
 
         self._stop.clear()
@@ -200,9 +202,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _stream(self, what: str, items: list[Any]) -> None:
+    def _encode(self, item: Any) -> bytes:
+        return json.dumps(item).encode() + b"\n"
+
+    def _finish(self) -> None:
+        """Called after the last item of a stream (a subclass may add a trailer)."""
+
+    def _stream(self, what: str, items: list[Any], content_type: str = "application/x-ndjson") -> None:
         self.send_response(200)
-        self.send_header("Content-Type", "application/x-ndjson")
+        self.send_header("Content-Type", content_type)
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         sent = 0
@@ -218,10 +226,11 @@ class _Handler(BaseHTTPRequestHandler):
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
-                line = json.dumps(item).encode() + b"\n"
+                line = self._encode(item)
                 self.wfile.write(f"{len(line):X}\r\n".encode() + line + b"\r\n")
                 self.wfile.flush()
                 sent += 1
+            self._finish()
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
@@ -336,8 +345,8 @@ def _chat_chunk(model: str, item: Any) -> Any:
 
 
 def _merge(model: str, chunks: list[Any]) -> dict[str, Any]:
-    content = "".join(c["message"].get("content", "") for c in chunks if isinstance(c, dict))
-    calls = [call for c in chunks if isinstance(c, dict) for call in c["message"].get("tool_calls", [])]
+    content = "".join(c.get("message", {}).get("content", "") for c in chunks if isinstance(c, dict))
+    calls = [call for c in chunks if isinstance(c, dict) for call in c.get("message", {}).get("tool_calls", [])]
     last = next((c for c in reversed(chunks) if isinstance(c, dict) and c.get("done")), DONE)
     message: dict[str, Any] = {"role": "assistant", "content": content}
     if calls:

@@ -1,0 +1,213 @@
+"""OpenAICompatBackend: llama.cpp's server, LM Studio, vLLM, or anything speaking the OpenAI API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+
+from assistant.errors import BackendError
+
+from .base import ChatChunk, ChatRequest, ModelBackend, ModelInfo, Timeouts, ToolCallRequest
+
+
+class OpenAICompatBackend(ModelBackend):
+    """Chat with native tool calls (streamed tool-call deltas assembled by index).
+
+    Some servers refuse to stream when tools are offered (llama.cpp's server with
+    ``tool_choice: auto`` answers 200 with an empty body): a stream that carries nothing is a
+    failure, so that round is asked again without streaming. Pulling and deleting models are
+    ``not_supported``.
+    """
+
+    kind = "openai"
+
+    def __init__(self, url: str, api_key: str | None = None, timeouts: Timeouts | None = None) -> None:
+        super().__init__(url.rstrip("/"))
+        self.timeouts = timeouts or Timeouts()
+        self.display_name = f"the OpenAI-compatible server at {self.url}"
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        t = self.timeouts
+        self._client = httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(t.first_token, connect=t.connect))
+
+    @contextmanager
+    def _errors(self, model: str | None = None):  # type: ignore[no-untyped-def]
+        try:
+            yield
+        except BackendError:
+            raise
+        except httpx.ConnectError:
+            raise BackendError("ollama_unavailable", f"{self.display_name} cannot be reached; is it running?") from None
+        except (httpx.TimeoutException, asyncio.TimeoutError):
+            raise BackendError("ollama_timeout", f"{self.display_name} did not answer in time") from None
+        except (httpx.RemoteProtocolError, httpx.ReadError):
+            raise BackendError("ollama_error", f"{self.display_name} closed the connection unexpectedly") from None
+        except (httpx.HTTPError, ValueError) as exc:
+            raise BackendError("ollama_error", f"{self.display_name} failed: {exc}") from None
+
+    async def _check(self, response: httpx.Response, model: str | None = None) -> None:
+        if response.status_code < 400:
+            return
+        await response.aread()
+        try:
+            error = response.json().get("error", {})
+            message = error.get("message") if isinstance(error, dict) else str(error)
+        except ValueError:
+            message = response.text[:300]
+        if response.status_code == 404 and model is not None:
+            raise BackendError("ollama_model_not_found", f"model {model!r} is not available on {self.display_name}", param="model")
+        raise BackendError("ollama_error", f"{self.display_name} answered {response.status_code}: {message}")
+
+    async def list_models(self) -> list[ModelInfo]:
+        with self._errors():
+            response = await self._client.get(f"{self.url}/models", timeout=httpx.Timeout(self.timeouts.request, connect=self.timeouts.connect))
+            await self._check(response)
+            data = response.json().get("data", [])
+        return [ModelInfo(name=str(item.get("id")), details={"family": item.get("owned_by")}) for item in data if item.get("id")]
+
+    async def version(self) -> str | None:
+        await self.list_models()
+        return None
+
+    async def show(self, model: str) -> ModelInfo:
+        for info in await self.list_models():
+            if info.name == model:
+                return info
+        raise BackendError("ollama_model_not_found", f"model {model!r} is not available on {self.display_name}", param="model")
+
+    def _body(self, request: ChatRequest, stream: bool) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": request.model,
+            "messages": to_openai_messages(request.messages),
+            "temperature": request.temperature,
+            "max_tokens": request.max_tokens,
+            "stream": stream,
+        }
+        if stream:
+            body["stream_options"] = {"include_usage": True}
+        if request.tools:
+            body["tools"] = request.tools
+            body["tool_choice"] = "auto"
+        if request.seed is not None:
+            body["seed"] = request.seed
+        return body
+
+    async def chat(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:  # type: ignore[override]
+        produced = False
+        with self._errors(request.model):
+            async with self._client.stream("POST", f"{self.url}/chat/completions", json=self._body(request, True)) as response:
+                await self._check(response, request.model)
+                async for chunk in _read_stream(response, self.timeouts.between_chunks):
+                    produced = True
+                    yield chunk
+            if produced:
+                return
+            # an empty or refused stream: ask again without streaming
+            response = await self._client.post(f"{self.url}/chat/completions", json=self._body(request, False))
+            await self._check(response, request.model)
+            payload = response.json()
+        choices = payload.get("choices") or []
+        if not choices:
+            raise BackendError("ollama_error", f"{self.display_name} returned an empty answer")
+        message = choices[0].get("message") or {}
+        calls = [_call(c.get("function") or {}) for c in message.get("tool_calls") or []]
+        usage = payload.get("usage") or {}
+        yield ChatChunk(
+            content=message.get("content") or "",
+            tool_calls=[c for c in calls if c is not None],
+            done=True,
+            finish_reason="length" if choices[0].get("finish_reason") == "length" else "stop",
+            prompt_tokens=usage.get("prompt_tokens"),
+            completion_tokens=usage.get("completion_tokens"),
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def _call(function: dict[str, Any]) -> ToolCallRequest | None:
+    name = function.get("name")
+    raw = function.get("arguments") or "{}"
+    try:
+        args = json.loads(raw) if isinstance(raw, str) else raw
+    except json.JSONDecodeError:
+        args = {}
+    return ToolCallRequest(name, args if isinstance(args, dict) else {}) if name else None
+
+
+async def _read_stream(response: httpx.Response, between: float) -> AsyncIterator[ChatChunk]:
+    """OpenAI SSE chunks -> ChatChunks; tool-call deltas are assembled by index."""
+    pending: dict[int, dict[str, str]] = {}
+    finish: str | None = None
+    usage: dict[str, Any] = {}
+    lines = response.aiter_lines().__aiter__()
+    first = True
+    while True:
+        try:
+            if first:
+                line = await lines.__anext__()
+                first = False
+            else:
+                async with asyncio.timeout(between):
+                    line = await lines.__anext__()
+        except StopAsyncIteration:
+            break
+        if not line.startswith("data:"):
+            continue
+        data = line[5:].strip()
+        if data == "[DONE]":
+            break
+        event = json.loads(data)
+        if event.get("error"):
+            message = event["error"].get("message") if isinstance(event["error"], dict) else event["error"]
+            raise BackendError("ollama_error", f"the model server reported: {message}")
+        usage = event.get("usage") or usage
+        for choice in event.get("choices") or []:
+            delta = choice.get("delta") or {}
+            for call in delta.get("tool_calls") or []:
+                slot = pending.setdefault(int(call.get("index", 0)), {"name": "", "arguments": ""})
+                function = call.get("function") or {}
+                slot["name"] += function.get("name") or ""
+                slot["arguments"] += function.get("arguments") or ""
+            if choice.get("finish_reason"):
+                finish = choice["finish_reason"]
+            if delta.get("content"):
+                yield ChatChunk(content=delta["content"])
+    if finish is None and not pending and not usage:
+        return  # nothing at all: the caller falls back to a non-streamed request
+    calls = [_call(pending[i]) for i in sorted(pending)]
+    yield ChatChunk(
+        tool_calls=[c for c in calls if c is not None],
+        done=True,
+        finish_reason="length" if finish == "length" else "stop",
+        prompt_tokens=usage.get("prompt_tokens"),
+        completion_tokens=usage.get("completion_tokens"),
+    )
+
+
+def to_openai_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Our (Ollama-shaped) history in OpenAI's shape: tool calls get ids, results point at them."""
+    out: list[dict[str, Any]] = []
+    waiting: list[str] = []
+    for number, message in enumerate(messages):
+        role = message["role"]
+        if role == "assistant" and message.get("tool_calls"):
+            calls = []
+            waiting = []
+            for index, call in enumerate(message["tool_calls"]):
+                call_id = f"call_{number}_{index}"
+                waiting.append(call_id)
+                function = call.get("function", {})
+                arguments = function.get("arguments", {})
+                calls.append({"id": call_id, "type": "function", "function": {"name": function.get("name"), "arguments": json.dumps(arguments) if not isinstance(arguments, str) else arguments}})
+            out.append({"role": "assistant", "content": message.get("content") or None, "tool_calls": calls})
+        elif role == "tool":
+            call_id = message.get("tool_call_id") or (waiting.pop(0) if waiting else f"call_{number}")
+            out.append({"role": "tool", "tool_call_id": call_id, "content": message.get("content", "")})
+        else:
+            out.append({"role": role, "content": message.get("content", "")})
+    return out
