@@ -13,7 +13,7 @@ from litestar.static_files import create_static_files_router
 
 import web
 from assistant import __version__
-from assistant.api import chat, files, models, prompt, search, tools
+from assistant.api import chat, files, models, openai_compat, prompt, search, tools
 from assistant.api.envelope import handle_exception
 from assistant.api.guard import Guard
 from assistant.services import Services
@@ -54,6 +54,8 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
     app = Litestar(
         route_handlers=[
             api,
+            openai_compat.v1_models,
+            openai_compat.v1_chat,
             create_static_files_router(path="/", directories=[WEB_DIR], html_mode=True, include_in_schema=False),
         ],
         exception_handlers={Exception: handle_exception},

@@ -58,6 +58,13 @@ def error_body(scope_state: dict[str, Any], error: AssistantError) -> bytes:
     return encode({"success": False, "error": error.to_dict(), "meta": meta(scope_state, with_duration=False)})
 
 
+def error_payload(path: str, state: dict[str, Any], error: AssistantError) -> bytes:
+    """The error body in the shape the route family speaks: OpenAI error objects under /v1."""
+    if path.startswith("/v1/") or path == "/v1":
+        return encode({"error": {"message": error.message, "type": error.type, "param": error.param, "code": error.code}})
+    return error_body(state, error)
+
+
 def ok(request: Request[Any, Any, Any], data: Any, status_code: int = 200) -> Response[bytes]:
     """A success envelope around ``data``."""
     return Response(success_body(request.scope["state"], data), status_code=status_code, media_type=JSON)
@@ -125,10 +132,11 @@ def to_assistant_error(exc: Exception) -> AssistantError:
 
 
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
-    """Litestar exception handler: every failure becomes an envelope."""
+    """Litestar exception handler: every failure becomes an envelope (an OpenAI error object
+    under /v1)."""
     error = to_assistant_error(exc)
     return Response(
-        error_body(request.scope["state"], error),
+        error_payload(request.scope.get("path", ""), request.scope["state"], error),
         status_code=error.status,
         media_type=JSON,
         headers=error.headers,

@@ -25,7 +25,7 @@ from typing import Any
 from assistant.errors import AssistantError
 from assistant.settings import Settings
 
-from .envelope import encode, error_body, pick_request_id
+from .envelope import error_payload, pick_request_id
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -53,13 +53,6 @@ def _host_name(host: str) -> str:
 
 def _is_protected(path: str) -> bool:
     return path.startswith(_PROTECTED) or path in ("/api", "/v1")
-
-
-def error_payload(path: str, state: dict[str, Any], error: AssistantError) -> bytes:
-    """The error body in the shape the route family speaks: OpenAI objects under /v1."""
-    if path.startswith("/v1/") or path == "/v1":
-        return encode({"error": {"message": error.message, "type": error.type, "param": error.param, "code": error.code}})
-    return error_body(state, error)
 
 
 class Guard:

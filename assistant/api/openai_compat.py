@@ -1,0 +1,271 @@
+"""POST /v1/chat/completions and GET /v1/models in strict OpenAI shapes (no envelope), so the
+official ``openai`` client and editors that speak it (Continue, Zed, …) work unchanged.
+
+Without ``tools`` in the request our tools run server-side and the stream carries only
+standard chunks (the tool trace goes to the server log). With the client's own ``tools`` ours
+are not added: one model round runs and its tool calls go back to the client to run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, Response, get, post
+from litestar.params import JSONBody
+from litestar.response import Stream
+
+from assistant import agent
+from assistant.backends import ChatRequest, ModelInfo, ToolCallRequest
+from assistant.errors import AssistantError, BackendError, from_sandbox
+from assistant.services import Services, services
+from assistant.streaming import sse, sse_stream
+from sandbox import SandboxError
+
+from .chat import RETRY_AFTER_SECONDS
+from .envelope import encode
+
+log = logging.getLogger("assistant.trace")
+
+ROLES = {"system", "developer", "user", "assistant", "tool"}
+
+
+class OpenAIMessage(msgspec.Struct):
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    tool_call_id: str | None = None
+    name: str | None = None
+
+
+class OpenAIChatBody(msgspec.Struct):
+    """The OpenAI chat request, plus ``repo_path`` (or the ``X-Repo-Path`` header)."""
+
+    messages: list[OpenAIMessage]
+    model: str | None = None
+    stream: bool = False
+    stream_options: dict[str, Any] | None = None
+    temperature: Annotated[float, msgspec.Meta(ge=0, le=2)] | None = None
+    max_tokens: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    max_completion_tokens: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: Any = None
+    seed: int | None = None
+    repo_path: str | None = None
+
+
+def _json(payload: Any, status: int = 200) -> Response[bytes]:
+    return Response(encode(payload), status_code=status, media_type="application/json")
+
+
+def _text(content: Any, index: int) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    parts = []
+    for part in content:
+        if part.get("type") != "text":
+            raise AssistantError("invalid_parameter", "only text content parts are supported", param=f"messages[{index}].content")
+        parts.append(str(part.get("text", "")))
+    return "".join(parts)
+
+
+def _messages(body: OpenAIChatBody) -> list[dict[str, Any]]:
+    """The client's messages in our (Ollama-shaped) form."""
+    out: list[dict[str, Any]] = []
+    names: dict[str, str] = {}
+    if not body.messages:
+        raise AssistantError("invalid_parameter", "`messages` must hold at least one message", param="messages")
+    for index, message in enumerate(body.messages):
+        if message.role not in ROLES:
+            raise AssistantError("invalid_parameter", f"unknown role {message.role!r}; allowed: system, user, assistant, tool", param=f"messages[{index}].role")
+        role = "system" if message.role == "developer" else message.role
+        item: dict[str, Any] = {"role": role, "content": _text(message.content, index)}
+        if message.tool_calls:
+            calls = []
+            for call in message.tool_calls:
+                function = call.get("function") or {}
+                names[str(call.get("id"))] = str(function.get("name"))
+                raw = function.get("arguments") or "{}"
+                try:
+                    arguments = json.loads(raw) if isinstance(raw, str) else raw
+                except json.JSONDecodeError:
+                    arguments = {}
+                calls.append({"function": {"name": function.get("name"), "arguments": arguments}})
+            item["tool_calls"] = calls
+        if role == "tool":
+            item["tool_name"] = message.name or names.get(str(message.tool_call_id), "")
+            if message.tool_call_id:
+                item["tool_call_id"] = message.tool_call_id
+        out.append(item)
+    return out
+
+
+class _Chunks:
+    def __init__(self, model: str) -> None:
+        self.id = "chatcmpl-" + secrets.token_hex(12)
+        self.created = int(time.time())
+        self.model = model
+        self.role_sent = False
+
+    def chunk(self, delta: dict[str, Any], finish: str | None = None, usage: dict[str, int] | None = None) -> bytes:
+        if not self.role_sent and finish is None and usage is None:
+            delta = {"role": "assistant", **delta}
+            self.role_sent = True
+        body: dict[str, Any] = {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [] if usage is not None else [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+        if usage is not None:
+            body["usage"] = usage
+        return sse(body)
+
+    def completion(self, content: str, finish: str, usage: dict[str, int], tool_calls: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": content or (None if tool_calls else "")}
+        if tool_calls:
+            message["tool_calls"] = tool_calls
+        return {
+            "id": self.id,
+            "object": "chat.completion",
+            "created": self.created,
+            "model": self.model,
+            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+            "usage": usage,
+        }
+
+
+def _openai_calls(calls: list[ToolCallRequest]) -> list[dict[str, Any]]:
+    return [
+        {"id": "call_" + secrets.token_hex(8), "type": "function", "function": {"name": c.name, "arguments": json.dumps(c.arguments)}}
+        for c in calls
+    ]
+
+
+def _error_frame(code: str, message: str) -> bytes:
+    return sse({"error": {"message": message, "type": "upstream_error" if code.startswith("ollama") else "api_error", "param": None, "code": code}})
+
+
+@get("/v1/models", summary="OpenAI-compatible model list", include_in_schema=True)
+async def v1_models(request: Request[Any, Any, Any]) -> Response[bytes]:
+    models = await services(request).backend.list_models()
+    kind = services(request).backend.kind
+    return _json({"object": "list", "data": [{"id": m.name, "object": "model", "created": 0, "owned_by": kind} for m in models]})
+
+
+@post("/v1/chat/completions", summary="OpenAI-compatible chat (our tools run server-side unless you send your own)", status_code=200)
+async def v1_chat(request: Request[Any, Any, Any], data: JSONBody[OpenAIChatBody]) -> Response[bytes] | Stream:
+    svc = services(request)
+    messages = _messages(data)
+    repo_value = data.repo_path or request.headers.get("x-repo-path")
+    try:
+        with svc.roots.open_repo(repo_value) as repo:
+            repo_path = repo.path
+    except SandboxError as exc:
+        raise from_sandbox(exc, repo="repo_path") from None
+    if not svc.try_acquire_chat():
+        raise AssistantError("server_busy", "too many chats are running; retry in a moment", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    try:
+        try:
+            info = await agent.resolve_model(svc, data.model)
+        except BackendError as exc:
+            exc.param = "model" if exc.code == "ollama_model_not_found" else None
+            raise
+        include_usage = bool((data.stream_options or {}).get("include_usage"))
+        max_tokens = data.max_completion_tokens or data.max_tokens or 2048
+        temperature = 0.7 if data.temperature is None else data.temperature
+        if data.tools:
+            source = _client_tools(svc, data, info, messages, temperature, max_tokens)
+        else:
+            chat = agent.ChatInput(
+                messages=messages, model=info.name, repo_path=repo_path, temperature=temperature, max_tokens=max_tokens,
+                max_rounds=svc.settings.max_rounds, context_length=info.context_length,
+                native_tools=info.supports_tools or not info.capabilities, seed=data.seed,
+            )  # fmt: skip
+            source = _our_tools(svc, chat)
+    except BaseException:
+        svc.release_chat()
+        raise
+    renderer = _Chunks(info.name)
+    if data.stream:
+        return sse_stream(_stream(svc, renderer, source, include_usage), svc.settings.keepalive_seconds, svc.stopping)
+    try:
+        content, finish, usage, calls = "", "stop", {}, None
+        async for kind, value in source:
+            if kind == "content":
+                content += value
+            elif kind == "done":
+                finish, usage, calls = value
+    except AssistantError as exc:
+        raise AssistantError(exc.code, exc.message) from None
+    finally:
+        svc.release_chat()
+    return _json(renderer.completion(content, finish, usage, calls))
+
+
+async def _stream(svc: Services, renderer: _Chunks, source: AsyncIterator[tuple[str, Any]], include_usage: bool) -> AsyncIterator[bytes]:
+    try:
+        async for kind, value in source:
+            if kind == "content":
+                yield renderer.chunk({"content": value})
+            elif kind == "done":
+                finish, usage, calls = value
+                if calls:
+                    deltas = [{"index": i, **call} for i, call in enumerate(calls)]
+                    yield renderer.chunk({"tool_calls": deltas})
+                elif not renderer.role_sent:
+                    yield renderer.chunk({"content": ""})
+                yield renderer.chunk({}, finish)
+                if include_usage:
+                    yield renderer.chunk({}, usage=usage)
+    except AssistantError as exc:
+        yield _error_frame(exc.code, exc.message)
+    except Exception:
+        logging.getLogger("assistant.api").exception("OpenAI-compatible stream failed")
+        yield _error_frame("internal_error", "an unexpected error occurred; the server log has the details")
+    finally:
+        svc.release_chat()
+    yield b"data: [DONE]\n\n"
+
+
+async def _our_tools(svc: Services, chat: agent.ChatInput) -> AsyncIterator[tuple[str, Any]]:
+    """Our agent loop; tool calls are logged, not sent."""
+    async for event in agent.run(svc, chat):
+        if isinstance(event, agent.ContentDelta):
+            yield "content", event.text
+        elif isinstance(event, agent.ToolFinished):
+            log.info("tool %s %s %s: %s (%d ms)", event.name, json.dumps(event.arguments), event.status, event.summary, event.duration_ms)
+        elif isinstance(event, agent.Failed):
+            raise AssistantError(event.code, event.message)
+        elif isinstance(event, agent.Done):
+            yield "done", (event.finish_reason, event.usage.to_dict(), None)
+
+
+async def _client_tools(
+    svc: Services, data: OpenAIChatBody, info: ModelInfo, messages: list[dict[str, Any]], temperature: float, max_tokens: int
+) -> AsyncIterator[tuple[str, Any]]:
+    """One round with the client's tools; the model's calls go back to the client."""
+    request = ChatRequest(model=info.name, messages=messages, tools=data.tools, temperature=temperature, max_tokens=max_tokens, seed=data.seed)
+    calls: list[ToolCallRequest] = []
+    usage = agent.Usage()
+    finish = "stop"
+    async for chunk in svc.backend.chat(request):
+        calls.extend(chunk.tool_calls)
+        if chunk.content:
+            yield "content", chunk.content
+        if chunk.done:
+            finish = chunk.finish_reason or "stop"
+            usage.prompt_tokens += chunk.prompt_tokens or 0
+            usage.completion_tokens += chunk.completion_tokens or 0
+    if calls:
+        yield "done", ("tool_calls", usage.to_dict(), _openai_calls(calls))
+    else:
+        yield "done", (finish, usage.to_dict(), None)
