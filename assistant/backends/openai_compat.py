@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import contextmanager
 from typing import Any
@@ -13,6 +14,8 @@ import httpx
 from assistant.errors import BackendError
 
 from .base import ChatChunk, ChatRequest, ModelBackend, ModelInfo, Timeouts, ToolCallRequest
+
+log = logging.getLogger("assistant.backends")
 
 
 class OpenAICompatBackend(ModelBackend):
@@ -33,6 +36,7 @@ class OpenAICompatBackend(ModelBackend):
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         t = self.timeouts
         self._client = httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(t.first_token, connect=t.connect))
+        self._refuses_streaming_tools: set[str] = set()  # models whose server would not stream with tools
 
     @contextmanager
     def _errors(self, model: str | None = None):  # type: ignore[no-untyped-def]
@@ -97,17 +101,31 @@ class OpenAICompatBackend(ModelBackend):
         return body
 
     async def chat(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:  # type: ignore[override]
-        produced = False
-        with self._errors(request.model):
-            async with self._client.stream("POST", f"{self.url}/chat/completions", json=self._body(request, True)) as response:
-                await self._check(response, request.model)
-                async for chunk in _read_stream(response, self.timeouts.between_chunks):
-                    produced = True
-                    yield chunk
+        refusing = bool(request.tools) and request.model in self._refuses_streaming_tools
+        if not refusing:
+            produced = False
+            try:
+                with self._errors(request.model):
+                    async with self._client.stream("POST", f"{self.url}/chat/completions", json=self._body(request, True)) as response:
+                        await self._check(response, request.model)
+                        async for chunk in _read_stream(response, self.timeouts.between_chunks):
+                            produced = True
+                            yield chunk
+            except BackendError as exc:
+                # a stream that failed before carrying anything was refused, not answered
+                if produced or exc.code != "ollama_error":
+                    raise
+                log.info("%s refused to stream (%s); asking again without streaming", self.display_name, exc.message)
             if produced:
                 return
-            # an empty or refused stream: ask again without streaming
-            response = await self._client.post(f"{self.url}/chat/completions", json=self._body(request, False))
+            if request.tools:
+                self._refuses_streaming_tools.add(request.model)
+        with self._errors(request.model):
+            try:
+                response = await self._client.post(f"{self.url}/chat/completions", json=self._body(request, False))
+            except (httpx.RemoteProtocolError, httpx.ReadError):
+                # the pooled connection was the one a refused stream broke: one fresh try
+                response = await self._client.post(f"{self.url}/chat/completions", json=self._body(request, False))
             await self._check(response, request.model)
             payload = response.json()
         choices = payload.get("choices") or []
@@ -115,6 +133,8 @@ class OpenAICompatBackend(ModelBackend):
             raise BackendError("ollama_error", f"{self.display_name} returned an empty answer")
         message = choices[0].get("message") or {}
         calls = [_call(c.get("function") or {}) for c in message.get("tool_calls") or []]
+        if not calls and not message.get("content"):
+            raise BackendError("ollama_error", f"{self.display_name} returned an empty answer")
         usage = payload.get("usage") or {}
         yield ChatChunk(
             content=message.get("content") or "",
@@ -204,7 +224,7 @@ def to_openai_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 function = call.get("function", {})
                 arguments = function.get("arguments", {})
                 calls.append({"id": call_id, "type": "function", "function": {"name": function.get("name"), "arguments": json.dumps(arguments) if not isinstance(arguments, str) else arguments}})
-            out.append({"role": "assistant", "content": message.get("content") or None, "tool_calls": calls})
+            out.append({"role": "assistant", "content": message.get("content") or "", "tool_calls": calls})
         elif role == "tool":
             call_id = message.get("tool_call_id") or (waiting.pop(0) if waiting else f"call_{number}")
             out.append({"role": "tool", "tool_call_id": call_id, "content": message.get("content", "")})
