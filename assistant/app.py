@@ -14,6 +14,7 @@ from litestar.static_files import create_static_files_router
 import web
 from assistant import __version__
 from assistant.api import chat, files, models, openai_compat, prompt, search, tools
+from assistant.api.mcp import build_mcp, mcp_route
 from assistant.api.envelope import handle_exception
 from assistant.api.guard import Guard
 from assistant.services import Services
@@ -26,12 +27,17 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
     """Build the application. ``services`` may be given by tests that share one."""
     shared = services or Services.build(settings)
 
+    mcp_manager = build_mcp(shared)
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         shared.start()
         try:
-            yield
+            async with mcp_manager.run():
+                shared.mcp_enabled = True
+                yield
         finally:
+            shared.mcp_enabled = False
             if services is None:
                 await shared.aclose()
 
@@ -56,6 +62,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
             api,
             openai_compat.v1_models,
             openai_compat.v1_chat,
+            mcp_route(mcp_manager),
             create_static_files_router(path="/", directories=[WEB_DIR], html_mode=True, include_in_schema=False),
         ],
         exception_handlers={Exception: handle_exception},

@@ -20,7 +20,7 @@ def test_healthy(layout: Layout, client_for: Any, fake_ollama: FakeOllama) -> No
     assert data["services"]["ollama"]["status"] == "connected"
     assert isinstance(data["services"]["ollama"]["latency_ms"], float)
     assert "error" not in data["services"]["ollama"]
-    assert data["services"]["mcp_server"] == {"status": "disabled"}
+    assert data["services"]["mcp_server"] == {"status": "connected"}
     assert data["index"]["repos"] == 1 and set(data["index"]) == {"repos", "files", "symbols"}
 
 

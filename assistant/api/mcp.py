@@ -1,0 +1,64 @@
+"""/mcp: an MCP server (Streamable HTTP, the official ``mcp`` SDK 2.x) exposing the model's tools
+from the one registry over the default repository, for clients such as Claude Code.
+
+The SDK's session manager runs in the app's lifespan. Host, cross-site and API-key checks are
+the outer guard's (the SDK's own DNS-rebinding check is left off: one policy, one place).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import mcp.types as types
+from litestar.handlers import asgi
+from litestar.types import Receive, Scope, Send
+from mcp.server.lowlevel import Server
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+
+from assistant import __version__
+from assistant.errors import AssistantError
+from assistant.services import Services
+from assistant.tools import TOOLS, get_tool, run_tool, validate_arguments
+
+
+def build_mcp(services: Services) -> StreamableHTTPSessionManager:
+    """The session manager of an MCP server whose tools are the registry's."""
+
+    async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
+        return types.ListToolsResult(
+            tools=[types.Tool(name=t.name, description=t.description, input_schema=t.schema) for t in TOOLS.values()]
+        )
+
+    async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+        try:
+            tool = get_tool(params.name)
+            arguments = validate_arguments(tool, dict(params.arguments or {}), prefix="")
+        except AssistantError as exc:
+            return _result(f"Error ({exc.code}): {exc.message}", error=True)
+        context = services.tool_context(services.roots.default)
+        outcome = await anyio.to_thread.run_sync(run_tool, context, tool.name, arguments)
+        return _result(outcome.content, error=outcome.status == "failed", meta={"summary": outcome.summary, "truncated": outcome.truncated})
+
+    server: Server[Any] = Server(
+        "repo-assistant",
+        version=__version__,
+        instructions=f"Read, search and list the files of the repository at {services.roots.default}. Paths are relative to it.",
+        on_list_tools=list_tools,
+        on_call_tool=call_tool,
+    )
+    return StreamableHTTPSessionManager(app=server, stateless=True)
+
+
+def _result(text: str, *, error: bool, meta: dict[str, Any] | None = None) -> types.CallToolResult:
+    content = [types.TextContent(type="text", text=text)]
+    return types.CallToolResult(content=content, is_error=error, structured_content=None, meta=meta)
+
+
+def mcp_route(manager: StreamableHTTPSessionManager) -> Any:
+    @asgi("/mcp", is_mount=True, copy_scope=True, include_in_schema=False)
+    async def handle(scope: Scope, receive: Receive, send: Send) -> None:
+        await manager.handle_request(scope, receive, send)  # type: ignore[arg-type]
+
+    return handle
+

@@ -1,0 +1,78 @@
+"""/mcp with the official mcp client: list and call the three tools, denial included."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from assistant.tools import TOOLS
+from tests.conftest import CANARY, Layout
+
+
+async def _session(url: str, key: str | None, work: Any) -> Any:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
+        async with Client(streamable_http_client(url, http_client=http)) as client:
+            return await work(client)
+
+
+def run(url: str, work: Any, key: str | None = None) -> Any:
+    return asyncio.run(_session(url, key, work))
+
+
+def test_lists_the_registry_tools(layout: Layout, live_server: Any) -> None:
+    server = live_server(layout.repo)
+
+    async def work(client: Client) -> Any:
+        return await client.list_tools()
+
+    listed = run(f"{server.url}/mcp", work)
+    assert sorted(t.name for t in listed.tools) == sorted(TOOLS)
+    for tool in listed.tools:
+        assert tool.description == TOOLS[tool.name].description
+        assert tool.input_schema == TOOLS[tool.name].schema
+
+
+def test_calls_each_tool_and_a_denied_path(layout: Layout, live_server: Any) -> None:
+    server = live_server(layout.repo)
+
+    async def work(client: Client) -> Any:
+        return (
+            await client.call_tool("read_file", {"path": "src/main.py"}),
+            await client.call_tool("list_files", {"depth": 1}),
+            await client.call_tool("search_files", {"query": "main"}),
+            await client.call_tool("read_file", {"path": "../outside/secret.txt"}),
+            await client.call_tool("read_file", {"path": ".git/config"}),
+            await client.call_tool("read_file", {}),
+            await client.call_tool("rm_rf", {}),
+        )
+
+    read, listed, searched, escape, git, missing_arg, unknown = run(f"{server.url}/mcp", work)
+    assert read.is_error is False and read.content[0].text == "src/main.py (2 lines)\n1  def main():\n2      return 42"
+    assert listed.content[0].text.splitlines()[:2] == ["./", "  src/"]
+    assert "main — function — src/main.py:1" in searched.content[0].text
+    for denied in (escape, git):
+        assert denied.is_error is True and denied.content[0].text.startswith("Error (access_denied)")
+        assert CANARY.decode() not in denied.content[0].text
+    assert missing_arg.is_error and "`path` is required" in missing_arg.content[0].text
+    assert unknown.is_error and "no tool named 'rm_rf'" in unknown.content[0].text
+
+
+def test_api_key_is_enforced_and_health_says_connected(layout: Layout, live_server: Any) -> None:
+    server = live_server(layout.repo, api_key="mcp-key")
+    refused = httpx2.post(f"{server.url}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, headers={"Accept": "application/json, text/event-stream"})
+    assert refused.status_code == 401
+
+    async def work(client: Client) -> Any:
+        return await client.list_tools()
+
+    assert len(run(f"{server.url}/mcp", work, key="mcp-key").tools) == 3
+    with pytest.raises(Exception):  # noqa: B017 - the SDK wraps the 401 in its own error type
+        run(f"{server.url}/mcp", work, key="wrong")
+    health = httpx2.get(f"{server.url}/api/v1/health").json()["data"]
+    assert health["services"]["mcp_server"] == {"status": "connected"}
