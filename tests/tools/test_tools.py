@@ -138,3 +138,12 @@ def test_registry_holds_exactly_the_three_tools_with_schemas() -> None:
         schema = tool.openai_schema()
         assert schema["function"]["name"] == tool.name and schema["function"]["parameters"]["type"] == "object"
         assert tool.description
+
+
+def test_every_tool_is_documented_for_integrations() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).parents[2]
+    docs = (root / "README.md").read_text() + (root / "docs" / "integrations.md").read_text()
+    for name in TOOLS:
+        assert f"`{name}`" in docs, name
