@@ -49,7 +49,7 @@ def main() -> None:
                 bare_t: list[float] = []
                 with httpx.Client() as client:
                     for url in (ours_url, bare_url):  # warm up
-                        timed(lambda: client.get(url), 200)
+                        timed(lambda u=url: client.get(u), 200)
                     for _ in range(args.rounds):
                         ours_t += timed(lambda: client.get(ours_url), per_round)
                         bare_t += timed(lambda: client.get(bare_url), per_round)

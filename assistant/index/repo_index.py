@@ -24,6 +24,7 @@ log = logging.getLogger("assistant.index")
 
 MAX_FILE_BYTES = 1024 * 1024  # larger files are neither searched nor parsed
 POOL_THRESHOLD = 64  # fewer files to parse than this: parse in this thread
+MAX_BATCH_FILES = 64
 SWEEP_INTERVAL = 1.0
 SAVE_DELAY = 2.0
 
@@ -112,7 +113,7 @@ class RepoIndex:
     def close(self) -> None:
         self._closed = True
         if self._thread is not None:
-            self._thread.join(timeout=30)
+            self._thread.join(timeout=5)
         with self._lock:
             if self._save_timer is not None:
                 self._save_timer.cancel()
@@ -223,7 +224,9 @@ class RepoIndex:
                 progress(self.done, self.total)
             return
         items.sort(key=lambda item: -len(item[2]))
-        batches: list[list[tuple[str, str, bytes]]] = [[] for _ in range(self._workers * 8)]
+        # small batches keep the load even and let a shutdown stop within one batch
+        count = max(self._workers * 8, -(-len(items) // MAX_BATCH_FILES))
+        batches: list[list[tuple[str, str, bytes]]] = [[] for _ in range(count)]
         for i, item in enumerate(items):  # deal largest first, round robin: even batches
             batches[i % len(batches)].append(item)
         context = multiprocessing.get_context("spawn")  # fork is unsafe in a threaded server
