@@ -367,3 +367,18 @@ def test_files_read_earlier_rank_higher_in_later_searches(server: Any, fake_olla
     search = [t for t in tool_events(events) if t["name"] == "search_files" and t["status"] == "completed"][0]
     lines = search["result"]["content"].splitlines()
     assert lines[1].startswith("  shared — function — z.py:1")
+
+
+def test_tool_output_is_cut_to_what_is_left_of_the_context(server: Any, fake_ollama: FakeOllama, layout: Layout) -> None:
+    (layout.repo / "long.py").write_text("".join(f"value_{i} = {i}  # some padding text here\n" for i in range(400)))
+    time.sleep(0.2)
+    # a 16,384-token model asked for 14,000 tokens of answer leaves little room for tool output
+    fake_ollama.chat_script(calls(call("read_file", path="long.py")), say("ok"))
+    events, _, _ = stream(server, settings={"model": "codellama:7b", "max_tokens": 14000})
+    sent = fake_ollama.received("/api/chat")[1].body
+    tool_text = sent["messages"][-1]["content"]
+    assert 1024 <= len(tool_text.encode()) <= 8 * 1024  # well under the 16 KB default
+    assert "call read_file with start_line=" in tool_text.splitlines()[-1]
+    assert sent["options"]["num_ctx"] == 16384
+    finished = tool_events(events)[1]
+    assert finished["result"]["truncated"] is True
