@@ -2,4 +2,6 @@
 
 from assistant.cli import main
 
-raise SystemExit(main())
+# The guard matters: the index's worker processes (spawned) import the main module again.
+if __name__ == "__main__":
+    raise SystemExit(main())

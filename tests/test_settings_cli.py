@@ -195,3 +195,20 @@ def test_ctrl_c_stops_within_5s_with_a_stream_open(layout: Layout, tmp_path: Pat
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+def test_index_command_parses_a_large_repo_with_worker_processes(tmp_path: Path) -> None:
+    """More files than the in-thread threshold: parsing goes to spawned workers, which import
+    the main module again (python -m assistant must not start the CLI a second time there)."""
+    repo = tmp_path / "big"
+    repo.mkdir()
+    for i in range(100):
+        (repo / f"mod_{i:03d}.py").write_text(f"def function_{i}():\n    return {i}\n\n\nclass Class{i}:\n    pass\n")
+    result = _cli("index", str(repo), "--cache-dir", str(tmp_path / "cache"))
+    assert result.returncode == 0, result.stderr
+    assert "files:     100" in result.stdout and "symbols:   200" in result.stdout
+    assert "parsed:    100" in result.stdout
+    again = _cli("index", str(repo), "--cache-dir", str(tmp_path / "cache"))
+    assert "parsed:    0" in again.stdout
+    found = _cli("search", "function_42", "--repo", str(repo), "--cache-dir", str(tmp_path / "cache"))
+    assert found.returncode == 0 and found.stdout.startswith("mod_042.py:1: [definition function function_42]")
