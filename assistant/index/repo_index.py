@@ -9,7 +9,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 from sandbox import BINARY_PROBE, Components, Repo, Roots, SandboxError, open_file, read_opened, walk_files
@@ -98,6 +98,9 @@ class RepoIndex:
         self._save_timer: threading.Timer | None = None
         self._closed = False
         self._thread: threading.Thread | None = None
+        self._pool: ProcessPoolExecutor | None = None
+        self._futures: list[Future[bytes]] = []
+        self._submitted: set[str] = set()  # sent to the pool while the walk went on
 
     # -- life cycle -----------------------------------------------------------------------
 
@@ -167,7 +170,8 @@ class RepoIndex:
         self.done = self.total - len(pending)
         if progress:
             progress(self.done, self.total)
-        self._parse(pending, progress)
+        self._parse([p for p in pending if self.files[p].tags is None and p not in self._submitted], progress)
+        self._submitted.clear()
         self.parsed_last_build = len(pending)
         with self._lock:
             self.symbols.prepare()
@@ -183,9 +187,14 @@ class RepoIndex:
         """Walk and read every file; reuse cached tags where (mtime, size) match."""
         assert self._repo is not None
         pending: list[str] = []
+        queued = 0  # pending files already sent to the pool: parsing overlaps the walk
         for comps, _ in walk_files(self._repo, max_size=MAX_FILE_BYTES, on_directory=self._watch):
             if self._closed:
                 break
+            if len(pending) >= POOL_THRESHOLD and len(pending) - queued >= MAX_BATCH_FILES:
+                self._submit(pending[queued:])
+                self._submitted.update(pending[queued:])
+                queued = len(pending)
             record = _read(self._repo, comps)
             if record is None:
                 continue
@@ -213,25 +222,31 @@ class RepoIndex:
             self._watcher = None
 
     def _parse(self, paths: list[str], progress: Progress | None) -> None:
-        if not paths:
-            return
-        items = [(p, self.files[p].language or "", self.files[p].text) for p in paths]
-        if len(items) < POOL_THRESHOLD or self._workers < 2:
-            for path, language, text in items:
-                self._store_tags(path, extract(language, text))
+        """Parse ``paths`` (few: in this thread; many: in the pool) and collect every result."""
+        if len(paths) < POOL_THRESHOLD and not self._futures:
+            for path in paths:
+                record = self.files[path]
+                self._store_tags(path, extract(record.language or "", record.text))
                 self.done += 1
             if progress:
                 progress(self.done, self.total)
             return
-        items.sort(key=lambda item: -len(item[2]))
-        # small batches keep the load even and let a shutdown stop within one batch
-        count = max(self._workers * 8, -(-len(items) // MAX_BATCH_FILES))
-        batches: list[list[tuple[str, str, bytes]]] = [[] for _ in range(count)]
-        for i, item in enumerate(items):  # deal largest first, round robin: even batches
-            batches[i % len(batches)].append(item)
-        context = multiprocessing.get_context("spawn")  # fork is unsafe in a threaded server
-        with ProcessPoolExecutor(max_workers=self._workers, mp_context=context) as pool:
-            futures = [pool.submit(extract_batch, batch) for batch in batches if batch]
+        self._submit(paths)
+        self._collect(progress)
+
+    def _submit(self, paths: list[str]) -> None:
+        """Send files to the worker pool in batches, starting the pool on first use."""
+        if self._pool is None:
+            # spawn, not fork: forking a threaded server can copy a held lock into the child
+            self._pool = ProcessPoolExecutor(max_workers=self._workers, mp_context=multiprocessing.get_context("spawn"))
+        for start in range(0, len(paths), MAX_BATCH_FILES):
+            batch = [(p, self.files[p].language or "", self.files[p].text) for p in paths[start : start + MAX_BATCH_FILES]]
+            self._futures.append(self._pool.submit(extract_batch, batch))
+
+    def _collect(self, progress: Progress | None) -> None:
+        futures, self._futures = self._futures, []
+        pool, self._pool = self._pool, None
+        try:
             for future in as_completed(futures):
                 for path, tags in decode_batch(future.result()):
                     self._store_tags(path, tags)
@@ -239,9 +254,12 @@ class RepoIndex:
                 if progress:
                     progress(self.done, self.total)
                 if self._closed:
-                    for other in futures:
-                        other.cancel()
                     break
+        finally:
+            for future in futures:
+                future.cancel()
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
 
     def _store_tags(self, path: str, tags: list[Tag]) -> None:
         with self._lock:
