@@ -150,21 +150,32 @@ class ChatStream:
             return out
         return [error_event(event.code, event.message)]
 
-    async def render(self, events: AsyncIterator[agent.Event]) -> AsyncIterator[bytes]:
-        try:
+    def render(self, events: AsyncIterator[agent.Event]) -> AsyncIterator[bytes]:
+        async def frames() -> AsyncIterator[bytes]:
             async for event in events:
                 for frame in self.frames(event):
                     yield frame
-        except AssistantError as exc:
-            yield error_event(exc.code, exc.message)
-        except Exception:
-            log.exception("chat stream failed")
-            yield error_event("internal_error", "an unexpected error occurred; the server log has the details")
-        finally:
-            closer = getattr(events, "aclose", None)
-            if closer is not None:
-                await closer()
-        yield DONE
+
+        return finished(frames(), events)
+
+
+async def finished(frames: AsyncIterator[bytes], source: Any) -> AsyncIterator[bytes]:
+    """Pass ``frames`` through and end the stream properly whatever happens: a failure after the
+    stream began becomes an error event (an exception here would only truncate the response),
+    the upstream ``source`` is closed, and ``[DONE]`` comes last."""
+    try:
+        async for frame in frames:
+            yield frame
+    except AssistantError as exc:
+        yield error_event(exc.code, exc.message)
+    except Exception:
+        log.exception("stream failed")
+        yield error_event("internal_error", "an unexpected error occurred; the server log has the details")
+    finally:
+        closer = getattr(source, "aclose", None)
+        if closer is not None:
+            await closer()
+    yield DONE
 
 
 def tool_event(event: agent.ToolStarted | agent.ToolFinished) -> dict[str, Any]:

@@ -144,10 +144,7 @@ async def post_files_read(request: Request[Any, Any, Any], data: JSONBody[FileRe
     try:
         with services(request).roots.open_repo(data.repo_path) as repo:
             comps = repo.components(data.path)
-            if ranged:
-                file = read_capped(repo, comps, MAX_READ_BYTES)
-            else:
-                file = read_capped(repo, comps, data.max_bytes)
+            file = read_capped(repo, comps, MAX_READ_BYTES if ranged else data.max_bytes)
     except SandboxError as exc:
         raise from_sandbox(exc, path="path", repo="repo_path") from None
     if ranged:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import msgspec
@@ -16,7 +17,7 @@ from assistant import __version__
 from assistant.backends import ModelBackend, ModelInfo, default_model
 from assistant.errors import AssistantError, BackendError
 from assistant.services import Services, services
-from assistant.streaming import DONE, error_event, sse, sse_stream
+from assistant.streaming import finished, sse, sse_stream
 
 from .envelope import ok, timestamp
 
@@ -111,23 +112,14 @@ async def post_models_pull(request: Request[Any, Any, Any], data: JSONBody[PullB
     except StopAsyncIteration:
         first = None
 
-    async def events() -> Any:
-        try:
-            if first is not None:
-                yield sse(first)
-            async for event in source:
-                yield sse(event)
-            yield sse({"type": "done"})
-        except BackendError as exc:
-            yield error_event(exc.code, exc.message)
-        except Exception:
-            log.exception("model pull failed")
-            yield error_event("internal_error", "an unexpected error occurred; the server log has the details")
-        finally:
-            await source.aclose()  # type: ignore[attr-defined]
-        yield DONE
+    async def events() -> AsyncIterator[bytes]:
+        if first is not None:
+            yield sse(first)
+        async for event in source:
+            yield sse(event)
+        yield sse({"type": "done"})
 
-    return sse_stream(events(), svc.settings.keepalive_seconds, svc.stopping)
+    return sse_stream(finished(events(), source), svc.settings.keepalive_seconds, svc.stopping)
 
 
 @delete("/models/{name:path}", summary="Remove a model (names may contain / and :)", status_code=200)

@@ -10,9 +10,13 @@ names whatever the backend, and the message names the backend.
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+import httpx
 
 from assistant.errors import BackendError
 
@@ -55,6 +59,23 @@ class ModelInfo:
             "details": details,
             "capabilities": list(self.capabilities),
         }
+
+
+@contextmanager
+def transport_errors(display_name: str) -> Iterator[None]:
+    """Map what can go wrong on the wire to our codes (the message names the server)."""
+    try:
+        yield
+    except BackendError:
+        raise
+    except (httpx.ConnectError, ConnectionError):
+        raise BackendError("ollama_unavailable", f"{display_name} cannot be reached; is it running?") from None
+    except (httpx.TimeoutException, asyncio.TimeoutError):
+        raise BackendError("ollama_timeout", f"{display_name} did not answer in time") from None
+    except (httpx.RemoteProtocolError, httpx.ReadError):
+        raise BackendError("ollama_error", f"{display_name} closed the connection unexpectedly") from None
+    except (httpx.HTTPError, ValueError) as exc:  # ValueError: a malformed answer
+        raise BackendError("ollama_error", f"{display_name} failed: {exc}") from None
 
 
 CODE_HINTS = ("coder", "code")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -20,6 +20,7 @@ from .base import (
     ModelInfo,
     Timeouts,
     ToolCallRequest,
+    transport_errors,
 )
 
 SHOW_CACHE_SECONDS = 30.0
@@ -41,24 +42,17 @@ class OllamaBackend(ModelBackend):
         self._show_cache: dict[tuple[str, str | None], tuple[float, ModelInfo]] = {}
 
     @contextmanager
-    def _errors(self, model: str | None = None):  # type: ignore[no-untyped-def]
-        try:
-            yield
-        except BackendError:
-            raise
-        except (httpx.ConnectError, ConnectionError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
-            if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError)):
-                raise BackendError("ollama_error", f"{self.display_name} closed the connection unexpectedly") from None
-            raise BackendError("ollama_unavailable", f"{self.display_name} cannot be reached; is it running? (ollama serve)") from None
-        except (httpx.TimeoutException, asyncio.TimeoutError):
-            raise BackendError("ollama_timeout", f"{self.display_name} did not answer in time") from None
-        except ollama.ResponseError as exc:
-            text = str(exc.error)
-            if exc.status_code == 404 or ("not found" in text and model is not None):
-                raise BackendError("ollama_model_not_found", f"model {model!r} is not installed on {self.display_name}; pull it first", param="model") from None
-            raise BackendError("ollama_error", f"{self.display_name} answered with an error: {text}") from None
-        except (ollama.RequestError, httpx.HTTPError, ValueError) as exc:  # ValueError: a malformed answer
-            raise BackendError("ollama_error", f"{self.display_name} failed: {exc}") from None
+    def _errors(self, model: str | None = None) -> Iterator[None]:
+        with transport_errors(self.display_name):
+            try:
+                yield
+            except ollama.ResponseError as exc:
+                text = str(exc.error)
+                if exc.status_code == 404 or ("not found" in text and model is not None):
+                    raise BackendError("ollama_model_not_found", f"model {model!r} is not installed on {self.display_name}; pull it first", param="model") from None
+                raise BackendError("ollama_error", f"{self.display_name} answered with an error: {text}") from None
+            except ollama.RequestError as exc:
+                raise BackendError("ollama_error", f"{self.display_name} failed: {exc}") from None
 
     async def list_models(self) -> list[ModelInfo]:
         with self._errors():

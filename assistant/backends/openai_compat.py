@@ -6,14 +6,14 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 import httpx
 
 from assistant.errors import BackendError
 
-from .base import ChatChunk, ChatRequest, ModelBackend, ModelInfo, Timeouts, ToolCallRequest
+from .base import ChatChunk, ChatRequest, ModelBackend, ModelInfo, Timeouts, ToolCallRequest, transport_errors
 
 log = logging.getLogger("assistant.backends")
 
@@ -38,20 +38,8 @@ class OpenAICompatBackend(ModelBackend):
         self._client = httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(t.first_token, connect=t.connect))
         self._refuses_streaming_tools: set[str] = set()  # models whose server would not stream with tools
 
-    @contextmanager
-    def _errors(self, model: str | None = None):  # type: ignore[no-untyped-def]
-        try:
-            yield
-        except BackendError:
-            raise
-        except httpx.ConnectError:
-            raise BackendError("ollama_unavailable", f"{self.display_name} cannot be reached; is it running?") from None
-        except (httpx.TimeoutException, asyncio.TimeoutError):
-            raise BackendError("ollama_timeout", f"{self.display_name} did not answer in time") from None
-        except (httpx.RemoteProtocolError, httpx.ReadError):
-            raise BackendError("ollama_error", f"{self.display_name} closed the connection unexpectedly") from None
-        except (httpx.HTTPError, ValueError) as exc:
-            raise BackendError("ollama_error", f"{self.display_name} failed: {exc}") from None
+    def _errors(self, model: str | None = None) -> AbstractContextManager[None]:
+        return transport_errors(self.display_name)
 
     async def _check(self, response: httpx.Response, model: str | None = None) -> None:
         if response.status_code < 400:
