@@ -17,7 +17,7 @@ from sandbox import BINARY_PROBE, Components, Repo, Roots, SandboxError, open_fi
 from . import store
 from .languages import language_for
 from .symbols import SymbolTable
-from .tags import Tag, decode_batch, extract, extract_batch
+from .tags import Tag, decode_batch, extract, extract_batch, worker_init
 from .watch import Changes, Watcher
 
 log = logging.getLogger("assistant.index")
@@ -238,7 +238,9 @@ class RepoIndex:
         """Send files to the worker pool in batches, starting the pool on first use."""
         if self._pool is None:
             # spawn, not fork: forking a threaded server can copy a held lock into the child
-            self._pool = ProcessPoolExecutor(max_workers=self._workers, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(
+                max_workers=self._workers, mp_context=multiprocessing.get_context("spawn"), initializer=worker_init
+            )
         for start in range(0, len(paths), MAX_BATCH_FILES):
             batch = [(p, self.files[p].language or "", self.files[p].text) for p in paths[start : start + MAX_BATCH_FILES]]
             self._futures.append(self._pool.submit(extract_batch, batch))

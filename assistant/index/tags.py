@@ -6,6 +6,7 @@ use the second core): everything here is plain data in, plain data out.
 
 from __future__ import annotations
 
+import gc
 from typing import NamedTuple
 
 import msgspec
@@ -86,6 +87,12 @@ def extract(language: str, source: bytes) -> list[Tag]:
         tags.append(Tag(name, kind, is_def, row + 1, node.end_point[0] + 1, first))
     tags.sort()  # by name, then line: the symbol table finds a file's tags by bisection
     return tags
+
+
+def worker_init() -> None:
+    """Set up a parser process: it only allocates acyclic data (tags, tuples, strings) that
+    reference counting frees, so the cyclic garbage collector's passes are pure overhead."""
+    gc.disable()
 
 
 BatchResult = list[tuple[str, list[Tag]]]
