@@ -47,6 +47,15 @@ def _inside_class(node: Node) -> bool:
 
 def extract(language: str, source: bytes) -> list[Tag]:
     """Parse ``source`` and run the language's tags query over it (sorted by name, line)."""
+    return [Tag(*raw) for raw in _extract_raw(language, source)]
+
+
+RawTag = tuple[str, str, bool, int, int, str]
+
+
+def _extract_raw(language: str, source: bytes) -> list[RawTag]:
+    """``extract`` as plain tuples (a NamedTuple's constructor is Python code: in the workers,
+    which only encode the tags, plain tuples are cheaper and encode the same)."""
     grammar, query = compiled(language)
     parser = _parsers.get(language)
     if parser is None:
@@ -55,7 +64,7 @@ def extract(language: str, source: bytes) -> list[Tag]:
     roles = _roles.setdefault(language, {})
     lines: list[bytes] | None = None
     seen: set[tuple[str, int, bool]] = set()
-    tags: list[Tag] = []
+    tags: list[RawTag] = []
     for pattern, captures in QueryCursor(query).matches(tree.root_node):
         role = roles.get(pattern)
         if role is None:
@@ -84,7 +93,7 @@ def extract(language: str, source: bytes) -> list[Tag]:
         else:
             kind = role[10:]
             first = ""
-        tags.append(Tag(name, kind, is_def, row + 1, node.end_point[0] + 1, first))
+        tags.append((name, kind, is_def, row + 1, node.end_point[0] + 1, first))
     tags.sort()  # by name, then line: the symbol table finds a file's tags by bisection
     return tags
 
@@ -106,10 +115,10 @@ def extract_batch(batch: list[tuple[str, str, bytes]]) -> bytes:
     Results travel as msgpack (decoded straight into ``Tag`` tuples by ``decode_batch``),
     which costs the parent far less than unpickling hundreds of thousands of tuples.
     """
-    out: BatchResult = []
+    out: list[tuple[str, list[RawTag]]] = []
     for path, language, source in batch:
         try:
-            tags = extract(language, source)
+            tags = _extract_raw(language, source)
         except Exception:  # a grammar crash on one odd file must not lose the batch
             tags = []
         out.append((path, tags))
