@@ -84,7 +84,7 @@ async def model_supports_tools(backend: ModelBackend, model: str | None) -> bool
         info = await backend.show(model)
     except BackendError:
         return True
-    return info.supports_tools or not info.capabilities
+    return info.native_tools
 
 
 def choose_variant(tool_mode: str, native_tools: bool) -> prompts.Variant:

@@ -225,7 +225,7 @@ async def _ask_async(settings: Settings, args: argparse.Namespace, json: Any) ->
             tool_mode=args.tool_mode,
             max_rounds=settings.max_rounds,
             context_length=info.context_length,
-            native_tools=info.supports_tools or not info.capabilities,
+            native_tools=info.native_tools,
         )
         print(f"[{info.name} on {services.roots.default}]", file=sys.stderr)
         async for event in agent.run(services, chat):

@@ -71,12 +71,23 @@ def _setting(body: ChatBody, name: str, default: Any) -> Resolved:
     return Resolved(default, f"settings.{name}" if body.settings is not None else name)
 
 
-async def _model(svc: Services, requested: Resolved) -> ModelInfo:
+async def resolve_model(svc: Services, name: str | None, param: str) -> ModelInfo:
+    """The chat's model; a missing one is named by ``param``, the client's spelling."""
     try:
-        return await agent.resolve_model(svc, requested.value)
+        return await agent.resolve_model(svc, name)
     except BackendError as exc:
-        exc.param = requested.param if exc.code == "ollama_model_not_found" else None
+        exc.param = param if exc.code == "ollama_model_not_found" else None
         raise
+
+
+def take_chat_slot(svc: Services) -> None:
+    """Count this chat against --max-concurrent-chats, or refuse it with server_busy."""
+    if not svc.try_acquire_chat():
+        raise AssistantError(
+            "server_busy",
+            f"{svc.settings.max_concurrent_chats} chats are already running; retry in a moment",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
 
 
 async def prepare(svc: Services, body: ChatBody) -> agent.ChatInput:
@@ -89,7 +100,8 @@ async def prepare(svc: Services, body: ChatBody) -> agent.ChatInput:
             repo_path = opened.path
     except SandboxError as exc:
         raise from_sandbox(exc, repo=repo.param) from None
-    info = await _model(svc, _setting(body, "model", None))
+    model = _setting(body, "model", None)
+    info = await resolve_model(svc, model.value, model.param)
     return agent.ChatInput(
         messages=[{"role": m.role, "content": m.content} for m in body.messages],
         model=info.name,
@@ -99,19 +111,14 @@ async def prepare(svc: Services, body: ChatBody) -> agent.ChatInput:
         tool_mode=_setting(body, "tool_mode", "auto").value,
         max_rounds=svc.settings.max_rounds,
         context_length=info.context_length,
-        native_tools=info.supports_tools or not info.capabilities,
+        native_tools=info.native_tools,
     )
 
 
 @post("/chat/completions", summary="Chat about the repository; streams SSE by default (SPEC §4)", status_code=200)
 async def post_chat(request: Request[Any, Any, Any], data: JSONBody[ChatBody]) -> Response[bytes] | Stream:
     svc = services(request)
-    if not svc.try_acquire_chat():
-        raise AssistantError(
-            "server_busy",
-            f"{svc.settings.max_concurrent_chats} chats are already running; retry in a moment",
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
+    take_chat_slot(svc)
     try:
         chat = await prepare(svc, data)
     except BaseException:

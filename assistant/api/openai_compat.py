@@ -22,12 +22,12 @@ from litestar.response import Stream
 
 from assistant import agent
 from assistant.backends import ChatRequest, ModelInfo, ToolCallRequest
-from assistant.errors import AssistantError, BackendError, from_sandbox
+from assistant.errors import AssistantError, from_sandbox
 from assistant.services import Services, services
 from assistant.streaming import sse, sse_stream
 from sandbox import SandboxError
 
-from .chat import RETRY_AFTER_SECONDS
+from .chat import resolve_model, take_chat_slot
 from .envelope import encode
 
 log = logging.getLogger("assistant.trace")
@@ -171,14 +171,9 @@ async def v1_chat(request: Request[Any, Any, Any], data: JSONBody[OpenAIChatBody
             repo_path = repo.path
     except SandboxError as exc:
         raise from_sandbox(exc, repo="repo_path") from None
-    if not svc.try_acquire_chat():
-        raise AssistantError("server_busy", "too many chats are running; retry in a moment", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    take_chat_slot(svc)
     try:
-        try:
-            info = await agent.resolve_model(svc, data.model)
-        except BackendError as exc:
-            exc.param = "model" if exc.code == "ollama_model_not_found" else None
-            raise
+        info = await resolve_model(svc, data.model, "model")
         include_usage = bool((data.stream_options or {}).get("include_usage"))
         max_tokens = data.max_completion_tokens or data.max_tokens or 2048
         temperature = 0.7 if data.temperature is None else data.temperature
@@ -188,7 +183,7 @@ async def v1_chat(request: Request[Any, Any, Any], data: JSONBody[OpenAIChatBody
             chat = agent.ChatInput(
                 messages=messages, model=info.name, repo_path=repo_path, temperature=temperature, max_tokens=max_tokens,
                 max_rounds=svc.settings.max_rounds, context_length=info.context_length,
-                native_tools=info.supports_tools or not info.capabilities, seed=data.seed,
+                native_tools=info.native_tools, seed=data.seed,
             )  # fmt: skip
             source = _our_tools(svc, chat)
     except BaseException:

@@ -49,6 +49,12 @@ class ModelInfo:
     def supports_tools(self) -> bool:
         return "tools" in self.capabilities
 
+    @property
+    def native_tools(self) -> bool:
+        """Offer tools through the API's tool field: the model supports them, or the server
+        does not say (an OpenAI-compatible server lists no capabilities)."""
+        return self.supports_tools or not self.capabilities
+
     def to_dict(self) -> dict[str, Any]:
         details = {k: self.details.get(k) for k in ("family", "parameter_size", "quantization_level")}
         return {
