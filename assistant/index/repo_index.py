@@ -100,7 +100,6 @@ class RepoIndex:
         self._thread: threading.Thread | None = None
         self._pool: ProcessPoolExecutor | None = None
         self._futures: list[Future[bytes]] = []
-        self._submitted: set[str] = set()  # sent to the pool while the walk went on
 
     # -- life cycle -----------------------------------------------------------------------
 
@@ -164,14 +163,13 @@ class RepoIndex:
         except OSError as exc:
             log.warning("inotify unavailable (%s); sweeping for changes at most once a second", exc)
         cached = store.load(self._cache_path, self.repo_path)
-        pending = self._load_texts(cached)
+        pending, queued = self._load_texts(cached)
         self.text_ready.set()
         self.total = len(self.files)
         self.done = self.total - len(pending)
         if progress:
             progress(self.done, self.total)
-        self._parse([p for p in pending if self.files[p].tags is None and p not in self._submitted], progress)
-        self._submitted.clear()
+        self._parse(pending[queued:], progress)
         self.parsed_last_build = len(pending)
         with self._lock:
             self.symbols.prepare()
@@ -183,8 +181,11 @@ class RepoIndex:
         if pending or set(cached) != set(self.files):
             self._save_now()
 
-    def _load_texts(self, cached: dict[str, store.CachedFile]) -> list[str]:
-        """Walk and read every file; reuse cached tags where (mtime, size) match."""
+    def _load_texts(self, cached: dict[str, store.CachedFile]) -> tuple[list[str], int]:
+        """Walk and read every file; reuse cached tags where (mtime, size) match.
+
+        Returns the files to parse and how many of them (the first ones) already went to the
+        worker pool while the walk went on."""
         assert self._repo is not None
         pending: list[str] = []
         queued = 0  # pending files already sent to the pool: parsing overlaps the walk
@@ -193,7 +194,6 @@ class RepoIndex:
                 break
             if len(pending) >= POOL_THRESHOLD and len(pending) - queued >= MAX_BATCH_FILES:
                 self._submit(pending[queued:])
-                self._submitted.update(pending[queued:])
                 queued = len(pending)
             record = _read(self._repo, comps)
             if record is None:
@@ -209,7 +209,7 @@ class RepoIndex:
                     record.tags = []
                 else:
                     pending.append(path)
-        return pending
+        return pending, queued
 
     def _watch(self, fd: int, comps: Components) -> None:
         if self._watcher is None:
