@@ -105,6 +105,10 @@ class FakeOllama:
         """Queue chat answers: each a list of NDJSON chunks (dicts) and delays (numbers)."""
         self._scripts.extend(responses)
 
+    def next_script(self, body: dict[str, Any]) -> list[Any]:
+        """The next queued chat answer, or an echo of the last user message (``echo_chunks``)."""
+        return self._scripts.popleft() if self._scripts else _echo(body, self.echo_chunks)
+
     def received(self, path: str) -> list[Recorded]:
         with self._lock:
             return [r for r in self.requests if r.path == path]
@@ -175,6 +179,15 @@ class _Handler(BaseHTTPRequestHandler):
     def _record(self, body: Any) -> None:
         with self.owner._lock:
             self.owner.requests.append(Recorded(self.command, self.path, body, time.monotonic()))
+
+    def _accept(self) -> dict[str, Any] | None:
+        """Read and record the request, then apply the slow/hang switches. Returns the JSON
+        body (``{}`` when there is none or it is not an object), or ``None`` if the client left."""
+        body = self._body() if self.command != "GET" else None
+        self._record(body)
+        if not self._gate():
+            return None
+        return body if isinstance(body, dict) else {}
 
     def _client_gone(self) -> bool:
         readable, _, _ = select.select([self.connection], [], [], 0)
@@ -261,8 +274,7 @@ class _Handler(BaseHTTPRequestHandler):
     # -- endpoints ---------------------------------------------------------------------------
 
     def do_GET(self) -> None:  # noqa: N802
-        self._record(None)
-        if not self._gate():
+        if self._accept() is None:
             return
         if self.path == "/api/tags":
             self._json(200, {"models": self.owner.models})
@@ -272,11 +284,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(404, {"error": "not found"})
 
     def do_DELETE(self) -> None:  # noqa: N802
-        body = self._body()
-        self._record(body)
-        if not self._gate():
+        body = self._accept()
+        if body is None:
             return
-        name = (body or {}).get("model") or (body or {}).get("name") or ""
+        name = body.get("model") or body.get("name") or ""
         model = self._model_named(name)
         if self.path != "/api/delete" or model is None:
             self._json(404, {"error": f"model '{name}' not found"})
@@ -285,11 +296,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(200, {})
 
     def do_POST(self) -> None:  # noqa: N802
-        body = self._body()
-        self._record(body)
-        if not self._gate():
+        body = self._accept()
+        if body is None:
             return
-        body = body if isinstance(body, dict) else {}
         name = body.get("model") or body.get("name") or ""
         if self.path == "/api/show":
             model = self._model_named(name)
@@ -317,7 +326,7 @@ class _Handler(BaseHTTPRequestHandler):
             if self._model_named(name) is None:
                 self._json(404, {"error": f"model '{name}' not found, try pulling it first"})
                 return
-            script = self.owner._scripts.popleft() if self.owner._scripts else _echo(body, self.owner.echo_chunks)
+            script = self.owner.next_script(body)
             chunks = [_chat_chunk(name, item) for item in script]
             if body.get("stream", True):
                 self._stream("chat", chunks)

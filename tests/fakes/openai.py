@@ -29,8 +29,7 @@ class _OpenAIHandler(_Handler):
         self.wfile.write(f"{len(line):X}\r\n".encode() + line + b"\r\n")
 
     def do_GET(self) -> None:  # noqa: N802
-        self._record(None)
-        if not self._gate():
+        if self._accept() is None:
             return
         if self.path == "/v1/models":
             data = [{"id": m["name"], "object": "model", "created": 1767225600, "owned_by": "llamacpp"} for m in self.owner.models]
@@ -39,11 +38,9 @@ class _OpenAIHandler(_Handler):
             self._json(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
 
     def do_POST(self) -> None:  # noqa: N802
-        body = self._body()
-        self._record(body)
-        if not self._gate():
+        body = self._accept()
+        if body is None:
             return
-        body = body if isinstance(body, dict) else {}
         if self.path != "/v1/chat/completions":
             self._json(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
             return
@@ -51,9 +48,7 @@ class _OpenAIHandler(_Handler):
         if self._model_named(model) is None:
             self._json(404, {"error": {"message": f"model '{model}' not found", "type": "invalid_request_error", "code": "model_not_found"}})
             return
-        from .ollama import _echo
-
-        script = self.owner._scripts.popleft() if self.owner._scripts else _echo(body, self.owner.echo_chunks)
+        script = self.owner.next_script(body)
         if body.get("stream") and body.get("tools") and self.owner.refuse_stream_with_tools:
             self.owner._scripts.appendleft(script)  # answered when asked again without streaming
             self.send_response(200)
