@@ -22,7 +22,7 @@ from assistant.errors import AssistantError, BackendError, timestamp
 from assistant.index import IndexManager
 from assistant.textcalls import HoldBack, parse_text_calls
 from assistant.tools import DEFAULT_BUDGET, TOOLS, ToolContext, get_tool, run_tool, validate_arguments
-from sandbox import Repo, SandboxError, list_directory, read_capped
+from sandbox import Repo, SandboxError, cut_utf8, list_directory, read_capped
 
 MAX_TOP_ENTRIES = 30
 
@@ -218,10 +218,11 @@ def _call_key(call: ToolCallRequest) -> str:
 
 
 def cut_bytes(text: str, limit: int) -> tuple[str, bool]:
+    """``text`` cut to at most ``limit`` UTF-8 bytes on a character boundary, and whether it was."""
     raw = text.encode("utf-8")
     if len(raw) <= limit:
         return text, False
-    return raw[:limit].decode("utf-8", "ignore"), True
+    return cut_utf8(raw[:limit]).decode("utf-8"), True
 
 
 class _Round:
