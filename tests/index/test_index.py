@@ -228,3 +228,19 @@ def test_search_while_building_uses_a_direct_scan(repo: Path, tmp_path: Path) ->
     finally:
         index.close()
         roots.close()
+
+
+def test_an_unwritable_cache_is_reported_not_fatal(repo: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache directory should be")
+    roots = Roots([str(repo)])
+    index = RepoIndex(roots, roots.default, str(blocker))
+    try:
+        with caplog.at_level("WARNING", logger="assistant.index"):
+            index.build()
+        assert index.state == "ready"
+        assert symbols(index, "tokenize")[0] == ("pkg/parser.py", "definition", 6)
+        assert "cannot write the index cache" in caplog.text
+    finally:
+        index.close()
+        roots.close()
