@@ -5,12 +5,39 @@ the repository through the sandbox (git-ignored, binary and over-1-MiB files ski
 every file's text in memory, reuses the cached tags of files whose (mtime, size) did not
 change, and parses the rest on every core. The tags are cached on disk (``store``). inotify
 (``watch``) reports every later change, which is applied before the next search.
+
+The names below are imported on first use: a parser worker process imports
+``assistant.index.tags``, and with it this package, and should not pay for the sandbox,
+RE2 and the rest of the server it never uses.
 """
 
-from .languages import EXTENSIONS, LANGUAGES, language_for
-from .repo_index import MAX_FILE_BYTES, FileRecord, RepoIndex
-from .search import MAX_LIMIT, MODES, IndexManager, SearchResult, path_filter, search_index
-from .tags import Tag, extract
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .languages import EXTENSIONS, LANGUAGES, language_for
+    from .repo_index import MAX_FILE_BYTES, FileRecord, RepoIndex
+    from .search import MAX_LIMIT, MODES, IndexManager, SearchResult, path_filter, search_index
+    from .tags import Tag, extract
+
+_WHERE = {
+    "EXTENSIONS": "languages",
+    "LANGUAGES": "languages",
+    "language_for": "languages",
+    "MAX_FILE_BYTES": "repo_index",
+    "FileRecord": "repo_index",
+    "RepoIndex": "repo_index",
+    "MAX_LIMIT": "search",
+    "MODES": "search",
+    "IndexManager": "search",
+    "SearchResult": "search",
+    "path_filter": "search",
+    "search_index": "search",
+    "Tag": "tags",
+    "extract": "tags",
+}
 
 __all__ = [
     "EXTENSIONS",
@@ -28,3 +55,12 @@ __all__ = [
     "path_filter",
     "search_index",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value

@@ -117,7 +117,7 @@ def search_index(
                     "kind": "definition" if tag.is_definition else "reference",
                     "symbol": tag.name,
                     "symbol_kind": tag.kind,
-                    "text": tag.first_line or _line_of(index, hit.path, tag.line),
+                    "text": _line_of(index, hit.path, tag.line),
                     "score": hit.score,
                 }
             )

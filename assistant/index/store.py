@@ -21,7 +21,7 @@ from .tags import Tag
 
 log = logging.getLogger("assistant.index")
 
-VERSION = 2  # 2: tags sorted by name within each file
+VERSION = 3  # 2: tags sorted by name within each file; 3: no first line in tags
 
 
 class CachedFile(msgspec.Struct, array_like=True):

@@ -41,8 +41,10 @@ class SymbolTable:
         self.definitions = 0
         self._file_tags: dict[str, list[Tag]] = {}
         self._file_names: dict[str, list[str]] = {}  # each file's tag names, sorted, for bisection
-        self._by_lower: dict[str, set[str]] = {}
-        self._sorted_lower: list[str] | None = None  # built on first search, then kept sorted
+        # names by lower case, and those sorted: built from the postings by the first search
+        # (or prepare()) rather than name by name while a whole repository is being loaded
+        self._by_lower: dict[str, set[str]] | None = None
+        self._sorted_lower: list[str] | None = None
         self._blob: str | None = None
         self._blob_starts: list[int] = []
         self._file_defs: dict[str, set[str]] = {}
@@ -52,37 +54,51 @@ class SymbolTable:
     def __len__(self) -> int:
         return self.definitions
 
-    def _new_name(self, name: str) -> None:
+    def _lower_names(self) -> dict[str, set[str]]:
+        if self._by_lower is None:
+            by_lower: dict[str, set[str]] = {}
+            for name in self.postings:
+                names = by_lower.get(name.lower())
+                if names is None:
+                    by_lower[name.lower()] = {name}
+                else:
+                    names.add(name)
+            self._by_lower = by_lower
+        return self._by_lower
+
+    def _new_name(self, name: str, by_lower: dict[str, set[str]]) -> None:
         lower = name.lower()
-        names = self._by_lower.get(lower)
+        names = by_lower.get(lower)
         if names is not None:
             names.add(name)
             return
-        self._by_lower[lower] = {name}
+        by_lower[lower] = {name}
         if self._sorted_lower is not None:
             bisect.insort(self._sorted_lower, lower)
         self._blob = None
 
     def add_file(self, path: str, tags: list[Tag]) -> None:
-        postings = self.postings
-        for name in {t[0] for t in tags}:
+        names = [t.name for t in tags]
+        defined = [t.name for t in tags if t.is_definition]
+        postings, by_lower = self.postings, self._by_lower
+        for name in set(names):
             files = postings.get(name)
             if files is None:
                 postings[name] = [path]
-                self._new_name(name)
+                if by_lower is not None:
+                    self._new_name(name, by_lower)
             else:
                 files.append(path)
-        defined = {t[0] for t in tags if t[2]}
-        self.definitions += sum(1 for t in tags if t[2])
-        self._file_defs[path] = defined
+        self.definitions += len(defined)
+        self._file_defs[path] = set(defined)
         self._file_tags[path] = tags
-        self._file_names[path] = [t[0] for t in tags]
+        self._file_names[path] = names
         if self._ref_counts is not None:
-            self._ref_counts.update(t[0] for t in tags if not t[2])
+            self._ref_counts.update(t.name for t in tags if not t.is_definition)
         self._popularity.clear()
 
     def remove_file(self, path: str, tags: list[Tag]) -> None:
-        for name in {t[0] for t in tags}:
+        for name in {t.name for t in tags}:
             files = self.postings.get(name)
             if files is None:
                 continue
@@ -91,6 +107,8 @@ class SymbolTable:
             if files:
                 continue
             del self.postings[name]
+            if self._by_lower is None:
+                continue
             lower = name.lower()
             names = self._by_lower[lower]
             names.discard(name)
@@ -99,12 +117,12 @@ class SymbolTable:
                 if self._sorted_lower is not None:
                     del self._sorted_lower[bisect.bisect_left(self._sorted_lower, lower)]
                 self._blob = None
-        self.definitions -= sum(1 for t in tags if t[2])
+        self.definitions -= sum(1 for t in tags if t.is_definition)
         self._file_defs.pop(path, None)
         self._file_tags.pop(path, None)
         self._file_names.pop(path, None)
         if self._ref_counts is not None:
-            self._ref_counts.subtract(t[0] for t in tags if not t[2])
+            self._ref_counts.subtract(t.name for t in tags if not t.is_definition)
         self._popularity.clear()
 
     def prepare(self) -> None:
@@ -115,7 +133,7 @@ class SymbolTable:
 
     def _counts(self) -> Counter[str]:
         if self._ref_counts is None:
-            self._ref_counts = Counter(t[0] for tags in self._file_tags.values() for t in tags if not t[2])
+            self._ref_counts = Counter(t.name for tags in self._file_tags.values() for t in tags if not t.is_definition)
         return self._ref_counts
 
     def tags_named(self, path: str, name: str) -> list[Tag]:
@@ -140,27 +158,28 @@ class SymbolTable:
 
     def _sorted(self) -> list[str]:
         if self._sorted_lower is None:
-            self._sorted_lower = sorted(self._by_lower)
+            self._sorted_lower = sorted(self._lower_names())
         return self._sorted_lower
 
     def _candidates(self, query: str) -> list[tuple[str, float]]:
         """Names matching ``query`` with their match class score, best classes first."""
         lower = query.lower()
+        by_lower = self._lower_names()
         found: dict[str, float] = {}
         if query in self.postings:
             found[query] = EXACT
-        for name in self._by_lower.get(lower, ()):
+        for name in by_lower.get(lower, ()):
             found.setdefault(name, EXACT_CI)
         ordered = self._sorted()
         start = bisect.bisect_left(ordered, lower)
         for candidate in ordered[start : start + MAX_CANDIDATE_NAMES]:
             if not candidate.startswith(lower):
                 break
-            for name in self._by_lower[candidate]:
+            for name in by_lower[candidate]:
                 found.setdefault(name, PREFIX - min(50, len(name) - len(query)))
         if len(found) < MAX_CANDIDATE_NAMES:
             for candidate in self._substring_names(lower):
-                for name in self._by_lower[candidate]:
+                for name in by_lower[candidate]:
                     found.setdefault(name, SUBSTRING - min(50, len(name) - len(query)))
                 if len(found) >= MAX_CANDIDATE_NAMES:
                     break

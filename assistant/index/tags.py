@@ -7,42 +7,59 @@ use the second core): everything here is plain data in, plain data out.
 from __future__ import annotations
 
 import gc
-from typing import NamedTuple
+from operator import itemgetter
 
 import msgspec
-
-from tree_sitter import Node, Parser, QueryCursor
+from tree_sitter import Language, Node, Parser, QueryCursor
 
 from .languages import compiled
 
-MAX_FIRST_LINE = 200
 _CLASS_LIKE = ("class", "impl_item", "trait_item", "interface", "struct")
 
 
-class Tag(NamedTuple):
-    """One definition or reference (lines are 1-based and inclusive)."""
+class Tag(msgspec.Struct, array_like=True, gc=False):
+    """One definition or reference (lines are 1-based and inclusive). A definition's first
+    line is not stored: the index holds the file's text, and search results read it there.
+
+    A struct the garbage collector does not track (it holds only strings, ints and a bool):
+    a large repository has hundreds of thousands of tags, and tracking them made the
+    collector's passes a large part of loading them.
+    """
 
     name: str
     kind: str  # function, method, class, … for definitions; call, class, type, … for references
     is_definition: bool
     line: int
     end_line: int
-    first_line: str  # the definition's first line ("" for references)
 
 
+RawTag = tuple[str, str, bool, int, int]
+Role = tuple[str, bool, str]  # the capture naming the tagged node, is it a definition, kind
+
+_by_name = itemgetter(0)
 _parsers: dict[str, Parser] = {}
-_roles: dict[str, dict[int, str]] = {}  # language -> pattern index -> its definition./reference. capture
+_roles: dict[str, dict[int, Role | None]] = {}  # language -> pattern index -> its role
+_class_kinds: dict[str, frozenset[int]] = {}  # language -> ids of its class-like node kinds
 
 
-def _inside_class(node: Node) -> bool:
-    parent = node.parent
-    for _ in range(3):
-        if parent is None:
-            return False
-        if any(word in parent.type for word in _CLASS_LIKE):
-            return True
-        parent = parent.parent
-    return False
+def _classes(language: str, grammar: Language) -> frozenset[int]:
+    kinds = _class_kinds.get(language)
+    if kinds is None:
+        kinds = _class_kinds[language] = frozenset(
+            kind
+            for kind in range(grammar.node_kind_count)
+            if any(word in (grammar.node_kind_for_id(kind) or "") for word in _CLASS_LIKE)
+        )
+    return kinds
+
+
+def _role(captures: dict[str, list[Node]]) -> Role | None:
+    for capture in captures:
+        if capture.startswith("definition."):
+            return capture, True, capture[11:]
+        if capture.startswith("reference."):
+            return capture, False, capture[10:]
+    return None
 
 
 def extract(language: str, source: bytes) -> list[Tag]:
@@ -50,51 +67,51 @@ def extract(language: str, source: bytes) -> list[Tag]:
     return [Tag(*raw) for raw in _extract_raw(language, source)]
 
 
-RawTag = tuple[str, str, bool, int, int, str]
-
-
 def _extract_raw(language: str, source: bytes) -> list[RawTag]:
-    """``extract`` as plain tuples (a NamedTuple's constructor is Python code: in the workers,
-    which only encode the tags, plain tuples are cheaper and encode the same)."""
+    """``extract`` as plain tuples (what the workers encode: cheaper to build than structs).
+
+    This loop runs once per query match, hundreds of thousands of times in a large
+    repository, so it does the least it can per match: roles are worked out once per
+    pattern and class-likeness is a set lookup of node kind ids.
+    """
     grammar, query = compiled(language)
     parser = _parsers.get(language)
     if parser is None:
         parser = _parsers[language] = Parser(grammar)
     tree = parser.parse(source)
     roles = _roles.setdefault(language, {})
-    lines: list[bytes] | None = None
+    classes = _classes(language, grammar)
     seen: set[tuple[str, int, bool]] = set()
     tags: list[RawTag] = []
     for pattern, captures in QueryCursor(query).matches(tree.root_node):
-        role = roles.get(pattern)
-        if role is None:
-            role = roles[pattern] = next((c for c in captures if c.startswith(("definition.", "reference."))), "")
+        try:
+            role = roles[pattern]
+        except KeyError:
+            role = roles[pattern] = _role(captures)
         names = captures.get("name")
-        if not role or not names:
+        if role is None or not names:
             continue
-        name_node = names[0]
-        name = source[name_node.start_byte : name_node.end_byte].decode("utf-8", "replace")
+        name = (names[0].text or b"").decode("utf-8", "replace")
         if not name:
             continue
-        node = captures[role][0]
+        capture, is_def, kind = role
+        node = captures[capture][0]
         row = node.start_point[0]
-        is_def = role[0] == "d"
         key = (name, row, is_def)
         if key in seen:
             continue
         seen.add(key)
-        if is_def:
-            kind = role[11:]
-            if kind == "function" and _inside_class(node):
-                kind = "method"
-            if lines is None:
-                lines = source.split(b"\n")
-            first = lines[row].strip()[:MAX_FIRST_LINE].decode("utf-8", "replace")
-        else:
-            kind = role[10:]
-            first = ""
-        tags.append((name, kind, is_def, row + 1, node.end_point[0] + 1, first))
-    tags.sort()  # by name, then line: the symbol table finds a file's tags by bisection
+        if kind == "function" and is_def:  # a function within a class (up to 3 levels up) is a method
+            parent = node.parent
+            for _ in range(3):
+                if parent is None:
+                    break
+                if parent.kind_id in classes:
+                    kind = "method"
+                    break
+                parent = parent.parent
+        tags.append((name, kind, is_def, row + 1, node.end_point[0] + 1))
+    tags.sort(key=_by_name)  # stable: by name, then position; the symbol table bisects by name
     return tags
 
 
@@ -112,8 +129,8 @@ _batch_decoder = msgspec.msgpack.Decoder(BatchResult)
 def extract_batch(batch: list[tuple[str, str, bytes]]) -> bytes:
     """Worker entry point: ``(path, language, source)`` items in, encoded ``(path, tags)`` out.
 
-    Results travel as msgpack (decoded straight into ``Tag`` tuples by ``decode_batch``),
-    which costs the parent far less than unpickling hundreds of thousands of tuples.
+    Results travel as msgpack (decoded straight into ``Tag`` structs by ``decode_batch``),
+    which costs the parent far less than unpickling hundreds of thousands of objects.
     """
     out: list[tuple[str, list[RawTag]]] = []
     for path, language, source in batch:

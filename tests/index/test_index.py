@@ -59,6 +59,10 @@ def test_build_finds_symbols_and_text(make_index) -> None:  # type: ignore[no-un
     assert symbols(index, "tokenize")[0] == ("pkg/parser.py", "definition", 6)
     assert ("pkg/parser.py", "reference", 3) in symbols(index, "tokenize")
     assert texts(index, "reads text") == [("notes.txt", 1)]
+    found = {(r["kind"], r["line"]): r for r in search_index(index, "tokenize", "symbol").results}
+    definition, reference = found[("definition", 6)], found[("reference", 3)]
+    assert definition["text"] == "def tokenize(text):" and definition["end_line"] == 7
+    assert reference["text"] == "return tokenize(text)" and reference["symbol_kind"] == "call"
 
 
 def test_ignore_rules_honoured(repo: Path, make_index) -> None:  # type: ignore[no-untyped-def]
