@@ -17,7 +17,7 @@ from sandbox import BINARY_PROBE, Components, Repo, Roots, SandboxError, open_fi
 from . import store
 from .languages import language_for
 from .symbols import SymbolTable
-from .tags import Tag, decode_batch, extract, extract_batch, worker_init
+from .tags import Tags, decode_batch, extract, extract_batch, worker_init
 from .watch import Changes, Watcher
 
 log = logging.getLogger("assistant.index")
@@ -39,7 +39,7 @@ class FileRecord:
     size: int
     language: str | None
     text: bytes
-    tags: list[Tag] | None = None
+    tags: Tags | None = None
     _lower: bytes | None = field(default=None, repr=False)
 
     @property
@@ -49,7 +49,7 @@ class FileRecord:
         return self._lower
 
     def cached(self) -> store.CachedFile:
-        return store.CachedFile(self.mtime_ns, self.size, self.language, self.tags or [])
+        return store.CachedFile(self.mtime_ns, self.size, self.language, self.tags or ())
 
 
 def _join(comps: Components) -> str:
@@ -206,7 +206,7 @@ class RepoIndex:
                     record.tags = hit.tags
                     self.symbols.add_file(path, record.tags)
                 elif record.language is None:
-                    record.tags = []
+                    record.tags = ()
                 else:
                     pending.append(path)
         return pending, queued
@@ -263,7 +263,7 @@ class RepoIndex:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
 
-    def _store_tags(self, path: str, tags: list[Tag]) -> None:
+    def _store_tags(self, path: str, tags: Tags) -> None:
         with self._lock:
             record = self.files.get(path)
             if record is None:
@@ -321,15 +321,15 @@ class RepoIndex:
                 record = _read(self._repo, comps)
             if record is None:
                 if old is not None:
-                    self.symbols.remove_file(path, old.tags or [])
+                    self.symbols.remove_file(path, old.tags or ())
                     del self.files[path]
                     changed += 1
                 continue
             if old is not None and (old.mtime_ns, old.size, old.text) == (record.mtime_ns, record.size, record.text):
                 continue
             if old is not None:
-                self.symbols.remove_file(path, old.tags or [])
-            record.tags = [] if record.language is None else None
+                self.symbols.remove_file(path, old.tags or ())
+            record.tags = () if record.language is None else None
             self.files[path] = record
             if record.language is not None:
                 to_parse.append(path)

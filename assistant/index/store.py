@@ -17,7 +17,7 @@ from pathlib import Path
 import msgspec
 import platformdirs
 
-from .tags import Tag
+from .tags import Tags
 
 log = logging.getLogger("assistant.index")
 
@@ -28,7 +28,7 @@ class CachedFile(msgspec.Struct, array_like=True):
     mtime_ns: int
     size: int
     language: str | None
-    tags: list[Tag]
+    tags: Tags
 
 
 class CacheDocument(msgspec.Struct):

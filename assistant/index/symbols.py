@@ -12,9 +12,12 @@ import bisect
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable
+from operator import attrgetter
 from typing import NamedTuple
 
-from .tags import Tag
+from .tags import Tag, Tags
+
+_name = attrgetter("name")
 
 EXACT, EXACT_CI, PREFIX, SUBSTRING = 1000.0, 900.0, 500.0, 200.0
 DEFINITION_BONUS = 100.0
@@ -39,8 +42,7 @@ class SymbolTable:
     def __init__(self) -> None:
         self.postings: dict[str, list[str]] = {}  # name -> files that have it
         self.definitions = 0
-        self._file_tags: dict[str, list[Tag]] = {}
-        self._file_names: dict[str, list[str]] = {}  # each file's tag names, sorted, for bisection
+        self._file_tags: dict[str, Tags] = {}  # each sorted by name, for bisection
         # names by lower case, and those sorted: built from the postings by the first search
         # (or prepare()) rather than name by name while a whole repository is being loaded
         self._by_lower: dict[str, set[str]] | None = None
@@ -77,7 +79,7 @@ class SymbolTable:
             bisect.insort(self._sorted_lower, lower)
         self._blob = None
 
-    def add_file(self, path: str, tags: list[Tag]) -> None:
+    def add_file(self, path: str, tags: Tags) -> None:
         names = [t.name for t in tags]
         defined = [t.name for t in tags if t.is_definition]
         postings, by_lower = self.postings, self._by_lower
@@ -92,12 +94,11 @@ class SymbolTable:
         self.definitions += len(defined)
         self._file_defs[path] = set(defined)
         self._file_tags[path] = tags
-        self._file_names[path] = names
         if self._ref_counts is not None:
             self._ref_counts.update(t.name for t in tags if not t.is_definition)
         self._popularity.clear()
 
-    def remove_file(self, path: str, tags: list[Tag]) -> None:
+    def remove_file(self, path: str, tags: Tags) -> None:
         for name in {t.name for t in tags}:
             files = self.postings.get(name)
             if files is None:
@@ -120,7 +121,6 @@ class SymbolTable:
         self.definitions -= sum(1 for t in tags if t.is_definition)
         self._file_defs.pop(path, None)
         self._file_tags.pop(path, None)
-        self._file_names.pop(path, None)
         if self._ref_counts is not None:
             self._ref_counts.subtract(t.name for t in tags if not t.is_definition)
         self._popularity.clear()
@@ -136,13 +136,11 @@ class SymbolTable:
             self._ref_counts = Counter(t.name for tags in self._file_tags.values() for t in tags if not t.is_definition)
         return self._ref_counts
 
-    def tags_named(self, path: str, name: str) -> list[Tag]:
+    def tags_named(self, path: str, name: str) -> Tags:
         """The tags of one file with one name (a file's tags are sorted by name)."""
-        names = self._file_names.get(path)
-        if names is None:
-            return []
-        start = bisect.bisect_left(names, name)
-        return self._file_tags[path][start : bisect.bisect_right(names, name, start)]
+        tags = self._file_tags.get(path, ())
+        start = bisect.bisect_left(tags, name, key=_name)
+        return tags[start : bisect.bisect_right(tags, name, start, key=_name)]
 
     def ref_count(self, name: str) -> int:
         """How many references to ``name`` the repository has."""

@@ -33,6 +33,8 @@ class Tag(msgspec.Struct, array_like=True, gc=False):
     end_line: int
 
 
+# A file's tags: a tuple of untracked structs is itself untracked after one collection.
+Tags = tuple[Tag, ...]
 RawTag = tuple[str, str, bool, int, int]
 Role = tuple[str, bool, str]  # the capture naming the tagged node, is it a definition, kind
 
@@ -62,9 +64,9 @@ def _role(captures: dict[str, list[Node]]) -> Role | None:
     return None
 
 
-def extract(language: str, source: bytes) -> list[Tag]:
+def extract(language: str, source: bytes) -> Tags:
     """Parse ``source`` and run the language's tags query over it (sorted by name, line)."""
-    return [Tag(*raw) for raw in _extract_raw(language, source)]
+    return tuple(Tag(*raw) for raw in _extract_raw(language, source))
 
 
 def _extract_raw(language: str, source: bytes) -> list[RawTag]:
@@ -72,18 +74,20 @@ def _extract_raw(language: str, source: bytes) -> list[RawTag]:
 
     This loop runs once per query match, hundreds of thousands of times in a large
     repository, so it does the least it can per match: roles are worked out once per
-    pattern and class-likeness is a set lookup of node kind ids.
+    pattern, class-likeness is a set lookup of node kind ids, and a reference costs one
+    position lookup.
     """
     grammar, query = compiled(language)
     parser = _parsers.get(language)
     if parser is None:
         parser = _parsers[language] = Parser(grammar)
-    tree = parser.parse(source)
+    root_node = parser.parse(source).root_node
+    root = root_node.kind_id
     roles = _roles.setdefault(language, {})
     classes = _classes(language, grammar)
     seen: set[tuple[str, int, bool]] = set()
     tags: list[RawTag] = []
-    for pattern, captures in QueryCursor(query).matches(tree.root_node):
+    for pattern, captures in QueryCursor(query).matches(root_node):
         try:
             role = roles[pattern]
         except KeyError:
@@ -91,26 +95,33 @@ def _extract_raw(language: str, source: bytes) -> list[RawTag]:
         names = captures.get("name")
         if role is None or not names:
             continue
-        name = (names[0].text or b"").decode("utf-8", "replace")
+        name_node = names[0]
+        name = source[name_node.start_byte : name_node.end_byte].decode("utf-8", "replace")
         if not name:
             continue
         capture, is_def, kind = role
-        node = captures[capture][0]
-        row = node.start_point[0]
-        key = (name, row, is_def)
-        if key in seen:
+        count = len(seen)
+        if not is_def:  # a reference is the line of its name (a call may start lines earlier)
+            row = name_node.start_point[0] + 1
+            seen.add((name, row, False))  # each name, line and role once (patterns can overlap)
+            if len(seen) != count:
+                tags.append((name, kind, False, row, row))
             continue
-        seen.add(key)
-        if kind == "function" and is_def:  # a function within a class (up to 3 levels up) is a method
+        node = captures[capture][0]  # a definition spans its whole node
+        row = node.start_point[0] + 1
+        seen.add((name, row, True))
+        if len(seen) == count:
+            continue
+        if kind == "function":  # a function within a class (up to 3 levels up) is a method
             parent = node.parent
             for _ in range(3):
-                if parent is None:
+                if parent is None or parent.kind_id == root:
                     break
                 if parent.kind_id in classes:
                     kind = "method"
                     break
                 parent = parent.parent
-        tags.append((name, kind, is_def, row + 1, node.end_point[0] + 1))
+        tags.append((name, kind, True, row, node.end_point[0] + 1))
     tags.sort(key=_by_name)  # stable: by name, then position; the symbol table bisects by name
     return tags
 
@@ -121,7 +132,7 @@ def worker_init() -> None:
     gc.disable()
 
 
-BatchResult = list[tuple[str, list[Tag]]]
+BatchResult = list[tuple[str, Tags]]
 _batch_encoder = msgspec.msgpack.Encoder()
 _batch_decoder = msgspec.msgpack.Decoder(BatchResult)
 

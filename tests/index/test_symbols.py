@@ -4,11 +4,11 @@ search, then kept current file by file; both ways must find the same names."""
 from __future__ import annotations
 
 from assistant.index.symbols import SymbolTable
-from assistant.index.tags import Tag
+from assistant.index.tags import Tag, Tags
 
 
-def defs(*names: str) -> list[Tag]:
-    return sorted((Tag(name, "function", True, i + 1, i + 1) for i, name in enumerate(names)), key=lambda t: t.name)
+def defs(*names: str) -> Tags:
+    return tuple(sorted((Tag(name, "function", True, i + 1, i + 1) for i, name in enumerate(names)), key=lambda t: t.name))
 
 
 def found(table: SymbolTable, query: str) -> list[tuple[str, str]]:

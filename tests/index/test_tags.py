@@ -56,6 +56,30 @@ def test_python_methods_are_methods_and_functions_are_functions() -> None:
     assert tags == {"Greeter": "class", "greet": "method", "helper": "function"}
 
 
+def test_nested_decorated_and_top_level_functions_get_the_right_kind() -> None:
+    source = (
+        "def outer():\n"
+        "    def inner():\n"
+        "        pass\n"
+        "class Box:\n"
+        "    @property\n"
+        "    def size(self):\n"
+        "        def twice(n):\n"
+        "            return 2 * n\n"
+        "        return twice(1)\n"
+    )
+    kinds = {t.name: t.kind for t in extract("python", source.encode()) if t.is_definition}
+    assert kinds == {"outer": "function", "inner": "function", "Box": "class", "size": "method", "twice": "function"}
+
+
+def test_a_reference_is_the_line_of_its_name_and_each_is_found_once_per_line() -> None:
+    source = "rows = (session\n    .query(Row)\n    .filter(ok))\nprint(len(x), len(y))\n"
+    refs = [(t.name, t.line, t.end_line) for t in extract("python", source.encode()) if not t.is_definition]
+    assert sorted(refs) == [("filter", 3, 3), ("len", 4, 4), ("print", 4, 4), ("query", 2, 2)]
+    definition = next(t for t in extract("python", source.encode()) if t.is_definition)
+    assert (definition.name, definition.line, definition.end_line) == ("rows", 1, 3)
+
+
 def test_typescript_gets_types_and_classes_beyond_the_wheel_query() -> None:
     tags = {(t.name, t.kind) for t in extract("typescript", FIXTURES["typescript"][1].encode()) if t.is_definition}
     assert {("Shape", "interface"), ("Id", "type"), ("Greeter", "class"), ("greet", "method")} <= tags
