@@ -198,8 +198,8 @@ def test_ctrl_c_stops_within_5s_with_a_stream_open(layout: Layout, tmp_path: Pat
 
 
 def test_index_command_parses_a_large_repo_with_worker_processes(tmp_path: Path) -> None:
-    """More files than the in-thread threshold: parsing goes to spawned workers, which import
-    the main module again (python -m assistant must not start the CLI a second time there)."""
+    """More files than the in-thread threshold: parsing goes to the parser processes (which
+    must not start the CLI a second time), and a second run reuses the cache."""
     repo = tmp_path / "big"
     repo.mkdir()
     for i in range(100):

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 from sandbox import BINARY_PROBE, Components, Repo, Roots, SandboxError, open_file, read_opened, walk_files
@@ -17,7 +15,8 @@ from sandbox import BINARY_PROBE, Components, Repo, Roots, SandboxError, open_fi
 from . import store
 from .languages import language_for
 from .symbols import SymbolTable
-from .tags import Tags, decode_batch, extract, extract_batch, worker_init
+from .pool import ParserPool
+from .tags import Tags, decode_batch, extract
 from .watch import Changes, Watcher
 
 log = logging.getLogger("assistant.index")
@@ -98,8 +97,7 @@ class RepoIndex:
         self._save_timer: threading.Timer | None = None
         self._closed = False
         self._thread: threading.Thread | None = None
-        self._pool: ProcessPoolExecutor | None = None
-        self._futures: list[Future[bytes]] = []
+        self._pool: ParserPool | None = None
 
     # -- life cycle -----------------------------------------------------------------------
 
@@ -170,6 +168,9 @@ class RepoIndex:
         if progress:
             progress(self.done, self.total)
         self._parse(pending[queued:], progress)
+        if self._closed:  # stopped mid-build: keep what was parsed, for the next start
+            self._save_now(unvisited=cached)
+            return
         self.parsed_last_build = len(pending)
         with self._lock:
             self.symbols.prepare()
@@ -223,7 +224,7 @@ class RepoIndex:
 
     def _parse(self, paths: list[str], progress: Progress | None) -> None:
         """Parse ``paths`` (few: in this thread; many: in the pool) and collect every result."""
-        if len(paths) < POOL_THRESHOLD and not self._futures:
+        if len(paths) < POOL_THRESHOLD and self._pool is None:
             for path in paths:
                 record = self.files[path]
                 self._store_tags(path, extract(record.language or "", record.text))
@@ -235,33 +236,31 @@ class RepoIndex:
         self._collect(progress)
 
     def _submit(self, paths: list[str]) -> None:
-        """Send files to the worker pool in batches, starting the pool on first use."""
+        """Send files to the parser processes in batches, starting them on first use."""
         if self._pool is None:
-            # spawn, not fork: forking a threaded server can copy a held lock into the child
-            self._pool = ProcessPoolExecutor(
-                max_workers=self._workers, mp_context=multiprocessing.get_context("spawn"), initializer=worker_init
-            )
+            self._pool = ParserPool(self._workers)
         for start in range(0, len(paths), MAX_BATCH_FILES):
-            batch = [(p, self.files[p].language or "", self.files[p].text) for p in paths[start : start + MAX_BATCH_FILES]]
-            self._futures.append(self._pool.submit(extract_batch, batch))
+            self._pool.submit([(p, self.files[p].language or "", self.files[p].text) for p in paths[start : start + MAX_BATCH_FILES]])
 
     def _collect(self, progress: Progress | None) -> None:
-        futures, self._futures = self._futures, []
         pool, self._pool = self._pool, None
+        if pool is None:
+            return
         try:
-            for future in as_completed(futures):
-                for path, tags in decode_batch(future.result()):
-                    self._store_tags(path, tags)
-                    self.done += 1
+            for batch, result in pool.results():
+                if result is None:  # its parser process died: those files stay text-only
+                    for path, _, _ in batch:
+                        self._store_tags(path, ())
+                else:
+                    for path, tags in decode_batch(result):
+                        self._store_tags(path, tags)
+                self.done += len(batch)
                 if progress:
                     progress(self.done, self.total)
                 if self._closed:
                     break
         finally:
-            for future in futures:
-                future.cancel()
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
+            pool.close(kill=self._closed)
 
     def _store_tags(self, path: str, tags: Tags) -> None:
         with self._lock:
@@ -346,10 +345,14 @@ class RepoIndex:
         self._save_timer.daemon = True
         self._save_timer.start()
 
-    def _save_now(self) -> None:
+    def _save_now(self, unvisited: dict[str, store.CachedFile] | None = None) -> None:
+        """Write the cache: every parsed file, plus ``unvisited`` entries of files the walk
+        did not reach (a build stopped part way must not forget the rest of the old cache)."""
         with self._lock:
             self._save_timer = None
             snapshot = {p: r.cached() for p, r in self.files.items() if r.tags is not None}
+            for path, entry in (unvisited or {}).items():
+                snapshot.setdefault(path, entry)
         try:
             store.save(self._cache_path, self.repo_path, snapshot)
         except OSError as exc:

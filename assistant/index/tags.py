@@ -1,7 +1,7 @@
 """Tags: definitions and references extracted from one file with its tags query.
 
-Runs in worker processes too (tree-sitter holds the GIL while parsing, so threads would not
-use the second core): everything here is plain data in, plain data out.
+Runs in parser processes too (``serve``, started by ``pool``): everything here is plain data
+in, plain data out, and importing it pulls in only tree-sitter and msgspec.
 """
 
 from __future__ import annotations
@@ -126,32 +126,41 @@ def _extract_raw(language: str, source: bytes) -> list[RawTag]:
     return tags
 
 
-def worker_init() -> None:
-    """Set up a parser process: it only allocates acyclic data (tags, tuples, strings) that
-    reference counting frees, so the cyclic garbage collector's passes are pure overhead."""
-    gc.disable()
-
-
+Batch = list[tuple[str, str, bytes]]  # (path, language, source) items for a parser process
 BatchResult = list[tuple[str, Tags]]
-_batch_encoder = msgspec.msgpack.Encoder()
-_batch_decoder = msgspec.msgpack.Decoder(BatchResult)
+_batch_decoder = msgspec.msgpack.Decoder(Batch)
+_result_encoder = msgspec.msgpack.Encoder()
+_result_decoder = msgspec.msgpack.Decoder(BatchResult)
 
 
-def extract_batch(batch: list[tuple[str, str, bytes]]) -> bytes:
-    """Worker entry point: ``(path, language, source)`` items in, encoded ``(path, tags)`` out.
-
-    Results travel as msgpack (decoded straight into ``Tag`` structs by ``decode_batch``),
-    which costs the parent far less than unpickling hundreds of thousands of objects.
-    """
+def extract_batch(batch: Batch) -> bytes:
+    """Tag every file of a batch: encoded ``(path, tags)`` out, decoded by ``decode_batch``
+    straight into ``Tag`` structs (far cheaper for the receiving process than unpickling)."""
     out: list[tuple[str, list[RawTag]]] = []
     for path, language, source in batch:
         try:
             tags = _extract_raw(language, source)
-        except Exception:  # a grammar crash on one odd file must not lose the batch
+        except Exception:  # a grammar error on one odd file must not lose the batch
             tags = []
         out.append((path, tags))
-    return _batch_encoder.encode(out)
+    return _result_encoder.encode(out)
 
 
 def decode_batch(data: bytes) -> BatchResult:
-    return _batch_decoder.decode(data)
+    return _result_decoder.decode(data)
+
+
+def serve(read_fd: int, write_fd: int) -> None:
+    """A parser process's main loop (see ``pool``): length-prefixed msgpack batches in on
+    ``read_fd``, their encoded tags out on ``write_fd``, until end of input.
+
+    The cyclic garbage collector is off: this process only makes acyclic data (tuples,
+    strings, nodes) that reference counting frees, so its passes would be pure overhead."""
+    gc.disable()
+    with open(read_fd, "rb") as down, open(write_fd, "wb") as up:
+        while len(header := down.read(4)) == 4:
+            body = down.read(int.from_bytes(header, "little"))
+            result = extract_batch(_batch_decoder.decode(body))
+            up.write(len(result).to_bytes(4, "little"))
+            up.write(result)
+            up.flush()

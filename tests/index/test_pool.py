@@ -1,0 +1,126 @@
+"""The parser processes behind a large build: started without multiprocessing, survivable
+when one dies, gone when the index closes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from assistant.index import RepoIndex, search_index
+from sandbox import Roots
+
+BATCH = 64  # repo_index.MAX_BATCH_FILES: every batch here is full
+
+
+def make_repo(root: Path, files: int, functions: int = 40) -> Path:
+    root.mkdir(parents=True)
+    for i in range(files):
+        body = "".join(f"def f{i}_{j}(x):\n    return helper(x) + {j}\n\n" for j in range(functions))
+        (root / f"mod_{i:04d}.py").write_text(f"# marker_{i}\n{body}")
+    return root
+
+
+def parser_processes() -> list[int]:
+    """Our parser processes: children of this process running the worker loop."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                ppid = int(handle.read().rsplit(b")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                cmdline = handle.read()
+        except OSError:
+            continue
+        if ppid == os.getpid() and b"import serve" in cmdline:
+            found.append(int(entry))
+    return found
+
+
+def wait_for_parser(deadline: float = 20.0) -> int:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if found := parser_processes():
+            return found[0]
+        time.sleep(0.002)
+    raise AssertionError("no parser process appeared")
+
+
+def test_a_script_without_a_main_guard_can_build_a_large_index(tmp_path: Path) -> None:
+    """multiprocessing's spawn re-runs the caller's main module in each worker, so a plain
+    script calling build() at top level crashed; our workers never import it."""
+    repo = make_repo(tmp_path / "repo", 2 * BATCH, functions=2)
+    script = tmp_path / "build_index.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            from sandbox import Roots
+            from assistant.index import RepoIndex
+            roots = Roots([{str(repo)!r}])
+            index = RepoIndex(roots, roots.default, {str(tmp_path / "cache")!r})
+            index.build()
+            print("parsed", index.parsed_last_build, "symbols", len(index.symbols))
+            index.close()
+            """
+        )
+    )
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["parsed", str(2 * BATCH), "symbols", str(2 * BATCH * 2)]
+
+
+def test_a_parser_process_that_dies_costs_its_batch_not_the_build(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    files = 12 * BATCH
+    repo = make_repo(tmp_path / "repo", files)
+    roots = Roots([str(repo)])
+    index = RepoIndex(roots, roots.default, str(tmp_path / "cache"))
+    try:
+        with caplog.at_level("WARNING", logger="assistant.index"):
+            index.start()
+            os.kill(wait_for_parser(), signal.SIGKILL)  # mid-batch: it was started to take one
+            assert index.ready.wait(120)
+        assert index.state == "ready" and index.error is None
+        assert f"a parser process failed on a batch of {BATCH} files" in caplog.text
+        lost = caplog.text.count("a parser process failed")
+        assert len(index.symbols) == (files - lost * BATCH) * 40  # every other batch was parsed
+        assert index.stats()["files_indexed"] == files
+        found = search_index(index, "marker_", "text", limit=1)  # the lost batch is still text
+        assert found.total == files
+    finally:
+        index.close()
+        roots.close()
+
+
+def test_closing_during_a_build_stops_the_parser_processes_and_keeps_the_progress(tmp_path: Path) -> None:
+    files = 24 * BATCH
+    repo = make_repo(tmp_path / "repo", files)
+    roots = Roots([str(repo)])
+    index = RepoIndex(roots, roots.default, str(tmp_path / "cache"))
+    try:
+        index.start()
+        end = time.monotonic() + 60
+        while index.done < BATCH and time.monotonic() < end:  # a batch is in, more are running
+            time.sleep(0.002)
+        wait_for_parser()
+        started = time.monotonic()
+        index.close()
+        assert time.monotonic() - started < 5
+        assert index.state == "building" and not index.ready.is_set()
+        assert parser_processes() == []  # killed and reaped, not left running
+        assert not [t for t in threading.enumerate() if t.name.startswith("parser-")]
+        again = RepoIndex(roots, roots.default, str(tmp_path / "cache"))
+        again.build()  # the next start parses only what the stopped build had not
+        assert BATCH <= files - again.parsed_last_build < files
+        assert len(again.symbols) == files * 40
+        again.close()
+    finally:
+        roots.close()
