@@ -49,6 +49,9 @@ class _Worker:
             self.process = subprocess.Popen(
                 [sys.executable, "-S", "-c", _BOOT, str(down_r), str(up_w), *search_path],
                 pass_fds=(down_r, up_w),
+                # its own process group: a terminal's Ctrl-C goes to the server, which decides
+                # when its parsers stop (it closes their input, or kills them)
+                process_group=0,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
             )

@@ -100,6 +100,22 @@ def test_a_parser_process_that_dies_costs_its_batch_not_the_build(tmp_path: Path
         roots.close()
 
 
+def test_ctrl_c_in_the_terminal_does_not_reach_the_parser_processes(tmp_path: Path) -> None:
+    """A terminal sends SIGINT to its foreground process group: the server's, not the parsers'
+    (an interrupted parser would lose its batch and print a traceback)."""
+    repo = make_repo(tmp_path / "repo", 8 * BATCH)
+    roots = Roots([str(repo)])
+    index = RepoIndex(roots, roots.default, str(tmp_path / "cache"))
+    try:
+        index.start()
+        worker = wait_for_parser()
+        assert os.getpgid(worker) == worker != os.getpgid(0)
+        assert index.ready.wait(120) and len(index.symbols) == 8 * BATCH * 40
+    finally:
+        index.close()
+        roots.close()
+
+
 def test_closing_during_a_build_stops_the_parser_processes_and_keeps_the_progress(tmp_path: Path) -> None:
     files = 24 * BATCH
     repo = make_repo(tmp_path / "repo", files)
