@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sandbox import BINARY_PROBE, Components, Repo, Roots, SandboxError, open_file, read_opened, walk_files
@@ -16,7 +18,7 @@ from . import store
 from .languages import language_for
 from .symbols import SymbolTable
 from .pool import ParserPool
-from .tags import Tags, decode_batch, extract
+from .tags import NO_TAGS, FileTags, decode_batch, extract
 from .watch import Changes, Watcher
 
 log = logging.getLogger("assistant.index")
@@ -29,6 +31,32 @@ SAVE_DELAY = 2.0
 
 Progress = Callable[[int, int], None]
 
+_gc_lock = threading.Lock()
+_gc_pauses = 0
+_gc_was_enabled = False
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Hold off the cyclic garbage collector for a short bulk step (decoding one batch of
+    tags into the symbol table, loading the cache). Loading a repository creates hundreds of
+    thousands of objects that live on, and the collector, triggered every 700 allocations,
+    otherwise re-scans the growing heap over and over; paused per step, it runs between
+    steps instead. Nested and concurrent pauses (several repositories) are counted."""
+    global _gc_pauses, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()
+
 
 @dataclass
 class FileRecord:
@@ -38,7 +66,7 @@ class FileRecord:
     size: int
     language: str | None
     text: bytes
-    tags: Tags | None = None
+    tags: FileTags | None = None
     _lower: bytes | None = field(default=None, repr=False)
 
     @property
@@ -48,7 +76,7 @@ class FileRecord:
         return self._lower
 
     def cached(self) -> store.CachedFile:
-        return store.CachedFile(self.mtime_ns, self.size, self.language, self.tags or ())
+        return store.CachedFile(self.mtime_ns, self.size, self.language, self.tags or NO_TAGS)
 
 
 def _join(comps: Components) -> str:
@@ -160,7 +188,8 @@ class RepoIndex:
             self._watcher = Watcher()
         except OSError as exc:
             log.warning("inotify unavailable (%s); sweeping for changes at most once a second", exc)
-        cached = store.load(self._cache_path, self.repo_path)
+        with _gc_paused():
+            cached = store.load(self._cache_path, self.repo_path)
         pending, queued = self._load_texts(cached)
         self.text_ready.set()
         self.total = len(self.files)
@@ -173,7 +202,8 @@ class RepoIndex:
             return
         self.parsed_last_build = len(pending)
         with self._lock:
-            self.symbols.prepare()
+            with _gc_paused():
+                self.symbols.prepare()
             self.state = "ready"
             self.last_indexed = time.time()
             self.index_ms = round((time.perf_counter() - started) * 1000)
@@ -207,7 +237,7 @@ class RepoIndex:
                     record.tags = hit.tags
                     self.symbols.add_file(path, record.tags)
                 elif record.language is None:
-                    record.tags = ()
+                    record.tags = NO_TAGS
                 else:
                     pending.append(path)
         return pending, queued
@@ -250,10 +280,11 @@ class RepoIndex:
             for batch, result in pool.results():
                 if result is None:  # its parser process died: those files stay text-only
                     for path, _, _ in batch:
-                        self._store_tags(path, ())
+                        self._store_tags(path, NO_TAGS)
                 else:
-                    for path, tags in decode_batch(result):
-                        self._store_tags(path, tags)
+                    with _gc_paused():
+                        for path, tags in decode_batch(result):
+                            self._store_tags(path, tags)
                 self.done += len(batch)
                 if progress:
                     progress(self.done, self.total)
@@ -262,12 +293,12 @@ class RepoIndex:
         finally:
             pool.close(kill=self._closed)
 
-    def _store_tags(self, path: str, tags: Tags) -> None:
+    def _store_tags(self, path: str, tags: FileTags) -> None:
         with self._lock:
             record = self.files.get(path)
             if record is None:
                 return
-            if record.tags:
+            if record.tags is not None:
                 self.symbols.remove_file(path, record.tags)
             record.tags = tags
             self.symbols.add_file(path, tags)
@@ -320,15 +351,15 @@ class RepoIndex:
                 record = _read(self._repo, comps)
             if record is None:
                 if old is not None:
-                    self.symbols.remove_file(path, old.tags or ())
+                    self.symbols.remove_file(path, old.tags or NO_TAGS)
                     del self.files[path]
                     changed += 1
                 continue
             if old is not None and (old.mtime_ns, old.size, old.text) == (record.mtime_ns, record.size, record.text):
                 continue
             if old is not None:
-                self.symbols.remove_file(path, old.tags or ())
-            record.tags = () if record.language is None else None
+                self.symbols.remove_file(path, old.tags or NO_TAGS)
+            record.tags = NO_TAGS if record.language is None else None
             self.files[path] = record
             if record.language is not None:
                 to_parse.append(path)

@@ -17,18 +17,18 @@ from pathlib import Path
 import msgspec
 import platformdirs
 
-from .tags import Tags
+from .tags import FileTags
 
 log = logging.getLogger("assistant.index")
 
-VERSION = 3  # 2: tags sorted by name within each file; 3: no first line in tags
+VERSION = 4  # 2: tags sorted by name; 3: no first line in tags; 4: references per name
 
 
 class CachedFile(msgspec.Struct, array_like=True):
     mtime_ns: int
     size: int
     language: str | None
-    tags: Tags
+    tags: FileTags
 
 
 class CacheDocument(msgspec.Struct):

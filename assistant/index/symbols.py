@@ -13,11 +13,21 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable
 from operator import attrgetter
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
-from .tags import Tag, Tags
+from .tags import FileTags, References, Tag
 
 _name = attrgetter("name")
+
+
+_Named = TypeVar("_Named", Tag, References)
+
+
+def _named(items: tuple[_Named, ...], name: str) -> tuple[_Named, ...]:
+    """The run of ``items`` (sorted by name) with this name."""
+    start = bisect.bisect_left(items, name, key=_name)
+    return items[start : bisect.bisect_right(items, name, start, key=_name)]
+
 
 EXACT, EXACT_CI, PREFIX, SUBSTRING = 1000.0, 900.0, 500.0, 200.0
 DEFINITION_BONUS = 100.0
@@ -36,13 +46,14 @@ class SymbolTable:
     """Name -> [(file, tag)], with the indexes prefix and substring lookups need.
 
     Built for cheap bulk loading (400,000 tags in well under a second) and cheap per-file
-    updates; reference counts and file popularity are computed on demand and cached.
+    updates; reference counts and file popularity are computed on demand and cached. A file's
+    references are kept per name (``References``) and made into ``Tag``s only for hits.
     """
 
     def __init__(self) -> None:
         self.postings: dict[str, list[str]] = {}  # name -> files that have it
         self.definitions = 0
-        self._file_tags: dict[str, Tags] = {}  # each sorted by name, for bisection
+        self._file_tags: dict[str, FileTags] = {}
         # names by lower case, and those sorted: built from the postings by the first search
         # (or prepare()) rather than name by name while a whole repository is being loaded
         self._by_lower: dict[str, set[str]] | None = None
@@ -79,11 +90,10 @@ class SymbolTable:
             bisect.insort(self._sorted_lower, lower)
         self._blob = None
 
-    def add_file(self, path: str, tags: Tags) -> None:
-        names = [t.name for t in tags]
-        defined = [t.name for t in tags if t.is_definition]
+    def add_file(self, path: str, tags: FileTags) -> None:
+        defined = {t.name for t in tags.definitions}
         postings, by_lower = self.postings, self._by_lower
-        for name in set(names):
+        for name in defined.union([r.name for r in tags.references]):
             files = postings.get(name)
             if files is None:
                 postings[name] = [path]
@@ -91,15 +101,16 @@ class SymbolTable:
                     self._new_name(name, by_lower)
             else:
                 files.append(path)
-        self.definitions += len(defined)
-        self._file_defs[path] = set(defined)
+        self.definitions += len(tags.definitions)
+        self._file_defs[path] = defined
         self._file_tags[path] = tags
         if self._ref_counts is not None:
-            self._ref_counts.update(t.name for t in tags if not t.is_definition)
+            for refs in tags.references:
+                self._ref_counts[refs.name] += len(refs.lines)
         self._popularity.clear()
 
-    def remove_file(self, path: str, tags: Tags) -> None:
-        for name in {t.name for t in tags}:
+    def remove_file(self, path: str, tags: FileTags) -> None:
+        for name in {t.name for t in tags.definitions}.union([r.name for r in tags.references]):
             files = self.postings.get(name)
             if files is None:
                 continue
@@ -118,11 +129,12 @@ class SymbolTable:
                 if self._sorted_lower is not None:
                     del self._sorted_lower[bisect.bisect_left(self._sorted_lower, lower)]
                 self._blob = None
-        self.definitions -= sum(1 for t in tags if t.is_definition)
+        self.definitions -= len(tags.definitions)
         self._file_defs.pop(path, None)
         self._file_tags.pop(path, None)
         if self._ref_counts is not None:
-            self._ref_counts.subtract(t.name for t in tags if not t.is_definition)
+            for refs in tags.references:
+                self._ref_counts[refs.name] -= len(refs.lines)
         self._popularity.clear()
 
     def prepare(self) -> None:
@@ -133,14 +145,22 @@ class SymbolTable:
 
     def _counts(self) -> Counter[str]:
         if self._ref_counts is None:
-            self._ref_counts = Counter(t.name for tags in self._file_tags.values() for t in tags if not t.is_definition)
+            counts: Counter[str] = Counter()
+            for tags in self._file_tags.values():
+                for refs in tags.references:
+                    counts[refs.name] += len(refs.lines)
+            self._ref_counts = counts
         return self._ref_counts
 
-    def tags_named(self, path: str, name: str) -> Tags:
-        """The tags of one file with one name (a file's tags are sorted by name)."""
-        tags = self._file_tags.get(path, ())
-        start = bisect.bisect_left(tags, name, key=_name)
-        return tags[start : bisect.bisect_right(tags, name, start, key=_name)]
+    def tags_named(self, path: str, name: str) -> list[Tag]:
+        """The definitions of ``name`` in one file, then each line that references it."""
+        tags = self._file_tags.get(path)
+        if tags is None:
+            return []
+        found = list(_named(tags.definitions, name))
+        for refs in _named(tags.references, name):
+            found.extend(Tag(name, refs.kind, False, line, line) for line in refs.lines)
+        return found
 
     def ref_count(self, name: str) -> int:
         """How many references to ``name`` the repository has."""

@@ -18,12 +18,13 @@ _CLASS_LIKE = ("class", "impl_item", "trait_item", "interface", "struct")
 
 
 class Tag(msgspec.Struct, array_like=True, gc=False):
-    """One definition or reference (lines are 1-based and inclusive). A definition's first
-    line is not stored: the index holds the file's text, and search results read it there.
+    """One definition, or one reference at one line (lines are 1-based and inclusive): what
+    a symbol search finds. A definition's first line is not stored: the index holds the
+    file's text, and search results read it there.
 
-    A struct the garbage collector does not track (it holds only strings, ints and a bool):
-    a large repository has hundreds of thousands of tags, and tracking them made the
-    collector's passes a large part of loading them.
+    The structs here are ones the garbage collector does not track (they hold only strings,
+    ints and tuples of them): a large repository has hundreds of thousands of tags, and
+    tracking them made the collector's passes a large part of loading them.
     """
 
     name: str
@@ -33,9 +34,32 @@ class Tag(msgspec.Struct, array_like=True, gc=False):
     end_line: int
 
 
-# A file's tags: a tuple of untracked structs is itself untracked after one collection.
-Tags = tuple[Tag, ...]
+class References(msgspec.Struct, array_like=True, gc=False):
+    """Every reference of one name and kind in one file: the lines the name is on.
+
+    Most tags are references, and most names are referenced many times in a file, so they
+    are kept per name (a fifth as many objects to build, send, decode and cache)."""
+
+    name: str
+    kind: str
+    lines: tuple[int, ...]  # ascending, each once
+
+
+class FileTags(msgspec.Struct, array_like=True, gc=False):
+    """A file's tags, each part sorted by name (the symbol table bisects them)."""
+
+    definitions: tuple[Tag, ...]  # by name, then line
+    references: tuple[References, ...]
+
+    def every(self) -> tuple[Tag, ...]:
+        """Definitions and each reference as a ``Tag``, sorted by name and line."""
+        refs = (Tag(r.name, r.kind, False, line, line) for r in self.references for line in r.lines)
+        return tuple(sorted((*self.definitions, *refs), key=lambda t: (t.name, t.line)))
+
+
+NO_TAGS = FileTags((), ())
 RawTag = tuple[str, str, bool, int, int]
+RawRefs = tuple[str, str, list[int]]
 Role = tuple[str, bool, str]  # the capture naming the tagged node, is it a definition, kind
 
 _by_name = itemgetter(0)
@@ -64,18 +88,20 @@ def _role(captures: dict[str, list[Node]]) -> Role | None:
     return None
 
 
-def extract(language: str, source: bytes) -> Tags:
-    """Parse ``source`` and run the language's tags query over it (sorted by name, line)."""
-    return tuple(Tag(*raw) for raw in _extract_raw(language, source))
+def extract(language: str, source: bytes) -> FileTags:
+    """Parse ``source`` and run the language's tags query over it."""
+    definitions, references = _extract_raw(language, source)
+    return FileTags(tuple(Tag(*d) for d in definitions), tuple(References(n, k, tuple(lines)) for n, k, lines in references))
 
 
-def _extract_raw(language: str, source: bytes) -> list[RawTag]:
-    """``extract`` as plain tuples (what the workers encode: cheaper to build than structs).
+def _extract_raw(language: str, source: bytes) -> tuple[list[RawTag], list[RawRefs]]:
+    """``extract`` as plain tuples and lists (what parser processes encode: cheaper to build
+    than structs, and encoded the same).
 
     This loop runs once per query match, hundreds of thousands of times in a large
     repository, so it does the least it can per match: roles are worked out once per
     pattern, class-likeness is a set lookup of node kind ids, and a reference costs one
-    position lookup.
+    position lookup and one append.
     """
     grammar, query = compiled(language)
     parser = _parsers.get(language)
@@ -85,8 +111,9 @@ def _extract_raw(language: str, source: bytes) -> list[RawTag]:
     root = root_node.kind_id
     roles = _roles.setdefault(language, {})
     classes = _classes(language, grammar)
-    seen: set[tuple[str, int, bool]] = set()
-    tags: list[RawTag] = []
+    seen: set[tuple[str, int]] = set()
+    definitions: list[RawTag] = []
+    references: dict[tuple[str, str], list[int]] = {}
     for pattern, captures in QueryCursor(query).matches(root_node):
         try:
             role = roles[pattern]
@@ -100,16 +127,17 @@ def _extract_raw(language: str, source: bytes) -> list[RawTag]:
         if not name:
             continue
         capture, is_def, kind = role
-        count = len(seen)
         if not is_def:  # a reference is the line of its name (a call may start lines earlier)
-            row = name_node.start_point[0] + 1
-            seen.add((name, row, False))  # each name, line and role once (patterns can overlap)
-            if len(seen) != count:
-                tags.append((name, kind, False, row, row))
+            lines = references.get((name, kind))
+            if lines is None:
+                references[name, kind] = [name_node.start_point[0] + 1]
+            else:
+                lines.append(name_node.start_point[0] + 1)
             continue
         node = captures[capture][0]  # a definition spans its whole node
         row = node.start_point[0] + 1
-        seen.add((name, row, True))
+        count = len(seen)
+        seen.add((name, row))  # each name and line once (patterns can overlap)
         if len(seen) == count:
             continue
         if kind == "function":  # a function within a class (up to 3 levels up) is a method
@@ -121,13 +149,15 @@ def _extract_raw(language: str, source: bytes) -> list[RawTag]:
                     kind = "method"
                     break
                 parent = parent.parent
-        tags.append((name, kind, True, row, node.end_point[0] + 1))
-    tags.sort(key=_by_name)  # stable: by name, then position; the symbol table bisects by name
-    return tags
+        definitions.append((name, kind, True, row, node.end_point[0] + 1))
+    definitions.sort(key=_by_name)  # stable: by name, then position
+    grouped = [(name, kind, sorted(set(lines))) for (name, kind), lines in references.items()]
+    grouped.sort(key=_by_name)
+    return definitions, grouped
 
 
 Batch = list[tuple[str, str, bytes]]  # (path, language, source) items for a parser process
-BatchResult = list[tuple[str, Tags]]
+BatchResult = list[tuple[str, FileTags]]
 _batch_decoder = msgspec.msgpack.Decoder(Batch)
 _result_encoder = msgspec.msgpack.Encoder()
 _result_decoder = msgspec.msgpack.Decoder(BatchResult)
@@ -135,13 +165,13 @@ _result_decoder = msgspec.msgpack.Decoder(BatchResult)
 
 def extract_batch(batch: Batch) -> bytes:
     """Tag every file of a batch: encoded ``(path, tags)`` out, decoded by ``decode_batch``
-    straight into ``Tag`` structs (far cheaper for the receiving process than unpickling)."""
-    out: list[tuple[str, list[RawTag]]] = []
+    straight into ``FileTags`` structs (far cheaper for the receiving process than unpickling)."""
+    out: list[tuple[str, tuple[list[RawTag], list[RawRefs]]]] = []
     for path, language, source in batch:
         try:
             tags = _extract_raw(language, source)
         except Exception:  # a grammar error on one odd file must not lose the batch
-            tags = []
+            tags = ([], [])
         out.append((path, tags))
     return _result_encoder.encode(out)
 

@@ -248,3 +248,25 @@ def test_an_unwritable_cache_is_reported_not_fatal(repo: Path, tmp_path: Path, c
     finally:
         index.close()
         roots.close()
+
+
+def test_pausing_the_garbage_collector_nests_and_restores_what_was_there() -> None:
+    """The index pauses the cyclic collector around bulk steps; it must never leave it off in
+    the process that hosts it, nor turn it on where the host had turned it off."""
+    import gc
+
+    from assistant.index.repo_index import _gc_paused
+
+    assert gc.isenabled()
+    with _gc_paused():
+        with _gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with _gc_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -4,11 +4,11 @@ search, then kept current file by file; both ways must find the same names."""
 from __future__ import annotations
 
 from assistant.index.symbols import SymbolTable
-from assistant.index.tags import Tag, Tags
+from assistant.index.tags import FileTags, References, Tag
 
 
-def defs(*names: str) -> Tags:
-    return tuple(sorted((Tag(name, "function", True, i + 1, i + 1) for i, name in enumerate(names)), key=lambda t: t.name))
+def defs(*names: str) -> FileTags:
+    return FileTags(tuple(sorted((Tag(name, "function", True, i + 1, i + 1) for i, name in enumerate(names)), key=lambda t: t.name)), ())
 
 
 def found(table: SymbolTable, query: str) -> list[tuple[str, str]]:
@@ -38,3 +38,20 @@ def test_prepare_then_update_matches_a_fresh_table() -> None:
     fresh.add_file("b.py", defs("ALPHA", "beta"))
     for query in ("alpha", "ALPHA", "alp", "et", "Alphabet"):
         assert found(loaded, query) == found(fresh, query), query
+
+
+def test_references_are_hits_line_by_line_and_count_towards_popularity() -> None:
+    table = SymbolTable()
+    table.add_file("lib.py", FileTags((Tag("parse", "function", True, 1, 3),), ()))
+    table.add_file("app.py", FileTags((), (References("parse", "call", (4, 9)), References("run", "call", (2,)))))
+    hits, total = table.search("parse", 10)
+    assert [(h.path, h.tag.is_definition, h.tag.line, h.tag.end_line) for h in hits] == [
+        ("lib.py", True, 1, 3),
+        ("app.py", False, 4, 4),
+        ("app.py", False, 9, 9),
+    ]
+    assert total == 3 and table.ref_count("parse") == 2
+    assert hits[0].score > 1100  # the definition is ranked up by the two references to it
+    table.remove_file("app.py", FileTags((), (References("parse", "call", (4, 9)), References("run", "call", (2,)))))
+    assert table.ref_count("parse") == 0 and found(table, "run") == []
+    assert table.search("parse", 10)[1] == 1 and table.search("parse", 10)[0][0].score == 1100

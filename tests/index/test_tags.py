@@ -32,7 +32,7 @@ def test_every_language_has_a_fixture() -> None:
 def test_definitions_found(language: str) -> None:
     filename, source, function, cls, cls_kind = FIXTURES[language]
     assert language_for(filename) == language
-    tags = extract(language, source.encode())
+    tags = extract(language, source.encode()).every()
     definitions = {(t.name, t.kind) for t in tags if t.is_definition}
     assert any(name == function and kind in ("function", "method") for name, kind in definitions), definitions
     if cls:
@@ -47,12 +47,12 @@ def test_definitions_found(language: str) -> None:
 @pytest.mark.parametrize("language", ["python", "javascript", "bash", "csharp", "ruby"])
 def test_references_found(language: str) -> None:
     _, source, function, _, _ = FIXTURES[language]
-    tags = extract(language, source.encode())
+    tags = extract(language, source.encode()).every()
     assert any(t.name == function and not t.is_definition for t in tags), tags
 
 
 def test_python_methods_are_methods_and_functions_are_functions() -> None:
-    tags = {t.name: t.kind for t in extract("python", FIXTURES["python"][1].encode()) if t.is_definition}
+    tags = {t.name: t.kind for t in extract("python", FIXTURES["python"][1].encode()).every() if t.is_definition}
     assert tags == {"Greeter": "class", "greet": "method", "helper": "function"}
 
 
@@ -68,20 +68,20 @@ def test_nested_decorated_and_top_level_functions_get_the_right_kind() -> None:
         "            return 2 * n\n"
         "        return twice(1)\n"
     )
-    kinds = {t.name: t.kind for t in extract("python", source.encode()) if t.is_definition}
+    kinds = {t.name: t.kind for t in extract("python", source.encode()).every() if t.is_definition}
     assert kinds == {"outer": "function", "inner": "function", "Box": "class", "size": "method", "twice": "function"}
 
 
 def test_a_reference_is_the_line_of_its_name_and_each_is_found_once_per_line() -> None:
     source = "rows = (session\n    .query(Row)\n    .filter(ok))\nprint(len(x), len(y))\n"
-    refs = [(t.name, t.line, t.end_line) for t in extract("python", source.encode()) if not t.is_definition]
+    refs = [(t.name, t.line, t.end_line) for t in extract("python", source.encode()).every() if not t.is_definition]
     assert sorted(refs) == [("filter", 3, 3), ("len", 4, 4), ("print", 4, 4), ("query", 2, 2)]
-    definition = next(t for t in extract("python", source.encode()) if t.is_definition)
+    definition = next(t for t in extract("python", source.encode()).every() if t.is_definition)
     assert (definition.name, definition.line, definition.end_line) == ("rows", 1, 3)
 
 
 def test_typescript_gets_types_and_classes_beyond_the_wheel_query() -> None:
-    tags = {(t.name, t.kind) for t in extract("typescript", FIXTURES["typescript"][1].encode()) if t.is_definition}
+    tags = {(t.name, t.kind) for t in extract("typescript", FIXTURES["typescript"][1].encode()).every() if t.is_definition}
     assert {("Shape", "interface"), ("Id", "type"), ("Greeter", "class"), ("greet", "method")} <= tags
 
 
