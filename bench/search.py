@@ -214,11 +214,11 @@ def main() -> None:
     print()
     print(f"cold build: wall {median(cold_walls):.2f} s, CPU {median(cold_cpus):.2f} s (both cores: {os.cpu_count()})")
     print(f"bare single-threaded loop: wall {median(bare_walls):.2f} s, CPU {median(bare_cpus):.2f} s")
-    cpu_ratios = [c / b for c, b in zip(cold_cpus, bare_cpus)]
-    wall_ratios = [c / b for c, b in zip(cold_walls, bare_walls)]
+    cpu_ratios = [c / b for c, b in zip(cold_cpus, bare_cpus, strict=True)]
+    wall_ratios = [c / b for c, b in zip(cold_walls, bare_walls, strict=True)]
     print(f"cold build CPU / bare CPU: {median(cpu_ratios):.2f}x median of the pairs (target <= 1.3x); ratio of the medians {median(cold_cpus) / median(bare_cpus):.2f}x")
     print(f"cold build wall / bare wall: {median(wall_ratios):.2f}x median of the pairs (target <= 0.75x); ratio of the medians {median(cold_walls) / median(bare_walls):.2f}x")
-    print(f"  each pair, CPU/wall: {', '.join(f'{c:.2f}/{w:.2f}' for c, w in zip(cpu_ratios, wall_ratios))}")
+    print(f"  each pair, CPU/wall: {', '.join(f'{c:.2f}/{w:.2f}' for c, w in zip(cpu_ratios, wall_ratios, strict=True))}")
     print(f"warm restart (nothing changed): {median(warm):.2f} s (target < 1 s)")
     print(f"re-index after touching one file: {ms(median(touches))} = {median(touches) / median(cold_walls):.2%} of the cold build (target <= 1%)")
     print(f"symbol lookup p50 over 100 names: {ms(median(lookups))} (target <= 2 ms)")

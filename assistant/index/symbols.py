@@ -29,6 +29,12 @@ def _named(items: tuple[_Named, ...], name: str) -> tuple[_Named, ...]:
     return items[start : bisect.bisect_right(items, name, start, key=_name)]
 
 
+def _count_references(counts: Counter[str], tags: FileTags, sign: int) -> None:
+    """Add (``sign`` 1) or take away (-1) a file's references from per-name totals."""
+    for refs in tags.references:
+        counts[refs.name] += sign * len(refs.lines)
+
+
 EXACT, EXACT_CI, PREFIX, SUBSTRING = 1000.0, 900.0, 500.0, 200.0
 DEFINITION_BONUS = 100.0
 READ_BONUS = 40.0
@@ -105,8 +111,7 @@ class SymbolTable:
         self._file_defs[path] = defined
         self._file_tags[path] = tags
         if self._ref_counts is not None:
-            for refs in tags.references:
-                self._ref_counts[refs.name] += len(refs.lines)
+            _count_references(self._ref_counts, tags, 1)
         self._popularity.clear()
 
     def remove_file(self, path: str, tags: FileTags) -> None:
@@ -133,8 +138,7 @@ class SymbolTable:
         self._file_defs.pop(path, None)
         self._file_tags.pop(path, None)
         if self._ref_counts is not None:
-            for refs in tags.references:
-                self._ref_counts[refs.name] -= len(refs.lines)
+            _count_references(self._ref_counts, tags, -1)
         self._popularity.clear()
 
     def prepare(self) -> None:
@@ -147,8 +151,7 @@ class SymbolTable:
         if self._ref_counts is None:
             counts: Counter[str] = Counter()
             for tags in self._file_tags.values():
-                for refs in tags.references:
-                    counts[refs.name] += len(refs.lines)
+                _count_references(counts, tags, 1)
             self._ref_counts = counts
         return self._ref_counts
 
