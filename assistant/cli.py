@@ -51,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--keepalive-seconds", type=float, help="SSE keepalive comment interval (default 15)")
     serve.add_argument("--max-rounds", type=int, help="tool-loop rounds per chat (default 8)")
     serve.add_argument("--insecure", action="store_true", default=None, help="allow a non-loopback bind without --api-key")
+    serve.add_argument(
+        "--watch",
+        choices=["inotify", "sweep"],
+        default=None,
+        help="how the index sees file changes (default inotify; sweep: a check at most once a second, for network mounts)",
+    )
     serve.set_defaults(handler=_serve)
 
     index = sub.add_parser("index", help="build or refresh the code index of a repository")

@@ -50,6 +50,7 @@ class Settings:
     insecure: bool = False
     cache_dir: str | None = None
     open_mode: str = "auto"
+    watch: str = "inotify"
     max_body_bytes: int = 1024 * 1024
 
     @property
@@ -62,7 +63,7 @@ class Settings:
 
 _LIST_FIELDS = {"repo", "allow_origin", "allow_host"}
 _LOG_LEVELS = ("debug", "info", "warning", "error")
-_CHOICES = {"backend": ("ollama", "openai"), "log_level": _LOG_LEVELS, "open_mode": ("auto", "openat2", "walk")}
+_CHOICES = {"backend": ("ollama", "openai"), "log_level": _LOG_LEVELS, "open_mode": ("auto", "openat2", "walk"), "watch": ("inotify", "sweep")}
 
 
 def normalise_ollama_url(value: str) -> str:

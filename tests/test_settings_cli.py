@@ -39,6 +39,15 @@ def test_precedence_flag_env_file_default(tmp_path: Path) -> None:
     assert load_settings({}, environ={}, config=str(config)).model == "from-file"
 
 
+def test_watch_mode_from_flag_env_and_file(tmp_path: Path) -> None:
+    assert load_settings({}, environ={}, config=None).watch == "inotify"
+    assert load_settings({}, environ={"REPO_ASSISTANT_WATCH": "sweep"}, config=None).watch == "sweep"
+    config = tmp_path / "c.toml"
+    config.write_text('watch = "sweep"\n')
+    assert load_settings({}, environ={}, config=str(config)).watch == "sweep"
+    assert load_settings({"watch": "inotify"}, environ={}, config=str(config)).watch == "inotify"
+
+
 def test_env_lists_and_booleans() -> None:
     s = load_settings({}, environ={"REPO_ASSISTANT_REPO": "/a,/b", "REPO_ASSISTANT_INSECURE": "true", "REPO_ASSISTANT_PORT": "5001"})
     assert s.repo == ("/a", "/b") and s.insecure is True and s.port == 5001
@@ -83,6 +92,7 @@ def test_ollama_host_env_is_honoured_after_our_own() -> None:
         ({"max_concurrent_chats": 0}, {}, "max_concurrent_chats"),
         ({"allow_origin": ["*"], "api_key": "k"}, {}, "allow-origin"),
         ({"backend": "openai"}, {}, "--base-url"),
+        ({}, {"REPO_ASSISTANT_WATCH": "poll"}, "watch must be one of inotify, sweep"),
     ],
 )
 def test_bad_settings_name_the_setting(flags: dict[str, object], env: dict[str, str], message: str) -> None:

@@ -102,8 +102,14 @@ def _read(repo: Repo, comps: Components) -> FileRecord | None:
 class RepoIndex:
     """The index of one repository (see the package docstring for the life cycle)."""
 
-    def __init__(self, roots: Roots, repo_path: str, cache_dir: str | None, workers: int | None = None) -> None:
+    def __init__(
+        self, roots: Roots, repo_path: str, cache_dir: str | None, workers: int | None = None, watch: str = "inotify"
+    ) -> None:
+        """``watch``: ``inotify`` (falling back to ``sweep`` where unavailable), or ``sweep``: a
+        full check at most once a second, for file systems where inotify does not see every
+        change (NFS, SMB and other network or FUSE mounts edited from elsewhere)."""
         self.repo_path = repo_path
+        self._watch_mode = watch
         self._roots = roots
         self._cache_path = store.cache_file(cache_dir, repo_path)
         self._workers = workers or os.cpu_count() or 2
@@ -184,10 +190,11 @@ class RepoIndex:
     def _build(self, progress: Progress | None) -> None:
         started = time.perf_counter()
         self._repo = self._roots.acquire(self.repo_path)
-        try:
-            self._watcher = Watcher()
-        except OSError as exc:
-            log.warning("inotify unavailable (%s); sweeping for changes at most once a second", exc)
+        if self._watch_mode == "inotify":
+            try:
+                self._watcher = Watcher()
+            except OSError as exc:
+                log.warning("inotify unavailable (%s); sweeping for changes at most once a second", exc)
         with _gc_paused():
             cached = store.load(self._cache_path, self.repo_path)
         pending, queued = self._load_texts(cached)

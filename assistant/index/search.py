@@ -166,9 +166,10 @@ def _line_of(index: RepoIndex, path: str, line: int) -> str:
 class IndexManager:
     """Every repository's index in this process, created on first use."""
 
-    def __init__(self, roots: Roots, cache_dir: str | None) -> None:
+    def __init__(self, roots: Roots, cache_dir: str | None, watch: str = "inotify") -> None:
         self.roots = roots
         self.cache_dir = cache_dir
+        self.watch = watch
         self._indexes: dict[str, RepoIndex] = {}
         self._lock = threading.Lock()
 
@@ -177,7 +178,7 @@ class IndexManager:
         with self._lock:
             index = self._indexes.get(repo_path)
             if index is None:
-                index = self._indexes[repo_path] = RepoIndex(self.roots, repo_path, self.cache_dir)
+                index = self._indexes[repo_path] = RepoIndex(self.roots, repo_path, self.cache_dir, watch=self.watch)
                 index.start()
             return index
 

@@ -12,6 +12,7 @@ import pytest
 from assistant.errors import AssistantError
 from assistant.index import RepoIndex, search_index
 from assistant.index import store
+from assistant.index.repo_index import SWEEP_INTERVAL
 from sandbox import Roots
 
 
@@ -270,3 +271,27 @@ def test_pausing_the_garbage_collector_nests_and_restores_what_was_there() -> No
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_sweep_mode_sees_changes_after_at_most_a_second_and_sweeps_no_more_often(repo: Path, tmp_path: Path) -> None:
+    """--watch sweep (network mounts, where inotify misses other machines' edits): every file's
+    (mtime, size) is checked before a search, but at most once a second."""
+    roots = Roots([str(repo)])
+    index = RepoIndex(roots, roots.default, str(tmp_path / "cache"), watch="sweep")
+    try:
+        index.build()
+        (repo / "pkg" / "cli.py").write_text("def swept_in():\n    pass\n")
+        time.sleep(SWEEP_INTERVAL + 0.05)
+        swept_at = time.monotonic()
+        assert symbols(index, "swept_in") == [("pkg/cli.py", "definition", 1)]
+        (repo / "pkg" / "more.py").write_text("def swept_new():\n    pass\n")
+        (repo / "notes.txt").unlink()
+        early = symbols(index, "swept_new")
+        if time.monotonic() - swept_at < SWEEP_INTERVAL:  # not yet: no sweep per search
+            assert early == [] and texts(index, "Nothing else") == [("notes.txt", 2)]
+        time.sleep(SWEEP_INTERVAL + 0.05)
+        assert symbols(index, "swept_new") == [("pkg/more.py", "definition", 1)]
+        assert texts(index, "Nothing else") == []
+    finally:
+        index.close()
+        roots.close()
