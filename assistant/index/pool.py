@@ -6,13 +6,12 @@ pair of pipes, one batch in flight at a time: a frame is a 4-byte length and a m
 batches of ``(path, language, source)`` go out and ``tags.extract_batch``'s encoded tags come
 back. Not ``multiprocessing``: it would re-run the caller's main module in every worker, start
 a resource-tracker process and pickle every batch, and none of that is needed to hand bytes
-to a process. A worker that dies (a grammar crashing on an odd file) costs its batch, which is
-reported, and is replaced for the next one.
+to a process. A worker that dies (a grammar crashing on an odd file) fails its batch, which is
+reported with the reason, and is replaced for the next one.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import queue
 import subprocess
@@ -20,14 +19,13 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import msgspec
 
 import assistant
 
 from .tags import Batch
-
-log = logging.getLogger("assistant.index")
 
 # The package's own directory first, then the parent's path: the worker imports the same code
 # (an editable install's import hook is not there under -S, which skips site's startup work).
@@ -38,6 +36,12 @@ _encoder = msgspec.msgpack.Encoder()
 
 class WorkerDied(Exception):
     pass
+
+
+class Outcome(NamedTuple):
+    batch: Batch
+    tags: bytes | None  # encoded (see tags.decode_batch); None: the batch failed
+    error: str = ""  # why it failed
 
 
 class _Worker:
@@ -96,7 +100,7 @@ class ParserPool:
 
     def __init__(self, size: int) -> None:
         self._todo: queue.SimpleQueue[Batch | None] = queue.SimpleQueue()
-        self._done: queue.SimpleQueue[tuple[Batch, bytes | None]] = queue.SimpleQueue()
+        self._done: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
         self._pending = 0
         self._stopping = False
         self._workers: list[_Worker | None] = [None] * size
@@ -105,11 +109,12 @@ class ParserPool:
             thread.start()
 
     def submit(self, batch: Batch) -> None:
+        """Queue a batch (from the thread that reads ``results``, which may submit more)."""
         self._pending += 1
         self._todo.put(batch)
 
-    def results(self) -> Iterator[tuple[Batch, bytes | None]]:
-        """Every submitted batch with its encoded tags (``None``: its worker died), as they finish."""
+    def results(self) -> Iterator[Outcome]:
+        """The outcome of every submitted batch, as they finish."""
         while self._pending:
             item = self._done.get()
             self._pending -= 1
@@ -130,18 +135,17 @@ class ParserPool:
     def _feed(self, slot: int) -> None:
         try:
             while (batch := self._todo.get()) is not None:
-                result = None
+                outcome = Outcome(batch, None, "stopping")
                 if not self._stopping:
                     try:
                         worker = self._workers[slot]
                         if worker is None:
                             worker = self._workers[slot] = _Worker()
-                        result = worker.run(batch)
+                        outcome = Outcome(batch, worker.run(batch))
                     except Exception as exc:  # noqa: BLE001 - every batch must be reported, or results() waits forever
-                        if not self._stopping:
-                            log.warning("a parser process failed on a batch of %d files (%s); they stay text-only", len(batch), exc)
+                        outcome = Outcome(batch, None, f"{type(exc).__name__}: {exc}")
                         self._retire(slot, kill=True)
-                self._done.put((batch, result))
+                self._done.put(outcome)
         finally:
             self._retire(slot, kill=self._stopping)
 

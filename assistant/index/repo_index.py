@@ -103,13 +103,20 @@ class RepoIndex:
     """The index of one repository (see the package docstring for the life cycle)."""
 
     def __init__(
-        self, roots: Roots, repo_path: str, cache_dir: str | None, workers: int | None = None, watch: str = "inotify"
+        self,
+        roots: Roots,
+        repo_path: str,
+        cache_dir: str | None,
+        workers: int | None = None,
+        watch: str = "inotify",
+        batch_files: int = MAX_BATCH_FILES,
     ) -> None:
         """``watch``: ``inotify`` (falling back to ``sweep`` where unavailable), or ``sweep``: a
         full check at most once a second, for file systems where inotify does not see every
         change (NFS, SMB and other network or FUSE mounts edited from elsewhere)."""
         self.repo_path = repo_path
         self._watch_mode = watch
+        self._batch_files = batch_files
         self._roots = roots
         self._cache_path = store.cache_file(cache_dir, repo_path)
         self._workers = workers or os.cpu_count() or 2
@@ -276,22 +283,30 @@ class RepoIndex:
         """Send files to the parser processes in batches, starting them on first use."""
         if self._pool is None:
             self._pool = ParserPool(self._workers)
-        for start in range(0, len(paths), MAX_BATCH_FILES):
-            self._pool.submit([(p, self.files[p].language or "", self.files[p].text) for p in paths[start : start + MAX_BATCH_FILES]])
+        step = self._batch_files
+        for start in range(0, len(paths), step):
+            self._pool.submit([(p, self.files[p].language or "", self.files[p].text) for p in paths[start : start + step]])
 
     def _collect(self, progress: Progress | None) -> None:
         pool, self._pool = self._pool, None
         if pool is None:
             return
         try:
-            for batch, result in pool.results():
-                if result is None:  # its parser process died: those files stay text-only
-                    for path, _, _ in batch:
-                        self._store_tags(path, NO_TAGS)
-                else:
+            for batch, result, error in pool.results():
+                if result is not None:
                     with _gc_paused():
                         for path, tags in decode_batch(result):
                             self._store_tags(path, tags)
+                elif len(batch) > 1 and not self._closed:  # its parser process died: find the file
+                    log.warning("a parser process died on a batch of %d files (%s); parsing them one at a time", len(batch), error)
+                    for item in batch:
+                        pool.submit([item])
+                    continue
+                else:
+                    if not self._closed:
+                        log.warning("a parser process died on %s (%s); it is searched as text only", batch[0][0], error)
+                    for path, _, _ in batch:
+                        self._store_tags(path, NO_TAGS)
                 self.done += len(batch)
                 if progress:
                     progress(self.done, self.total)

@@ -78,7 +78,9 @@ def test_a_script_without_a_main_guard_can_build_a_large_index(tmp_path: Path) -
     assert result.stdout.split() == ["parsed", str(2 * BATCH), "symbols", str(2 * BATCH * 2)]
 
 
-def test_a_parser_process_that_dies_costs_its_batch_not_the_build(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_parser_process_that_dies_costs_nothing_its_batch_is_parsed_again_file_by_file(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     files = 12 * BATCH
     repo = make_repo(tmp_path / "repo", files)
     roots = Roots([str(repo)])
@@ -89,12 +91,32 @@ def test_a_parser_process_that_dies_costs_its_batch_not_the_build(tmp_path: Path
             os.kill(wait_for_parser(), signal.SIGKILL)  # mid-batch: it was started to take one
             assert index.ready.wait(120)
         assert index.state == "ready" and index.error is None
-        assert f"a parser process failed on a batch of {BATCH} files" in caplog.text
-        lost = caplog.text.count("a parser process failed")
-        assert len(index.symbols) == (files - lost * BATCH) * 40  # every other batch was parsed
+        assert f"a parser process died on a batch of {BATCH} files (WorkerDied" in caplog.text
+        assert "parsing them one at a time" in caplog.text
+        assert len(index.symbols) == files * 40  # nothing was lost
         assert index.stats()["files_indexed"] == files
-        found = search_index(index, "marker_", "text", limit=1)  # the lost batch is still text
-        assert found.total == files
+    finally:
+        index.close()
+        roots.close()
+
+
+def test_a_file_whose_parser_dies_alone_is_text_only_and_named(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    files = 2 * BATCH
+    repo = make_repo(tmp_path / "repo", files)
+    roots = Roots([str(repo)])
+    index = RepoIndex(roots, roots.default, str(tmp_path / "cache"), batch_files=1)  # one file per batch
+    try:
+        with caplog.at_level("WARNING", logger="assistant.index"):
+            index.start()
+            os.kill(wait_for_parser(), signal.SIGKILL)  # fails the one file it has, or its next
+            assert index.ready.wait(120)
+        lost = [r.getMessage() for r in caplog.records if "searched as text only" in r.getMessage()]
+        assert len(lost) == 1, caplog.text
+        name = lost[0].split("died on ", 1)[1].split(" ", 1)[0]
+        number = int(name.removeprefix("mod_").removesuffix(".py"))
+        assert len(index.symbols) == (files - 1) * 40
+        assert search_index(index, f"f{number}_1", "symbol").total == 0
+        assert search_index(index, f"^# marker_{number}$", "regex").total == 1  # still searched as text
     finally:
         index.close()
         roots.close()
