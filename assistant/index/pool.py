@@ -120,9 +120,13 @@ class ParserPool:
             self._pending -= 1
             yield item
 
+    def cancel(self) -> None:
+        """Start no more batches: those queued come back failed ("cancelled") at once."""
+        self._stopping = True
+
     def close(self, kill: bool = False) -> None:
         """Stop the workers (``kill``: now, dropping batches in flight) and wait for them."""
-        self._stopping = kill
+        self._stopping = self._stopping or kill
         for _ in self._threads:
             self._todo.put(None)
         if kill:
@@ -135,7 +139,7 @@ class ParserPool:
     def _feed(self, slot: int) -> None:
         try:
             while (batch := self._todo.get()) is not None:
-                outcome = Outcome(batch, None, "stopping")
+                outcome = Outcome(batch, None, "cancelled")
                 if not self._stopping:
                     try:
                         worker = self._workers[slot]

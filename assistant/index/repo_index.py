@@ -27,6 +27,7 @@ MAX_FILE_BYTES = 1024 * 1024  # larger files are neither searched nor parsed
 POOL_THRESHOLD = 64  # fewer files to parse than this: parse in this thread
 MAX_BATCH_FILES = 64
 SWEEP_INTERVAL = 1.0
+MAX_FAILURES = 4  # parser processes dying in a row before the rest of a build goes text-only
 SAVE_DELAY = 2.0
 
 Progress = Callable[[int, int], None]
@@ -291,19 +292,26 @@ class RepoIndex:
         pool, self._pool = self._pool, None
         if pool is None:
             return
+        failures = 0  # in a row: past MAX_FAILURES the parsers cannot work here at all
         try:
             for batch, result, error in pool.results():
                 if result is not None:
+                    failures = 0
                     with _gc_paused():
                         for path, tags in decode_batch(result):
                             self._store_tags(path, tags)
-                elif len(batch) > 1 and not self._closed:  # its parser process died: find the file
-                    log.warning("a parser process died on a batch of %d files (%s); parsing them one at a time", len(batch), error)
-                    for item in batch:
-                        pool.submit([item])
-                    continue
                 else:
-                    if not self._closed:
+                    failures += 1
+                    if self._closed or failures > MAX_FAILURES:
+                        if failures == MAX_FAILURES + 1:
+                            log.warning("parser processes keep dying (%s); the remaining files are searched as text only", error)
+                            pool.cancel()
+                    elif len(batch) > 1:  # find the file that kills its parser
+                        log.warning("a parser process died on a batch of %d files (%s); parsing them one at a time", len(batch), error)
+                        for item in batch:
+                            pool.submit([item])
+                        continue
+                    else:
                         log.warning("a parser process died on %s (%s); it is searched as text only", batch[0][0], error)
                     for path, _, _ in batch:
                         self._store_tags(path, NO_TAGS)

@@ -162,3 +162,27 @@ def test_closing_during_a_build_stops_the_parser_processes_and_keeps_the_progres
         again.close()
     finally:
         roots.close()
+
+
+def test_parsers_that_cannot_start_at_all_leave_a_text_index_and_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A broken interpreter environment fails every parser process at start: the build must
+    not try each file alone (thousands of spawns), just finish as a text index and say so."""
+    files = 8 * BATCH
+    repo = make_repo(tmp_path / "repo", files, functions=2)
+    monkeypatch.setenv("PYTHONHOME", str(tmp_path / "no-python-here"))  # children cannot start
+    roots = Roots([str(repo)])
+    index = RepoIndex(roots, roots.default, str(tmp_path / "cache"))
+    try:
+        with caplog.at_level("WARNING", logger="assistant.index"):
+            started = time.monotonic()
+            index.build()
+        assert index.state == "ready" and len(index.symbols) == 0
+        assert search_index(index, "marker_", "text", limit=1).total == files
+        assert caplog.text.count("parser processes keep dying") == 1
+        assert caplog.text.count("a parser process died") <= 4  # MAX_FAILURES, then no more retries
+        assert time.monotonic() - started < 30
+    finally:
+        index.close()
+        roots.close()
