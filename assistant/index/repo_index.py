@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from sandbox import BINARY_PROBE, Components, Repo, Roots, SandboxError, open_file, read_opened, walk_files
+from sandbox import Components, Repo, Roots, SandboxError, open_file, read_opened, walk_files
 
 from . import store
 from .languages import language_for
@@ -94,10 +94,9 @@ def _read(repo: Repo, comps: Components) -> FileRecord | None:
         os.close(opened.fd)
         return None
     data = read_opened(opened, comps, MAX_FILE_BYTES)
-    if data.truncated or b"\x00" in data.data[:BINARY_PROBE]:
+    if data.truncated or data.binary:
         return None
-    path = _join(comps)
-    return FileRecord(opened.st.st_mtime_ns, opened.st.st_size, language_for(path), data.data)
+    return FileRecord(opened.st.st_mtime_ns, opened.st.st_size, language_for(data.path), data.data)
 
 
 class RepoIndex:
