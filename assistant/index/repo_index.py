@@ -302,7 +302,7 @@ class RepoIndex:
                 else:
                     failures += 1
                     if self._closed or failures > MAX_FAILURES:
-                        if failures == MAX_FAILURES + 1:
+                        if failures == MAX_FAILURES + 1 and not self._closed:
                             log.warning("parser processes keep dying (%s); the remaining files are searched as text only", error)
                             pool.cancel()
                     elif len(batch) > 1:  # find the file that kills its parser
