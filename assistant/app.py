@@ -16,7 +16,7 @@ from assistant import __version__
 from assistant.api import chat, files, models, openai_compat, prompt, search, tools
 from assistant.api.mcp import build_mcp, mcp_route
 from assistant.api.envelope import handle_exception
-from assistant.api.guard import Guard
+from assistant.api.guard import Guard, static_paths
 from assistant.services import Services
 from assistant.settings import Settings
 
@@ -78,5 +78,5 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
         debug=False,
     )
     app.state["services"] = shared
-    app.asgi_handler = Guard(app.asgi_handler, settings)
+    app.asgi_handler = Guard(app.asgi_handler, settings, static_paths(WEB_DIR))
     return app

@@ -6,7 +6,12 @@ carries ``X-Request-ID``, and the checks below apply to routes that do not exist
 - Host allowlist (DNS rebinding): ``localhost``, ``127.0.0.1``, ``[::1]`` with any port, plus
   ``--allow-host``. Litestar's ``AllowedHostsConfig`` compares ports and answers outside our
   envelope, hence our own.
-- Cross-site requests to ``/api``, ``/v1`` and ``/mcp``: refused when the browser says so
+- Deny by default: every checked decision is made on the path the router routes
+  (``litestar.utils.normalize_path``: repeated slashes collapsed, so ``//api/…`` and ``/%2Fapi/…``
+  are ``/api/…``). Only the UI's own files (``web/``'s index, CSS, modules and vendored
+  libraries, listed once at start-up) are exempt from the checks below; a path that is neither
+  one of them nor an API route is a 404 here, so nothing else in the package is ever served.
+- Cross-site requests to everything but the UI's files: refused when the browser says so
   (``Sec-Fetch-Site``) or the ``Origin`` is foreign, unless ``--allow-origin`` names it.
 - Bodies on POST/PUT/PATCH/DELETE must be ``application/json`` (a cross-site form cannot send
   that without a preflight) and at most the body limit.
@@ -18,9 +23,13 @@ carries ``X-Request-ID``, and the checks below apply to routes that do not exist
 from __future__ import annotations
 
 import hmac
+import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
 from typing import Any
+
+from litestar.utils import normalize_path
 
 from assistant.errors import AssistantError
 from assistant.settings import Settings
@@ -34,7 +43,9 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]"}
-_PROTECTED = ("/api/", "/v1/", "/mcp")
+_API_ROOTS = ("/api", "/v1", "/mcp")
+# a Host header is a name or a bracketed IPv6 address, then at most a numeric port
+_HOST = re.compile(r"^(\[[0-9a-f:.]+\]|[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)(?::(\d{1,5}))?$")
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 _AUTH_EXEMPT = {"/api/v1/health"}
 CSP = (
@@ -44,24 +55,34 @@ CSP = (
 )
 
 
-def _host_name(host: str) -> str:
-    host = host.strip().lower()
-    if host.startswith("["):
-        return host[: host.find("]") + 1] if "]" in host else host
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+def _host_name(host: str) -> str | None:
+    """The name in a Host header, or ``None`` when it is not ``name[:port]`` exactly
+    (``127.0.0.1:80@evil.example`` and ``localhost:x.evil`` are not)."""
+    match = _HOST.match(host.strip().lower())
+    return match.group(1) if match else None
 
 
-def _is_protected(path: str) -> bool:
-    return path.startswith(_PROTECTED) or path in ("/api", "/v1")
+def _is_api(path: str) -> bool:
+    return any(path == root or path.startswith(root + "/") for root in _API_ROOTS)
+
+
+def static_paths(web_dir: Path) -> frozenset[str]:
+    """The URL paths of the UI's own files: ``/``, the page, its CSS, modules and vendored
+    libraries. Anything else in the package (``__init__.py``, ``__pycache__``) is not served."""
+    paths = {"/"}
+    for pattern in ("*.html", "*.css", "js/*.js", "vendor/*"):
+        paths.update("/" + p.relative_to(web_dir).as_posix() for p in web_dir.glob(pattern) if p.is_file())
+    return frozenset(paths)
 
 
 class Guard:
     """ASGI middleware wrapping the whole application (see the module docstring)."""
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings, static: frozenset[str]) -> None:
         self.app = app
         self.settings = settings
-        self.allowed_hosts = _LOCAL_HOSTS | {_host_name(h) for h in settings.allow_host}
+        self.static = static
+        self.allowed_hosts = _LOCAL_HOSTS | {_host_name(h) or h.strip().lower() for h in settings.allow_host}
         self.allowed_origins = {o.rstrip("/").lower() for o in settings.allow_origin}
         self.api_key = settings.api_key.encode() if settings.api_key else None
         self.max_body = settings.max_body_bytes
@@ -75,7 +96,8 @@ class Guard:
         state = scope.setdefault("state", {})
         state["request_id"] = rid
         state["started"] = time.perf_counter()
-        path: str = scope.get("path", "")
+        path = normalize_path(scope.get("path", ""))  # the path the router will route
+        static = path in self.static
         origin = headers.get("origin")
         cors_origin = self._cors_origin(origin)
         extra = [(b"x-request-id", rid.encode()), (b"x-content-type-options", b"nosniff")]
@@ -85,7 +107,7 @@ class Guard:
                 (b"vary", b"Origin"),
                 (b"access-control-expose-headers", b"X-Request-ID, Retry-After"),
             ]
-        if not _is_protected(path):
+        if not _is_api(path):
             extra += [(b"content-security-policy", CSP.encode()), (b"referrer-policy", b"no-referrer")]
 
         async def send_with_headers(message: Message) -> None:
@@ -96,7 +118,7 @@ class Guard:
         if scope["type"] == "http" and scope.get("method") == "OPTIONS" and cors_origin and "access-control-request-method" in headers:
             await self._preflight(send_with_headers)
             return
-        error = self._check(scope, headers, path, origin, cors_origin)
+        error = self._check(scope, headers, path, static, origin, cors_origin)
         if error is not None:
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008})
@@ -127,17 +149,18 @@ class Guard:
         await send({"type": "http.response.body", "body": b""})
 
     def _check(
-        self, scope: Scope, headers: dict[str, str], path: str, origin: str | None, cors_origin: str | None
+        self, scope: Scope, headers: dict[str, str], path: str, static: bool, origin: str | None, cors_origin: str | None
     ) -> AssistantError | None:
         host = headers.get("host", "")
-        if _host_name(host) not in self.allowed_hosts:
+        name = _host_name(host)
+        if name not in self.allowed_hosts:
             shown = host or "(none)"
             return AssistantError(
                 "forbidden_host",
-                f"Host header {shown!r} is not allowed; start the server with --allow-host {_host_name(host) or 'NAME'} to accept it",
+                f"Host header {shown!r} is not allowed; start the server with --allow-host {name or 'NAME'} to accept it",
                 param="Host",
             )
-        if not _is_protected(path):
+        if static:
             return None
         if cors_origin is None and self._cross_site(headers, host, origin):
             return AssistantError(
@@ -168,6 +191,8 @@ class Guard:
                     )
                 if length is not None and length.strip().isdigit() and int(length) > self.max_body:
                     return AssistantError("payload_too_large", f"the request body is larger than the limit ({self.max_body} bytes)")
+        if not _is_api(path):
+            return AssistantError("route_not_found", "no such endpoint or file; the API is described at /api/v1/schema/openapi.json")
         return None
 
     @staticmethod

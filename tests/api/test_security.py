@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -9,7 +10,7 @@ import pytest
 
 from assistant.settings import SettingsError, check_bind
 from tests.api.test_envelope import assert_error
-from tests.conftest import Layout, make_settings
+from tests.conftest import CANARY, Layout, make_settings
 
 
 @pytest.mark.parametrize("host", ["evil.example", "evil.example:3000", "127.0.0.1.nip.io", "localhost.evil.com", "192.168.1.5:3000", ""])
@@ -126,3 +127,71 @@ def test_real_server_ignores_forwarded_headers(layout: Layout, live_server: Any)
     assert response.status_code == 401
     rebinding = httpx.get(f"{server.url}/api/v1/files", headers={"Host": "attacker.example", "Authorization": "Bearer k"})
     assert rebinding.status_code == 403
+
+
+def raw_get(port: int, target: str, headers: dict[str, str] | None = None, method: str = "GET", body: bytes = b"") -> tuple[int, bytes]:
+    """One request with the target sent exactly as written (as ``curl --path-as-is`` does)."""
+    import socket
+
+    lines = [f"{method} {target} HTTP/1.1", "Host: 127.0.0.1", "Connection: close", f"Content-Length: {len(body)}"]
+    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), rest
+
+
+SLASH_FORMS = ["//api/v1/{}", "///api/v1/{}", "/%2Fapi/v1/{}", "/%2fapi/v1/{}", "/api//v1/{}", "//api//v1//{}", "/%2F%2Fapi/v1/{}"]
+
+
+@pytest.mark.parametrize("form", SLASH_FORMS)
+def test_repeated_or_encoded_slashes_do_not_skip_the_api_key(layout: Layout, live_server: Any, form: str) -> None:
+    (layout.repo / ".env").write_bytes(CANARY)
+    (layout.repo / ".gitignore").write_text(".env\n")
+    server = live_server(layout.repo, api_key="s3cret")
+    status, body = raw_get(server.port, form.format("files?path=.env&read=true&include_ignored=true"))
+    assert status == 401 and CANARY not in body
+    status, body = raw_get(server.port, form.replace("api/v1/", "v1/").format("models"))
+    assert status == 401 and b'"unauthorized"' in body
+    status, _ = raw_get(server.port, form.replace("api/v1/", "").format("mcp"))
+    assert status == 401
+    # the key still opens the same door, so the refusal is the guard's and not a 404
+    status, body = raw_get(server.port, form.format("files?path=.env&read=true&include_ignored=true"), {"Authorization": "Bearer s3cret"})
+    assert status == 200 and CANARY in body
+
+
+@pytest.mark.parametrize("form", SLASH_FORMS)
+def test_repeated_or_encoded_slashes_do_not_skip_the_cross_site_checks(layout: Layout, live_server: Any, fake_ollama: Any, form: str) -> None:
+    server = live_server(layout.repo, ollama_url=fake_ollama.url)
+    hostile = {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site", "Content-Type": "text/plain"}
+    status, _ = raw_get(server.port, form.format("models/pull"), hostile, method="POST", body=b'{"model": "x"}')
+    assert status == 403
+    # without fetch metadata the content type alone refuses it
+    status, _ = raw_get(server.port, form.format("models/pull"), {"Content-Type": "text/plain"}, method="POST", body=b'{"model": "x"}')
+    assert status == 400
+    assert not fake_ollama.received("/api/pull")
+
+
+@pytest.mark.parametrize(
+    "target", ["/__init__.py", "/__pycache__/__init__.cpython-311.pyc", "/js/%00", "/js/", "/vendor", "/web/index.html", "/../README.md", "/index.html/x"]
+)
+def test_only_the_uis_own_files_are_served(layout: Layout, live_server: Any, target: str) -> None:
+    import web
+
+    pycache = Path(web.__file__).parent / "__pycache__"
+    pycache.mkdir(exist_ok=True)
+    server = live_server(layout.repo)
+    status, body = raw_get(server.port, target)
+    assert status == 404, body
+    assert b'"route_not_found"' in body
+    assert raw_get(server.port, "/js/main.js")[0] == 200
+    assert raw_get(server.port, "//js/main.js")[0] == 200
+    assert raw_get(server.port, "/")[0] == 200
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:80@evil.example", "localhost:x.evil", "localhost:3000:80", "127.0.0.1 evil", "localhost:", "[::1]x:3000", "localhost:123456"])
+def test_host_headers_are_parsed_strictly(client: Any, host: str) -> None:
+    assert_error(client.get("/api/v1/files", headers={"Host": host}), "forbidden_host", "Host")
