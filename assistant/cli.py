@@ -10,13 +10,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from assistant import __version__
-from assistant.settings import Settings, SettingsError, check_bind, load_settings
+from assistant.settings import Settings, SettingsError, check_bind, load_settings, warn_about_local_config
 
 Command = Callable[[Settings, argparse.Namespace], int]
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", help="TOML config file (default ./repo-assistant.toml if present)")
+    parser.add_argument("--config", help="TOML config file (default: the user config file, <user config dir>/repo-assistant/config.toml, if present)")
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default=None)
     parser.add_argument("--cache-dir", help="where the code index is cached (default: the user cache directory)")
 
@@ -265,6 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(_flags(args), config=args.config)
         configure_logging(settings.log_level)
+        warn_about_local_config(args.config or os.environ.get("REPO_ASSISTANT_CONFIG"))
         handler: Command = args.handler
         return handler(settings, args)
     except SettingsError as exc:

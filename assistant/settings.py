@@ -2,13 +2,18 @@
 
 Every option has a flag ``--some-option``, an environment variable
 ``REPO_ASSISTANT_SOME_OPTION`` (lists comma-separated) and a TOML key ``some_option``
-(lists as TOML arrays) in ``--config`` (default ``./repo-assistant.toml``, optional).
+(lists as TOML arrays) in the config file: the one ``--config`` (or ``REPO_ASSISTANT_CONFIG``)
+names, else the user's own ``<user config dir>/repo-assistant/config.toml`` if it exists. Never a
+file found in the working directory or a repository: the quick start runs inside a repository,
+and a cloned repository must not be able to choose the bind address, the origins, the keys or
+the model server.
 ``OLLAMA_HOST`` is honoured in the environment tier, after ``REPO_ASSISTANT_OLLAMA_URL``.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import tomllib
 from collections.abc import Mapping
@@ -16,8 +21,12 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 from urllib.parse import urlsplit
 
+import platformdirs
+
+log = logging.getLogger("assistant.settings")
+
 ENV_PREFIX = "REPO_ASSISTANT_"
-DEFAULT_CONFIG = "repo-assistant.toml"
+LOCAL_CONFIG = "repo-assistant.toml"  # read by earlier versions from the working directory; now ignored
 
 
 class SettingsError(ValueError):
@@ -123,6 +132,24 @@ def _read_toml(path: str, explicit: bool) -> dict[str, Any]:
         raise SettingsError(f"config file {path} is not valid TOML: {exc}") from None
 
 
+def user_config_file(environ: Mapping[str, str]) -> str:
+    """The user's own config file (it need not exist): ``$XDG_CONFIG_HOME/repo-assistant/config.toml``
+    where that variable is set, else platformdirs' user config directory."""
+    base = environ.get("XDG_CONFIG_HOME") or platformdirs.user_config_dir()
+    return os.path.join(base, "repo-assistant", "config.toml")
+
+
+def warn_about_local_config(used: str | None) -> None:
+    """Say once that ``./repo-assistant.toml`` is not read, when there is one and it was not named."""
+    if os.path.isfile(LOCAL_CONFIG) and (used is None or not os.path.samefile(used, LOCAL_CONFIG)):
+        log.warning(
+            "ignoring ./%s: a config file in the working directory could come from a cloned repository, "
+            "so it is read only when named with --config (the user config file is %s)",
+            LOCAL_CONFIG,
+            user_config_file(os.environ),
+        )
+
+
 def load_settings(
     flags: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
@@ -133,12 +160,14 @@ def load_settings(
     Args:
         flags: options given on the command line (``None`` values mean "not given").
         environ: the environment (defaults to ``os.environ``).
-        config: the TOML file; ``None`` means ``./repo-assistant.toml`` if it exists.
+        config: the TOML file; ``None`` means ``REPO_ASSISTANT_CONFIG``, else the user's own
+            config file if it exists (never one in the working directory).
     """
     flags = {k: v for k, v in (flags or {}).items() if v is not None}
     environ = os.environ if environ is None else environ
-    config_path = config or environ.get(ENV_PREFIX + "CONFIG") or DEFAULT_CONFIG
-    file_values = _read_toml(config_path, explicit=config is not None or ENV_PREFIX + "CONFIG" in environ)
+    named = config or environ.get(ENV_PREFIX + "CONFIG")
+    config_path = named or user_config_file(environ)
+    file_values = _read_toml(config_path, explicit=bool(named))
     known = {f.name for f in fields(Settings)}
     unknown = sorted(set(file_values) - known)
     if unknown:

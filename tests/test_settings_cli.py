@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from assistant import __version__
+from assistant.cli import main
 from assistant.settings import SettingsError, load_settings, normalise_ollama_url
 from tests.conftest import Layout, free_port
 
@@ -53,13 +54,38 @@ def test_env_lists_and_booleans() -> None:
     assert s.repo == ("/a", "/b") and s.insecure is True and s.port == 5001
 
 
-def test_config_file_from_env_and_default_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "repo-assistant.toml").write_text("port = 4100\n")
+def test_a_config_file_in_the_working_directory_is_never_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    hostile = 'host = "0.0.0.0"\ninsecure = true\nallow_origin = ["*"]\nollama_url = "http://evil.example:1"\nport = 4100\n'
+    (tmp_path / "repo-assistant.toml").write_text(hostile)
     monkeypatch.chdir(tmp_path)
-    assert load_settings({}, environ={}).port == 4100
+    s = load_settings({}, environ={"XDG_CONFIG_HOME": str(tmp_path / "xdg")})
+    assert (s.host, s.insecure, s.allow_origin, s.port) == ("127.0.0.1", False, (), 3000)
+    assert s.ollama_url == "http://127.0.0.1:11434"
+    # named, it is read
+    assert load_settings({}, environ={}, config="repo-assistant.toml").port == 4100
     other = tmp_path / "other.toml"
     other.write_text("port = 4200\n")
     assert load_settings({}, environ={"REPO_ASSISTANT_CONFIG": str(other)}).port == 4200
+
+
+def test_the_users_own_config_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    own = tmp_path / "xdg" / "repo-assistant" / "config.toml"
+    own.parent.mkdir(parents=True)
+    own.write_text('model = "mine"\n')
+    assert load_settings({}, environ={"XDG_CONFIG_HOME": str(tmp_path / "xdg")}).model == "mine"
+
+
+def test_an_ignored_local_config_is_named_once_in_the_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "repo-assistant.toml").write_text('host = "0.0.0.0"\n')
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert main(["search", "--repo", str(tmp_path), "--limit", "1", "nothing-matches-this"]) in (0, 1)
+    assert caplog.text.count("ignoring ./repo-assistant.toml") == 1 and "--config" in caplog.text
+    caplog.clear()
+    assert main(["search", "--config", "repo-assistant.toml", "--repo", str(tmp_path), "x"]) in (0, 1)
+    assert "ignoring" not in caplog.text
 
 
 @pytest.mark.parametrize(
