@@ -21,7 +21,7 @@ from assistant.backends import ChatRequest, ModelBackend, ModelInfo, ToolCallReq
 from assistant.errors import AssistantError, BackendError, timestamp
 from assistant.index import IndexManager
 from assistant.textcalls import HoldBack, parse_text_calls
-from assistant.tools import DEFAULT_BUDGET, TOOLS, ToolContext, get_tool, run_tool, validate_arguments
+from assistant.tools import DEFAULT_BUDGET, TOOLS, ToolContext, call_tool, get_tool, validate_arguments
 from sandbox import Repo, SandboxError, cut_utf8, list_directory, read_capped
 
 MAX_TOP_ENTRIES = 30
@@ -350,7 +350,7 @@ async def _run_call(context: ToolContext, call: ToolCallRequest, budget: int, an
         content = f"Error ({exc.code}): {exc.message}"
         finished = ToolFinished(call_id, call.name, call.arguments, "failed", 0, exc.message, content, False, timestamp(), error)
     else:
-        outcome = await asyncio.to_thread(run_tool, context, tool.name, arguments, budget)
+        outcome = await call_tool(context, tool.name, arguments, budget)
         finished = ToolFinished(
             call_id, call.name, call.arguments, outcome.status, outcome.duration_ms, outcome.summary,
             outcome.content, outcome.truncated, timestamp(), outcome.error,

@@ -19,6 +19,7 @@ from assistant.services import Services, services
 from assistant.streaming import ChatStream, sse_stream, tool_event
 from sandbox import SandboxError
 
+from .disconnect import until_disconnect
 from .envelope import ok
 
 RETRY_AFTER_SECONDS = 2
@@ -136,32 +137,9 @@ async def post_chat(request: Request[Any, Any, Any], data: JSONBody[ChatBody]) -
 
         return sse_stream(frames(), svc.settings.keepalive_seconds, svc.stopping)
     try:
-        return ok(request, await _until_disconnect(request, _complete(svc, chat)))
+        return ok(request, await until_disconnect(request, _complete(svc, chat)))
     finally:
         svc.release_chat()
-
-
-async def _until_disconnect(request: Request[Any, Any, Any], work: Any) -> Any:
-    """Run ``work``, cancelling it (and so the model request) if the client goes away."""
-    task = asyncio.ensure_future(work)
-
-    async def disconnected() -> None:
-        while (await request.receive())["type"] != "http.disconnect":
-            pass
-
-    watcher = asyncio.ensure_future(disconnected())
-    try:
-        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        watcher.cancel()
-    if not task.done():
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
-        raise AssistantError("invalid_request", "the client closed the connection before the answer was ready")
-    return task.result()
 
 
 async def _complete(svc: Services, chat: agent.ChatInput) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import anyio
 import mcp.types as types
 from litestar.handlers import asgi
 from litestar.types import Receive, Scope, Send
@@ -19,7 +18,8 @@ from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from assistant import __version__
 from assistant.errors import AssistantError
 from assistant.services import Services
-from assistant.tools import TOOLS, get_tool, run_tool, validate_arguments
+from assistant.tools import TOOLS, get_tool, validate_arguments
+from assistant.tools import call_tool as run_tool_call
 
 
 def build_mcp(services: Services) -> StreamableHTTPSessionManager:
@@ -37,7 +37,7 @@ def build_mcp(services: Services) -> StreamableHTTPSessionManager:
         except AssistantError as exc:
             return _result(f"Error ({exc.code}): {exc.message}", error=True)
         context = services.tool_context(services.roots.default)
-        outcome = await anyio.to_thread.run_sync(run_tool, context, tool.name, arguments)
+        outcome = await run_tool_call(context, tool.name, arguments)
         return _result(outcome.content, error=outcome.status == "failed", meta={"summary": outcome.summary, "truncated": outcome.truncated})
 
     server: Server[Any] = Server(

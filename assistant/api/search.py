@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
+import threading
+import time
 from typing import Annotated, Any
 
 from litestar import Request, Response, get
 from litestar.params import QueryParameter
 
+from assistant import workers
 from assistant.errors import AssistantError, from_sandbox
-from assistant.index import MAX_LIMIT, MODES, search_index
+from assistant.index import DEADLINE_SECONDS, MAX_LIMIT, MODES, SearchResult, search_index
 from assistant.services import services
 from sandbox import SandboxError
 
+from .disconnect import until_disconnect
 from .envelope import ok
 
 
@@ -35,5 +38,12 @@ async def get_search(
             index = svc.indexes.get(opened.path)
     except SandboxError as exc:
         raise from_sandbox(exc, path="path", repo="repo") from None
-    result = await asyncio.to_thread(search_index, index, q, mode, prefix=prefix, glob=glob, limit=limit)
+    cancel = threading.Event()
+    ends = time.monotonic() + DEADLINE_SECONDS  # time spent waiting for a free search thread counts
+
+    def run() -> SearchResult:
+        return search_index(index, q, mode, prefix=prefix, glob=glob, limit=limit, cancel=cancel, deadline=max(0.0, ends - time.monotonic()))
+
+    work = workers.run_in(workers.SEARCHES, run, cancel=cancel)
+    result = await until_disconnect(request, work)
     return ok(request, result.to_dict())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import msgspec
@@ -11,9 +10,10 @@ from litestar.params import JSONBody
 
 from assistant.errors import from_sandbox
 from assistant.services import services
-from assistant.tools import get_tool, run_tool, validate_arguments
+from assistant.tools import call_tool, get_tool, validate_arguments
 from sandbox import SandboxError
 
+from .disconnect import until_disconnect
 from .envelope import ok
 
 
@@ -35,6 +35,6 @@ async def post_tools_call(request: Request[Any, Any, Any], data: JSONBody[ToolCa
             repo_path = repo.path
     except SandboxError as exc:
         raise from_sandbox(exc, repo="repo_path") from None
-    result = await asyncio.to_thread(run_tool, svc.tool_context(repo_path), tool.name, arguments)
+    result = await until_disconnect(request, call_tool(svc.tool_context(repo_path), tool.name, arguments))
     return ok(request, result.to_dict())
 

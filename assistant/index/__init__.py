@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .languages import EXTENSIONS, LANGUAGES, language_for
     from .repo_index import MAX_FILE_BYTES, FileRecord, RepoIndex
-    from .search import MAX_LIMIT, MODES, IndexManager, SearchResult, path_filter, search_index
+    from .search import DEADLINE_SECONDS, MAX_LIMIT, MAX_QUERY_BYTES, MODES, IndexManager, SearchResult, path_filter, search_index
     from .tags import Tag, extract
 
 _WHERE = {
@@ -29,7 +29,9 @@ _WHERE = {
     "MAX_FILE_BYTES": "repo_index",
     "FileRecord": "repo_index",
     "RepoIndex": "repo_index",
+    "DEADLINE_SECONDS": "search",
     "MAX_LIMIT": "search",
+    "MAX_QUERY_BYTES": "search",
     "MODES": "search",
     "IndexManager": "search",
     "SearchResult": "search",
@@ -40,10 +42,12 @@ _WHERE = {
 }
 
 __all__ = [
+    "DEADLINE_SECONDS",
     "EXTENSIONS",
     "LANGUAGES",
     "MAX_FILE_BYTES",
     "MAX_LIMIT",
+    "MAX_QUERY_BYTES",
     "MODES",
     "FileRecord",
     "IndexManager",

@@ -19,6 +19,8 @@ from .text import Matcher, TextHit, search_text
 Mode = Literal["auto", "symbol", "text", "regex"]
 MODES = ("auto", "symbol", "text", "regex")
 MAX_LIMIT = 500
+MAX_QUERY_BYTES = 16 * 1024  # a pasted issue or stack trace fits; beyond this is refused
+DEADLINE_SECONDS = 10.0  # every search ends by then, with what it found and truncated: true
 TEXT_SCORE = 10.0
 TEXT_READ_BONUS = 5.0
 _IDENTIFIER = re.compile(r"^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$")
@@ -37,6 +39,7 @@ class SearchResult:
     state: str
     progress: float
     files: set[str] = field(default_factory=set)
+    stopped: bool = False  # ended early: the deadline passed or the caller left
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -88,13 +91,25 @@ def search_index(
     glob: str | None = None,
     limit: int = 50,
     read_files: frozenset[str] = frozenset(),
+    deadline: float = DEADLINE_SECONDS,
+    cancel: threading.Event | None = None,
 ) -> SearchResult:
-    """Run one search (refreshing the index first, so every edit so far is seen)."""
+    """Run one search (refreshing the index first, so every edit so far is seen).
+
+    It ends after ``deadline`` seconds, or as soon as ``cancel`` is set (the caller left), with
+    what it found so far and ``truncated`` set."""
     started = time.perf_counter()
     if mode not in MODES:
         raise AssistantError("invalid_parameter", f"`mode` must be one of {', '.join(MODES)}", param="mode")
     if not query.strip():
         raise AssistantError("invalid_parameter", "the query is empty", param="q")
+    if len(query.encode("utf-8", "surrogatepass")) > MAX_QUERY_BYTES:
+        raise AssistantError("invalid_parameter", f"the query is longer than {MAX_QUERY_BYTES // 1024} KB; shorten it", param="q")
+    ends = time.monotonic() + deadline
+
+    def stop() -> bool:
+        return time.monotonic() > ends or (cancel is not None and cancel.is_set())
+
     index.refresh()
     accept = path_filter(prefix, glob)
     resolved = mode
@@ -103,6 +118,7 @@ def search_index(
     results: list[dict[str, Any]] = []
     total = 0
     truncated = False
+    stopped = False
     seen_lines: set[tuple[str, int]] = set()
     if resolved == "symbol":
         name = query.rsplit(".", 1)[-1]
@@ -127,7 +143,7 @@ def search_index(
         matcher = Matcher.build(query, regex=resolved == "regex")
         room = max(0, limit - len(results)) if mode == "auto" and resolved == "symbol" else limit
         texts = index.texts(accept, need_lower=not matcher.case_sensitive and matcher.pattern is None)
-        text_hits, text_total, text_truncated = search_text(matcher, texts, room + len(seen_lines))
+        text_hits, text_total, text_truncated, stopped = search_text(matcher, texts, room + len(seen_lines), stop)
         added = 0
         for hit in text_hits:
             if (hit.path, hit.line) in seen_lines:
@@ -152,6 +168,7 @@ def search_index(
         state=index.state,
         progress=index.progress,
         files={r["file"] for r in results},
+        stopped=stopped,
     )
 
 

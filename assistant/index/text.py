@@ -10,7 +10,7 @@ and lines without it are skipped before the regex runs.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -20,6 +20,12 @@ from assistant.errors import AssistantError
 
 MAX_LINE = 300
 MAX_COUNTED = 10_000  # matching lines counted per search; beyond this the total is a floor
+MAX_REGEX_BYTES = 1024
+MAX_PROGRAM_SIZE = 4096  # RE2 instructions: RE2 is linear in the text, but times this size
+RE2_MAX_MEM = 8 << 20  # bytes RE2 may use for one compiled pattern (its default is 8 MiB too)
+CHECK_EVERY = 64  # matching lines between two looks at the clock within one file
+
+Stop = Callable[[], bool]
 
 _ESCAPE = re.compile(r"\\.")
 _META = set("\\.^$|?*+()[]{}")
@@ -102,6 +108,8 @@ class Matcher:
     def build(cls, query: str, regex: bool, param: str = "q") -> Matcher:
         if not query:
             raise AssistantError("invalid_parameter", "the query is empty", param=param)
+        if regex and len(query.encode("utf-8", "surrogatepass")) > MAX_REGEX_BYTES:
+            raise AssistantError("invalid_parameter", f"a regular expression may be at most {MAX_REGEX_BYTES} bytes long", param=param)
         sensitive = smart_case_sensitive(query, regex)
         if not regex and (sensitive or query.isascii()):
             literal = query.encode()
@@ -110,13 +118,22 @@ class Matcher:
         options.log_errors = False
         options.never_nl = True
         options.case_sensitive = sensitive
+        options.max_mem = RE2_MAX_MEM
         source = query if regex else re.escape(query)
         try:
             compiled = re2.compile(b"(?m)" + source.encode(), options)
         except re2.error as exc:
             detail = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
             hint = " (RE2 syntax: look-arounds and back-references are not supported)" if "perl operator" in detail or "escape" in detail else ""
+            if "too large" in detail or "too big" in detail or "out of memory" in detail:
+                hint = " (the pattern is too complex; simplify it)"
             raise AssistantError("invalid_parameter", f"invalid regular expression: {detail}{hint}", param=param) from None
+        if regex and compiled.programsize > MAX_PROGRAM_SIZE:
+            raise AssistantError(
+                "invalid_parameter",
+                f"the regular expression is too complex ({compiled.programsize} RE2 instructions, at most {MAX_PROGRAM_SIZE}); simplify it",
+                param=param,
+            )
         required = required_literal(query) if regex else None
         needle = None
         if required and required.isascii():
@@ -135,14 +152,22 @@ def _line_bounds(text: bytes, pos: int) -> tuple[int, int]:
 
 
 class _Collector:
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, stop: Stop | None) -> None:
         self.limit = limit
         self.hits: list[TextHit] = []
         self.total = 0
+        self.stop = stop
+        self.stopped = False  # the deadline passed or the caller left
 
     @property
     def full(self) -> bool:
-        return self.total >= MAX_COUNTED
+        return self.total >= MAX_COUNTED or self.stopped
+
+    def check(self) -> bool:
+        """Whether to go on (looks at the clock and the cancel flag)."""
+        if self.stop is not None and not self.stopped and self.stop():
+            self.stopped = True
+        return not self.stopped
 
     def add(self, path: str, text: bytes, start: int, end: int, line: int) -> None:
         self.total += 1
@@ -184,18 +209,25 @@ def _scan(matcher: Matcher, path: str, text: bytes, lower: bytes | None, out: _C
         counted_to = start
         out.add(path, text, start, end, line_no)
         pos = end + 1
+        if out.total % CHECK_EVERY == 0 and not out.check():
+            return
 
 
 FileText = tuple[str, bytes, bytes | None]  # (path, text, lower-cased text or None)
 
 
-def search_text(matcher: Matcher, files: Iterable[FileText], limit: int) -> tuple[list[TextHit], int, bool]:
-    """Matching lines in path order: (hits up to ``limit``, total counted, truncated)."""
-    out = _Collector(limit)
+def search_text(matcher: Matcher, files: Iterable[FileText], limit: int, stop: Stop | None = None) -> tuple[list[TextHit], int, bool, bool]:
+    """Matching lines in path order: (hits up to ``limit``, total counted, truncated, stopped).
+
+    ``stop`` is asked between files (and every few hundred matching lines): when it says yes
+    the search ends with what it found, ``stopped`` and truncated."""
+    out = _Collector(limit, stop)
     for path, text, lower in files:
+        if not out.check():
+            break
         if matcher.pattern is None and not matcher.case_sensitive and lower is None:
             lower = text.lower()
         _scan(matcher, path, text, lower, out)
         if out.full:
             break
-    return out.hits, out.total, out.full or out.total > len(out.hits)
+    return out.hits, out.total, out.full or out.total > len(out.hits), out.stopped

@@ -8,12 +8,15 @@ so they can never disagree about what the tools are.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from assistant import workers
 from assistant.errors import AssistantError
+from assistant.index import DEADLINE_SECONDS as SEARCH_SECONDS
 from assistant.index import IndexManager
 from sandbox import Roots, SandboxError
 
@@ -30,6 +33,8 @@ class ToolContext:
     indexes: IndexManager
     repo_path: str | None = None
     read_files: set[str] = field(default_factory=set)
+    cancel: threading.Event = field(default_factory=threading.Event)  # set when the caller left
+    search_seconds: float = SEARCH_SECONDS  # a search ends by then with what it found
 
 
 @dataclass(frozen=True)
@@ -157,6 +162,12 @@ def run_tool(ctx: ToolContext, name: str, arguments: dict[str, Any], budget: int
         error = {"code": "internal_error", "message": message}
         return ToolResult(name, arguments, "failed", f"Error (internal_error): {message}", False, message, _ms(started), error)
     return ToolResult(name, arguments, "completed", output.content, output.truncated, output.summary, _ms(started))
+
+
+async def call_tool(ctx: ToolContext, name: str, arguments: dict[str, Any], budget: int = DEFAULT_BUDGET) -> ToolResult:
+    """``run_tool`` in the tools' own thread pool; if the caller goes away, ``ctx.cancel`` is set
+    so a running search stops at its next check."""
+    return await workers.run_in(workers.TOOLS, run_tool, ctx, name, arguments, budget, cancel=ctx.cancel)
 
 
 def _ms(started: float) -> int:

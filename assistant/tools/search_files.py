@@ -19,7 +19,9 @@ def search_files(ctx: ToolContext, args: dict[str, Any], budget: int) -> ToolOut
         prefix = repo.components(args["path"]) if args.get("path") else ()
         index = ctx.indexes.get(repo.path)
     found = search_index(
-        index, query, args.get("mode") or "auto", prefix=prefix, glob=args.get("glob"), limit=limit, read_files=frozenset(ctx.read_files)
+        index, query, args.get("mode") or "auto", prefix=prefix, glob=args.get("glob"), limit=limit, read_files=frozenset(ctx.read_files),
+        cancel=ctx.cancel,
+        deadline=ctx.search_seconds,
     )
     symbols = [r for r in found.results if r["kind"] != "text"]
     texts = [r for r in found.results if r["kind"] == "text"]
@@ -47,7 +49,10 @@ def search_files(ctx: ToolContext, args: dict[str, Any], budget: int) -> ToolOut
     if not lines or (len(lines) == 1 and found.state == "building"):
         lines.append(f"No matches for {query!r}.")
     body, cut = fit(lines, budget, lambda _n: f"[output cut at {budget // 1024} KB; narrow the search with path=, glob= or a more specific query]")
-    if not cut and found.truncated:
+    if found.stopped and not ctx.cancel.is_set():
+        body += "\n[the search was stopped at its time limit; what it found so far is above. Narrow it with path=, glob= or a simpler pattern]"
+        cut = True
+    elif not cut and found.truncated:
         body += f"\n[{found.total - len(found.results)} more matches not shown; narrow the search with path=, glob= or a more specific query]"
         cut = True
     matched_files = len(found.files)
