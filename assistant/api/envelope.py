@@ -12,6 +12,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
+from assistant.backends.base import valid_value
 from assistant.errors import ERROR_CODES, AssistantError, timestamp
 from sandbox import SandboxError
 
@@ -47,7 +48,12 @@ def meta(scope_state: dict[str, Any], *, with_duration: bool = True) -> dict[str
 
 
 def encode(value: Any) -> bytes:
-    return _encoder.encode(value)
+    """JSON bytes; a string that cannot be UTF-8 (a lone surrogate from a model server's tool
+    call, say) is written with U+FFFD in its place rather than failing the response."""
+    try:
+        return _encoder.encode(value)
+    except UnicodeEncodeError:
+        return _encoder.encode(valid_value(value))
 
 
 def success_body(scope_state: dict[str, Any], data: Any) -> bytes:

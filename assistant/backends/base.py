@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,6 +21,27 @@ import httpx
 
 from assistant.errors import BackendError
 
+
+def valid_text(text: str) -> str:
+    """``text`` with any lone surrogate (a model server may send ``"\\ud800"`` in its JSON)
+    replaced by U+FFFD: such a string cannot be encoded as UTF-8, so it would fail the answer."""
+    if text.isascii():
+        return text
+    return _SURROGATE.sub("\ufffd", text)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_value(value: Any) -> Any:
+    """``valid_text`` applied to every string in a JSON-like value (keys included)."""
+    if isinstance(value, str):
+        return valid_text(value)
+    if isinstance(value, dict):
+        return {valid_value(k): valid_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [valid_value(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -104,6 +126,10 @@ class ToolCallRequest:
     name: str
     arguments: dict[str, Any]
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", valid_text(self.name))
+        object.__setattr__(self, "arguments", valid_value(self.arguments))
+
 
 @dataclass
 class ChatChunk:
@@ -115,6 +141,9 @@ class ChatChunk:
     finish_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+
+    def __post_init__(self) -> None:
+        self.content = valid_text(self.content)
 
 
 @dataclass

@@ -12,7 +12,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from sandbox import Components, Repo, Roots, SandboxError, open_file, read_opened, walk_files
+import msgspec
+
+from sandbox import Components, Repo, Roots, SandboxError, display_name, open_file, read_opened, walk_files
 
 from . import store
 from .languages import language_for
@@ -69,6 +71,9 @@ class FileRecord:
     text: bytes
     tags: FileTags | None = None
     _lower: bytes | None = field(default=None, repr=False)
+    # the name's real components, kept only when it is not valid UTF-8: the index knows the file
+    # by its display form (``\xNN``), which every result and cache can encode
+    comps: Components | None = None
 
     @property
     def lower(self) -> bytes:
@@ -81,7 +86,9 @@ class FileRecord:
 
 
 def _join(comps: Components) -> str:
-    return "/".join(comps)
+    """The path the index knows a file by: its display form (bad bytes as ``\\xNN``)."""
+    path = "/".join(comps)
+    return path if path.isascii() else display_name(path)[0]
 
 
 def _read(repo: Repo, comps: Components) -> FileRecord | None:
@@ -96,7 +103,9 @@ def _read(repo: Repo, comps: Components) -> FileRecord | None:
     data = read_opened(opened, comps, MAX_FILE_BYTES)
     if data.truncated or data.binary:
         return None
-    return FileRecord(opened.st.st_mtime_ns, opened.st.st_size, language_for(data.path), data.data)
+    path = _join(comps)
+    real = comps if path != "/".join(comps) else None
+    return FileRecord(opened.st.st_mtime_ns, opened.st.st_size, language_for(path), data.data, comps=real)
 
 
 class RepoIndex:
@@ -357,23 +366,23 @@ class RepoIndex:
         assert self._repo is not None
         if changes.resync:
             self._last_sweep = time.monotonic()
-            seen = {_join(c): st for c, st in walk_files(self._repo, max_size=MAX_FILE_BYTES, on_directory=self._watch)}
-            dirty = {p for p in self.files if p not in seen}
-            for path, st in seen.items():
+            seen = {_join(c): (c, st) for c, st in walk_files(self._repo, max_size=MAX_FILE_BYTES, on_directory=self._watch)}
+            dirty = {p: self._comps(p) for p in self.files if p not in seen}
+            for path, (comps, st) in seen.items():
                 old = self.files.get(path)
                 if old is None or (old.mtime_ns, old.size) != (st.st_mtime_ns, st.st_size):
-                    dirty.add(path)
+                    dirty[path] = comps
         else:
-            dirty = {_join(c) for c in changes.files}
+            dirty = {_join(c): c for c in changes.files}
             for gone in changes.gone_dirs:
                 prefix = _join(gone) + "/"
-                dirty.update(p for p in self.files if p.startswith(prefix))
+                dirty.update((p, self._comps(p)) for p in self.files if p.startswith(prefix))
             for new in changes.new_dirs:
-                dirty.update(_join(c) for c, _ in walk_files(self._repo, max_size=MAX_FILE_BYTES, start=new, on_directory=self._watch))
+                dirty.update((_join(c), c) for c, _ in walk_files(self._repo, max_size=MAX_FILE_BYTES, start=new, on_directory=self._watch))
         changed = 0
         to_parse: list[str] = []
         for path in sorted(dirty):
-            comps = tuple(path.split("/"))
+            comps = dirty[path]
             old = self.files.get(path)
             record = None
             if not self._repo.ignore.is_ignored(comps, False):
@@ -398,6 +407,10 @@ class RepoIndex:
         self._parse(to_parse, None)
         return changed
 
+    def _comps(self, path: str) -> Components:
+        record = self.files.get(path)
+        return record.comps if record is not None and record.comps is not None else tuple(path.split("/"))
+
     def _schedule_save(self) -> None:
         if self._save_timer is not None:
             self._save_timer.cancel()
@@ -415,7 +428,7 @@ class RepoIndex:
                 snapshot.setdefault(path, entry)
         try:
             store.save(self._cache_path, self.repo_path, snapshot)
-        except OSError as exc:
+        except (OSError, UnicodeError, msgspec.EncodeError) as exc:
             log.warning("cannot write the index cache %s: %s", self._cache_path, exc)
 
     # -- reading ----------------------------------------------------------------------------

@@ -103,7 +103,11 @@ def search_index(
         raise AssistantError("invalid_parameter", f"`mode` must be one of {', '.join(MODES)}", param="mode")
     if not query.strip():
         raise AssistantError("invalid_parameter", "the query is empty", param="q")
-    if len(query.encode("utf-8", "surrogatepass")) > MAX_QUERY_BYTES:
+    try:
+        size = len(query.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise AssistantError("invalid_parameter", "the query is not valid Unicode (it holds a lone surrogate)", param="q") from None
+    if size > MAX_QUERY_BYTES:
         raise AssistantError("invalid_parameter", f"the query is longer than {MAX_QUERY_BYTES // 1024} KB; shorten it", param="q")
     ends = time.monotonic() + deadline
 
