@@ -13,7 +13,7 @@ from ._errors import (
     RepoPathNotFound,
     SandboxError,
 )
-from ._ignore import IgnoreChain, IgnoreRules
+from ._ignore import IgnoreChain, IgnoreRules, IgnoreView, global_excludes_file
 from ._open import Opened, OpenMode, default_mode, file_type, open_beneath, openat2_available
 from ._paths import MAX_COMPONENT_BYTES, MAX_PATH_BYTES, Components, display_name, split_components
 from ._repo import (
@@ -46,6 +46,7 @@ __all__ = [
     "FileNotFound",
     "IgnoreChain",
     "IgnoreRules",
+    "IgnoreView",
     "InvalidPath",
     "Listing",
     "NotAFile",
@@ -62,6 +63,7 @@ __all__ = [
     "default_mode",
     "display_name",
     "file_type",
+    "global_excludes_file",
     "list_directory",
     "open_beneath",
     "open_file",

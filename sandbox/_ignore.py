@@ -1,4 +1,10 @@
-"""Git-ignore rules: nested ``.gitignore`` files plus ``.git/info/exclude``.
+"""Git-ignore rules: nested ``.gitignore`` files, ``.git/info/exclude`` and git's global
+excludes file (``core.excludesFile``, by default ``$XDG_CONFIG_HOME/git/ignore``), as git does.
+
+The rules belong to an allowed root; a repository that is a subdirectory of it sees them
+through an ``IgnoreView`` at its prefix, so the root's ``.gitignore`` chain down to the
+subdirectory still applies there (``ROOT/.gitignore`` listing ``src/.env`` hides it from the
+repository ``ROOT/src`` too).
 
 Git's own rule is followed for directories: once a directory is excluded nothing beneath it
 is looked at (a pattern cannot re-include a file under an excluded directory), so walks prune
@@ -10,7 +16,9 @@ wins over a shallower one. Patterns are compiled with pathspec's ``GitIgnoreSpec
 from __future__ import annotations
 
 import os
+import shutil
 import stat
+import subprocess
 import threading
 from dataclasses import dataclass
 
@@ -41,6 +49,35 @@ def _read_small(dirfd: int, base: str, comps: Components, mode: OpenMode) -> tup
 
 def _key(st: os.stat_result) -> _Key:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def global_excludes_file(environ: dict[str, str] | None = None) -> str | None:
+    """The path of git's global excludes file: ``core.excludesFile`` when git is installed and
+    sets it, else ``$XDG_CONFIG_HOME/git/ignore`` (``~/.config/git/ignore``) as git's default."""
+    env = dict(os.environ if environ is None else environ)
+    git = shutil.which("git", path=env.get("PATH"))
+    if git is not None:
+        try:
+            found = subprocess.run(
+                [git, "config", "--global", "--path", "--get", "core.excludesFile"],
+                capture_output=True, env=env, timeout=5, check=False, stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+        except (OSError, subprocess.SubprocessError):
+            found = None
+        if found is not None and found.returncode == 0 and found.stdout.strip():
+            return os.fsdecode(found.stdout.strip())
+    base = env.get("XDG_CONFIG_HOME") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".config")
+    return os.path.join(base, "git", "ignore")
+
+
+def read_excludes_file(path: str | None) -> bytes | None:
+    if not path:
+        return None
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(_MAX_IGNORE_FILE)
+    except OSError:
+        return None
 
 
 def _compile(data: bytes) -> pathspec.GitIgnoreSpec | None:
@@ -75,12 +112,24 @@ class IgnoreRules:
     Thread-safe: the index builder and request handlers share one instance.
     """
 
-    def __init__(self, dirfd: int, base: str, mode: OpenMode) -> None:
+    def __init__(self, dirfd: int, base: str, mode: OpenMode, global_excludes: bytes | None = None) -> None:
+        """``global_excludes``: the content of git's global excludes file (read by the caller,
+        which knows the user's environment); its patterns rank below every other file's."""
         self._dirfd = dirfd
         self._base = base
         self._mode = mode
         self._lock = threading.Lock()
         self._specs: dict[Components, tuple[_Key | None, pathspec.GitIgnoreSpec | None]] = {}
+        self._global = _compile(global_excludes) if global_excludes else None
+
+    def close(self) -> None:
+        if self._dirfd >= 0:
+            os.close(self._dirfd)
+            self._dirfd = -1
+
+    def view(self, prefix: Components) -> IgnoreView:
+        """These rules as seen from the subdirectory ``prefix`` (a repository inside the root)."""
+        return IgnoreView(self, prefix)
 
     def _load(self, file_comps: Components) -> pathspec.GitIgnoreSpec | None:
         # Fast path: an lstat says whether the cached rules are still current. The rules
@@ -108,7 +157,7 @@ class IgnoreRules:
 
     def root_chain(self) -> IgnoreChain:
         """Rules for the entries of the repository's top directory."""
-        specs: list[tuple[int, pathspec.GitIgnoreSpec]] = []
+        specs: list[tuple[int, pathspec.GitIgnoreSpec]] = [(0, self._global)] if self._global is not None else []
         for file_comps in (_EXCLUDE, (".gitignore",)):
             spec = self._load(file_comps)
             if spec is not None:
@@ -137,3 +186,23 @@ class IgnoreRules:
             return False
         chain, ignored = self.chain_for(comps[:-1])
         return ignored or chain.excludes(comps[-1], is_dir)
+
+
+class IgnoreView:
+    """The ignore rules of a root as one repository sees them: its paths are relative to
+    ``prefix`` (empty for the root itself), the rules are the root's, applied from the root down."""
+
+    def __init__(self, rules: IgnoreRules, prefix: Components) -> None:
+        self.rules = rules
+        self.prefix = prefix
+
+    def chain_for(self, directory: Components) -> tuple[IgnoreChain, bool]:
+        """Rules for ``directory``'s entries, and whether ``directory`` itself is ignored."""
+        return self.rules.chain_for(self.prefix + directory)
+
+    def descend(self, chain: IgnoreChain, name: str) -> IgnoreChain:
+        return self.rules.descend(chain, name)
+
+    def is_ignored(self, comps: Components, is_dir: bool) -> bool:
+        """Whether ``comps`` (repo-relative) or any directory above it, up to the root, is excluded."""
+        return bool(comps) and self.rules.is_ignored(self.prefix + comps, is_dir)

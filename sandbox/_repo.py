@@ -18,7 +18,7 @@ from ._errors import (
     RepoPathNotFound,
     SandboxError,
 )
-from ._ignore import IgnoreChain, IgnoreRules
+from ._ignore import IgnoreChain, IgnoreRules, IgnoreView, read_excludes_file, global_excludes_file
 from ._open import Opened, OpenMode, default_mode, file_type, open_beneath
 from ._paths import MAX_PATH_BYTES, Components, display_name, split_components
 
@@ -45,7 +45,7 @@ class Repo:
     absolute-path form of the path rule.
     """
 
-    def __init__(self, root: Root, path: str, fd: int, mode: OpenMode, ignore: IgnoreRules) -> None:
+    def __init__(self, root: Root, path: str, fd: int, mode: OpenMode, ignore: IgnoreView) -> None:
         self.root = root
         self.path = path
         self.fd = fd
@@ -110,14 +110,20 @@ class Roots:
         for root in self.roots:
             os.close(root.fd)
         self.roots = []
-
-    def _ignore_for(self, repo_path: str, fd: int) -> IgnoreRules:
         with self._lock:
-            rules = self._ignores.get(repo_path)
+            for rules in self._ignores.values():
+                rules.close()
+            self._ignores.clear()
+
+    def ignore_rules(self, root: Root) -> IgnoreRules:
+        """The ignore rules of an allowed root (one instance per root, shared by every
+        repository inside it)."""
+        with self._lock:
+            rules = self._ignores.get(root.path)
             if rules is None:
                 # The rules keep their own descriptor: they outlive one request's repo fd.
-                rules = IgnoreRules(os.dup(fd), repo_path, self.mode or "walk")
-                self._ignores[repo_path] = rules
+                rules = IgnoreRules(os.dup(root.fd), root.path, self.mode or "walk", read_excludes_file(global_excludes_file()))
+                self._ignores[root.path] = rules
             return rules
 
     def locate(self, requested: str | None) -> tuple[Root, Components]:
@@ -164,8 +170,12 @@ class Roots:
         if not stat.S_ISDIR(opened.st.st_mode):
             os.close(opened.fd)
             raise RepoPathInvalid("the repository path is not a directory", subject="repo")
+        rules = self.ignore_rules(root)
+        if rules.is_ignored(opened.resolved, True):
+            os.close(opened.fd)
+            raise AccessDenied("this directory is git-ignored, so it cannot be used as a repository", subject="repo")
         path = "/" + "/".join(root.components + opened.resolved)
-        return Repo(root, path, opened.fd, self.mode or "walk", self._ignore_for(path, opened.fd))
+        return Repo(root, path, opened.fd, self.mode or "walk", rules.view(opened.resolved))
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .languages import EXTENSIONS, LANGUAGES, language_for
     from .repo_index import MAX_FILE_BYTES, FileRecord, RepoIndex
-    from .search import DEADLINE_SECONDS, MAX_LIMIT, MAX_QUERY_BYTES, MODES, IndexManager, SearchResult, path_filter, search_index
+    from .search import DEADLINE_SECONDS, MAX_LIMIT, MAX_QUERY_BYTES, MODES, IndexManager, IndexView, SearchResult, path_filter, search_index
     from .tags import Tag, extract
 
 _WHERE = {
@@ -34,6 +34,7 @@ _WHERE = {
     "MAX_QUERY_BYTES": "search",
     "MODES": "search",
     "IndexManager": "search",
+    "IndexView": "search",
     "SearchResult": "search",
     "path_filter": "search",
     "search_index": "search",
@@ -51,6 +52,7 @@ __all__ = [
     "MODES",
     "FileRecord",
     "IndexManager",
+    "IndexView",
     "RepoIndex",
     "SearchResult",
     "Tag",

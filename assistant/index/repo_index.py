@@ -181,14 +181,18 @@ class RepoIndex:
             return 1.0
         return round(self.done / self.total, 3) if self.total else 0.0
 
-    def stats(self) -> dict[str, object]:
-        languages = Counter(r.language for r in self.files.values() if r.language)
+    def stats(self, under: str = "") -> dict[str, object]:
+        """What ``/status`` shows; ``under`` (``"src/"``) counts only the files below it."""
+        with self._lock:  # the build adds files from another thread
+            records = [r for p, r in self.files.items() if p.startswith(under)] if under else list(self.files.values())
+            symbols = len(self.symbols) if not under else sum(len(r.tags.definitions) for r in records if r.tags is not None)
+        languages = Counter(r.language for r in records if r.language)
         return {
-            "path": self.repo_path,
+            "path": self.repo_path + ("/" + under.rstrip("/") if under else ""),
             "state": self.state,
             "progress": self.progress,
-            "files_indexed": len(self.files),
-            "symbols": len(self.symbols),
+            "files_indexed": len(records),
+            "symbols": symbols,
             "languages": dict(languages.most_common()),
             "last_indexed": self.last_indexed,
             "index_ms": self.index_ms,
