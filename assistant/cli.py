@@ -108,19 +108,17 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from assistant.app import create_app
+    from assistant.server import uvicorn_config
 
     check_bind(settings)
     app = create_app(settings)
-    config = uvicorn.Config(
+    config = uvicorn_config(
         app,
-        host=settings.host,
-        port=settings.port,
-        proxy_headers=False,
-        server_header=False,
+        settings.host,
+        settings.port,
         timeout_graceful_shutdown=2,
         log_level=settings.log_level,
         access_log=settings.log_level == "debug",
-        log_config=None,
     )
     print(f"repo-assistant {__version__} on http://{settings.host}:{settings.port}/ (repos: {', '.join(settings.repos)})", file=sys.stderr)
     services = app.state["services"]

@@ -39,15 +39,15 @@ CLOSE_GRACE_SECONDS = 5.0  # how long a closing stream waits for its upstream to
 
 
 async def with_keepalive(
-    source: AsyncIterator[bytes], interval: float, stop: asyncio.Event | None = None
+    source: AsyncIterator[bytes], interval: float, stop: asyncio.Event | None = None, stopped: bytes | None = None
 ) -> AsyncIterator[bytes]:
     """Pass ``source`` through, adding a keepalive comment after every ``interval`` of silence.
 
     The source runs in its own task feeding a small queue, so a busy stream costs a queue hand-off
     per frame and a timer only when the queue is empty. Cancelling this generator (the client went
     away) cancels that task, which closes the source and whatever upstream request feeds it. When
-    ``stop`` is set (the server is shutting down) the stream ends cleanly with an error event and
-    ``[DONE]``.
+    ``stop`` is set (the server is shutting down) the stream ends cleanly with an error event
+    (``stopped``, in the route family's shape; ours by default) and ``[DONE]``.
     """
     queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=64)
 
@@ -69,6 +69,7 @@ async def with_keepalive(
 
     producer = asyncio.ensure_future(pump())
     stopping = asyncio.ensure_future(stop.wait()) if stop is not None else None
+    getter: asyncio.Future[Any] | None = None
     try:
         while True:
             if not queue.empty():
@@ -80,7 +81,7 @@ async def with_keepalive(
                 if getter not in done:
                     getter.cancel()
                     if stopping is not None and stopping in done:
-                        yield error_event("internal_error", "the server is shutting down; the stream was closed")
+                        yield stopped or error_event("internal_error", "the server is shutting down; the stream was closed")
                         yield DONE
                         return
                     yield KEEPALIVE
@@ -92,7 +93,8 @@ async def with_keepalive(
                 raise item
             yield item
     finally:
-        for task in (producer, stopping):
+        # the client left while we waited: nothing will read the queue again
+        for task in (producer, stopping, getter):
             if task is not None and not task.done():
                 task.cancel()
         with anyio.move_on_after(CLOSE_GRACE_SECONDS, shield=True):
@@ -102,8 +104,8 @@ async def with_keepalive(
                 pass
 
 
-def sse_stream(events: AsyncIterator[bytes], keepalive_seconds: float, stop: asyncio.Event | None = None) -> Stream:
-    return Stream(with_keepalive(events, keepalive_seconds, stop), media_type="text/event-stream", headers=HEADERS)
+def sse_stream(events: AsyncIterator[bytes], keepalive_seconds: float, stop: asyncio.Event | None = None, stopped: bytes | None = None) -> Stream:
+    return Stream(with_keepalive(events, keepalive_seconds, stop, stopped), media_type="text/event-stream", headers=HEADERS)
 
 
 class ChatStream:

@@ -16,6 +16,7 @@ import uvicorn
 from litestar.testing import TestClient
 
 from assistant.app import create_app
+from assistant.server import uvicorn_config
 from assistant.settings import Settings, load_settings
 from sandbox import openat2_available
 from tests.fakes.ollama import FakeOllama
@@ -113,15 +114,7 @@ class LiveServer:
     def __init__(self, settings: Settings) -> None:
         self.port = free_port()
         self.settings = settings.with_overrides(port=self.port)
-        config = uvicorn.Config(
-            create_app(self.settings),
-            host="127.0.0.1",
-            port=self.port,
-            log_level="warning",
-            proxy_headers=False,
-            timeout_graceful_shutdown=1,
-            log_config=None,
-        )
+        config = uvicorn_config(create_app(self.settings), "127.0.0.1", self.port, log_level="warning", timeout_graceful_shutdown=1)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

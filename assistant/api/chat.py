@@ -27,7 +27,8 @@ RETRY_AFTER_SECONDS = 2
 Role = Literal["system", "user", "assistant", "tool"]
 ToolMode = Literal["auto", "manual"]
 Temperature = Annotated[float, msgspec.Meta(ge=0, le=2)]
-MaxTokens = Annotated[int, msgspec.Meta(ge=1)]
+MAX_TOKENS = 131_072  # the largest context any model here is given; more is a client mistake
+MaxTokens = Annotated[int, msgspec.Meta(ge=1, le=MAX_TOKENS)]
 
 
 class ChatMessage(msgspec.Struct):
@@ -137,7 +138,7 @@ async def post_chat(request: Request[Any, Any, Any], data: JSONBody[ChatBody]) -
 
         return sse_stream(frames(), svc.settings.keepalive_seconds, svc.stopping)
     try:
-        return ok(request, await until_disconnect(request, _complete(svc, chat)))
+        return ok(request, await until_disconnect(request, _complete(svc, chat), svc.stopping))
     finally:
         svc.release_chat()
 

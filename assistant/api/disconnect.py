@@ -19,27 +19,34 @@ from assistant.errors import AssistantError
 T = TypeVar("T")
 
 
-async def until_disconnect(request: Request[Any, Any, Any], work: Awaitable[T]) -> T:
-    """Run ``work``, cancelling it if the client goes away first."""
+async def until_disconnect(request: Request[Any, Any, Any], work: Awaitable[T], stop: asyncio.Event | None = None) -> T:
+    """Run ``work``, cancelling it if the client goes away first, or when ``stop`` is set (the
+    server is shutting down: the client then gets an ``internal_error`` answer in its route
+    family's shape instead of a bare 500)."""
     task = asyncio.ensure_future(work)
 
     async def disconnected() -> None:
         while (await request.receive())["type"] != "http.disconnect":
             pass
 
-    watcher = asyncio.ensure_future(disconnected())
+    watchers = {asyncio.ensure_future(disconnected())}
+    if stop is not None:
+        watchers.add(asyncio.ensure_future(stop.wait()))
     try:
-        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({task, *watchers}, return_when=asyncio.FIRST_COMPLETED)
     except asyncio.CancelledError:
         task.cancel()
         raise
     finally:
-        watcher.cancel()
+        for watcher in watchers:
+            watcher.cancel()
     if not task.done():
         task.cancel()
         try:
             await task
         except asyncio.CancelledError:
             pass
+        if stop is not None and stop.is_set():
+            raise AssistantError("internal_error", "the server is shutting down; the request was not finished")
         raise AssistantError("invalid_request", "the client closed the connection before the answer was ready")
     return task.result()

@@ -112,6 +112,8 @@ def to_assistant_error(exc: Exception) -> AssistantError:
     if isinstance(exc, ValidationException):
         code, message, param = _param_from_validation(exc)
         return AssistantError(code, message, param=param)
+    if isinstance(exc, RecursionError) and "deserializing" in str(exc):  # msgspec, on the client's body
+        return AssistantError("invalid_request", "the JSON body is nested too deeply")
     if isinstance(exc, HTTPException):
         status = exc.status_code
         headers = dict(exc.headers or {})

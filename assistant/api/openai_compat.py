@@ -27,7 +27,8 @@ from assistant.services import Services, services
 from assistant.streaming import sse, sse_stream
 from sandbox import SandboxError
 
-from .chat import resolve_model, take_chat_slot
+from .chat import MaxTokens, resolve_model, take_chat_slot
+from .disconnect import until_disconnect
 from .envelope import encode
 
 log = logging.getLogger("assistant.trace")
@@ -51,8 +52,8 @@ class OpenAIChatBody(msgspec.Struct):
     stream: bool = False
     stream_options: dict[str, Any] | None = None
     temperature: Annotated[float, msgspec.Meta(ge=0, le=2)] | None = None
-    max_tokens: Annotated[int, msgspec.Meta(ge=1)] | None = None
-    max_completion_tokens: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    max_tokens: MaxTokens | None = None
+    max_completion_tokens: MaxTokens | None = None
     tools: list[dict[str, Any]] | None = None
     tool_choice: Any = None
     seed: int | None = None
@@ -89,15 +90,10 @@ def _messages(body: OpenAIChatBody) -> list[dict[str, Any]]:
         item: dict[str, Any] = {"role": role, "content": _text(message.content, index)}
         if message.tool_calls:
             calls = []
-            for call in message.tool_calls:
-                function = call.get("function") or {}
-                names[str(call.get("id"))] = str(function.get("name"))
-                raw = function.get("arguments") or "{}"
-                try:
-                    arguments = json.loads(raw) if isinstance(raw, str) else raw
-                except json.JSONDecodeError:
-                    arguments = {}
-                calls.append({"function": {"name": function.get("name"), "arguments": arguments}})
+            for number, call in enumerate(message.tool_calls):
+                name, arguments = _tool_call(call, f"messages[{index}].tool_calls[{number}]")
+                names[str(call.get("id"))] = name
+                calls.append({"function": {"name": name, "arguments": arguments}})
             item["tool_calls"] = calls
         if role == "tool":
             item["tool_name"] = message.name or names.get(str(message.tool_call_id), "")
@@ -105,6 +101,28 @@ def _messages(body: OpenAIChatBody) -> list[dict[str, Any]]:
                 item["tool_call_id"] = message.tool_call_id
         out.append(item)
     return out
+
+
+def _tool_call(call: dict[str, Any], param: str) -> tuple[str, dict[str, Any]]:
+    """An assistant message's earlier tool call: ``{function: {name, arguments}}``, arguments a
+    JSON object or a string holding one (a string that is not JSON counts as no arguments)."""
+    function = call.get("function")
+    if not isinstance(function, dict):
+        raise AssistantError("invalid_parameter", "a tool call needs a `function` object with `name` and `arguments`", param=f"{param}.function")
+    name = function.get("name")
+    if not isinstance(name, str) or not name:
+        raise AssistantError("invalid_parameter", "a tool call's `name` must be a non-empty string", param=f"{param}.function.name")
+    raw = function.get("arguments")
+    if raw is None or raw == "":
+        return name, {}
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError:
+            return name, {}
+    if not isinstance(raw, dict):
+        raise AssistantError("invalid_parameter", "a tool call's `arguments` must be a JSON object (or a string holding one)", param=f"{param}.function.arguments")
+    return name, raw
 
 
 class _Chunks:
@@ -191,19 +209,29 @@ async def v1_chat(request: Request[Any, Any, Any], data: JSONBody[OpenAIChatBody
         raise
     renderer = _Chunks(info.name)
     if data.stream:
-        return sse_stream(_stream(svc, renderer, source, include_usage), svc.settings.keepalive_seconds, svc.stopping)
+        stopped = _error_frame("internal_error", "the server is shutting down; the stream was closed")
+        return sse_stream(_stream(svc, renderer, source, include_usage), svc.settings.keepalive_seconds, svc.stopping, stopped)
     try:
-        content, finish, usage, calls = "", "stop", {}, None
-        async for kind, value in source:
-            if kind == "content":
-                content += value
-            elif kind == "done":
-                finish, usage, calls = value
+        content, finish, usage, calls = await until_disconnect(request, _fold(source), svc.stopping)
     except AssistantError as exc:
         raise AssistantError(exc.code, exc.message) from None
     finally:
         svc.release_chat()
     return _json(renderer.completion(content, finish, usage, calls))
+
+
+async def _fold(source: AsyncIterator[tuple[str, Any]]) -> tuple[str, str, dict[str, int], list[dict[str, Any]] | None]:
+    """A whole non-streamed answer: (content, finish reason, usage, client tool calls)."""
+    content, finish, usage, calls = "", "stop", {}, None
+    try:
+        async for kind, value in source:
+            if kind == "content":
+                content += value
+            elif kind == "done":
+                finish, usage, calls = value
+    finally:
+        await source.aclose()  # type: ignore[attr-defined]
+    return content, finish, usage, calls
 
 
 async def _stream(svc: Services, renderer: _Chunks, source: AsyncIterator[tuple[str, Any]], include_usage: bool) -> AsyncIterator[bytes]:

@@ -1,0 +1,90 @@
+"""How the server runs under uvicorn: limits that keep idle or abusive connections from
+exhausting the process.
+
+- A connection that sends nothing is closed after ``IDLE_SECONDS`` (uvicorn times out idle
+  keep-alive connections, but not one that never sent a request: 20,000 of those exhausted the
+  file descriptors).
+- ``limit_concurrency``: past it uvicorn answers 503 at once instead of taking more work.
+- The descriptor limit is raised to the hard limit, and the accept loop's "out of system
+  resource" error, which asyncio logs with a traceback on every failed accept, is logged at most
+  once every ``ACCEPT_LOG_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import resource
+import time
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+IDLE_SECONDS = 5
+MAX_CONNECTIONS = 1000
+ACCEPT_LOG_SECONDS = 10.0
+
+
+class IdleTimeoutProtocol(H11Protocol):
+    """uvicorn's h11 protocol, with the keep-alive timer armed from the moment a connection is
+    made: one that never sends a request is closed like an idle keep-alive connection."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive, self.timeout_keep_alive_handler)
+
+
+class AcceptErrorFilter(logging.Filter):
+    """Let one accept-loop resource error through per interval; drop the rest."""
+
+    def __init__(self, interval: float = ACCEPT_LOG_SECONDS) -> None:
+        super().__init__()
+        self.interval = interval
+        self._last = -interval
+        self._dropped = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "socket.accept() out of system resource" not in record.getMessage():
+            return True
+        now = time.monotonic()
+        if now - self._last < self.interval:
+            self._dropped += 1
+            return False
+        self._last = now
+        if self._dropped:
+            record.msg = f"{record.msg} ({self._dropped} more since the last report)"
+            self._dropped = 0
+        record.exc_info = None  # one line, not a traceback per failed accept
+        return True
+
+
+def raise_descriptor_limit() -> int:
+    """Raise the soft limit on open files to the hard limit; returns the limit in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
+def uvicorn_config(app: Any, host: str, port: int, **options: Any) -> uvicorn.Config:
+    """The uvicorn configuration every way of serving the app uses (the CLI and the tests)."""
+    files = raise_descriptor_limit()
+    asyncio_log = logging.getLogger("asyncio")
+    if not any(isinstance(f, AcceptErrorFilter) for f in asyncio_log.filters):
+        asyncio_log.addFilter(AcceptErrorFilter())
+    settings: dict[str, Any] = {
+        "http": IdleTimeoutProtocol,
+        "proxy_headers": False,
+        "server_header": False,
+        "timeout_keep_alive": IDLE_SECONDS,
+        "limit_concurrency": max(64, min(MAX_CONNECTIONS, files // 2)),
+        "log_config": None,
+    }
+    settings.update(options)
+    return uvicorn.Config(app, host=host, port=port, **settings)

@@ -1,0 +1,157 @@
+"""Clients that misbehave or leave: deep JSON, malformed tool calls, idle connections,
+disconnects, and a server stopping under /v1 requests."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import socket
+import threading
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api.test_chat import MODEL, say
+from tests.api.test_envelope import assert_error
+from tests.conftest import Layout
+from tests.fakes.ollama import FakeOllama
+from tests.sse import read
+
+NESTED = "[" * 1000 + "]" * 1000
+
+
+@pytest.mark.parametrize(
+    "path,body",
+    [
+        ("/api/v1/tools/call", '{"name": "list_files", "arguments": {"a": ' + NESTED + "}}"),
+        ("/api/v1/files/read", '{"path": ' + NESTED + "}"),
+        ("/api/v1/chat/completions", '{"messages": [], "settings": ' + NESTED + "}"),
+        ("/api/v1/models/pull", '{"model": ' + NESTED + "}"),
+    ],
+)
+def test_deeply_nested_json_is_a_400(client: Any, path: str, body: str) -> None:
+    response = client.post(path, content=body, headers={"content-type": "application/json"})
+    assert "nested too deeply" in assert_error(response, "invalid_request")["message"]
+
+
+def test_deeply_nested_json_on_v1_is_an_openai_400(client: Any) -> None:
+    body = '{"model": "m", "messages": [{"role": "user", "content": "x"}], "tools": [' + NESTED + "]}"
+    response = client.post("/v1/chat/completions", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_request"
+
+
+@pytest.mark.parametrize(
+    "tool_call,param",
+    [
+        ({"function": "x"}, "messages[1].tool_calls[0].function"),
+        ("not an object", "messages[1].tool_calls[0]"),
+        ({"function": {"name": 5, "arguments": "{}"}}, "messages[1].tool_calls[0].function.name"),
+        ({"function": {"name": "read_file", "arguments": "[1, 2]"}}, "messages[1].tool_calls[0].function.arguments"),
+        ({"function": {"name": "read_file", "arguments": 7}}, "messages[1].tool_calls[0].function.arguments"),
+    ],
+)
+def test_malformed_tool_calls_on_v1_are_400_with_param(layout: Layout, live_server: Any, fake_ollama: FakeOllama, tool_call: Any, param: str) -> None:
+    server = live_server(layout.repo, ollama_url=fake_ollama.url)
+    messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": None, "tool_calls": [tool_call]}]
+    response = httpx.post(f"{server.url}/v1/chat/completions", json={"model": MODEL, "messages": messages}, timeout=10)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] in ("invalid_parameter", "invalid_request") and error["param"] == param
+    assert not fake_ollama.received("/api/chat")
+
+
+def test_max_tokens_is_bounded(layout: Layout, live_server: Any, fake_ollama: FakeOllama) -> None:
+    server = live_server(layout.repo, ollama_url=fake_ollama.url)
+    huge = 10**30
+    v1 = httpx.post(f"{server.url}/v1/chat/completions", json={"model": MODEL, "messages": [{"role": "user", "content": "x"}], "max_tokens": huge}, timeout=10)
+    assert v1.status_code == 400 and v1.json()["error"]["param"] == "max_tokens"
+    ours = httpx.post(
+        f"{server.url}/api/v1/chat/completions",
+        json={"messages": [{"role": "user", "content": "x"}], "settings": {"max_tokens": 131_073}},
+        timeout=10,
+    )
+    assert_error(ours, "invalid_parameter", "settings.max_tokens")
+    assert not fake_ollama.received("/api/chat")
+
+
+def test_non_streaming_v1_disconnect_cancels_the_model_request_and_frees_the_slot(
+    layout: Layout, live_server: Any, fake_ollama: FakeOllama
+) -> None:
+    server = live_server(layout.repo, ollama_url=fake_ollama.url, max_concurrent_chats=1)
+    fake_ollama.chat_script([{"message": {"role": "assistant", "content": "a"}}, 5.0, *say("b")], say("next"))
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{server.url}/v1/chat/completions", json=body, timeout=0.5)
+    closed = time.monotonic()
+    while not fake_ollama.disconnects and time.monotonic() - closed < 5:
+        time.sleep(0.02)
+    assert [what for what, _ in fake_ollama.disconnects] == ["chat"]
+    assert fake_ollama.disconnects[0][1] - closed < 2
+    again = httpx.post(f"{server.url}/v1/chat/completions", json=body, timeout=10)
+    assert again.json()["choices"][0]["message"]["content"] == "next"
+
+
+def _services(server: Any) -> Any:
+    return server.server.config.app.state["services"]
+
+
+def test_stopping_the_server_gives_v1_clients_openai_errors(layout: Layout, live_server: Any, fake_ollama: FakeOllama) -> None:
+    server = live_server(layout.repo, ollama_url=fake_ollama.url, keepalive_seconds=0.2)
+    fake_ollama.chat_script([{"message": {"role": "assistant", "content": "a"}}, 10.0, *say("b")])
+    fake_ollama.chat_script([{"message": {"role": "assistant", "content": "a"}}, 10.0, *say("b")])
+    threading.Timer(1.0, _services(server).request_stop).start()
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    with httpx.stream("POST", f"{server.url}/v1/chat/completions", json=body, timeout=10) as response:
+        events, _ = read(response)
+    assert events[-1] == "[DONE]"
+    assert set(events[-2]) == {"error"} and events[-2]["error"]["code"] == "internal_error"
+    plain = httpx.post(f"{server.url}/v1/chat/completions", json={**body, "stream": False}, timeout=10)
+    assert plain.status_code == 500 and plain.headers["content-type"].startswith("application/json")
+    assert plain.json()["error"]["code"] == "internal_error"
+
+
+def test_idle_connections_are_closed(layout: Layout, live_server: Any) -> None:
+    server = live_server(layout.repo)
+    quiet = [socket.create_connection(("127.0.0.1", server.port), timeout=15) for _ in range(20)]
+    started = time.monotonic()
+    for sock in quiet:
+        assert sock.recv(1) == b""  # the server closed it
+        sock.close()
+    assert time.monotonic() - started < 10
+    assert httpx.get(f"{server.url}/api/v1/health", timeout=5).status_code == 200
+
+
+def test_disconnects_leave_no_pending_tasks_and_no_tracebacks(layout: Layout, live_server: Any, fake_ollama: FakeOllama, caplog: pytest.LogCaptureFixture) -> None:
+    fake_ollama.chunk_delay = 0.05
+    fake_ollama.echo_chunks = 100
+    server = live_server(layout.repo, ollama_url=fake_ollama.url, keepalive_seconds=0.02)
+    caplog.set_level(logging.DEBUG)
+    for _ in range(15):
+        for path, body in (
+            ("/api/v1/chat/completions", {"messages": [{"role": "user", "content": "x " * 40}], "settings": {"model": MODEL}}),
+            ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x " * 40}], "model": MODEL, "stream": True}),
+        ):
+            with httpx.stream("POST", f"{server.url}{path}", json=body, timeout=5) as response:
+                for number, _ in enumerate(response.iter_lines()):
+                    if number > 3:
+                        break
+    time.sleep(0.5)
+    gc.collect()
+    assert not [r for r in caplog.records if "Task was destroyed" in r.getMessage()]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_the_accept_loops_resource_errors_are_logged_once_per_interval() -> None:
+    from assistant.server import AcceptErrorFilter
+
+    gate = AcceptErrorFilter(interval=60)
+    records = [
+        logging.LogRecord("asyncio", logging.ERROR, __file__, 1, "socket.accept() out of system resource", None, (OSError, OSError(24, "Too many open files"), None))
+        for _ in range(1000)
+    ]
+    passed = [r for r in records if gate.filter(r)]
+    assert len(passed) == 1 and passed[0].exc_info is None  # one line, no traceback
+    other = logging.LogRecord("asyncio", logging.ERROR, __file__, 1, "something else", None, None)
+    assert gate.filter(other)
