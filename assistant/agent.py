@@ -105,6 +105,7 @@ CHARS_PER_TOKEN = 4
 EVENT_RESULT_BYTES = 8192
 MANUAL_TRIGGERS = re.compile(r"\b(read_file|search_files|list_files|use tools?)\b", re.IGNORECASE)
 _READ_HEADER = re.compile(r"^(\S+) \([\d,]+\+? lines")
+MAX_CALLS_PER_ROUND = 16  # a model asking for hundreds of calls at once gets the first ones run
 FINAL_ROUND_NOTE = "You have used all the tool rounds allowed for this answer. Answer now from what you have, without calling tools."
 
 
@@ -273,14 +274,19 @@ async def run(services: Any, chat: ChatInput) -> AsyncIterator[Event]:
             if not result.calls:
                 yield Done(result.finish_reason, usage)
                 return
+            skipped = len(result.calls) - MAX_CALLS_PER_ROUND
+            del result.calls[MAX_CALLS_PER_ROUND:]
             messages.append(_assistant_message(result, native is not None))
             remaining_tokens = num_ctx - estimate_tokens(messages, native) - chat.max_tokens
             budget = max(1024, min(DEFAULT_BUDGET, remaining_tokens * CHARS_PER_TOKEN // max(1, len(result.calls))))
-            for call in result.calls:
+            for number, call in enumerate(result.calls, 1):
                 async for event in _run_call(context, call, budget, answered):
                     yield event
                     if isinstance(event, ToolFinished):
-                        messages.append(_result_message(call, event.content, native is not None))
+                        content = event.content
+                        if skipped > 0 and number == len(result.calls):
+                            content += f"\n[You asked for {skipped + MAX_CALLS_PER_ROUND} tool calls at once; only the first {MAX_CALLS_PER_ROUND} were run. Ask for fewer per round.]"
+                        messages.append(_result_message(call, content, native is not None))
         yield Done("stop", usage)
     except BackendError as exc:
         yield Failed(exc.code, exc.message)
@@ -291,7 +297,7 @@ async def _model_round(
 ) -> AsyncIterator[Event]:
     names = set(TOOLS) if with_tools else set()
     hold = HoldBack(active=with_tools)
-    stream = backend.chat(request)
+    stream = backend.answer(request)
     try:
         async for chunk in stream:
             if chunk.tool_calls:

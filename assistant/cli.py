@@ -31,6 +31,7 @@ def _add_backend(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--first-token-timeout", type=float, help="seconds to wait for a model's first token (default 300)")
     parser.add_argument("--chunk-timeout", type=float, help="seconds to wait between streamed chunks (default 120)")
     parser.add_argument("--request-timeout", type=float, help="seconds for list/show/delete requests (default 10)")
+    parser.add_argument("--answer-timeout", type=float, help="seconds one whole model answer may take, however it trickles in (default 900)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -55,6 +55,7 @@ class Settings:
     first_token_timeout: float = 300.0
     chunk_timeout: float = 120.0
     request_timeout: float = 10.0
+    answer_timeout: float = 900.0
     log_level: str = "info"
     insecure: bool = False
     cache_dir: str | None = None
@@ -198,7 +199,7 @@ def _validate(settings: Settings) -> Settings:
         raise SettingsError("max_concurrent_chats must be at least 1")
     if settings.keepalive_seconds <= 0:
         raise SettingsError("keepalive_seconds must be positive")
-    for name in ("connect_timeout", "first_token_timeout", "chunk_timeout", "request_timeout"):
+    for name in ("connect_timeout", "first_token_timeout", "chunk_timeout", "request_timeout", "answer_timeout"):
         if getattr(settings, name) <= 0:
             raise SettingsError(f"{name} must be positive")
     if settings.max_rounds < 1:

@@ -280,7 +280,7 @@ async def _client_tools(
     calls: list[ToolCallRequest] = []
     usage = agent.Usage()
     finish = "stop"
-    async for chunk in svc.backend.chat(request):
+    async for chunk in svc.backend.answer(request):
         calls.extend(chunk.tool_calls)
         if chunk.content:
             yield "content", chunk.content

@@ -14,6 +14,7 @@ def build_backend(settings: Settings) -> ModelBackend:
         first_token=settings.first_token_timeout,
         between_chunks=settings.chunk_timeout,
         request=settings.request_timeout,
+        answer=settings.answer_timeout,
     )
     if settings.backend == "openai":
         return OpenAICompatBackend(settings.base_url or "", settings.backend_api_key, timeouts)

@@ -53,6 +53,47 @@ class Timeouts:
     first_token: float = 300.0
     between_chunks: float = 120.0
     request: float = 10.0
+    answer: float = 900.0  # one whole model round, however it trickles in
+
+
+MAX_LINE_BYTES = 8 << 20  # one NDJSON or SSE line from the model server
+MAX_ANSWER_CHARS = 1 << 20  # content of one model round; past it the round ends as "length"
+
+
+class _CappedLines(httpx.AsyncByteStream):
+    """A response body that fails once a line grows past ``MAX_LINE_BYTES`` without a newline
+    (the clients buffer a line whole before parsing it)."""
+
+    def __init__(self, inner: httpx.AsyncByteStream) -> None:
+        self._inner = inner
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        run = 0  # bytes since the last newline
+        async for chunk in self._inner:
+            newline = chunk.rfind(b"\n")
+            run = len(chunk) - newline - 1 if newline >= 0 else run + len(chunk)
+            if run > MAX_LINE_BYTES:
+                raise BackendError("ollama_error", f"the model server sent a line of over {MAX_LINE_BYTES >> 20} MB; the answer was stopped")
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class CappedTransport(httpx.AsyncBaseTransport):
+    """httpx's transport, with every response body read through ``_CappedLines``."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        response.stream = _CappedLines(response.stream)
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 @dataclass(frozen=True)
@@ -165,8 +206,9 @@ class ModelBackend(abc.ABC):
     kind: str = "backend"
     display_name: str = "the model server"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, timeouts: Timeouts | None = None) -> None:
         self.url = url
+        self.timeouts = timeouts or Timeouts()
 
     @abc.abstractmethod
     async def list_models(self) -> list[ModelInfo]:
@@ -175,6 +217,43 @@ class ModelBackend(abc.ABC):
     @abc.abstractmethod
     def chat(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         """Stream one round. Closing the iterator closes the upstream request."""
+
+    async def answer(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
+        """``chat`` within bounds whatever the server does: the first chunk within the
+        first-token timeout and the whole round within ``timeouts.answer`` (a server dripping a
+        byte a second beats a per-read timeout), at most ``MAX_ANSWER_CHARS`` of content (then
+        the round ends as ``length``), and a stream that carries nothing at all is an error,
+        not an empty answer."""
+        loop = asyncio.get_running_loop()
+        ends = loop.time() + self.timeouts.answer
+        stream = self.chat(request).__aiter__()
+        received = False
+        size = 0
+        try:
+            while True:
+                wait = ends - loop.time()
+                if not received:
+                    wait = min(wait, self.timeouts.first_token)
+                try:
+                    async with asyncio.timeout(max(0.0, wait)):
+                        chunk = await stream.__anext__()
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    what = "start its answer" if not received else "finish its answer"
+                    raise BackendError("ollama_timeout", f"{self.display_name} did not {what} in time") from None
+                received = True
+                size += len(chunk.content)
+                if size > MAX_ANSWER_CHARS:
+                    chunk.content = chunk.content[: len(chunk.content) - (size - MAX_ANSWER_CHARS)]
+                    chunk.done, chunk.finish_reason = True, "length"
+                    yield chunk
+                    return
+                yield chunk
+        finally:
+            await stream.aclose()  # type: ignore[attr-defined]
+        if not received:
+            raise BackendError("ollama_error", f"{self.display_name} returned an empty answer")
 
     def pull(self, model: str) -> AsyncIterator[dict[str, Any]]:
         """Stream normalised progress of downloading a model."""

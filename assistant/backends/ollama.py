@@ -14,6 +14,7 @@ import ollama
 from assistant.errors import BackendError
 
 from .base import (
+    CappedTransport,
     ChatChunk,
     ChatRequest,
     ModelBackend,
@@ -33,12 +34,11 @@ class OllamaBackend(ModelBackend):
     kind = "ollama"
 
     def __init__(self, url: str, timeouts: Timeouts | None = None) -> None:
-        super().__init__(url)
-        self.timeouts = timeouts or Timeouts()
+        super().__init__(url, timeouts)
         self.display_name = f"Ollama at {url}"
         t = self.timeouts
-        self._control = ollama.AsyncClient(host=url, timeout=httpx.Timeout(t.request, connect=t.connect))
-        self._stream = ollama.AsyncClient(host=url, timeout=httpx.Timeout(t.first_token, connect=t.connect))
+        self._control = ollama.AsyncClient(host=url, timeout=httpx.Timeout(t.request, connect=t.connect), transport=CappedTransport())
+        self._stream = ollama.AsyncClient(host=url, timeout=httpx.Timeout(t.first_token, connect=t.connect), transport=CappedTransport())
         self._show_cache: dict[tuple[str, str | None], tuple[float, ModelInfo]] = {}
 
     @contextmanager

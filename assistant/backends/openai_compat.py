@@ -13,7 +13,7 @@ import httpx
 
 from assistant.errors import BackendError
 
-from .base import ChatChunk, ChatRequest, ModelBackend, ModelInfo, Timeouts, ToolCallRequest, transport_errors
+from .base import CappedTransport, ChatChunk, ChatRequest, ModelBackend, ModelInfo, Timeouts, ToolCallRequest, transport_errors
 
 log = logging.getLogger("assistant.backends")
 
@@ -30,12 +30,11 @@ class OpenAICompatBackend(ModelBackend):
     kind = "openai"
 
     def __init__(self, url: str, api_key: str | None = None, timeouts: Timeouts | None = None) -> None:
-        super().__init__(url.rstrip("/"))
-        self.timeouts = timeouts or Timeouts()
+        super().__init__(url.rstrip("/"), timeouts)
         self.display_name = f"the OpenAI-compatible server at {self.url}"
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         t = self.timeouts
-        self._client = httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(t.first_token, connect=t.connect))
+        self._client = httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(t.first_token, connect=t.connect), transport=CappedTransport())
         self._refuses_streaming_tools: set[str] = set()  # models whose server would not stream with tools
 
     def _errors(self, model: str | None = None) -> AbstractContextManager[None]:

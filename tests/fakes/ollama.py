@@ -20,6 +20,7 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -90,7 +91,7 @@ class FakeOllama:
     port: int = 0
 
     def __post_init__(self) -> None:
-        self._scripts: deque[list[Any]] = deque()
+        self._scripts: deque[Iterable[Any]] = deque()
         self._server: ThreadingHTTPServer | None = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -101,11 +102,12 @@ class FakeOllama:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def chat_script(self, *responses: list[Any]) -> None:
-        """Queue chat answers: each a list of NDJSON chunks (dicts) and delays (numbers)."""
+    def chat_script(self, *responses: Iterable[Any]) -> None:
+        """Queue chat answers: each a list (or any iterable, endless ones too) of NDJSON chunks
+        (dicts), delays (numbers) and raw bytes written as they are."""
         self._scripts.extend(responses)
 
-    def next_script(self, body: dict[str, Any]) -> list[Any]:
+    def next_script(self, body: dict[str, Any]) -> Iterable[Any]:
         """The next queued chat answer, or an echo of the last user message (``echo_chunks``)."""
         return self._scripts.popleft() if self._scripts else _echo(body, self.echo_chunks)
 
@@ -216,12 +218,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _encode(self, item: Any) -> bytes:
+        if isinstance(item, bytes):  # raw bytes, as a misbehaving server sends them
+            return item
         return json.dumps(item).encode() + b"\n"
 
     def _finish(self) -> None:
         """Called after the last item of a stream (a subclass may add a trailer)."""
 
-    def _stream(self, what: str, items: list[Any], content_type: str = "application/x-ndjson") -> None:
+    def _stream(self, what: str, items: Iterable[Any], content_type: str = "application/x-ndjson") -> None:
         self.send_response(200)
         self.send_header("Content-Type", content_type)
         self.send_header("Transfer-Encoding", "chunked")
@@ -327,11 +331,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json(404, {"error": f"model '{name}' not found, try pulling it first"})
                 return
             script = self.owner.next_script(body)
-            chunks = [_chat_chunk(name, item) for item in script]
+            chunks = (_chat_chunk(name, item) for item in script)
             if body.get("stream", True):
                 self._stream("chat", chunks)
             else:
-                self._json(200, _merge(name, chunks))
+                self._json(200, _merge(name, list(chunks)))
         else:
             self._json(404, {"error": "not found"})
 
