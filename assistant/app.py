@@ -8,13 +8,13 @@ from pathlib import Path
 
 from litestar import Litestar, Router
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.static_files import create_static_files_router
 
 import web
 from assistant import __version__
 from assistant.api import chat, files, models, openai_compat, prompt, search, tools
 from assistant.api.mcp import build_mcp, mcp_route
+from assistant.api.openapi import DescribedJsonRenderPlugin
 from assistant.api.envelope import handle_exception
 from assistant.api.guard import Guard, static_paths
 from assistant.services import Services
@@ -71,7 +71,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
             title="repo-assistant",
             version=__version__,
             path="/api/v1/schema",
-            render_plugins=[JsonRenderPlugin()],
+            render_plugins=[DescribedJsonRenderPlugin()],
         ),
         lifespan=[lifespan],
         logging_config=None,

@@ -20,7 +20,7 @@ from assistant.streaming import ChatStream, sse_stream, tool_event
 from sandbox import SandboxError
 
 from .disconnect import until_disconnect
-from .envelope import ok
+from .envelope import ok, strict_body
 
 RETRY_AFTER_SECONDS = 2
 
@@ -47,7 +47,7 @@ class ChatSettings(msgspec.Struct):
 class ChatBody(msgspec.Struct):
     """The nested form (``settings``) or the flat legacy form; ``settings`` wins."""
 
-    messages: list[ChatMessage]
+    messages: Annotated[list[ChatMessage], msgspec.Meta(min_length=1)]
     settings: ChatSettings | None = None
     stream: bool = True
     model: str | None = None
@@ -119,6 +119,7 @@ async def prepare(svc: Services, body: ChatBody) -> agent.ChatInput:
 
 @post("/chat/completions", summary="Chat about the repository; streams SSE by default (SPEC §4)", status_code=200)
 async def post_chat(request: Request[Any, Any, Any], data: JSONBody[ChatBody]) -> Response[bytes] | Stream:
+    data = await strict_body(request, data)
     svc = services(request)
     take_chat_slot(svc)
     try:

@@ -6,7 +6,7 @@ import logging
 import re
 import secrets
 import time
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from litestar import Request, Response
@@ -21,9 +21,10 @@ log = logging.getLogger("assistant.api")
 _encoder = msgspec.json.Encoder()
 _VALID_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
 JSON = "application/json"
+T = TypeVar("T")
 
 
-_ENUMS = {"role": "system, user, assistant, tool", "tool_mode": "auto, manual"}
+_ENUMS = {"role": "system, user, assistant, tool", "tool_mode": "auto, manual", "encoding": "utf-8, base64", "mode": "auto, symbol, text, regex"}
 
 
 def pick_request_id(client_value: str | None) -> str:
@@ -101,6 +102,38 @@ def _param_from_validation(exc: ValidationException) -> tuple[str, str, str | No
         if allowed:
             message += f"; allowed: {allowed}"
     return "invalid_parameter", f"invalid value for `{key}`: {message}", key
+
+
+_AT = re.compile(r"^(.*) - at `\$\.?(.*)`$")
+
+
+def validation_error(exc: msgspec.ValidationError) -> AssistantError:
+    """msgspec's message (``Expected `bool`, got `int` - at `$.stream```) as our error, the field
+    named as the client spells it (``settings.temperature``, ``messages[0].role``)."""
+    text = str(exc)
+    found = _AT.match(text)
+    message, where = (found.group(1), found.group(2)) if found else (text, "")
+    required = re.match(r"Object missing required field `([^`]+)`", message)
+    if required:
+        param = f"{where}.{required.group(1)}" if where else required.group(1)
+        return AssistantError("missing_parameter", f"`{param}` is required", param=param)
+    if not where:
+        return AssistantError("invalid_request", f"the request body must be a JSON object ({message})")
+    if message.startswith("Invalid enum value"):
+        allowed = _ENUMS.get(where.rsplit(".", 1)[-1].split("[")[0])
+        if allowed:
+            message += f"; allowed: {allowed}"
+    return AssistantError("invalid_parameter", f"invalid value for `{where}`: {message}", param=where)
+
+
+async def strict_body(request: Request[Any, Any, Any], data: T) -> T:
+    """The JSON body decoded again without Litestar's lax coercions (``"stream": 0`` or
+    ``"max_tokens": "10"`` pass its conversion): a body that does not match the documented
+    types exactly is a 400."""
+    try:
+        return msgspec.json.decode(await request.body(), type=type(data), strict=True)
+    except msgspec.ValidationError as exc:
+        raise validation_error(exc) from None
 
 
 def to_assistant_error(exc: Exception) -> AssistantError:

@@ -25,7 +25,7 @@ from sandbox import (
     read_opened,
 )
 
-from .envelope import ok, timestamp
+from .envelope import ok, strict_body, timestamp
 
 DEFAULT_MAX_BYTES = 100_000
 Encoding = Literal["utf-8", "base64"]
@@ -115,7 +115,7 @@ class FileReadBody(msgspec.Struct):
     path: str
     repo_path: str
     max_bytes: Annotated[int, msgspec.Meta(ge=1, le=MAX_READ_BYTES)] = DEFAULT_MAX_BYTES
-    encoding: str | None = None
+    encoding: Encoding | None = None
     start_line: Annotated[int, msgspec.Meta(ge=1)] | None = None
     end_line: Annotated[int, msgspec.Meta(ge=1)] | None = None
 
@@ -137,6 +137,7 @@ def _line_range(file: FileData, start: int, end: int | None, max_bytes: int, enc
 
 @post("/files/read", summary="Read a file, optionally a 1-based inclusive line range", status_code=200)
 async def post_files_read(request: Request[Any, Any, Any], data: JSONBody[FileReadBody]) -> Response[bytes]:
+    data = await strict_body(request, data)
     _check_encoding(data.encoding, "encoding")
     if data.start_line is not None and data.end_line is not None and data.end_line < data.start_line:
         raise AssistantError("invalid_parameter", "`end_line` must be at least `start_line`", param="end_line")

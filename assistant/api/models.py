@@ -19,7 +19,7 @@ from assistant.errors import AssistantError, BackendError
 from assistant.services import Services, services
 from assistant.streaming import finished, sse, sse_stream
 
-from .envelope import ok, timestamp
+from .envelope import ok, strict_body, timestamp
 
 log = logging.getLogger("assistant.api")
 
@@ -98,11 +98,12 @@ async def get_models(request: Request[Any, Any, Any]) -> Response[bytes]:
 class PullBody(msgspec.Struct):
     """Body of POST /models/pull."""
 
-    model: str
+    model: Annotated[str, msgspec.Meta(min_length=1, pattern=r"\S")]
 
 
 @post("/models/pull", summary="Pull a model; progress streams as server-sent events", status_code=200)
 async def post_models_pull(request: Request[Any, Any, Any], data: JSONBody[PullBody]) -> Stream:
+    data = await strict_body(request, data)
     if not data.model.strip():
         raise AssistantError("invalid_parameter", "`model` must name a model, e.g. qwen2.5-coder:7b", param="model")
     svc = services(request)

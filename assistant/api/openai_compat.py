@@ -29,7 +29,7 @@ from sandbox import SandboxError
 
 from .chat import MaxTokens, resolve_model, take_chat_slot
 from .disconnect import until_disconnect
-from .envelope import encode
+from .envelope import encode, strict_body
 
 log = logging.getLogger("assistant.trace")
 
@@ -47,7 +47,7 @@ class OpenAIMessage(msgspec.Struct):
 class OpenAIChatBody(msgspec.Struct):
     """The OpenAI chat request, plus ``repo_path`` (or the ``X-Repo-Path`` header)."""
 
-    messages: list[OpenAIMessage]
+    messages: Annotated[list[OpenAIMessage], msgspec.Meta(min_length=1)]
     model: str | None = None
     stream: bool = False
     stream_options: dict[str, Any] | None = None
@@ -181,6 +181,7 @@ async def v1_models(request: Request[Any, Any, Any]) -> Response[bytes]:
 
 @post("/v1/chat/completions", summary="OpenAI-compatible chat (our tools run server-side unless you send your own)", status_code=200)
 async def v1_chat(request: Request[Any, Any, Any], data: JSONBody[OpenAIChatBody]) -> Response[bytes] | Stream:
+    data = await strict_body(request, data)
     svc = services(request)
     messages = _messages(data)
     repo_value = data.repo_path or request.headers.get("x-repo-path")

@@ -14,7 +14,7 @@ from assistant.tools import call_tool, get_tool, validate_arguments
 from sandbox import SandboxError
 
 from .disconnect import until_disconnect
-from .envelope import ok
+from .envelope import ok, strict_body
 
 
 class ToolCallBody(msgspec.Struct):
@@ -27,6 +27,7 @@ class ToolCallBody(msgspec.Struct):
 
 @post("/tools/call", summary="Run one of the model's tools (read_file, search_files, list_files)", status_code=200)
 async def post_tools_call(request: Request[Any, Any, Any], data: JSONBody[ToolCallBody]) -> Response[bytes]:
+    data = await strict_body(request, data)
     tool = get_tool(data.name)
     arguments = validate_arguments(tool, data.arguments)
     svc = services(request)

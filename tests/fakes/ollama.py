@@ -343,7 +343,7 @@ class _Handler(BaseHTTPRequestHandler):
 def _echo(body: dict[str, Any], chunks: int | None) -> list[Any]:
     if chunks is None:
         return [{"message": {"role": "assistant", "content": "(no script)"}}, DONE]
-    last = next((m["content"] for m in reversed(body.get("messages", [])) if m.get("role") == "user"), "")
+    last = next((m.get("content") or "" for m in reversed(body.get("messages", [])) if m.get("role") == "user"), "")
     step = max(1, -(-len(last) // chunks))
     parts = [last[i : i + step] for i in range(0, len(last), step)] or [""]
     return [{"message": {"role": "assistant", "content": part}} for part in parts] + [DONE]
