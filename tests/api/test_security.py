@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 import pytest
 
 from assistant.settings import SettingsError, check_bind
@@ -195,3 +197,28 @@ def test_only_the_uis_own_files_are_served(layout: Layout, live_server: Any, tar
 @pytest.mark.parametrize("host", ["127.0.0.1:80@evil.example", "localhost:x.evil", "localhost:3000:80", "127.0.0.1 evil", "localhost:", "[::1]x:3000", "localhost:123456"])
 def test_host_headers_are_parsed_strictly(client: Any, host: str) -> None:
     assert_error(client.get("/api/v1/files", headers={"Host": host}), "forbidden_host", "Host")
+
+
+SEPARATORS = ["/", "//", "///", "%2F", "%2f", "/%2F", "%2F/", "/./", "%2F%2F"]
+
+
+@given(
+    lead=st.sampled_from(SEPARATORS),
+    seps=st.lists(st.sampled_from(SEPARATORS), min_size=2, max_size=2),
+    family=st.sampled_from([("api", "v1", "files?path=.env&read=true&include_ignored=true"), ("v1", "models", ""), ("mcp", "", "")]),
+    case=st.sampled_from([str.lower, str.upper, str.title]),
+)
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_no_spelling_of_a_protected_path_skips_the_key(keyed_server: Any, lead: str, seps: list[str], family: tuple[str, str, str], case: Any) -> None:
+    first, second, rest = family
+    target = lead + case(first) + (seps[0] + second if second else "") + (seps[1] + rest if rest else "")
+    status, body = raw_get(keyed_server.port, target)
+    assert CANARY not in body
+    assert status in (400, 401, 404), (target, status)
+
+
+@pytest.fixture
+def keyed_server(layout: Layout, live_server: Any) -> Any:
+    (layout.repo / ".env").write_bytes(CANARY)
+    (layout.repo / ".gitignore").write_text(".env\n")
+    return live_server(layout.repo, api_key="s3cret")
