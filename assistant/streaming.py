@@ -15,7 +15,7 @@ import anyio
 from litestar.response import Stream
 
 from assistant import agent
-from assistant.api.envelope import encode
+from assistant.api.envelope import CLIENT_GONE, encode
 from assistant.errors import AssistantError
 
 log = logging.getLogger("assistant.streaming")
@@ -170,6 +170,8 @@ async def finished(frames: AsyncIterator[bytes], source: Any) -> AsyncIterator[b
             yield frame
     except AssistantError as exc:
         yield error_event(exc.code, exc.message)
+    except CLIENT_GONE as exc:
+        log.debug("the client went away: %r", exc)
     except Exception:
         log.exception("stream failed")
         yield error_event("internal_error", "an unexpected error occurred; the server log has the details")

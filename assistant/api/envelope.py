@@ -8,6 +8,7 @@ import secrets
 import time
 from typing import Any, TypeVar
 
+import anyio
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -22,6 +23,8 @@ _encoder = msgspec.json.Encoder()
 _VALID_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
 JSON = "application/json"
 T = TypeVar("T")
+# what writing to a client that went away raises: not an error of ours, logged at debug
+CLIENT_GONE = (BrokenPipeError, ConnectionResetError, anyio.BrokenResourceError, anyio.ClosedResourceError)
 
 
 _ENUMS = {"role": "system, user, assistant, tool", "tool_mode": "auto, manual", "encoding": "utf-8, base64", "mode": "auto, symbol, text, regex"}
@@ -168,6 +171,9 @@ def to_assistant_error(exc: Exception) -> AssistantError:
             return AssistantError("invalid_request", detail)
         if status == 429:
             return AssistantError("server_busy", str(exc.detail), headers=headers)
+    if isinstance(exc, CLIENT_GONE):
+        log.debug("the client went away: %r", exc)
+        return AssistantError("invalid_request", "the client closed the connection")
     log.exception("unexpected error while handling a request", exc_info=exc)
     return AssistantError("internal_error", "an unexpected error occurred; the server log has the details")
 
