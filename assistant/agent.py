@@ -106,7 +106,7 @@ EVENT_RESULT_BYTES = 8192
 MANUAL_TRIGGERS = re.compile(r"\b(read_file|search_files|list_files|use tools?)\b", re.IGNORECASE)
 _READ_HEADER = re.compile(r"^(\S+) \([\d,]+\+? lines")
 MAX_CALLS_PER_ROUND = 16  # a model asking for hundreds of calls at once gets the first ones run
-FINAL_ROUND_NOTE = "You have used all the tool rounds allowed for this answer. Answer now from what you have, without calling tools."
+MAX_FAILING_CALLS = 3  # failed or repeated calls in a row: the model is stuck, so it answers now
 
 
 @dataclass
@@ -147,12 +147,14 @@ class ToolFinished:
     truncated: bool
     timestamp: str
     error: dict[str, str] | None = None
+    repeated: bool = False  # answered from an identical earlier call
 
 
 @dataclass(frozen=True)
 class Done:
     finish_reason: str
     usage: Usage
+    rounds_exhausted: bool = False  # stopped by the round limit (or stuck), not done on its own
 
 
 @dataclass(frozen=True)
@@ -238,8 +240,11 @@ class _Round:
 
 async def run(services: Any, chat: ChatInput) -> AsyncIterator[Event]:
     """The tool loop: model round, every tool call it asked for, results back, next round;
-    at most ``max_rounds`` rounds with tools, then one more without them. Yields events;
-    closing the iterator closes the model request."""
+    at most ``max_rounds`` rounds with tools, then one more without them (no instruction is
+    added for it: small models repeat one in their answer). The final round comes early when
+    the model is stuck (``MAX_FAILING_CALLS`` failed or repeated calls in a row), and once when
+    a round that offered tools came back empty. Yields events; closing the iterator closes the
+    model request."""
     offered = tools_offered(chat.tool_mode, chat.messages)
     with services.roots.open_repo(chat.repo_path) as repo:
         variant = choose_variant(chat.tool_mode, chat.native_tools)
@@ -251,12 +256,13 @@ async def run(services: Any, chat: ChatInput) -> AsyncIterator[Event]:
     num_ctx = choose_num_ctx(estimate_tokens(messages, native) + chat.max_tokens + (TOOL_RESERVE_TOKENS if offered else 0), chat.context_length)
     usage = Usage()
     answered: dict[str, ToolFinished] = {}
+    rounds = 0
+    final = not offered  # the round without tools: the answer, whatever the model does
+    exhausted = False  # the model was stopped (rounds used up, or stuck) rather than done
+    failing = 0  # consecutive calls that failed or repeated an earlier one
     try:
-        for round_number in range(chat.max_rounds + 1):
-            last = round_number == chat.max_rounds
-            with_tools = offered and not last
-            if last and offered:
-                messages.append({"role": "system", "content": FINAL_ROUND_NOTE})
+        while True:
+            with_tools = not final
             needed = estimate_tokens(messages, native if with_tools else None) + chat.max_tokens
             num_ctx = choose_num_ctx(needed, chat.context_length, num_ctx)
             request = ChatRequest(
@@ -271,8 +277,13 @@ async def run(services: Any, chat: ChatInput) -> AsyncIterator[Event]:
             result = _Round()
             async for event in _model_round(services.backend, request, result, usage, with_tools):
                 yield event
-            if not result.calls:
-                yield Done(result.finish_reason, usage)
+            if not result.calls and with_tools and not result.content.strip():
+                # "no answer yet": llama.cpp's function-calling grammar forces an empty turn on a
+                # model that would answer directly. Ask once more, without tools.
+                final = True
+                continue
+            if not result.calls or final:
+                yield Done(result.finish_reason, usage, rounds_exhausted=exhausted)
                 return
             skipped = len(result.calls) - MAX_CALLS_PER_ROUND
             del result.calls[MAX_CALLS_PER_ROUND:]
@@ -283,11 +294,14 @@ async def run(services: Any, chat: ChatInput) -> AsyncIterator[Event]:
                 async for event in _run_call(context, call, budget, answered):
                     yield event
                     if isinstance(event, ToolFinished):
+                        failing = failing + 1 if event.status == "failed" or event.repeated else 0
                         content = event.content
                         if skipped > 0 and number == len(result.calls):
                             content += f"\n[You asked for {skipped + MAX_CALLS_PER_ROUND} tool calls at once; only the first {MAX_CALLS_PER_ROUND} were run. Ask for fewer per round.]"
                         messages.append(_result_message(call, content, native is not None))
-        yield Done("stop", usage)
+            rounds += 1
+            if rounds >= chat.max_rounds or failing >= MAX_FAILING_CALLS:
+                final = exhausted = True
     except BackendError as exc:
         yield Failed(exc.code, exc.message)
 
@@ -346,7 +360,10 @@ async def _run_call(context: ToolContext, call: ToolCallRequest, budget: int, an
     first = answered.get(key)
     if first is not None:
         note = f"\n[This is the same call as before ({first.id}); the result above is repeated from it, not run again.]"
-        yield ToolFinished(call_id, call.name, call.arguments, first.status, 0, f"repeated call: {first.summary}", first.content + note, first.truncated, timestamp(), first.error)
+        yield ToolFinished(
+            call_id, call.name, call.arguments, first.status, 0, f"repeated call: {first.summary}", first.content + note,
+            first.truncated, timestamp(), first.error, repeated=True,
+        )  # fmt: skip
         return
     try:
         tool = get_tool(call.name)

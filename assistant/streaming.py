@@ -148,7 +148,10 @@ class ChatStream:
         if isinstance(event, agent.Done):
             out = [] if self._role_sent else [self.chunk(self._delta(None))]
             out.append(self.chunk({}, event.finish_reason))
-            out.append(sse({"type": "done", "usage": event.usage.to_dict()}))
+            done: dict[str, Any] = {"type": "done", "usage": event.usage.to_dict()}
+            if event.rounds_exhausted:
+                done["rounds_exhausted"] = True
+            out.append(sse(done))
             return out
         return [error_event(event.code, event.message)]
 

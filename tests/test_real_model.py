@@ -85,3 +85,23 @@ def test_a_real_model_calls_a_real_tool_and_streams_a_real_answer(tmp_path: Path
     done = events[-2]
     assert done["type"] == "done" and done["usage"]["completion_tokens"] > 0
     assert events[-1] == "[DONE]"
+
+
+def test_a_real_model_that_answers_directly_gets_a_non_empty_answer(tmp_path: Path, live_server: Any, llama_server: str) -> None:
+    # llama.cpp's function-calling grammar forces an empty turn on a model that answers without
+    # a tool; that turn means "no answer yet", so the final round asks again without tools
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "README.md").write_text("# Demo\n")
+    server = live_server(repo, backend="openai", base_url=llama_server, model="smollm2", max_rounds=3)
+    body = {"messages": [{"role": "user", "content": "Say hi"}], "settings": {"temperature": 0, "max_tokens": 60}}
+    with httpx.stream("POST", f"{server.url}/api/v1/chat/completions", json=body, timeout=300) as response:
+        assert response.status_code == 200, response.read()
+        events, _ = read(response)
+    assert not [e for e in events if isinstance(e, dict) and e.get("type") == "error"]
+    answer = "".join(
+        e["choices"][0]["delta"].get("content", "") for e in events if isinstance(e, dict) and e.get("object") == "chat.completion.chunk"
+    )
+    assert answer.strip(), "a non-empty answer"
+    again = httpx.post(f"{server.url}/api/v1/chat/completions", json={**body, "stream": False}, timeout=300).json()
+    assert again["success"] is True and again["data"]["content"].strip()

@@ -162,7 +162,9 @@ async def _complete(svc: Services, chat: agent.ChatInput) -> dict[str, Any]:
             elif isinstance(event, agent.Failed):
                 raise AssistantError(event.code, event.message)
             elif isinstance(event, agent.Done):
+                extra = {"rounds_exhausted": True} if event.rounds_exhausted else {}
                 return {
+                    **extra,
                     "id": renderer.id,
                     "object": "chat.completion",
                     "created": renderer.created,

@@ -120,8 +120,6 @@ class OpenAICompatBackend(ModelBackend):
             raise BackendError("ollama_error", f"{self.display_name} returned an empty answer")
         message = choices[0].get("message") or {}
         calls = [_call(c.get("function") or {}) for c in message.get("tool_calls") or []]
-        if not calls and not message.get("content"):
-            raise BackendError("ollama_error", f"{self.display_name} returned an empty answer")
         usage = payload.get("usage") or {}
         yield ChatChunk(
             content=message.get("content") or "",

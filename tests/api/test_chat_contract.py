@@ -172,3 +172,54 @@ def test_openai_backend_cannot_pull_or_delete(layout: Layout, client_for: Any) -
     client = client_for(layout.repo, backend="openai", base_url=f"http://127.0.0.1:{free_port()}/v1")
     assert_error(client.post("/api/v1/models/pull", json={"model": "x"}), "not_supported")
     assert_error(client.delete("/api/v1/models/x"), "not_supported")
+
+
+def test_an_empty_turn_in_a_tool_round_asks_once_more_without_tools(server: Any, backend: Backend) -> None:
+    backend.fake.chat_script(say(""), say("Hi there!"))
+    events, _, _ = stream(server, "Say hi")
+    assert text_of(events) == "Hi there!"
+    assert events[-2]["type"] == "done" and "rounds_exhausted" not in events[-2]
+    bodies = backend.chat_bodies()
+    assert len(bodies) == 2 and bodies[0]["tools"] and not bodies[1].get("tools")
+    backend.fake.chat_script(say(""), say(""))  # empty twice: an empty answer, not a failure
+    events, _, _ = stream(server, "Say hi")
+    assert events[-2]["type"] == "done" and text_of(events) == ""
+
+
+def test_an_empty_non_streamed_tool_round_keeps_what_the_tools_gathered(layout: Layout, live_server: Any, backend: Backend) -> None:
+    server = live_server(layout.repo, **backend.settings())
+    backend.fake.chat_script(calls(call("read_file", path="src/main.py")), say(""), say("main returns 42."))
+    answer = ask(server, stream=False).json()
+    assert answer["success"] is True, answer
+    assert answer["data"]["content"] == "main returns 42."
+    assert [c["status"] for c in answer["data"]["tool_calls"]] == ["completed"]
+
+
+def test_a_stuck_model_answers_after_three_failed_or_repeated_calls(layout: Layout, live_server: Any, backend: Backend) -> None:
+    server = live_server(layout.repo, **backend.settings(max_rounds=8))
+    backend.fake.chat_script(
+        calls(call("read_file", path="/etc/made/up.py")),
+        calls(call("read_file", path="/etc/made/up.py")),
+        calls(call("list_files", path="nope")),
+        say("I could not find it."),
+    )
+    events, _, _ = stream(server)
+    assert text_of(events) == "I could not find it."
+    assert events[-2]["rounds_exhausted"] is True
+    bodies = backend.chat_bodies()
+    assert len(bodies) == 4 and not bodies[3].get("tools")
+    assert all("tool" not in str(m.get("content", "")).lower() or m["role"] != "system" for m in bodies[3]["messages"][1:])
+
+
+def test_an_empty_non_streamed_tool_round_on_llama_cpp_is_not_a_502(layout: Layout, live_server: Any) -> None:
+    fake = FakeOpenAI(refuse_stream_with_tools=True).start()
+    try:
+        server = live_server(layout.repo, backend="openai", base_url=fake.base_url)
+        fake.chat_script(calls(call("read_file", path="src/main.py")), say(""), say("It returns 42."))
+        answer = ask(server, stream=False)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["data"]["content"] == "It returns 42."
+        bodies = [r.body for r in fake.received("/v1/chat/completions")]
+        assert [bool(b.get("tools")) for b in bodies] == [True, True, True, False]
+    finally:
+        fake.down()
