@@ -12,7 +12,7 @@ from litestar.static_files import create_static_files_router
 
 import web
 from assistant import __version__
-from assistant.api import chat, files, models, openai_compat, prompt, search, tools
+from assistant.api import chat, docs, files, models, openai_compat, prompt, search, tools
 from assistant.api.mcp import build_mcp, mcp_route
 from assistant.api.openapi import DescribedJsonRenderPlugin
 from assistant.api.envelope import handle_exception
@@ -60,6 +60,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
     app = Litestar(
         route_handlers=[
             api,
+            docs.get_error_docs,
             openai_compat.v1_models,
             openai_compat.v1_chat,
             mcp_route(mcp_manager),
@@ -78,5 +79,5 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
         debug=False,
     )
     app.state["services"] = shared
-    app.asgi_handler = Guard(app.asgi_handler, settings, static_paths(WEB_DIR))
+    app.asgi_handler = Guard(app.asgi_handler, settings, static_paths(WEB_DIR) | {docs.DOC_PAGE})
     return app

@@ -52,6 +52,9 @@ ERROR_CODES: dict[str, ErrorKind] = {
 }
 
 
+DOC_PAGE = "/docs/errors.md"  # served, rendered, by this server (api/docs.py)
+
+
 class AssistantError(Exception):
     """An error shown to the client: its message says what was wrong and what is allowed."""
 
@@ -88,7 +91,7 @@ class AssistantError(Exception):
             "type": self.type,
             "param": self.param,
             "details": self.details,
-            "doc_url": f"docs/errors.md#{self.code}",
+            "doc_url": f"{DOC_PAGE}#{self.code}",
         }
 
 

@@ -24,7 +24,7 @@ def assert_error(response: Any, code: str, param: str | None = None) -> dict[str
     assert error["code"] == code
     assert error["type"] == ERROR_CODES[code].type
     assert error["param"] == param
-    assert error["doc_url"] == f"docs/errors.md#{code}"
+    assert error["doc_url"] == f"/docs/errors.md#{code}"
     assert error["message"]
     assert error["details"] == []
     assert body["meta"]["request_id"] == response.headers["x-request-id"]
@@ -149,3 +149,17 @@ def test_openapi_document_lists_the_endpoints_and_no_cdn_page(client: Any) -> No
     for page in ("/api/v1/schema", "/api/v1/schema/redoc", "/api/v1/schema/swagger", "/schema"):
         response = client.get(page)
         assert "cdn" not in response.text.lower() and "<script" not in response.text.lower()
+
+
+def test_every_doc_url_resolves_on_this_server(client: Any, layout: Layout, client_for: Any) -> None:
+    error = client.get("/api/v1/files", params={"path": "../x", "read": "true"}).json()["error"]
+    page, _, anchor = error["doc_url"].partition("#")
+    rendered = client.get(page)
+    assert rendered.status_code == 200 and rendered.headers["content-type"].startswith("text/html")
+    for code in ERROR_CODES:
+        assert f'<a id="{code}"></a>' in rendered.text, code
+    assert anchor == "access_denied" and "<h2><code>access_denied</code>: 403" in rendered.text
+    assert "<script" not in rendered.text
+    # it is one of the UI's pages: no API key needed for it
+    keyed = client_for(layout.repo, api_key="k")
+    assert keyed.get(page).status_code == 200
