@@ -44,17 +44,19 @@ def _index_totals(svc: Services) -> dict[str, int]:
 @get("/health", summary="Is the server up, and can it reach the model server? (never needs auth)")
 async def get_health(request: Request[Any, Any, Any]) -> Response[bytes]:
     svc = services(request)
-    ollama = await _ping(svc.backend)
-    ollama.pop("version")
-    status = "healthy" if ollama["status"] == "connected" else "degraded"
+    ping = await _ping(svc.backend)
+    ping.pop("version")
+    status = "healthy" if ping["status"] == "connected" else "degraded"
     if not svc.roots.roots:
         status = "unhealthy"
+    backend = svc.backend
+    model_server = {"kind": backend.kind, "url": backend.url, "label": backend.label, "name": backend.display_name, **ping}
     return ok(
         request,
         {
             "status": status,
             "version": __version__,
-            "services": {"ollama": ollama, "mcp_server": {"status": "connected" if svc.mcp_enabled else "disabled"}},
+            "services": {"ollama": ping, "model_server": model_server, "mcp_server": {"status": "connected" if svc.mcp_enabled else "disabled"}},
             "index": _index_totals(svc),
         },
     )

@@ -131,14 +131,16 @@ class ModelInfo:
 
 
 @contextmanager
-def transport_errors(display_name: str) -> Iterator[None]:
-    """Map what can go wrong on the wire to our codes (the message names the server)."""
+def transport_errors(backend: ModelBackend) -> Iterator[None]:
+    """Map what can go wrong on the wire to our codes (the message names the server, and says
+    what to do when nothing answers)."""
+    display_name = backend.display_name
     try:
         yield
     except BackendError:
         raise
     except (httpx.ConnectError, ConnectionError):
-        raise BackendError("ollama_unavailable", f"{display_name} cannot be reached; is it running?") from None
+        raise BackendError("ollama_unavailable", f"{display_name} cannot be reached. {backend.unreachable_hint}") from None
     except (httpx.TimeoutException, asyncio.TimeoutError):
         raise BackendError("ollama_timeout", f"{display_name} did not answer in time") from None
     except (httpx.RemoteProtocolError, httpx.ReadError):
@@ -204,7 +206,9 @@ class ModelBackend(abc.ABC):
     """A model server: Ollama, or anything that speaks the OpenAI API."""
 
     kind: str = "backend"
-    display_name: str = "the model server"
+    display_name: str = "the model server"  # names the server in messages: "Ollama at http://…"
+    label: str = "model server"  # the server's kind in a few words: "Ollama", "llama.cpp"
+    unreachable_hint: str = "Start it, or point this server at another with its flags."
 
     def __init__(self, url: str, timeouts: Timeouts | None = None) -> None:
         self.url = url

@@ -32,6 +32,11 @@ class OllamaBackend(ModelBackend):
     Ollama started after this server is used as soon as it answers."""
 
     kind = "ollama"
+    label = "Ollama"
+    unreachable_hint = (
+        "Start Ollama (ollama serve), then pull a model with Pull… in the web UI (or POST /api/v1/models/pull); "
+        "or use any OpenAI-compatible server instead: --backend openai --base-url URL."
+    )
 
     def __init__(self, url: str, timeouts: Timeouts | None = None) -> None:
         super().__init__(url, timeouts)
@@ -43,7 +48,7 @@ class OllamaBackend(ModelBackend):
 
     @contextmanager
     def _errors(self, model: str | None = None) -> Iterator[None]:
-        with transport_errors(self.display_name):
+        with transport_errors(self):
             try:
                 yield
             except ollama.ResponseError as exc:

@@ -28,17 +28,22 @@ class OpenAICompatBackend(ModelBackend):
     """
 
     kind = "openai"
+    label = "OpenAI-compatible server"
+    unreachable_hint = (
+        "Start your OpenAI-compatible server (llama.cpp, vLLM, LM Studio, …) there, or point this server at another "
+        "with --base-url URL; for Ollama use --backend ollama."
+    )
 
     def __init__(self, url: str, api_key: str | None = None, timeouts: Timeouts | None = None) -> None:
         super().__init__(url.rstrip("/"), timeouts)
-        self.display_name = f"the OpenAI-compatible server at {self.url}"
+        self.display_name = f"OpenAI-compatible server at {self.url}"  # until it says it is llama.cpp
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         t = self.timeouts
         self._client = httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(t.first_token, connect=t.connect), transport=CappedTransport())
         self._refuses_streaming_tools: set[str] = set()  # models whose server would not stream with tools
 
     def _errors(self, model: str | None = None) -> AbstractContextManager[None]:
-        return transport_errors(self.display_name)
+        return transport_errors(self)
 
     async def _check(self, response: httpx.Response, model: str | None = None) -> None:
         if response.status_code < 400:
@@ -58,7 +63,13 @@ class OpenAICompatBackend(ModelBackend):
             response = await self._client.get(f"{self.url}/models", timeout=httpx.Timeout(self.timeouts.request, connect=self.timeouts.connect))
             await self._check(response)
             data = response.json().get("data", [])
+        if any(_is_llama_cpp(item) for item in data):
+            self._name_server("llama.cpp")
         return [ModelInfo(name=str(item.get("id")), details={"family": item.get("owned_by")}) for item in data if item.get("id")]
+
+    def _name_server(self, label: str) -> None:
+        self.label = label
+        self.display_name = f"{label} at {self.url}"
 
     async def version(self) -> str | None:
         await self.list_models()
@@ -132,6 +143,13 @@ class OpenAICompatBackend(ModelBackend):
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+def _is_llama_cpp(model: dict[str, Any]) -> bool:
+    """llama.cpp's server lists its model as owned by ``llamacpp`` (with ``meta``);
+    llama-cpp-python's as owned by ``me`` with a ``permissions`` list; both serve GGUF files."""
+    owner = model.get("owned_by")
+    return owner == "llamacpp" or (owner == "me" and "permissions" in model) or str(model.get("id", "")).endswith(".gguf")
 
 
 def _call(function: dict[str, Any]) -> ToolCallRequest | None:

@@ -156,3 +156,29 @@ def test_client_disconnect_cancels_the_upstream_pull(layout: Layout, live_server
         time.sleep(0.02)
     assert [what for what, _ in fake_ollama.disconnects] == ["pull"]
     assert fake_ollama.disconnects[0][1] - closed_at < 2
+
+
+def test_health_names_the_configured_model_server(layout: Layout, client_for: Any, fake_ollama: FakeOllama) -> None:
+    from tests.fakes.openai import FakeOpenAI
+
+    ollama = client_for(layout.repo, ollama_url=fake_ollama.url).get("/api/v1/health").json()["data"]["services"]
+    assert ollama["model_server"]["kind"] == "ollama" and ollama["model_server"]["name"] == f"Ollama at {fake_ollama.url}"
+    assert ollama["model_server"]["status"] == "connected" and ollama["model_server"]["url"] == fake_ollama.url
+    for owner, label in (("llamacpp", "llama.cpp"), ("acme", "OpenAI-compatible server")):
+        fake = FakeOpenAI(owned_by=owner).start()
+        try:
+            client = client_for(layout.repo, backend="openai", base_url=fake.base_url)
+            server = client.get("/api/v1/health").json()["data"]["services"]["model_server"]
+            assert server["kind"] == "openai" and server["label"] == label and server["status"] == "connected"
+            assert server["name"] == f"{label} at {fake.base_url}" and isinstance(server["latency_ms"], float)
+        finally:
+            fake.down()
+
+
+def test_an_unreachable_model_server_says_what_to_do_once(layout: Layout, client_for: Any) -> None:
+    ollama = client_for(layout.repo, ollama_url=f"http://127.0.0.1:{free_port()}")
+    message = assert_error(ollama.get("/api/v1/models"), "ollama_unavailable")["message"]
+    assert "ollama serve" in message and "--backend openai --base-url" in message and message.count("?") == 0
+    other = client_for(layout.repo, backend="openai", base_url=f"http://127.0.0.1:{free_port()}/v1")
+    message = assert_error(other.get("/api/v1/models"), "ollama_unavailable")["message"]
+    assert "OpenAI-compatible server at" in message and "--base-url" in message and "ollama serve" not in message

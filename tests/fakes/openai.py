@@ -32,7 +32,7 @@ class _OpenAIHandler(_Handler):
         if self._accept() is None:
             return
         if self.path == "/v1/models":
-            data = [{"id": m["name"], "object": "model", "created": 1767225600, "owned_by": "llamacpp"} for m in self.owner.models]
+            data = [{"id": m["name"], "object": "model", "created": 1767225600, "owned_by": self.owner.owned_by} for m in self.owner.models]
             self._json(200, {"object": "list", "data": data})
         else:
             self._json(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
@@ -126,6 +126,7 @@ class FakeOpenAI(FakeOllama):
     """The fake, speaking the OpenAI API under ``/v1``."""
 
     refuse_stream_with_tools: bool = False
+    owned_by: str = "llamacpp"  # what llama.cpp's server says; "acme" makes it a generic server
     handler: type[_Handler] | None = _OpenAIHandler
 
     @property

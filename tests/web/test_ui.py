@@ -172,11 +172,62 @@ def test_ollama_down_error_is_shown_in_plain_words(layout: Layout, live_server: 
     server = live_server(layout.repo, ollama_url=f"http://127.0.0.1:{free_port()}")
     page, _ = open_page(server.url)
     ready(page)
-    assert "unavailable" in page.locator("#health").inner_text()
+    assert page.locator("#health").inner_text() == "Ollama not reachable"
     send(page, "hello?")
     page.wait_for_selector("#error:not([hidden])", timeout=10_000)
     text = page.locator("#error").inner_text()
-    assert "not reachable" in text and "(ollama_unavailable)" in text
+    # said once, with the way forward: start Ollama and pull a model, or use another server
+    assert "(ollama_unavailable)" in text and text.count("?") == 0
+    assert "ollama serve" in text and "Pull…" in text and "--backend openai --base-url" in text
+    page.screenshot(path=str(SHOTS / "no-model-server.png"))
+
+
+def test_a_llama_cpp_backend_is_named_and_gguf_models_shortened(layout: Layout, live_server: Any, open_page: Any) -> None:
+    from tests.fakes.openai import FakeOpenAI
+
+    fake = FakeOpenAI(models=[{"name": "/models/SmolLM2-135M-Instruct-Q8_0.gguf"}]).start()
+    try:
+        server = live_server(layout.repo, backend="openai", base_url=fake.base_url)
+        page, _ = open_page(server.url)
+        ready(page)
+        page.wait_for_function("document.querySelector('#health .label').textContent.startsWith('llama.cpp at')", timeout=10_000)
+        assert fake.base_url in page.locator("#health").inner_text()
+        option = page.locator("#model-picker option").first
+        assert option.inner_text().startswith("SmolLM2-135M-Instruct-Q8_0")
+        assert option.get_attribute("title").startswith("/models/SmolLM2-135M-Instruct-Q8_0.gguf")  # type: ignore[union-attr]
+        page.screenshot(path=str(SHOTS / "llama-cpp-header.png"))
+    finally:
+        fake.down()
+
+
+def test_the_file_panel_can_be_widened_by_dragging(layout: Layout, live_server: Any, fake_ollama: FakeOllama, open_page: Any) -> None:
+    server = live_server(layout.repo, ollama_url=fake_ollama.url)
+    page, _ = open_page(server.url)
+    ready(page)
+    before = page.locator("#files-panel").bounding_box()
+    divider = page.locator("#files-divider").bounding_box()
+    assert before and divider
+    x, y = divider["x"] + divider["width"] / 2, divider["y"] + 200
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 250, y, steps=5)
+    page.mouse.up()
+    after = page.locator("#files-panel").bounding_box()
+    assert after and after["width"] > before["width"] + 200
+    page.reload()
+    ready(page)
+    kept = page.locator("#files-panel").bounding_box()
+    assert kept and abs(kept["width"] - after["width"]) < 2
+
+
+def test_an_answer_after_the_round_limit_has_a_quiet_note(layout: Layout, live_server: Any, fake_ollama: FakeOllama, open_page: Any) -> None:
+    server = live_server(layout.repo, ollama_url=fake_ollama.url, max_rounds=1)
+    fake_ollama.chat_script(tool_round(("list_files", {})), [{"message": {"role": "assistant", "content": "Here is what I found."}}, DONE])
+    page, _ = open_page(server.url)
+    ready(page)
+    send(page, "look around")
+    page.wait_for_selector(".message.assistant .note", timeout=10_000)
+    assert "ran out of tool rounds" in page.locator(".message.assistant .note").inner_text()
 
 
 def test_api_key_is_asked_once_and_kept_for_the_tab(layout: Layout, live_server: Any, fake_ollama: FakeOllama, open_page: Any) -> None:

@@ -101,7 +101,6 @@ export async function readEvents(response, onEvent) {
 
 // Plain words for the codes a user is most likely to meet.
 const PLAIN = {
-  ollama_unavailable: "The model server is not reachable. Is Ollama running?",
   ollama_model_not_found: "That model is not installed. Pull it first.",
   ollama_timeout: "The model server did not answer in time.",
   ollama_error: "The model server reported an error.",
@@ -111,8 +110,11 @@ const PLAIN = {
   not_supported: "The model server cannot do that.",
 };
 
+// The server's message already says what to do for the rest (ollama_unavailable names the
+// server and the way forward): it is shown alone, not after a second wording of the question.
 export function describe(error) {
   const plain = PLAIN[error.code];
+  if (!plain && error.message) return `${error.message} (${error.code})`;
   const detail = error.message && error.message !== plain ? ` ${error.message}` : "";
   return `${plain || "Something went wrong."}${detail} (${error.code})`;
 }

@@ -28,6 +28,13 @@ function bubble(role, text) {
   return body;
 }
 
+function note(message, text) {
+  const small = document.createElement("p");
+  small.className = "note";
+  small.textContent = text;
+  message.append(small);
+}
+
 export function showError(error) {
   const box = $("error");
   box.textContent = error instanceof ApiError ? describe(error) : describe({ code: error.code || "error", message: String(error.message || error) });
@@ -72,11 +79,13 @@ export async function ask(question, settings) {
   controller = new AbortController();
   busy(true);
   let failed = null;
+  let exhausted = false;
   try {
     const response = await postJSON("/api/v1/chat/completions", { messages: conversation, settings, stream: true }, controller.signal);
     await readEvents(response, (event) => {
       if (event.type === "tool_call") onToolEvent(event);
       else if (event.type === "error") failed = new ApiError(event.error.code, event.error.message);
+      else if (event.type === "done") exhausted = Boolean(event.rounds_exhausted);
       else if (event.choices) {
         const delta = event.choices[0].delta || {};
         if (delta.content) {
@@ -103,6 +112,7 @@ export async function ask(question, settings) {
     showError(failed);
     if (!answer) body.parentElement.remove();
   }
+  if (exhausted) note(body.parentElement, "The model ran out of tool rounds; this answer is from what it had found by then.");
   if (answer) {
     conversation.push({ role: "assistant", content: answer });
     save();

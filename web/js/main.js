@@ -31,8 +31,34 @@ function setupTabs() {
   }
 }
 
+// The divider between the file panel (and its preview) and the chat: drag to widen.
+function setupDivider() {
+  const layout = document.querySelector(".layout");
+  const divider = $("files-divider");
+  const saved = localStorage.getItem("repo-assistant.files-width");
+  if (saved) layout.style.setProperty("--files-width", saved);
+  divider.addEventListener("pointerdown", (event) => {
+    event.preventDefault();
+    divider.setPointerCapture(event.pointerId);
+    divider.classList.add("dragging");
+    const left = layout.getBoundingClientRect().left;
+    const move = (e) => {
+      const width = Math.max(180, Math.min(e.clientX - left, layout.clientWidth * 0.7));
+      layout.style.setProperty("--files-width", `${Math.round(width)}px`);
+    };
+    const up = () => {
+      divider.classList.remove("dragging");
+      divider.removeEventListener("pointermove", move);
+      localStorage.setItem("repo-assistant.files-width", layout.style.getPropertyValue("--files-width"));
+    };
+    divider.addEventListener("pointermove", move);
+    divider.addEventListener("pointerup", up, { once: true });
+  });
+}
+
 async function start() {
   setupTabs();
+  setupDivider();
   setupPull();
   $("composer").addEventListener("submit", (event) => {
     event.preventDefault();

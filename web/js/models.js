@@ -9,8 +9,8 @@ export async function loadModels(onError) {
     const data = await getJSON("/api/v1/models");
     const options = data.models.map((m) => {
       const tools = m.capabilities.includes("tools");
-      const option = new Option(`${m.name}${tools ? "  ⚒ tools" : ""}`, m.name);
-      option.title = tools ? "can call tools natively" : "no native tool calls: tools are described in the prompt";
+      const option = new Option(`${shortName(m.name)}${tools ? "  ⚒ tools" : ""}`, m.name);
+      option.title = `${m.name}: ${tools ? "can call tools natively" : "tools are described in the prompt"}`;
       return option;
     });
     picker.replaceChildren(...options);
@@ -22,15 +22,22 @@ export async function loadModels(onError) {
   }
 }
 
+// A model's short name: a GGUF path's file name without the extension (the full id is the tooltip).
+export function shortName(id) {
+  if (!id.endsWith(".gguf") && !id.includes("/")) return id;
+  return id.split("/").pop().replace(/\.gguf$/, "");
+}
+
 export async function checkHealth() {
   const box = $("health");
   try {
     const health = await getJSON("/api/v1/health");
-    const ollama = health.services.ollama;
-    const ok = ollama.status === "connected";
+    const server = health.services.model_server;
+    const ok = server.status === "connected";
     box.className = `health ${ok ? "ok" : "down"}`;
-    box.querySelector(".label").textContent = ok ? `Ollama connected (${Math.round(ollama.latency_ms)} ms)` : "Ollama unavailable";
-    box.title = ok ? "the model server answers" : ollama.error || "the model server cannot be reached";
+    box.querySelector(".label").textContent = ok ? `${server.name} · connected (${Math.round(server.latency_ms)} ms)` : `${server.label} not reachable`;
+    box.title = ok ? `${server.name} answers` : server.error || `${server.name} cannot be reached`;
+    document.body.dataset.modelServer = server.status;
   } catch (error) {
     box.className = "health down";
     box.querySelector(".label").textContent = "server unreachable";
