@@ -11,6 +11,7 @@ from typing import Any
 
 from assistant import __version__
 from assistant.settings import Settings, SettingsError, check_bind, load_settings, warn_about_local_config
+from sandbox import SandboxError
 
 Command = Callable[[Settings, argparse.Namespace], int]
 
@@ -63,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     index = sub.add_parser("index", help="build or refresh the code index of a repository")
     _add_common(index)
     index.add_argument("path", nargs="?", default=None, help="the repository (default: the current directory)")
+    index.add_argument("--repo", action="append", help="the repository (the same as PATH)")
     index.set_defaults(handler=_index)
 
     search = sub.add_parser("search", help="search a repository's code index")
@@ -103,6 +105,9 @@ def configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # one line per request to the model server drowned everything else (167 of 204 lines)
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -121,8 +126,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         log_level=settings.log_level,
         access_log=settings.log_level == "debug",
     )
-    print(f"repo-assistant {__version__} on http://{settings.host}:{settings.port}/ (repos: {', '.join(settings.repos)})", file=sys.stderr)
     services = app.state["services"]
+    print(startup_block(settings, services.backend), file=sys.stderr, flush=True)
 
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: Any) -> None:
@@ -131,6 +136,32 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     Server(config).run()
     return 0
+
+
+def startup_block(settings: Settings, backend: Any) -> str:
+    """What a person starting the server needs to see: where it is, what it serves, and whether
+    the model server answers (and what to do if not)."""
+    import httpx
+
+    from assistant.index.store import cache_file
+
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    lines = [f"repo-assistant {__version__}", f"  open            http://{host}:{settings.port}/"]
+    for number, repo in enumerate(settings.repos):
+        cached = cache_file(settings.cache_dir, os.path.realpath(repo)).exists()
+        state = "indexing in the background" + ("; cached index found, only changes are parsed" if cached else "")
+        lines.append(f"  {'repositories' if number == 0 else '':<15} {repo} ({state})")
+    probe = f"{backend.url}/api/version" if backend.kind == "ollama" else f"{backend.url}/models"
+    try:
+        answered = httpx.get(probe, timeout=2).status_code < 500
+    except httpx.HTTPError:
+        answered = False
+    if answered:
+        lines.append(f"  model server    {backend.display_name}: answers")
+    else:
+        lines.append(f"  model server    {backend.display_name}: not reachable. Everything but chat works meanwhile.")
+        lines.append(f"                  {backend.unreachable_hint}")
+    return "\n".join(lines)
 
 
 def _progress_bar(done: int, total: int) -> None:
@@ -145,7 +176,7 @@ def _index(settings: Settings, args: argparse.Namespace) -> int:
     from assistant.index import RepoIndex
     from sandbox import Roots, SandboxError
 
-    target = os.path.abspath(args.path or os.getcwd())
+    target = os.path.abspath(args.path or (settings.repo[0] if settings.repo else os.getcwd()))
     try:
         roots = Roots([target])
     except SandboxError as exc:
@@ -208,6 +239,8 @@ def _ask(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _ask_async(settings: Settings, args: argparse.Namespace, json: Any) -> int:
+    if settings.log_level == "info":  # the terminal shows this command's own trace, not the log
+        logging.getLogger().setLevel(logging.WARNING)
     from assistant import agent
     from assistant.errors import AssistantError
     from assistant.services import Services
@@ -269,6 +302,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(settings, args)
     except SettingsError as exc:
         print(f"repo-assistant: {exc}", file=sys.stderr)
+        return 2
+    except SandboxError as exc:  # a --repo that does not exist or is not a directory
+        print(f"repo-assistant: {exc.message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -30,6 +30,11 @@ def sse(event: Any) -> bytes:
     return b"data: " + encode(event) + b"\n\n"
 
 
+def log_failure(request_id: str, code: str, message: str) -> None:
+    """A chat that failed, in the log at warning with its request id (the client saw the same)."""
+    log.warning("chat %s failed: %s (%s)", request_id or "-", message, code)
+
+
 def error_event(code: str, message: str) -> bytes:
     return sse({"type": "error", "error": {"code": code, "message": message}})
 
@@ -114,7 +119,8 @@ class ChatStream:
     they happen, the finish chunk, ``done`` with usage, then ``[DONE]``; an ``error`` event
     (then ``[DONE]``) for a failure after the stream began."""
 
-    def __init__(self, model: str) -> None:
+    def __init__(self, model: str, request_id: str = "") -> None:
+        self.request_id = request_id
         self.id = "chatcmpl-" + secrets.token_hex(12)
         self.created = int(time.time())
         self.model = model
@@ -153,6 +159,7 @@ class ChatStream:
                 done["rounds_exhausted"] = True
             out.append(sse(done))
             return out
+        log_failure(self.request_id, event.code, event.message)
         return [error_event(event.code, event.message)]
 
     def render(self, events: AsyncIterator[agent.Event]) -> AsyncIterator[bytes]:

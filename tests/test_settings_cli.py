@@ -248,3 +248,55 @@ def test_index_command_parses_a_large_repo_with_worker_processes(tmp_path: Path)
     assert "parsed:    0" in again.stdout
     found = _cli("search", "function_42", "--repo", str(repo), "--cache-dir", str(tmp_path / "cache"))
     assert found.returncode == 0 and found.stdout.startswith("mod_042.py:1: [definition function function_42]")
+
+
+@pytest.mark.parametrize("command", [["serve"], ["index"], ["search", "x"], ["ask", "hi"]])
+def test_a_repo_that_does_not_exist_is_one_line_and_exit_2(command: list[str], tmp_path: Path) -> None:
+    result = _cli(*command, "--repo", str(tmp_path / "does" / "not" / "exist"), "--cache-dir", str(tmp_path / "c"))
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert "does/not/exist" in result.stderr
+
+
+def test_index_search_and_ask_take_repo(layout: Layout, tmp_path: Path) -> None:
+    indexed = _cli("index", "--repo", str(layout.repo), "--cache-dir", str(tmp_path / "c"))
+    assert indexed.returncode == 0 and "files:" in indexed.stdout
+    found = _cli("search", "main", "--repo", str(layout.repo), "--cache-dir", str(tmp_path / "c"))
+    assert found.returncode == 0 and "src/main.py" in found.stdout
+
+
+def test_the_start_up_block_says_where_what_and_what_to_do(layout: Layout, tmp_path: Path) -> None:
+    port = free_port()
+    down = f"http://127.0.0.1:{free_port()}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "serve", "--repo", str(layout.repo), "--port", str(port), "--cache-dir", str(tmp_path / "c"), "--ollama-url", down],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}/api/v1/files", proc)
+        httpx.get(f"http://127.0.0.1:{port}/api/v1/models", timeout=5)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert f"http://127.0.0.1:{port}/" in err and str(layout.repo) in err and "indexing in the background" in err
+    assert f"Ollama at {down}: not reachable" in err and "ollama serve" in err
+    assert "HTTP Request:" not in err  # httpx's request lines stay out of the log
+
+
+def test_ask_prints_only_its_own_trace(layout: Layout, tmp_path: Path) -> None:
+    from tests.fakes.ollama import FakeOllama
+
+    with FakeOllama() as fake:
+        fake.chat_script(
+            [{"message": {"role": "assistant", "content": "", "tool_calls": [{"function": {"name": "list_files", "arguments": {}}}]}}, {"done": True, "done_reason": "stop"}],
+            [{"message": {"role": "assistant", "content": "It has a src folder."}}, {"done": True, "done_reason": "stop"}],
+        )
+        result = _cli("ask", "what is here?", "--repo", str(layout.repo), "--cache-dir", str(tmp_path / "c"), "--ollama-url", fake.url, "--model", "qwen2.5-coder:7b")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "It has a src folder."
+    assert all(line.startswith(("[", "→", "  ✓", "  ✗")) or not line.strip() for line in result.stderr.splitlines()), result.stderr

@@ -16,7 +16,7 @@ from assistant import agent
 from assistant.backends import ModelInfo
 from assistant.errors import AssistantError, BackendError, from_sandbox
 from assistant.services import Services, services
-from assistant.streaming import ChatStream, sse_stream, tool_event
+from assistant.streaming import ChatStream, log_failure, sse_stream, tool_event
 from sandbox import SandboxError
 
 from .disconnect import until_disconnect
@@ -127,8 +127,9 @@ async def post_chat(request: Request[Any, Any, Any], data: JSONBody[ChatBody]) -
     except BaseException:
         svc.release_chat()
         raise
+    request_id = request.scope["state"]["request_id"]
     if data.stream:
-        renderer = ChatStream(chat.model)
+        renderer = ChatStream(chat.model, request_id)
 
         async def frames() -> AsyncIterator[bytes]:
             try:
@@ -139,12 +140,12 @@ async def post_chat(request: Request[Any, Any, Any], data: JSONBody[ChatBody]) -
 
         return sse_stream(frames(), svc.settings.keepalive_seconds, svc.stopping)
     try:
-        return ok(request, await until_disconnect(request, _complete(svc, chat), svc.stopping))
+        return ok(request, await until_disconnect(request, _complete(svc, chat, request_id), svc.stopping))
     finally:
         svc.release_chat()
 
 
-async def _complete(svc: Services, chat: agent.ChatInput) -> dict[str, Any]:
+async def _complete(svc: Services, chat: agent.ChatInput, request_id: str) -> dict[str, Any]:
     renderer = ChatStream(chat.model)
     content: list[str] = []
     calls: list[dict[str, Any]] = []
@@ -160,6 +161,7 @@ async def _complete(svc: Services, chat: agent.ChatInput) -> dict[str, Any]:
                     call["error"] = event.error
                 calls.append(call)
             elif isinstance(event, agent.Failed):
+                log_failure(request_id, event.code, event.message)
                 raise AssistantError(event.code, event.message)
             elif isinstance(event, agent.Done):
                 extra = {"rounds_exhausted": True} if event.rounds_exhausted else {}

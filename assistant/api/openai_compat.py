@@ -24,7 +24,7 @@ from assistant import agent
 from assistant.backends import ChatRequest, ModelInfo, ToolCallRequest
 from assistant.errors import AssistantError, from_sandbox
 from assistant.services import Services, services
-from assistant.streaming import sse, sse_stream
+from assistant.streaming import log_failure, sse, sse_stream
 from sandbox import SandboxError
 
 from .chat import MaxTokens, resolve_model, take_chat_slot
@@ -204,7 +204,7 @@ async def v1_chat(request: Request[Any, Any, Any], data: JSONBody[OpenAIChatBody
                 max_rounds=svc.settings.max_rounds, context_length=info.context_length,
                 native_tools=info.native_tools, seed=data.seed,
             )  # fmt: skip
-            source = _our_tools(svc, chat)
+            source = _our_tools(svc, chat, request.scope["state"]["request_id"])
     except BaseException:
         svc.release_chat()
         raise
@@ -260,7 +260,7 @@ async def _stream(svc: Services, renderer: _Chunks, source: AsyncIterator[tuple[
     yield b"data: [DONE]\n\n"
 
 
-async def _our_tools(svc: Services, chat: agent.ChatInput) -> AsyncIterator[tuple[str, Any]]:
+async def _our_tools(svc: Services, chat: agent.ChatInput, request_id: str) -> AsyncIterator[tuple[str, Any]]:
     """Our agent loop; tool calls are logged, not sent."""
     async for event in agent.run(svc, chat):
         if isinstance(event, agent.ContentDelta):
@@ -268,6 +268,7 @@ async def _our_tools(svc: Services, chat: agent.ChatInput) -> AsyncIterator[tupl
         elif isinstance(event, agent.ToolFinished):
             log.info("tool %s %s %s: %s (%d ms)", event.name, json.dumps(event.arguments), event.status, event.summary, event.duration_ms)
         elif isinstance(event, agent.Failed):
+            log_failure(request_id, event.code, event.message)
             raise AssistantError(event.code, event.message)
         elif isinstance(event, agent.Done):
             yield "done", (event.finish_reason, event.usage.to_dict(), None)

@@ -384,3 +384,17 @@ def test_tool_output_is_cut_to_what_is_left_of_the_context(server: Any, fake_oll
     assert sent["options"]["num_ctx"] == 16384
     finished = tool_events(events)[1]
     assert finished["result"]["truncated"] is True
+
+
+def test_a_failed_chat_is_logged_at_warning_with_its_request_id(server: Any, fake_ollama: FakeOllama, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO)
+    fake_ollama.chat_script([{"error": "model runner crashed"}])
+    body = {"messages": [{"role": "user", "content": "hi"}], "settings": {"model": MODEL}}
+    for stream_it in (True, False):
+        httpx.post(f"{server.url}/api/v1/chat/completions", json={**body, "stream": stream_it}, headers={"X-Request-ID": f"req-log-{stream_it}"}, timeout=10)
+        fake_ollama.chat_script([{"error": "model runner crashed"}])
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "assistant.streaming"]
+    assert any("req-log-True" in w and "model runner crashed" in w for w in warnings), warnings
+    assert any("req-log-False" in w for w in warnings), warnings
