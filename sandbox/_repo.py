@@ -69,6 +69,10 @@ class Repo:
         """Open a repo-relative path confined to the repo (any file type; caller closes)."""
         return open_beneath(self.fd, self.path, comps, self.mode)
 
+    def require(self, comps: Components) -> None:
+        """Refuse a path that does not exist in the repo (``file_not_found``) or leaves it."""
+        os.close(self.open(comps).fd)
+
     def check_not_ignored(self, comps: Components, resolved: Components, is_dir: bool) -> None:
         """Refuse a path that is git-ignored, by its own name or by where its links lead."""
         for candidate in (comps,) if resolved == comps else (comps, resolved):

@@ -124,7 +124,10 @@ SEARCH_HIT = _object(
         "text": STRING,
         "score": NUMBER,
     },
-    {"symbol": STRING, "symbol_kind": STRING, "context_before": STRING, "context_after": STRING, "why": {"type": "array", "items": STRING}},
+    {
+        "symbol": STRING, "symbol_kind": STRING, "context_before": STRING, "context_after": STRING,
+        "why": {"type": "array", "items": STRING}, "minified": BOOLEAN,
+    },  # fmt: skip
 )
 SEARCH = _object(
     {

@@ -35,6 +35,7 @@ async def get_search(
     try:
         with svc.roots.open_repo(repo) as opened:
             prefix = opened.components(path) if path else ()
+            opened.require(prefix)
             index = svc.indexes.get(opened.path)
     except SandboxError as exc:
         raise from_sandbox(exc, path="path", repo="repo") from None

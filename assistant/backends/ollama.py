@@ -115,12 +115,7 @@ class OllamaBackend(ModelBackend):
         with self._errors(model):
             stream = await self._stream.pull(model, stream=True)
             async for part in _paced(stream, self.timeouts.between_chunks):
-                event: dict[str, Any] = {"status": part.status}
-                for key in ("digest", "completed", "total"):
-                    value = getattr(part, key, None)
-                    if value is not None:
-                        event[key] = value
-                yield event
+                yield _progress(part)
 
     async def delete(self, model: str) -> None:
         with self._errors(model):
@@ -153,6 +148,20 @@ class OllamaBackend(ModelBackend):
     async def aclose(self) -> None:
         for client in (self._control, self._stream):
             await client._client.aclose()
+
+
+def _progress(part: Any) -> dict[str, Any]:
+    """One pull progress line, normalised (SPEC §3): Ollama's ``pulling <digest>`` lines that
+    carry a digest are ``{"status": "downloading", "digest", "completed", "total"}``."""
+    status = str(part.status or "")
+    digest = getattr(part, "digest", None)
+    event: dict[str, Any] = {"status": "downloading" if digest and status.startswith("pulling ") else status}
+    for key, value in (("digest", digest), ("completed", getattr(part, "completed", None)), ("total", getattr(part, "total", None))):
+        if value is not None:
+            event[key] = value
+    if event["status"] == "downloading":
+        event.setdefault("completed", 0)
+    return event
 
 
 async def _paced(stream: AsyncIterator[Any], between: float) -> AsyncIterator[Any]:

@@ -81,8 +81,21 @@ class FileRecord:
             self._lower = self.text.lower()
         return self._lower
 
+    @property
+    def minified(self) -> bool:
+        """Minified or generated: lines averaging over ``MINIFIED_LINE`` bytes (ranked last)."""
+        return looks_minified(self.text)
+
     def cached(self) -> store.CachedFile:
         return store.CachedFile(self.mtime_ns, self.size, self.language, self.tags or NO_TAGS)
+
+
+MINIFIED_LINE = 300  # average bytes per line above which a file is minified or generated
+MINIFIED_MIN_BYTES = 4096
+
+
+def looks_minified(text: bytes) -> bool:
+    return len(text) >= MINIFIED_MIN_BYTES and len(text) > MINIFIED_LINE * (text.count(b"\n") + 1)
 
 
 def _join(comps: Components) -> str:
@@ -411,6 +424,10 @@ class RepoIndex:
         self._parse(to_parse, None)
         return changed
 
+    def is_minified(self, path: str) -> bool:
+        record = self.files.get(path)
+        return record is not None and record.minified
+
     def _comps(self, path: str) -> Components:
         record = self.files.get(path)
         return record.comps if record is not None and record.comps is not None else tuple(path.split("/"))
@@ -440,13 +457,14 @@ class RepoIndex:
     def texts(
         self, path_filter: Callable[[str], bool] | None, need_lower: bool
     ) -> Iterator[tuple[str, bytes, bytes | None]]:
-        """(path, text, lower) in path order: from memory, or read directly while building."""
+        """(path, text, lower) in path order, minified or generated files last: from memory, or
+        read directly while building (then in path order only)."""
         if self.text_ready.is_set():
             with self._lock:
                 items = sorted(self.files.items())
-            for path, record in items:
-                if path_filter is None or path_filter(path):
-                    yield path, record.text, record.lower if need_lower else None
+            chosen = [(p, r) for p, r in items if path_filter is None or path_filter(p)]
+            for path, record in sorted(chosen, key=lambda item: item[1].minified):  # stable: path order within
+                yield path, record.text, record.lower if need_lower else None
             return
         with self._roots.open_repo(self.repo_path) as repo:
             found = sorted(walk_files(repo, max_size=MAX_FILE_BYTES))

@@ -63,7 +63,7 @@ def path_filter(prefix: Components, glob: str | None) -> Callable[[str], bool] |
     head = "/".join(prefix) + "/" if prefix else ""
 
     def accept(path: str) -> bool:
-        if head and not path.startswith(head):
+        if head and not path.startswith(head) and path != head[:-1]:  # under a directory, or the file itself
             return False
         if glob:
             target = path if "/" in glob else path.rsplit("/", 1)[-1]
@@ -165,6 +165,10 @@ def search_index(
             resolved = "symbol+text"
     if read_files and resolved in ("text", "regex"):
         results.sort(key=lambda r: -r["score"])  # stable: read files first, path order within
+    for result in results:
+        if index.is_minified(result["file"]):
+            result["minified"] = True
+    results.sort(key=lambda r: r.get("minified", False))  # stable: minified or generated files last
     return SearchResult(
         query=query,
         mode=resolved,

@@ -22,6 +22,12 @@ def list_files(ctx: ToolContext, args: dict[str, Any], budget: int) -> ToolOutpu
         top = repo.components(args.get("path") or "")
         root_listing = list_directory(repo, top, include_ignored=False)
         title = "/".join(top) or "."
+        entries = root_listing.entries
+        if len(entries) == 1 and entries[0].path == title and entries[0].type != "directory":
+            # a file was named: it is listed alone, like `ls FILE`
+            only = entries[0]
+            size = f"  ({only.size:,} bytes)" if only.size is not None else ""
+            return ToolOutput(f"{title}{size}", False, f"1 file: {title}")
         lines.append(f"{title}/")
 
         def walk(comps: Components, entries: list[Any], level: int) -> None:

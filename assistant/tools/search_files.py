@@ -17,6 +17,7 @@ def search_files(ctx: ToolContext, args: dict[str, Any], budget: int) -> ToolOut
     limit = args.get("max_results") or DEFAULT_RESULTS
     with ctx.roots.open_repo(ctx.repo_path) as repo:
         prefix = repo.components(args["path"]) if args.get("path") else ()
+        repo.require(prefix)
         index = ctx.indexes.get(repo.path)
     found = search_index(
         index, query, args.get("mode") or "auto", prefix=prefix, glob=args.get("glob"), limit=limit, read_files=frozenset(ctx.read_files),
@@ -40,7 +41,7 @@ def search_files(ctx: ToolContext, args: dict[str, Any], budget: int) -> ToolOut
         for r in texts:
             if r["file"] != current:
                 current = r["file"]
-                lines.append(current)
+                lines.append(current + ("  (minified or generated: very long lines)" if r.get("minified") else ""))
             if "context_before" in r:
                 lines.append(f"  {r['line'] - 1}- {r['context_before']}")
             lines.append(f"  {r['line']}: {r['text']}")

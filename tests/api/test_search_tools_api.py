@@ -40,3 +40,28 @@ def test_tools_call_completed_failed_and_errors(client: Any, layout: Layout) -> 
     assert_error(client.post("/api/v1/tools/call", json={"name": "read_file", "arguments": {"path": 5}}), "invalid_parameter", "arguments.path")
     assert_error(client.post("/api/v1/tools/call", json={"arguments": {}}), "missing_parameter", "name")
     assert_error(client.post("/api/v1/tools/call", json={"name": "read_file", "arguments": {"path": "x"}, "repo_path": "/etc"}), "access_denied", "repo_path")
+
+
+def test_a_search_path_that_does_not_exist_is_a_404(client: Any) -> None:
+    assert_error(client.get("/api/v1/search", params={"q": "main", "path": "no/such/dir"}), "file_not_found", "path")
+    tool = client.post("/api/v1/tools/call", json={"name": "search_files", "arguments": {"query": "main", "path": "nope"}}).json()["data"]
+    assert tool["status"] == "failed" and tool["error"]["code"] == "file_not_found"
+    one_file = client.get("/api/v1/search", params={"q": "return", "path": "src/main.py"}).json()["data"]
+    assert [r["file"] for r in one_file["results"]] == ["src/main.py"]
+
+
+def test_list_files_on_a_file_lists_it_without_a_slash(client: Any) -> None:
+    data = client.post("/api/v1/tools/call", json={"name": "list_files", "arguments": {"path": "src/main.py"}}).json()["data"]
+    assert data["status"] == "completed"
+    assert data["result"]["content"].splitlines()[0] == "src/main.py  (26 bytes)"
+
+
+def test_minified_files_rank_after_real_source_and_are_marked(layout: Layout, client_for: Any) -> None:
+    (layout.repo / "a.min.js").write_text("var handleRequest=function(){return 1};" * 400)  # one 16 KB line
+    (layout.repo / "z_server.js").write_text("function handleRequest() {\n  return 2;\n}\n")
+    client = client_for(layout.repo)
+    found = client.get("/api/v1/search", params={"q": "handleRequest", "mode": "text"}).json()["data"]
+    assert [r["file"] for r in found["results"]] == ["z_server.js", "a.min.js"]
+    assert found["results"][1]["minified"] is True and "minified" not in found["results"][0]
+    tool = client.post("/api/v1/tools/call", json={"name": "search_files", "arguments": {"query": "handleRequest", "mode": "text"}}).json()["data"]
+    assert "a.min.js  (minified or generated" in tool["result"]["content"]
