@@ -424,6 +424,14 @@ class RepoIndex:
         self._parse(to_parse, None)
         return changed
 
+    def unparsed(self, path_filter: Callable[[str], bool] | None) -> list[tuple[str, bytes]]:
+        """(path, text) of the source files whose tags are not in the symbol table yet: waiting
+        to be parsed, or (before the walk has read them) still on disk, read directly."""
+        if self.text_ready.is_set():
+            with self._lock:
+                return [(p, r.text) for p, r in sorted(self.files.items()) if r.tags is None and (path_filter is None or path_filter(p))]
+        return [(p, t) for p, t, _ in self.texts(path_filter, need_lower=False) if language_for(p) is not None]
+
     def is_minified(self, path: str) -> bool:
         record = self.files.get(path)
         return record is not None and record.minified

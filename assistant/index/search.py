@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import re2
+
 from assistant.errors import AssistantError
 from sandbox import Components, Roots
 
@@ -24,6 +26,16 @@ DEADLINE_SECONDS = 10.0  # every search ends by then, with what it found and tru
 TEXT_SCORE = 10.0
 TEXT_READ_BONUS = 5.0
 _IDENTIFIER = re.compile(r"^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$")
+# While the index builds, files not parsed yet are scanned for definitions of the name with one
+# pattern that covers the keywords of every indexed language (def, func, fn, function, class,
+# struct, …) and C-like `name(...) {` definitions. Good enough for that window; the parsed
+# tags replace it as soon as the file is parsed.
+_DEFINITION_WORDS = {
+    "def": "function", "function": "function", "func": "function", "fn": "function", "sub": "function",
+    "class": "class", "struct": "class", "interface": "interface", "trait": "interface", "enum": "class",
+    "type": "type", "module": "module", "mod": "module", "record": "class", "union": "class", "#define": "macro",
+}  # fmt: skip
+SCAN_SCORE = 900.0 + 100.0  # an exact (case-insensitive) definition
 
 
 @dataclass
@@ -130,6 +142,11 @@ def search_index(
     if resolved == "symbol":
         name = query.rsplit(".", 1)[-1]
         hits, total = index.symbols.search(name, limit, read_files=read_files, path_filter=accept)
+        if index.state == "building":
+            scanned = _scan_definitions(index, name, accept, limit, stop)
+            results.extend(scanned)
+            seen_lines.update((r["file"], r["line"]) for r in scanned)
+            total += len(scanned)
         for hit in hits:
             tag = hit.tag
             results.append(
@@ -145,7 +162,9 @@ def search_index(
                 }
             )
             seen_lines.add((hit.path, tag.line))
-        truncated = total > len(hits)
+        results.sort(key=lambda r: -r["score"])  # stable: scanned definitions among the parsed ones
+        del results[limit:]
+        truncated = total > len(results)
     if resolved in ("text", "regex") or mode == "auto":
         matcher = Matcher.build(query, regex=resolved == "regex")
         room = max(0, limit - len(results)) if mode == "auto" and resolved == "symbol" else limit
@@ -181,6 +200,41 @@ def search_index(
         files={r["file"] for r in results},
         stopped=stopped,
     )
+
+
+def _definition_pattern(name: str) -> Any:
+    """RE2 (linear time: the scanned files are the user's, any size) for a definition of ``name``."""
+    words = "|".join(re.escape(w) for w in sorted(_DEFINITION_WORDS, key=len, reverse=True))
+    escaped = re.escape(name)
+    options = re2.Options()
+    options.case_sensitive = False
+    options.log_errors = False
+    source = (
+        r"(?m)^[ \t]*(?:[\w@:<>\[\],*&]+[ \t]+)*?(?:(" + words + r")[ \t]+(?:\([^)\n]*\)[ \t]*)?(?:self\.)?"
+        + escaped + r"\b|" + escaped + r"[ \t]*\([^;\n]*\)[ \t]*(?:const[ \t]*)?\{)"
+    )
+    return re2.compile(source.encode(), options)
+
+
+def _scan_definitions(index: RepoIndex, name: str, accept: Callable[[str], bool] | None, limit: int, stop: Callable[[], bool]) -> list[dict[str, Any]]:
+    """Definitions of ``name`` in the files the index has not parsed yet (while it builds)."""
+    pattern = _definition_pattern(name)
+    found: list[dict[str, Any]] = []
+    for path, text in index.unparsed(accept):
+        if stop() or len(found) >= limit:
+            break
+        for match in pattern.finditer(text):
+            line = text.count(b"\n", 0, match.start()) + 1
+            word = (match.group(1) or b"").decode().lower()
+            found.append(
+                {
+                    "file": path, "line": line, "end_line": line, "kind": "definition", "symbol": name,
+                    "symbol_kind": _DEFINITION_WORDS.get(word, "function"), "text": _line_of(index, path, line), "score": SCAN_SCORE,
+                }
+            )  # fmt: skip
+            if len(found) >= limit:
+                break
+    return found
 
 
 def _line_of(index: RepoIndex, path: str, line: int) -> str:

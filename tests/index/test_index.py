@@ -295,3 +295,23 @@ def test_sweep_mode_sees_changes_after_at_most_a_second_and_sweeps_no_more_often
     finally:
         index.close()
         roots.close()
+
+
+def test_symbol_search_while_building_scans_unparsed_files_for_definitions(repo: Path, tmp_path: Path) -> None:
+    (repo / "pkg" / "client.go").write_text("package pkg\n\nfunc (c *Client) Dial() error {\n\treturn nil\n}\n")
+    (repo / "pkg" / "use.py").write_text("from pkg.parser import Parser\nParser().parse('x')\n")
+    roots = Roots([str(repo)])
+    index = RepoIndex(roots, roots.default, str(tmp_path / "cache"))  # not started: nothing parsed yet
+    try:
+        assert index.state == "building"
+        found = search_index(index, "Parser", "symbol")
+        assert found.state == "building"
+        first = found.results[0]
+        assert (first["file"], first["line"], first["kind"], first["symbol_kind"]) == ("pkg/parser.py", 1, "definition", "class")
+        assert all(r["kind"] == "definition" for r in found.results)  # use.py only refers to it
+        go = search_index(index, "Dial", "auto").results
+        assert (go[0]["file"], go[0]["line"], go[0]["kind"]) == ("pkg/client.go", 3, "definition")
+        assert search_index(index, "tokenize", "symbol").results[0]["line"] == 6
+    finally:
+        index.close()
+        roots.close()
