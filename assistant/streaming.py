@@ -114,7 +114,7 @@ def sse_stream(events: AsyncIterator[bytes], keepalive_seconds: float, stop: asy
 
 
 class ChatStream:
-    """Turns the agent's events into the chat SSE protocol (SPEC §4): OpenAI chunks with one id
+    """Turns the agent's events into the chat SSE protocol (docs/api.md): OpenAI chunks with one id
     and ``created`` per response and the role in the first delta, ``tool_call`` events where
     they happen, the finish chunk, ``done`` with usage, then ``[DONE]``; an ``error`` event
     (then ``[DONE]``) for a failure after the stream began."""

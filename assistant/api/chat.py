@@ -117,7 +117,7 @@ async def prepare(svc: Services, body: ChatBody) -> agent.ChatInput:
     )
 
 
-@post("/chat/completions", summary="Chat about the repository; streams SSE by default (SPEC §4)", status_code=200)
+@post("/chat/completions", summary="Chat about the repository; streams SSE by default (docs/api.md)", status_code=200)
 async def post_chat(request: Request[Any, Any, Any], data: JSONBody[ChatBody]) -> Response[bytes] | Stream:
     data = await strict_body(request, data)
     svc = services(request)

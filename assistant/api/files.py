@@ -32,7 +32,7 @@ Encoding = Literal["utf-8", "base64"]
 
 
 def _encode_content(data: bytes, truncated: bool, binary: bool, encoding: str | None) -> tuple[str, str]:
-    """Return (content, encoding) following the rules of SPEC §3.
+    """Return (content, encoding) following the rules in docs/api.md.
 
     With no encoding asked for, text comes back as utf-8 and anything else (invalid UTF-8,
     or binary: a NUL in the first 8 KB) as base64.

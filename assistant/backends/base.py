@@ -46,7 +46,7 @@ def valid_value(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class Timeouts:
-    """Model-call timeouts in seconds (SPEC §4): connect 5; first token 300 (the model may be
+    """Model-call timeouts in seconds: connect 5; first token 300 (the model may be
     loading); 120 between chunks; 10 for requests that load no model (list, show, delete)."""
 
     connect: float = 5.0

@@ -151,7 +151,7 @@ class OllamaBackend(ModelBackend):
 
 
 def _progress(part: Any) -> dict[str, Any]:
-    """One pull progress line, normalised (SPEC §3): Ollama's ``pulling <digest>`` lines that
+    """One pull progress line, normalised (docs/api.md): Ollama's ``pulling <digest>`` lines that
     carry a digest are ``{"status": "downloading", "digest", "completed", "total"}``."""
     status = str(part.status or "")
     digest = getattr(part, "digest", None)

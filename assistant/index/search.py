@@ -40,7 +40,7 @@ SCAN_SCORE = 900.0 + 100.0  # an exact (case-insensitive) definition
 
 @dataclass
 class SearchResult:
-    """What a search found, in the shape of SPEC §3 (``to_dict``)."""
+    """What a search found, in the shape docs/api.md gives (``to_dict``)."""
 
     query: str
     mode: str
