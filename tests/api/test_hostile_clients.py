@@ -155,3 +155,13 @@ def test_the_accept_loops_resource_errors_are_logged_once_per_interval() -> None
     assert len(passed) == 1 and passed[0].exc_info is None  # one line, no traceback
     other = logging.LogRecord("asyncio", logging.ERROR, __file__, 1, "something else", None, None)
     assert gate.filter(other)
+
+
+def test_a_slow_non_streamed_v1_answer_is_not_cut_by_our_timeouts(layout: Layout, live_server: Any, fake_ollama: FakeOllama) -> None:
+    from assistant.server import IDLE_SECONDS
+
+    server = live_server(layout.repo, ollama_url=fake_ollama.url, keepalive_seconds=0.5)
+    fake_ollama.chat_script([IDLE_SECONDS + 1.0, *say("finally")])
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}
+    answer = httpx.post(f"{server.url}/v1/chat/completions", json=body, timeout=30)
+    assert answer.status_code == 200 and answer.json()["choices"][0]["message"]["content"] == "finally"
