@@ -74,17 +74,13 @@ class FileRecord:
     # the name's real components, kept only when it is not valid UTF-8: the index knows the file
     # by its display form (``\xNN``), which every result and cache can encode
     comps: Components | None = None
+    minified: bool = False  # lines averaging over MINIFIED_LINE bytes: searched and ranked last
 
     @property
     def lower(self) -> bytes:
         if self._lower is None:
             self._lower = self.text.lower()
         return self._lower
-
-    @property
-    def minified(self) -> bool:
-        """Minified or generated: lines averaging over ``MINIFIED_LINE`` bytes (ranked last)."""
-        return looks_minified(self.text)
 
     def cached(self) -> store.CachedFile:
         return store.CachedFile(self.mtime_ns, self.size, self.language, self.tags or NO_TAGS)
@@ -118,7 +114,7 @@ def _read(repo: Repo, comps: Components) -> FileRecord | None:
         return None
     path = _join(comps)
     real = comps if path != "/".join(comps) else None
-    return FileRecord(opened.st.st_mtime_ns, opened.st.st_size, language_for(path), data.data, comps=real)
+    return FileRecord(opened.st.st_mtime_ns, opened.st.st_size, language_for(path), data.data, comps=real, minified=looks_minified(data.data))
 
 
 class RepoIndex:
