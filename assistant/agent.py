@@ -7,7 +7,6 @@ non-streaming handler folds them into one result.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import secrets
@@ -56,12 +55,16 @@ def repo_overview(repo: Repo, indexes: IndexManager) -> str:
     title = _readme_title(repo, [e.name for e in entries if e.type == "file"])
     if title:
         lines.append(f"- README title: {title}")
-    shown = ", ".join(names[:MAX_TOP_ENTRIES]) + (f", … ({len(names) - MAX_TOP_ENTRIES} more)" if len(names) > MAX_TOP_ENTRIES else "")
+    shown = ", ".join(names[:MAX_TOP_ENTRIES]) + (
+        f", … ({len(names) - MAX_TOP_ENTRIES} more)" if len(names) > MAX_TOP_ENTRIES else ""
+    )
     lines.append(f"- Top-level entries: {shown or '(empty)'}")
     index = indexes.get(repo.path)
     languages = Counter({k: v for k, v in index.stats()["languages"].items()})  # type: ignore[attr-defined]
     if languages:
-        lines.append("- Main languages: " + ", ".join(f"{name} ({count} files)" for name, count in languages.most_common(3)))
+        lines.append(
+            "- Main languages: " + ", ".join(f"{name} ({count} files)" for name, count in languages.most_common(3))
+        )
     elif index.state == "building":
         lines.append("- Main languages: (the code index is still being built)")
     return "\n".join(lines)
@@ -72,7 +75,9 @@ async def resolve_model(services: Any, name: str | None) -> ModelInfo:
     if not name:
         name = default_model(services.settings.model, await services.backend.list_models())
         if not name:
-            raise BackendError("ollama_model_not_found", "no model is installed; pull one first (POST /api/v1/models/pull)")
+            raise BackendError(
+                "ollama_model_not_found", "no model is installed; pull one first (POST /api/v1/models/pull)"
+            )
     return await services.backend.show(name)  # type: ignore[no-any-return]
 
 
@@ -119,7 +124,11 @@ class Usage:
         return self.prompt_tokens + self.completion_tokens
 
     def to_dict(self) -> dict[str, int]:
-        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens, "total_tokens": self.total_tokens}
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+        }
 
 
 @dataclass(frozen=True)
@@ -253,7 +262,10 @@ async def run(services: Any, chat: ChatInput) -> AsyncIterator[Event]:
     schemas = [tool.openai_schema() for tool in TOOLS.values()]
     messages: list[dict[str, Any]] = [{"role": "system", "content": prompt}, *chat.messages]
     native = schemas if offered and chat.native_tools else None
-    num_ctx = choose_num_ctx(estimate_tokens(messages, native) + chat.max_tokens + (TOOL_RESERVE_TOKENS if offered else 0), chat.context_length)
+    num_ctx = choose_num_ctx(
+        estimate_tokens(messages, native) + chat.max_tokens + (TOOL_RESERVE_TOKENS if offered else 0),
+        chat.context_length,
+    )
     usage = Usage()
     answered: dict[str, ToolFinished] = {}
     rounds = 0
@@ -297,7 +309,10 @@ async def run(services: Any, chat: ChatInput) -> AsyncIterator[Event]:
                         failing = failing + 1 if event.status == "failed" or event.repeated else 0
                         content = event.content
                         if skipped > 0 and number == len(result.calls):
-                            content += f"\n[You asked for {skipped + MAX_CALLS_PER_ROUND} tool calls at once; only the first {MAX_CALLS_PER_ROUND} were run. Ask for fewer per round.]"
+                            content += (
+                                f"\n[You asked for {skipped + MAX_CALLS_PER_ROUND} tool calls at once; only the first "
+                                f"{MAX_CALLS_PER_ROUND} were run. Ask for fewer per round.]"
+                            )
                         messages.append(_result_message(call, content, native is not None))
             rounds += 1
             if rounds >= chat.max_rounds or failing >= MAX_FAILING_CALLS:
@@ -353,7 +368,9 @@ def _result_message(call: ToolCallRequest, content: str, native: bool) -> dict[s
     return {"role": "user", "content": f"Result of {call.name}({args}):\n{content}"}
 
 
-async def _run_call(context: ToolContext, call: ToolCallRequest, budget: int, answered: dict[str, ToolFinished]) -> AsyncIterator[Event]:
+async def _run_call(
+    context: ToolContext, call: ToolCallRequest, budget: int, answered: dict[str, ToolFinished]
+) -> AsyncIterator[Event]:
     call_id = "tc_" + secrets.token_hex(8)
     yield ToolStarted(call_id, call.name, call.arguments, timestamp())
     key = _call_key(call)
@@ -361,8 +378,8 @@ async def _run_call(context: ToolContext, call: ToolCallRequest, budget: int, an
     if first is not None:
         note = f"\n[This is the same call as before ({first.id}); the result above is repeated from it, not run again.]"
         yield ToolFinished(
-            call_id, call.name, call.arguments, first.status, 0, f"repeated call: {first.summary}", first.content + note,
-            first.truncated, timestamp(), first.error, repeated=True,
+            call_id, call.name, call.arguments, first.status, 0, f"repeated call: {first.summary}",
+            first.content + note, first.truncated, timestamp(), first.error, repeated=True,
         )  # fmt: skip
         return
     try:
@@ -371,12 +388,22 @@ async def _run_call(context: ToolContext, call: ToolCallRequest, budget: int, an
     except AssistantError as exc:
         error = {"code": exc.code, "message": exc.message}
         content = f"Error ({exc.code}): {exc.message}"
-        finished = ToolFinished(call_id, call.name, call.arguments, "failed", 0, exc.message, content, False, timestamp(), error)
+        finished = ToolFinished(
+            call_id, call.name, call.arguments, "failed", 0, exc.message, content, False, timestamp(), error
+        )
     else:
         outcome = await call_tool(context, tool.name, arguments, budget)
         finished = ToolFinished(
-            call_id, call.name, call.arguments, outcome.status, outcome.duration_ms, outcome.summary,
-            outcome.content, outcome.truncated, timestamp(), outcome.error,
+            call_id,
+            call.name,
+            call.arguments,
+            outcome.status,
+            outcome.duration_ms,
+            outcome.summary,
+            outcome.content,
+            outcome.truncated,
+            timestamp(),
+            outcome.error,
         )
     answered[key] = finished
     yield finished

@@ -5,18 +5,21 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any, cast
 
 from litestar import Litestar, Router
 from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
+from litestar.types import ASGIApp
 
 import web
 from assistant import __version__
 from assistant.api import chat, docs, files, models, openai_compat, prompt, search, tools
-from assistant.api.mcp import build_mcp, mcp_route
-from assistant.api.openapi import DescribedJsonRenderPlugin
 from assistant.api.envelope import handle_exception
 from assistant.api.guard import Guard, static_paths
+from assistant.api.mcp import build_mcp, mcp_route
+from assistant.api.openapi import DescribedJsonRenderPlugin
+from assistant.errors import DOC_PAGE
 from assistant.services import Services
 from assistant.settings import Settings
 
@@ -79,5 +82,6 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
         debug=False,
     )
     app.state["services"] = shared
-    app.asgi_handler = Guard(app.asgi_handler, settings, static_paths(WEB_DIR) | {docs.DOC_PAGE})
+    # the guard speaks plain ASGI mappings; Litestar types its handler with TypedDict scopes
+    app.asgi_handler = cast(ASGIApp, Guard(cast(Any, app.asgi_handler), settings, static_paths(WEB_DIR) | {DOC_PAGE}))
     return app

@@ -17,22 +17,33 @@ Command = Callable[[Settings, argparse.Namespace], int]
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", help="TOML config file (default: the user config file, <user config dir>/repo-assistant/config.toml, if present)")
+    parser.add_argument(
+        "--config",
+        help="TOML config file (default: <user config dir>/repo-assistant/config.toml, if present)",
+    )
     parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default=None)
     parser.add_argument("--cache-dir", help="where the code index is cached (default: the user cache directory)")
 
 
 def _add_backend(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backend", choices=["ollama", "openai"], default=None, help="model server kind (default ollama)")
+    parser.add_argument(
+        "--backend", choices=["ollama", "openai"], default=None, help="model server kind (default ollama)"
+    )
     parser.add_argument("--ollama-url", help="Ollama's URL (default http://127.0.0.1:11434; OLLAMA_HOST is honoured)")
     parser.add_argument("--base-url", help="an OpenAI-compatible server's URL, for --backend openai")
     parser.add_argument("--backend-api-key", help="API key sent to the OpenAI-compatible server")
     parser.add_argument("--model", help="default model")
     parser.add_argument("--connect-timeout", type=float, help="seconds to connect to the model server (default 5)")
-    parser.add_argument("--first-token-timeout", type=float, help="seconds to wait for a model's first token (default 300)")
+    parser.add_argument(
+        "--first-token-timeout", type=float, help="seconds to wait for a model's first token (default 300)"
+    )
     parser.add_argument("--chunk-timeout", type=float, help="seconds to wait between streamed chunks (default 120)")
     parser.add_argument("--request-timeout", type=float, help="seconds for list/show/delete requests (default 10)")
-    parser.add_argument("--answer-timeout", type=float, help="seconds one whole model answer may take, however it trickles in (default 900)")
+    parser.add_argument(
+        "--answer-timeout",
+        type=float,
+        help="seconds one whole model answer may take, however it trickles in (default 900)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,19 +56,26 @@ def build_parser() -> argparse.ArgumentParser:
     _add_backend(serve)
     serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to bind (default 3000)")
-    serve.add_argument("--repo", action="append", help="an allowed repository root (repeatable; default: the current directory)")
+    serve.add_argument(
+        "--repo", action="append", help="an allowed repository root (repeatable; default: the current directory)"
+    )
     serve.add_argument("--api-key", help="require Authorization: Bearer KEY on the API")
-    serve.add_argument("--allow-origin", action="append", help="an origin allowed to call the API cross-site (repeatable)")
+    serve.add_argument(
+        "--allow-origin", action="append", help="an origin allowed to call the API cross-site (repeatable)"
+    )
     serve.add_argument("--allow-host", action="append", help="an extra accepted Host header name (repeatable)")
     serve.add_argument("--max-concurrent-chats", type=int, help="chats served at once before server_busy (default 16)")
     serve.add_argument("--keepalive-seconds", type=float, help="SSE keepalive comment interval (default 15)")
     serve.add_argument("--max-rounds", type=int, help="tool-loop rounds per chat (default 8)")
-    serve.add_argument("--insecure", action="store_true", default=None, help="allow a non-loopback bind without --api-key")
+    serve.add_argument(
+        "--insecure", action="store_true", default=None, help="allow a non-loopback bind without --api-key"
+    )
     serve.add_argument(
         "--watch",
         choices=["inotify", "sweep"],
         default=None,
-        help="how the index sees file changes (default inotify; sweep: a check at most once a second, for network mounts)",
+        help="how the index sees file changes (default inotify; sweep: a check at most once a second, "
+        "for network mounts)",
     )
     serve.set_defaults(handler=_serve)
 
@@ -167,7 +185,9 @@ def startup_block(settings: Settings, backend: Any) -> str:
 def _progress_bar(done: int, total: int) -> None:
     width = 30
     filled = width * done // total if total else width
-    print(f"\rindexing [{'#' * filled}{'.' * (width - filled)}] {done}/{total} files", end="", file=sys.stderr, flush=True)
+    print(
+        f"\rindexing [{'#' * filled}{'.' * (width - filled)}] {done}/{total} files", end="", file=sys.stderr, flush=True
+    )
 
 
 def _index(settings: Settings, args: argparse.Namespace) -> int:
@@ -270,7 +290,9 @@ async def _ask_async(settings: Settings, args: argparse.Namespace, json: Any) ->
             if isinstance(event, agent.ContentDelta):
                 print(event.text, end="", flush=True)
             elif isinstance(event, agent.ToolStarted):
-                print(f"\n→ {event.name} {json.dumps(event.arguments, ensure_ascii=False)}", file=sys.stderr, flush=True)
+                print(
+                    f"\n→ {event.name} {json.dumps(event.arguments, ensure_ascii=False)}", file=sys.stderr, flush=True
+                )
             elif isinstance(event, agent.ToolFinished):
                 mark = "✓" if event.status == "completed" else "✗"
                 print(f"  {mark} {event.summary} ({event.duration_ms} ms)", file=sys.stderr, flush=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sandbox import SandboxError
@@ -107,5 +107,5 @@ def from_sandbox(exc: SandboxError, *, path: str | None = "path", repo: str | No
 
 def timestamp(at: float | None = None) -> str:
     """ISO 8601 UTC with milliseconds, as every ``timestamp`` field in the API is written."""
-    moment = datetime.fromtimestamp(time.time() if at is None else at, tz=timezone.utc)
+    moment = datetime.fromtimestamp(time.time() if at is None else at, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

@@ -31,7 +31,12 @@ class Services:
     def build(cls, settings: Settings) -> Services:
         mode = None if settings.open_mode == "auto" else settings.open_mode
         roots = Roots(list(settings.repos), mode)  # type: ignore[arg-type]
-        return cls(settings=settings, roots=roots, indexes=IndexManager(roots, settings.cache_dir, settings.watch), backend=build_backend(settings))
+        return cls(
+            settings=settings,
+            roots=roots,
+            indexes=IndexManager(roots, settings.cache_dir, settings.watch),
+            backend=build_backend(settings),
+        )
 
     def start(self) -> None:
         """Begin indexing every allowed root in the background (called in the event loop)."""

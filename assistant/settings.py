@@ -73,7 +73,12 @@ class Settings:
 
 _LIST_FIELDS = {"repo", "allow_origin", "allow_host"}
 _LOG_LEVELS = ("debug", "info", "warning", "error")
-_CHOICES = {"backend": ("ollama", "openai"), "log_level": _LOG_LEVELS, "open_mode": ("auto", "openat2", "walk"), "watch": ("inotify", "sweep")}
+_CHOICES = {
+    "backend": ("ollama", "openai"),
+    "log_level": _LOG_LEVELS,
+    "open_mode": ("auto", "openat2", "walk"),
+    "watch": ("inotify", "sweep"),
+}
 
 
 def normalise_ollama_url(value: str) -> str:

@@ -5,6 +5,7 @@ that split on ``\\n``), keepalive comments while the source is silent, ``[DONE]`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
@@ -86,7 +87,9 @@ async def with_keepalive(
                 if getter not in done:
                     getter.cancel()
                     if stopping is not None and stopping in done:
-                        yield stopped or error_event("internal_error", "the server is shutting down; the stream was closed")
+                        yield stopped or error_event(
+                            "internal_error", "the server is shutting down; the stream was closed"
+                        )
                         yield DONE
                         return
                     yield KEEPALIVE
@@ -103,14 +106,19 @@ async def with_keepalive(
             if task is not None and not task.done():
                 task.cancel()
         with anyio.move_on_after(CLOSE_GRACE_SECONDS, shield=True):
-            try:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await producer
-            except (asyncio.CancelledError, Exception):
-                pass
 
 
-def sse_stream(events: AsyncIterator[bytes], keepalive_seconds: float, stop: asyncio.Event | None = None, stopped: bytes | None = None) -> Stream:
-    return Stream(with_keepalive(events, keepalive_seconds, stop, stopped), media_type="text/event-stream", headers=HEADERS)
+def sse_stream(
+    events: AsyncIterator[bytes],
+    keepalive_seconds: float,
+    stop: asyncio.Event | None = None,
+    stopped: bytes | None = None,
+) -> Stream:
+    return Stream(
+        with_keepalive(events, keepalive_seconds, stop, stopped), media_type="text/event-stream", headers=HEADERS
+    )
 
 
 class ChatStream:

@@ -23,7 +23,9 @@ SEARCHES = ThreadPoolExecutor(max_workers=4, thread_name_prefix="search")
 TOOLS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="tool")
 
 
-async def run_in(pool: ThreadPoolExecutor, fn: Callable[..., T], /, *args: Any, cancel: threading.Event | None = None, **kwargs: Any) -> T:
+async def run_in(
+    pool: ThreadPoolExecutor, fn: Callable[..., T], /, *args: Any, cancel: threading.Event | None = None, **kwargs: Any
+) -> T:
     """Run ``fn`` in ``pool``; if the caller is cancelled, set ``cancel`` so the work stops early."""
     future = asyncio.get_running_loop().run_in_executor(pool, functools.partial(fn, *args, **kwargs))
     try:

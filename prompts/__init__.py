@@ -39,7 +39,12 @@ def render(variant: Variant, repo_name: str, overview: str, tools: list[PromptTo
     schemas = "\n".join(
         f"- {t.name}: {t.description}\n  arguments: {json.dumps(t.schema, separators=(',', ':'))}" for t in tools
     )
-    return template(variant).format(repo_name=repo_name, overview=overview, tool_list=tool_list, tool_schemas=schemas).strip() + "\n"
+    return (
+        template(variant)
+        .format(repo_name=repo_name, overview=overview, tool_list=tool_list, tool_schemas=schemas)
+        .strip()
+        + "\n"
+    )
 
 
 __all__ = ["VARIANTS", "PromptTool", "Variant", "render", "template"]

@@ -95,7 +95,7 @@ class IgnoreChain:
 
     def excludes(self, name: str, is_dir: bool) -> bool:
         """Whether the entry ``name`` of this directory is excluded by these rules."""
-        comps = self.directory + (name,)
+        comps = (*self.directory, name)
         result: bool | None = None
         suffix = "/" if is_dir else ""
         for depth, spec in self.specs:
@@ -166,9 +166,9 @@ class IgnoreRules:
 
     def descend(self, chain: IgnoreChain, name: str) -> IgnoreChain:
         """Rules for the entries of subdirectory ``name`` of ``chain``'s directory."""
-        directory = chain.directory + (name,)
-        spec = self._load(directory + (".gitignore",))
-        specs = chain.specs + ((len(directory), spec),) if spec is not None else chain.specs
+        directory = (*chain.directory, name)
+        spec = self._load((*directory, ".gitignore"))
+        specs = (*chain.specs, (len(directory), spec)) if spec is not None else chain.specs
         return IgnoreChain(directory, specs)
 
     def chain_for(self, directory: Components) -> tuple[IgnoreChain, bool]:

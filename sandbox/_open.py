@@ -168,7 +168,7 @@ def _open_walk(dirfd: int, comps: Components) -> Opened:
                 queue.extendleft(reversed(target.split("/")))
                 continue
             if last:
-                resolved = tuple(n for _, n in stack) + (name,)
+                resolved = (*tuple(n for _, n in stack), name)
                 try:
                     return Opened(fd, os.fstat(fd), resolved)
                 except BaseException:

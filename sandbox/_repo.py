@@ -18,7 +18,7 @@ from ._errors import (
     RepoPathNotFound,
     SandboxError,
 )
-from ._ignore import IgnoreChain, IgnoreRules, IgnoreView, read_excludes_file, global_excludes_file
+from ._ignore import IgnoreChain, IgnoreRules, IgnoreView, global_excludes_file, read_excludes_file
 from ._open import Opened, OpenMode, default_mode, file_type, open_beneath
 from ._paths import MAX_PATH_BYTES, Components, display_name, split_components
 
@@ -77,9 +77,7 @@ class Repo:
         """Refuse a path that is git-ignored, by its own name or by where its links lead."""
         for candidate in (comps,) if resolved == comps else (comps, resolved):
             if self.ignore.is_ignored(candidate, is_dir):
-                raise AccessDenied(
-                    "this path is git-ignored; ignored files are hidden unless include_ignored=true"
-                )
+                raise AccessDenied("this path is git-ignored; ignored files are hidden unless include_ignored=true")
 
 
 @dataclass
@@ -101,7 +99,9 @@ class Roots:
             try:
                 fd = os.open(real, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             except OSError as exc:
-                raise RepoPathInvalid(f"allowed root {given!r} is not a readable directory: {exc.strerror}", subject="repo") from None
+                raise RepoPathInvalid(
+                    f"allowed root {given!r} is not a readable directory: {exc.strerror}", subject="repo"
+                ) from None
             self.roots.append(Root(real, fd))
         if not self.roots:
             raise RepoPathInvalid("at least one repository root is required", subject="repo")
@@ -126,7 +126,9 @@ class Roots:
             rules = self._ignores.get(root.path)
             if rules is None:
                 # The rules keep their own descriptor: they outlive one request's repo fd.
-                rules = IgnoreRules(os.dup(root.fd), root.path, self.mode or "walk", read_excludes_file(global_excludes_file()))
+                rules = IgnoreRules(
+                    os.dup(root.fd), root.path, self.mode or "walk", read_excludes_file(global_excludes_file())
+                )
                 self._ignores[root.path] = rules
             return rules
 
@@ -284,7 +286,7 @@ def _entry(de: os.DirEntry[str], parent: Components) -> Entry:
     st = de.stat(follow_symlinks=False)
     kind = file_type(st)
     name, bad = display_name(de.name)
-    rel = "/".join(display_name(p)[0] for p in parent + (de.name,))
+    rel = "/".join(display_name(p)[0] for p in (*parent, de.name))
     return Entry(name, rel, kind, None if kind == "directory" else st.st_size, st.st_mtime, bad)
 
 
@@ -371,9 +373,9 @@ def walk_files(
                     if not (is_dir or stat.S_ISREG(st.st_mode)) or chain.excludes(de.name, is_dir):
                         continue
                     if is_dir:
-                        subdirs.append((comps + (de.name,), repo.ignore.descend(chain, de.name)))
+                        subdirs.append(((*comps, de.name), repo.ignore.descend(chain, de.name)))
                     elif max_size is None or st.st_size <= max_size:
-                        files.append((comps + (de.name,), st))
+                        files.append(((*comps, de.name), st))
         finally:
             os.close(opened.fd)
         yield from files

@@ -9,6 +9,7 @@ through its cancel flag) when it comes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
@@ -29,7 +30,7 @@ async def until_disconnect(request: Request[Any, Any, Any], work: Awaitable[T], 
         while (await request.receive())["type"] != "http.disconnect":
             pass
 
-    watchers = {asyncio.ensure_future(disconnected())}
+    watchers: set[asyncio.Future[Any]] = {asyncio.ensure_future(disconnected())}
     if stop is not None:
         watchers.add(asyncio.ensure_future(stop.wait()))
     try:
@@ -42,10 +43,8 @@ async def until_disconnect(request: Request[Any, Any, Any], work: Awaitable[T], 
             watcher.cancel()
     if not task.done():
         task.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await task
-        except asyncio.CancelledError:
-            pass
         if stop is not None and stop.is_set():
             raise AssistantError("internal_error", "the server is shutting down; the request was not finished")
         raise AssistantError("invalid_request", "the client closed the connection before the answer was ready")

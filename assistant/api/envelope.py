@@ -27,7 +27,12 @@ T = TypeVar("T")
 CLIENT_GONE = (BrokenPipeError, ConnectionResetError, anyio.BrokenResourceError, anyio.ClosedResourceError)
 
 
-_ENUMS = {"role": "system, user, assistant, tool", "tool_mode": "auto, manual", "encoding": "utf-8, base64", "mode": "auto, symbol, text, regex"}
+_ENUMS = {
+    "role": "system, user, assistant, tool",
+    "tool_mode": "auto, manual",
+    "encoding": "utf-8, base64",
+    "mode": "auto, symbol, text, regex",
+}
 
 
 def pick_request_id(client_value: str | None) -> str:
@@ -71,7 +76,9 @@ def error_body(scope_state: dict[str, Any], error: AssistantError) -> bytes:
 def error_payload(path: str, state: dict[str, Any], error: AssistantError) -> bytes:
     """The error body in the shape the route family speaks: OpenAI error objects under /v1."""
     if path.startswith("/v1/") or path == "/v1":
-        return encode({"error": {"message": error.message, "type": error.type, "param": error.param, "code": error.code}})
+        return encode(
+            {"error": {"message": error.message, "type": error.type, "param": error.param, "code": error.code}}
+        )
     return error_body(state, error)
 
 
@@ -157,9 +164,7 @@ def to_assistant_error(exc: Exception) -> AssistantError:
             return AssistantError("route_not_found", "no such endpoint; see /api/v1/schema/openapi.json")
         if status == 405:
             allowed = headers.get("allow", headers.get("Allow", ""))
-            return AssistantError(
-                "method_not_allowed", f"method not allowed here; allowed: {allowed}", headers=headers
-            )
+            return AssistantError("method_not_allowed", f"method not allowed here; allowed: {allowed}", headers=headers)
         if status == 413:
             return AssistantError("payload_too_large", "the request body is larger than the limit (1 MiB)")
         if status == 401:
@@ -190,4 +195,14 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
     )
 
 
-__all__ = ["ERROR_CODES", "JSON", "encode", "error_body", "handle_exception", "meta", "ok", "pick_request_id", "timestamp"]
+__all__ = [
+    "ERROR_CODES",
+    "JSON",
+    "encode",
+    "error_body",
+    "handle_exception",
+    "meta",
+    "ok",
+    "pick_request_id",
+    "timestamp",
+]

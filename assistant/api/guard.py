@@ -115,7 +115,12 @@ class Guard:
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
-        if scope["type"] == "http" and scope.get("method") == "OPTIONS" and cors_origin and "access-control-request-method" in headers:
+        if (
+            scope["type"] == "http"
+            and scope.get("method") == "OPTIONS"
+            and cors_origin
+            and "access-control-request-method" in headers
+        ):
             await self._preflight(send_with_headers)
             return
         error = self._check(scope, headers, path, static, origin, cors_origin)
@@ -149,7 +154,13 @@ class Guard:
         await send({"type": "http.response.body", "body": b""})
 
     def _check(
-        self, scope: Scope, headers: dict[str, str], path: str, static: bool, origin: str | None, cors_origin: str | None
+        self,
+        scope: Scope,
+        headers: dict[str, str],
+        path: str,
+        static: bool,
+        origin: str | None,
+        cors_origin: str | None,
     ) -> AssistantError | None:
         host = headers.get("host", "")
         name = _host_name(host)
@@ -157,7 +168,8 @@ class Guard:
             shown = host or "(none)"
             return AssistantError(
                 "forbidden_host",
-                f"Host header {shown!r} is not allowed; start the server with --allow-host {name or 'NAME'} to accept it",
+                f"Host header {shown!r} is not allowed; "
+                f"start the server with --allow-host {name or 'NAME'} to accept it",
                 param="Host",
             )
         if static:
@@ -190,9 +202,13 @@ class Guard:
                         param="Content-Type",
                     )
                 if length is not None and length.strip().isdigit() and int(length) > self.max_body:
-                    return AssistantError("payload_too_large", f"the request body is larger than the limit ({self.max_body} bytes)")
+                    return AssistantError(
+                        "payload_too_large", f"the request body is larger than the limit ({self.max_body} bytes)"
+                    )
         if not _is_api(path):
-            return AssistantError("route_not_found", "no such endpoint or file; the API is described at /api/v1/schema/openapi.json")
+            return AssistantError(
+                "route_not_found", "no such endpoint or file; the API is described at /api/v1/schema/openapi.json"
+            )
         return None
 
     @staticmethod

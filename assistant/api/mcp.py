@@ -38,12 +38,18 @@ def build_mcp(services: Services) -> StreamableHTTPSessionManager:
             return _result(f"Error ({exc.code}): {exc.message}", error=True)
         context = services.tool_context(services.roots.default)
         outcome = await run_tool_call(context, tool.name, arguments)
-        return _result(outcome.content, error=outcome.status == "failed", meta={"summary": outcome.summary, "truncated": outcome.truncated})
+        return _result(
+            outcome.content,
+            error=outcome.status == "failed",
+            meta={"summary": outcome.summary, "truncated": outcome.truncated},
+        )
 
     server: Server[Any] = Server(
         "repo-assistant",
         version=__version__,
-        instructions=f"Read, search and list the files of the repository at {services.roots.default}. Paths are relative to it.",
+        instructions=(
+            f"Read, search and list the files of the repository at {services.roots.default}. Paths are relative to it."
+        ),
         on_list_tools=list_tools,
         on_call_tool=call_tool,
     )
@@ -51,8 +57,9 @@ def build_mcp(services: Services) -> StreamableHTTPSessionManager:
 
 
 def _result(text: str, *, error: bool, meta: dict[str, Any] | None = None) -> types.CallToolResult:
-    content = [types.TextContent(type="text", text=text)]
-    return types.CallToolResult(content=content, is_error=error, structured_content=None, meta=meta)
+    content: list[types.ContentBlock] = [types.TextContent(type="text", text=text)]
+    # "meta" is the field's name; pydantic's alias "_meta" is what mypy sees without the plugin
+    return types.CallToolResult(content=content, is_error=error, structured_content=None, meta=meta)  # type: ignore[call-arg]
 
 
 def mcp_route(manager: StreamableHTTPSessionManager) -> Any:
@@ -61,4 +68,3 @@ def mcp_route(manager: StreamableHTTPSessionManager) -> Any:
         await manager.handle_request(scope, receive, send)  # type: ignore[arg-type]
 
     return handle
-

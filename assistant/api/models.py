@@ -23,6 +23,7 @@ from .envelope import ok, strict_body, timestamp
 
 log = logging.getLogger("assistant.api")
 
+
 async def _ping(backend: ModelBackend) -> dict[str, Any]:
     started = time.perf_counter()
     try:
@@ -50,13 +51,23 @@ async def get_health(request: Request[Any, Any, Any]) -> Response[bytes]:
     if not svc.roots.roots:
         status = "unhealthy"
     backend = svc.backend
-    model_server = {"kind": backend.kind, "url": backend.url, "label": backend.label, "name": backend.display_name, **ping}
+    model_server = {
+        "kind": backend.kind,
+        "url": backend.url,
+        "label": backend.label,
+        "name": backend.display_name,
+        **ping,
+    }
     return ok(
         request,
         {
             "status": status,
             "version": __version__,
-            "services": {"ollama": ping, "model_server": model_server, "mcp_server": {"status": "connected" if svc.mcp_enabled else "disabled"}},
+            "services": {
+                "ollama": ping,
+                "model_server": model_server,
+                "mcp_server": {"status": "connected" if svc.mcp_enabled else "disabled"},
+            },
             "index": _index_totals(svc),
         },
     )
@@ -83,7 +94,12 @@ async def get_status(request: Request[Any, Any, Any]) -> Response[bytes]:
         {
             "version": __version__,
             "uptime_seconds": round(time.time() - svc.started, 1),
-            "backend": {"kind": svc.backend.kind, "url": svc.backend.url, "version": ping["version"], "status": ping["status"]},
+            "backend": {
+                "kind": svc.backend.kind,
+                "url": svc.backend.url,
+                "version": ping["version"],
+                "status": ping["status"],
+            },
             "default_model": default_model(svc.settings.model, models),
             "repos": repos,
         },
@@ -94,7 +110,9 @@ async def get_status(request: Request[Any, Any, Any]) -> Response[bytes]:
 async def get_models(request: Request[Any, Any, Any]) -> Response[bytes]:
     svc = services(request)
     models = await svc.backend.list_models()
-    return ok(request, {"models": [m.to_dict() for m in models], "default_model": default_model(svc.settings.model, models)})
+    return ok(
+        request, {"models": [m.to_dict() for m in models], "default_model": default_model(svc.settings.model, models)}
+    )
 
 
 class PullBody(msgspec.Struct):

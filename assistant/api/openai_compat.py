@@ -72,7 +72,9 @@ def _text(content: Any, index: int) -> str:
     parts = []
     for part in content:
         if part.get("type") != "text":
-            raise AssistantError("invalid_parameter", "only text content parts are supported", param=f"messages[{index}].content")
+            raise AssistantError(
+                "invalid_parameter", "only text content parts are supported", param=f"messages[{index}].content"
+            )
         parts.append(str(part.get("text", "")))
     return "".join(parts)
 
@@ -85,7 +87,11 @@ def _messages(body: OpenAIChatBody) -> list[dict[str, Any]]:
         raise AssistantError("invalid_parameter", "`messages` must hold at least one message", param="messages")
     for index, message in enumerate(body.messages):
         if message.role not in ROLES:
-            raise AssistantError("invalid_parameter", f"unknown role {message.role!r}; allowed: system, user, assistant, tool", param=f"messages[{index}].role")
+            raise AssistantError(
+                "invalid_parameter",
+                f"unknown role {message.role!r}; allowed: system, user, assistant, tool",
+                param=f"messages[{index}].role",
+            )
         role = "system" if message.role == "developer" else message.role
         item: dict[str, Any] = {"role": role, "content": _text(message.content, index)}
         if message.tool_calls:
@@ -108,10 +114,16 @@ def _tool_call(call: dict[str, Any], param: str) -> tuple[str, dict[str, Any]]:
     JSON object or a string holding one (a string that is not JSON counts as no arguments)."""
     function = call.get("function")
     if not isinstance(function, dict):
-        raise AssistantError("invalid_parameter", "a tool call needs a `function` object with `name` and `arguments`", param=f"{param}.function")
+        raise AssistantError(
+            "invalid_parameter",
+            "a tool call needs a `function` object with `name` and `arguments`",
+            param=f"{param}.function",
+        )
     name = function.get("name")
     if not isinstance(name, str) or not name:
-        raise AssistantError("invalid_parameter", "a tool call's `name` must be a non-empty string", param=f"{param}.function.name")
+        raise AssistantError(
+            "invalid_parameter", "a tool call's `name` must be a non-empty string", param=f"{param}.function.name"
+        )
     raw = function.get("arguments")
     if raw is None or raw == "":
         return name, {}
@@ -121,7 +133,11 @@ def _tool_call(call: dict[str, Any], param: str) -> tuple[str, dict[str, Any]]:
         except json.JSONDecodeError:
             return name, {}
     if not isinstance(raw, dict):
-        raise AssistantError("invalid_parameter", "a tool call's `arguments` must be a JSON object (or a string holding one)", param=f"{param}.function.arguments")
+        raise AssistantError(
+            "invalid_parameter",
+            "a tool call's `arguments` must be a JSON object (or a string holding one)",
+            param=f"{param}.function.arguments",
+        )
     return name, raw
 
 
@@ -147,7 +163,9 @@ class _Chunks:
             body["usage"] = usage
         return sse(body)
 
-    def completion(self, content: str, finish: str, usage: dict[str, int], tool_calls: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    def completion(
+        self, content: str, finish: str, usage: dict[str, int], tool_calls: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": content or (None if tool_calls else "")}
         if tool_calls:
             message["tool_calls"] = tool_calls
@@ -163,23 +181,42 @@ class _Chunks:
 
 def _openai_calls(calls: list[ToolCallRequest]) -> list[dict[str, Any]]:
     return [
-        {"id": "call_" + secrets.token_hex(8), "type": "function", "function": {"name": c.name, "arguments": json.dumps(c.arguments)}}
+        {
+            "id": "call_" + secrets.token_hex(8),
+            "type": "function",
+            "function": {"name": c.name, "arguments": json.dumps(c.arguments)},
+        }
         for c in calls
     ]
 
 
 def _error_frame(code: str, message: str) -> bytes:
-    return sse({"error": {"message": message, "type": "upstream_error" if code.startswith("ollama") else "api_error", "param": None, "code": code}})
+    return sse(
+        {
+            "error": {
+                "message": message,
+                "type": "upstream_error" if code.startswith("ollama") else "api_error",
+                "param": None,
+                "code": code,
+            }
+        }
+    )
 
 
 @get("/v1/models", summary="OpenAI-compatible model list", include_in_schema=True)
 async def v1_models(request: Request[Any, Any, Any]) -> Response[bytes]:
     models = await services(request).backend.list_models()
     kind = services(request).backend.kind
-    return _json({"object": "list", "data": [{"id": m.name, "object": "model", "created": 0, "owned_by": kind} for m in models]})
+    return _json(
+        {"object": "list", "data": [{"id": m.name, "object": "model", "created": 0, "owned_by": kind} for m in models]}
+    )
 
 
-@post("/v1/chat/completions", summary="OpenAI-compatible chat (our tools run server-side unless you send your own)", status_code=200)
+@post(
+    "/v1/chat/completions",
+    summary="OpenAI-compatible chat (our tools run server-side unless you send your own)",
+    status_code=200,
+)
 async def v1_chat(request: Request[Any, Any, Any], data: JSONBody[OpenAIChatBody]) -> Response[bytes] | Stream:
     data = await strict_body(request, data)
     svc = services(request)
@@ -211,7 +248,9 @@ async def v1_chat(request: Request[Any, Any, Any], data: JSONBody[OpenAIChatBody
     renderer = _Chunks(info.name)
     if data.stream:
         stopped = _error_frame("internal_error", "the server is shutting down; the stream was closed")
-        return sse_stream(_stream(svc, renderer, source, include_usage), svc.settings.keepalive_seconds, svc.stopping, stopped)
+        return sse_stream(
+            _stream(svc, renderer, source, include_usage), svc.settings.keepalive_seconds, svc.stopping, stopped
+        )
     try:
         content, finish, usage, calls = await until_disconnect(request, _fold(source), svc.stopping)
     except AssistantError as exc:
@@ -235,7 +274,9 @@ async def _fold(source: AsyncIterator[tuple[str, Any]]) -> tuple[str, str, dict[
     return content, finish, usage, calls
 
 
-async def _stream(svc: Services, renderer: _Chunks, source: AsyncIterator[tuple[str, Any]], include_usage: bool) -> AsyncIterator[bytes]:
+async def _stream(
+    svc: Services, renderer: _Chunks, source: AsyncIterator[tuple[str, Any]], include_usage: bool
+) -> AsyncIterator[bytes]:
     try:
         async for kind, value in source:
             if kind == "content":
@@ -266,7 +307,14 @@ async def _our_tools(svc: Services, chat: agent.ChatInput, request_id: str) -> A
         if isinstance(event, agent.ContentDelta):
             yield "content", event.text
         elif isinstance(event, agent.ToolFinished):
-            log.info("tool %s %s %s: %s (%d ms)", event.name, json.dumps(event.arguments), event.status, event.summary, event.duration_ms)
+            log.info(
+                "tool %s %s %s: %s (%d ms)",
+                event.name,
+                json.dumps(event.arguments),
+                event.status,
+                event.summary,
+                event.duration_ms,
+            )
         elif isinstance(event, agent.Failed):
             log_failure(request_id, event.code, event.message)
             raise AssistantError(event.code, event.message)
@@ -275,10 +323,22 @@ async def _our_tools(svc: Services, chat: agent.ChatInput, request_id: str) -> A
 
 
 async def _client_tools(
-    svc: Services, data: OpenAIChatBody, info: ModelInfo, messages: list[dict[str, Any]], temperature: float, max_tokens: int
+    svc: Services,
+    data: OpenAIChatBody,
+    info: ModelInfo,
+    messages: list[dict[str, Any]],
+    temperature: float,
+    max_tokens: int,
 ) -> AsyncIterator[tuple[str, Any]]:
     """One round with the client's tools; the model's calls go back to the client."""
-    request = ChatRequest(model=info.name, messages=messages, tools=data.tools, temperature=temperature, max_tokens=max_tokens, seed=data.seed)
+    request = ChatRequest(
+        model=info.name,
+        messages=messages,
+        tools=data.tools,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        seed=data.seed,
+    )
     calls: list[ToolCallRequest] = []
     usage = agent.Usage()
     finish = "stop"

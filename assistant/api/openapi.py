@@ -52,13 +52,23 @@ ERROR_ENVELOPE = _object(
     }
 )
 OPENAI_ERROR = _object(
-    {"error": _object({"message": STRING, "type": STRING, "param": NULLABLE_STRING, "code": {"enum": sorted(ERROR_CODES)}})}
+    {
+        "error": _object(
+            {"message": STRING, "type": STRING, "param": NULLABLE_STRING, "code": {"enum": sorted(ERROR_CODES)}}
+        )
+    }
 )
 EVENT_STREAM: Schema = {  # one event of the stream (its `data:` line; `: keepalive` comments carry none)
     "type": "object",
     "required": ["data"],
-    "properties": {"data": {"type": "string", "description": "a JSON object, or `[DONE]` last"}, "event": STRING, "id": STRING},
-    "description": "server-sent events: one `data: <json>` line each, `: keepalive` comments while silent, `data: [DONE]` last",
+    "properties": {
+        "data": {"type": "string", "description": "a JSON object, or `[DONE]` last"},
+        "event": STRING,
+        "id": STRING,
+    },
+    "description": (
+        "server-sent events: one `data: <json>` line each, `: keepalive` comments while silent, `data: [DONE]` last"
+    ),
 }
 
 
@@ -79,7 +89,9 @@ MODEL = _object(
         "capabilities": {"type": "array", "items": STRING},
     }
 )
-SERVICE = _object({"status": {"enum": ["connected", "unavailable"]}, "latency_ms": {"type": ["number", "null"]}}, {"error": STRING})
+SERVICE = _object(
+    {"status": {"enum": ["connected", "unavailable"]}, "latency_ms": {"type": ["number", "null"]}}, {"error": STRING}
+)
 INDEX_STATS = _object(
     {
         "path": STRING,
@@ -125,9 +137,13 @@ SEARCH_HIT = _object(
         "score": NUMBER,
     },
     {
-        "symbol": STRING, "symbol_kind": STRING, "context_before": STRING, "context_after": STRING,
-        "why": {"type": "array", "items": STRING}, "minified": BOOLEAN,
-    },  # fmt: skip
+        "symbol": STRING,
+        "symbol_kind": STRING,
+        "context_before": STRING,
+        "context_after": STRING,
+        "why": {"type": "array", "items": STRING},
+        "minified": BOOLEAN,
+    },
 )
 SEARCH = _object(
     {
@@ -158,12 +174,25 @@ COMPLETION = _object(
         "model": STRING,
         "content": STRING,
         "finish_reason": {"enum": ["stop", "length"]},
-        "tool_calls": {"type": "array", "items": {**TOOL_CALL, "required": [*TOOL_CALL["required"], "id"], "properties": {**TOOL_CALL["properties"], "id": STRING}}},
+        "tool_calls": {
+            "type": "array",
+            "items": {
+                **TOOL_CALL,
+                "required": [*TOOL_CALL["required"], "id"],
+                "properties": {**TOOL_CALL["properties"], "id": STRING},
+            },
+        },
         "usage": USAGE,
     }
 )
 OPENAI_MODELS = _object(
-    {"object": {"const": "list"}, "data": {"type": "array", "items": _object({"id": STRING, "object": {"const": "model"}, "created": INTEGER, "owned_by": STRING})}}
+    {
+        "object": {"const": "list"},
+        "data": {
+            "type": "array",
+            "items": _object({"id": STRING, "object": {"const": "model"}, "created": INTEGER, "owned_by": STRING}),
+        },
+    }
 )
 OPENAI_COMPLETION = _object(
     {
@@ -176,7 +205,9 @@ OPENAI_COMPLETION = _object(
             "items": _object(
                 {
                     "index": INTEGER,
-                    "message": _object({"role": {"const": "assistant"}, "content": NULLABLE_STRING}, {"tool_calls": {"type": "array"}}),
+                    "message": _object(
+                        {"role": {"const": "assistant"}, "content": NULLABLE_STRING}, {"tool_calls": {"type": "array"}}
+                    ),
                     "finish_reason": {"enum": ["stop", "length", "tool_calls"]},
                 }
             ),
@@ -209,36 +240,63 @@ JSON = "application/json"
 SSE = "text/event-stream"
 
 OPERATIONS: dict[tuple[str, str], Operation] = {
-    ("get", "/api/v1/health"): Operation({JSON: envelope(_object(
+    ("get", "/api/v1/health"): Operation(
         {
-            "status": {"enum": ["healthy", "degraded", "unhealthy"]},
-            "version": STRING,
-            "services": _object({"ollama": SERVICE, "mcp_server": _object({"status": {"enum": ["connected", "disabled"]}})}, {"model_server": {"type": "object"}}),
-            "index": _object({"repos": INTEGER, "files": INTEGER, "symbols": INTEGER}),
-        }
-    ))}, ("forbidden_host", "internal_error")),  # fmt: skip
-    ("get", "/api/v1/status"): Operation({JSON: envelope(_object(
+            JSON: envelope(
+                _object(
+                    {
+                        "status": {"enum": ["healthy", "degraded", "unhealthy"]},
+                        "version": STRING,
+                        "services": _object(
+                            {"ollama": SERVICE, "mcp_server": _object({"status": {"enum": ["connected", "disabled"]}})},
+                            {"model_server": {"type": "object"}},
+                        ),
+                        "index": _object({"repos": INTEGER, "files": INTEGER, "symbols": INTEGER}),
+                    }
+                )
+            )
+        },
+        ("forbidden_host", "internal_error"),
+    ),
+    ("get", "/api/v1/status"): Operation(
         {
-            "version": STRING,
-            "uptime_seconds": NUMBER,
-            "backend": {"type": "object"},
-            "default_model": NULLABLE_STRING,
-            "repos": {"type": "array", "items": INDEX_STATS},
-        }
-    ))}, GUARD),  # fmt: skip
-    ("get", "/api/v1/models"): Operation({JSON: envelope(_object({"models": {"type": "array", "items": MODEL}, "default_model": NULLABLE_STRING}))}, (*GUARD, *MODEL_SERVER)),
-    ("post", "/api/v1/models/pull"): Operation({SSE: EVENT_STREAM}, (*GUARD, *BODY, "not_supported", "ollama_model_not_found", *MODEL_SERVER)),
+            JSON: envelope(
+                _object(
+                    {
+                        "version": STRING,
+                        "uptime_seconds": NUMBER,
+                        "backend": {"type": "object"},
+                        "default_model": NULLABLE_STRING,
+                        "repos": {"type": "array", "items": INDEX_STATS},
+                    }
+                )
+            )
+        },
+        GUARD,
+    ),
+    ("get", "/api/v1/models"): Operation(
+        {JSON: envelope(_object({"models": {"type": "array", "items": MODEL}, "default_model": NULLABLE_STRING}))},
+        (*GUARD, *MODEL_SERVER),
+    ),
+    ("post", "/api/v1/models/pull"): Operation(
+        {SSE: EVENT_STREAM}, (*GUARD, *BODY, "not_supported", "ollama_model_not_found", *MODEL_SERVER)
+    ),
     ("delete", "/api/v1/models/{name}"): Operation(
-        {JSON: envelope(_object({"model": STRING, "deleted": BOOLEAN}))}, (*GUARD, "missing_parameter", "not_supported", "ollama_model_not_found", *MODEL_SERVER)
+        {JSON: envelope(_object({"model": STRING, "deleted": BOOLEAN}))},
+        (*GUARD, "missing_parameter", "not_supported", "ollama_model_not_found", *MODEL_SERVER),
     ),
     ("get", "/api/v1/files"): Operation(
         {JSON: envelope({"anyOf": [LISTING, FILE]})},
         (*GUARD, *REPO, "missing_parameter", "invalid_request", "file_not_found", "not_a_file"),
         enums={"encoding": ["utf-8", "base64"]},
     ),
-    ("post", "/api/v1/files/read"): Operation({JSON: envelope(FILE)}, (*GUARD, *BODY, *REPO, "file_not_found", "not_a_file")),
+    ("post", "/api/v1/files/read"): Operation(
+        {JSON: envelope(FILE)}, (*GUARD, *BODY, *REPO, "file_not_found", "not_a_file")
+    ),
     ("get", "/api/v1/search"): Operation(
-        {JSON: envelope(SEARCH)}, (*GUARD, *REPO, "missing_parameter", "invalid_request", "file_not_found"), enums={"mode": ["auto", "symbol", "text", "regex"]}
+        {JSON: envelope(SEARCH)},
+        (*GUARD, *REPO, "missing_parameter", "invalid_request", "file_not_found"),
+        enums={"mode": ["auto", "symbol", "text", "regex"]},
     ),
     ("get", "/api/v1/prompt"): Operation(
         {JSON: envelope(_object({"prompt": STRING, "variant": STRING, "model": NULLABLE_STRING}))},
@@ -247,18 +305,24 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     ("post", "/api/v1/tools/call"): Operation({JSON: envelope(TOOL_CALL)}, (*GUARD, *BODY, *REPO, "tool_not_found")),
     ("post", "/api/v1/chat/completions"): Operation(
-        {SSE: EVENT_STREAM, JSON: envelope(COMPLETION)}, (*GUARD, *BODY, *REPO, "server_busy", "ollama_model_not_found", *MODEL_SERVER)
+        {SSE: EVENT_STREAM, JSON: envelope(COMPLETION)},
+        (*GUARD, *BODY, *REPO, "server_busy", "ollama_model_not_found", *MODEL_SERVER),
     ),
     ("get", "/v1/models"): Operation({JSON: OPENAI_MODELS}, (*GUARD, *MODEL_SERVER), openai=True),
     ("post", "/v1/chat/completions"): Operation(
-        {SSE: EVENT_STREAM, JSON: OPENAI_COMPLETION}, (*GUARD, *BODY, *REPO, "server_busy", "ollama_model_not_found", *MODEL_SERVER), openai=True
+        {SSE: EVENT_STREAM, JSON: OPENAI_COMPLETION},
+        (*GUARD, *BODY, *REPO, "server_busy", "ollama_model_not_found", *MODEL_SERVER),
+        openai=True,
     ),
 }
 
 
 def _responses(operation: Operation) -> dict[str, Any]:
     responses: dict[str, Any] = {
-        "200": {"description": "OK", "content": {media: {"schema": schema} for media, schema in operation.success.items()}}
+        "200": {
+            "description": "OK",
+            "content": {media: {"schema": schema} for media, schema in operation.success.items()},
+        }
     }
     by_status: dict[int, list[str]] = {}
     for code in dict.fromkeys(operation.errors):
@@ -266,7 +330,10 @@ def _responses(operation: Operation) -> dict[str, Any]:
     by_status.setdefault(405, ["method_not_allowed"])
     error_schema = OPENAI_ERROR if operation.openai else ERROR_ENVELOPE
     for status, codes in sorted(by_status.items()):
-        responses[str(status)] = {"description": "error: " + ", ".join(codes), "content": {JSON: {"schema": error_schema}}}
+        responses[str(status)] = {
+            "description": "error: " + ", ".join(codes),
+            "content": {JSON: {"schema": error_schema}},
+        }
     return responses
 
 
@@ -284,9 +351,16 @@ def describe(document: dict[str, Any]) -> dict[str, Any]:
                 allowed = operation.enums.get(name)
                 if allowed is not None:
                     schema = parameter["schema"]
-                    parameter["schema"] = {"enum": allowed, **({"default": schema["default"]} if "default" in schema else {})}
+                    parameter["schema"] = {
+                        "enum": allowed,
+                        **({"default": schema["default"]} if "default" in schema else {}),
+                    }
                 elif name in ("repo", "repo_path"):
-                    parameter["schema"] = {"type": "string", "pattern": ABSOLUTE, "description": parameter.get("description", "")}
+                    parameter["schema"] = {
+                        "type": "string",
+                        "pattern": ABSOLUTE,
+                        "description": parameter.get("description", ""),
+                    }
     return out
 
 

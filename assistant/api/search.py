@@ -43,7 +43,16 @@ async def get_search(
     ends = time.monotonic() + DEADLINE_SECONDS  # time spent waiting for a free search thread counts
 
     def run() -> SearchResult:
-        return search_index(index, q, mode, prefix=prefix, glob=glob, limit=limit, cancel=cancel, deadline=max(0.0, ends - time.monotonic()))
+        return search_index(
+            index,
+            q,
+            mode,
+            prefix=prefix,
+            glob=glob,
+            limit=limit,
+            cancel=cancel,
+            deadline=max(0.0, ends - time.monotonic()),
+        )
 
     work = workers.run_in(workers.SEARCHES, run, cancel=cancel)
     result = await until_disconnect(request, work)

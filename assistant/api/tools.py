@@ -38,4 +38,3 @@ async def post_tools_call(request: Request[Any, Any, Any], data: JSONBody[ToolCa
         raise from_sandbox(exc, repo="repo_path") from None
     result = await until_disconnect(request, call_tool(svc.tool_context(repo_path), tool.name, arguments))
     return ok(request, result.to_dict())
-

@@ -21,4 +21,15 @@ def build_backend(settings: Settings) -> ModelBackend:
     return OllamaBackend(settings.ollama_url, timeouts)
 
 
-__all__ = ["default_model", "ChatChunk", "ChatRequest", "ModelBackend", "ModelInfo", "OllamaBackend", "OpenAICompatBackend", "Timeouts", "ToolCallRequest", "build_backend"]
+__all__ = [
+    "ChatChunk",
+    "ChatRequest",
+    "ModelBackend",
+    "ModelInfo",
+    "OllamaBackend",
+    "OpenAICompatBackend",
+    "Timeouts",
+    "ToolCallRequest",
+    "build_backend",
+    "default_model",
+]

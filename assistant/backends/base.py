@@ -73,7 +73,10 @@ class _CappedLines(httpx.AsyncByteStream):
             newline = chunk.rfind(b"\n")
             run = len(chunk) - newline - 1 if newline >= 0 else run + len(chunk)
             if run > MAX_LINE_BYTES:
-                raise BackendError("ollama_error", f"the model server sent a line of over {MAX_LINE_BYTES >> 20} MB; the answer was stopped")
+                raise BackendError(
+                    "ollama_error",
+                    f"the model server sent a line of over {MAX_LINE_BYTES >> 20} MB; the answer was stopped",
+                )
             yield chunk
 
     async def aclose(self) -> None:
@@ -140,8 +143,10 @@ def transport_errors(backend: ModelBackend) -> Iterator[None]:
     except BackendError:
         raise
     except (httpx.ConnectError, ConnectionError):
-        raise BackendError("ollama_unavailable", f"{display_name} cannot be reached. {backend.unreachable_hint}") from None
-    except (httpx.TimeoutException, asyncio.TimeoutError):
+        raise BackendError(
+            "ollama_unavailable", f"{display_name} cannot be reached. {backend.unreachable_hint}"
+        ) from None
+    except (TimeoutError, httpx.TimeoutException):
         raise BackendError("ollama_timeout", f"{display_name} did not answer in time") from None
     except (httpx.RemoteProtocolError, httpx.ReadError):
         raise BackendError("ollama_error", f"{display_name} closed the connection unexpectedly") from None
@@ -271,14 +276,16 @@ class ModelBackend(abc.ABC):
         for info in await self.list_models():
             if info.name == model:
                 return info
-        raise BackendError("ollama_model_not_found", f"model {model!r} is not installed on {self.display_name}", param="model")
+        raise BackendError(
+            "ollama_model_not_found", f"model {model!r} is not installed on {self.display_name}", param="model"
+        )
 
     async def version(self) -> str | None:
         """The server's version, if it says (also a cheap reachability check)."""
         await self.list_models()
         return None
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - concrete on purpose: most backends hold nothing to release
         """Release connections."""
 
     def not_supported(self, what: str) -> BackendError:

@@ -42,8 +42,12 @@ class OllamaBackend(ModelBackend):
         super().__init__(url, timeouts)
         self.display_name = f"Ollama at {url}"
         t = self.timeouts
-        self._control = ollama.AsyncClient(host=url, timeout=httpx.Timeout(t.request, connect=t.connect), transport=CappedTransport())
-        self._stream = ollama.AsyncClient(host=url, timeout=httpx.Timeout(t.first_token, connect=t.connect), transport=CappedTransport())
+        self._control = ollama.AsyncClient(
+            host=url, timeout=httpx.Timeout(t.request, connect=t.connect), transport=CappedTransport()
+        )
+        self._stream = ollama.AsyncClient(
+            host=url, timeout=httpx.Timeout(t.first_token, connect=t.connect), transport=CappedTransport()
+        )
         self._show_cache: dict[tuple[str, str | None], tuple[float, ModelInfo]] = {}
 
     @contextmanager
@@ -54,7 +58,11 @@ class OllamaBackend(ModelBackend):
             except ollama.ResponseError as exc:
                 text = str(exc.error)
                 if exc.status_code == 404 or ("not found" in text and model is not None):
-                    raise BackendError("ollama_model_not_found", f"model {model!r} is not installed on {self.display_name}; pull it first", param="model") from None
+                    raise BackendError(
+                        "ollama_model_not_found",
+                        f"model {model!r} is not installed on {self.display_name}; pull it first",
+                        param="model",
+                    ) from None
                 raise BackendError("ollama_error", f"{self.display_name} answered with an error: {text}") from None
             except ollama.RequestError as exc:
                 raise BackendError("ollama_error", f"{self.display_name} failed: {exc}") from None
@@ -102,16 +110,20 @@ class OllamaBackend(ModelBackend):
             if key.endswith(".context_length") and isinstance(value, int):
                 context = value
         details = shown.details.model_dump() if shown.details is not None else {}
-        return ModelInfo(name=model, details=details, capabilities=tuple(shown.capabilities or ()), context_length=context)
+        return ModelInfo(
+            name=model, details=details, capabilities=tuple(shown.capabilities or ()), context_length=context
+        )
 
     async def version(self) -> str | None:
         with self._errors():
-            async with httpx.AsyncClient(timeout=httpx.Timeout(self.timeouts.request, connect=self.timeouts.connect)) as client:
+            async with httpx.AsyncClient(
+                timeout=httpx.Timeout(self.timeouts.request, connect=self.timeouts.connect)
+            ) as client:
                 response = await client.get(f"{self.url}/api/version")
                 response.raise_for_status()
                 return str(response.json().get("version"))
 
-    async def pull(self, model: str) -> AsyncIterator[dict[str, Any]]:  # type: ignore[override]
+    async def pull(self, model: str) -> AsyncIterator[dict[str, Any]]:
         with self._errors(model):
             stream = await self._stream.pull(model, stream=True)
             async for part in _paced(stream, self.timeouts.between_chunks):
@@ -122,7 +134,7 @@ class OllamaBackend(ModelBackend):
             await self._control.delete(model)
         self._show_cache = {k: v for k, v in self._show_cache.items() if k[0] != model}
 
-    async def chat(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:  # type: ignore[override]
+    async def chat(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         options: dict[str, Any] = {"temperature": request.temperature, "num_predict": request.max_tokens}
         if request.num_ctx:
             options["num_ctx"] = request.num_ctx
@@ -130,7 +142,11 @@ class OllamaBackend(ModelBackend):
             options["seed"] = request.seed
         with self._errors(request.model):
             stream = await self._stream.chat(
-                model=request.model, messages=request.messages, tools=request.tools or None, stream=True, options=options
+                model=request.model,
+                messages=request.messages,
+                tools=request.tools or None,
+                stream=True,
+                options=options,
             )
             async for part in _paced(stream, self.timeouts.between_chunks):
                 message = part.message
@@ -156,7 +172,11 @@ def _progress(part: Any) -> dict[str, Any]:
     status = str(part.status or "")
     digest = getattr(part, "digest", None)
     event: dict[str, Any] = {"status": "downloading" if digest and status.startswith("pulling ") else status}
-    for key, value in (("digest", digest), ("completed", getattr(part, "completed", None)), ("total", getattr(part, "total", None))):
+    for key, value in (
+        ("digest", digest),
+        ("completed", getattr(part, "completed", None)),
+        ("total", getattr(part, "total", None)),
+    ):
         if value is not None:
             event[key] = value
     if event["status"] == "downloading":

@@ -13,7 +13,16 @@ import httpx
 
 from assistant.errors import BackendError
 
-from .base import CappedTransport, ChatChunk, ChatRequest, ModelBackend, ModelInfo, Timeouts, ToolCallRequest, transport_errors
+from .base import (
+    CappedTransport,
+    ChatChunk,
+    ChatRequest,
+    ModelBackend,
+    ModelInfo,
+    Timeouts,
+    ToolCallRequest,
+    transport_errors,
+)
 
 log = logging.getLogger("assistant.backends")
 
@@ -39,7 +48,9 @@ class OpenAICompatBackend(ModelBackend):
         self.display_name = f"OpenAI-compatible server at {self.url}"  # until it says it is llama.cpp
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         t = self.timeouts
-        self._client = httpx.AsyncClient(headers=headers, timeout=httpx.Timeout(t.first_token, connect=t.connect), transport=CappedTransport())
+        self._client = httpx.AsyncClient(
+            headers=headers, timeout=httpx.Timeout(t.first_token, connect=t.connect), transport=CappedTransport()
+        )
         self._refuses_streaming_tools: set[str] = set()  # models whose server would not stream with tools
 
     def _errors(self, model: str | None = None) -> AbstractContextManager[None]:
@@ -55,17 +66,25 @@ class OpenAICompatBackend(ModelBackend):
         except ValueError:
             message = response.text[:300]
         if response.status_code == 404 and model is not None:
-            raise BackendError("ollama_model_not_found", f"model {model!r} is not available on {self.display_name}", param="model")
+            raise BackendError(
+                "ollama_model_not_found", f"model {model!r} is not available on {self.display_name}", param="model"
+            )
         raise BackendError("ollama_error", f"{self.display_name} answered {response.status_code}: {message}")
 
     async def list_models(self) -> list[ModelInfo]:
         with self._errors():
-            response = await self._client.get(f"{self.url}/models", timeout=httpx.Timeout(self.timeouts.request, connect=self.timeouts.connect))
+            response = await self._client.get(
+                f"{self.url}/models", timeout=httpx.Timeout(self.timeouts.request, connect=self.timeouts.connect)
+            )
             await self._check(response)
             data = response.json().get("data", [])
         if any(_is_llama_cpp(item) for item in data):
             self._name_server("llama.cpp")
-        return [ModelInfo(name=str(item.get("id")), details={"family": item.get("owned_by")}) for item in data if item.get("id")]
+        return [
+            ModelInfo(name=str(item.get("id")), details={"family": item.get("owned_by")})
+            for item in data
+            if item.get("id")
+        ]
 
     def _name_server(self, label: str) -> None:
         self.label = label
@@ -79,7 +98,9 @@ class OpenAICompatBackend(ModelBackend):
         for info in await self.list_models():
             if info.name == model:
                 return info
-        raise BackendError("ollama_model_not_found", f"model {model!r} is not available on {self.display_name}", param="model")
+        raise BackendError(
+            "ollama_model_not_found", f"model {model!r} is not available on {self.display_name}", param="model"
+        )
 
     def _body(self, request: ChatRequest, stream: bool) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -98,13 +119,15 @@ class OpenAICompatBackend(ModelBackend):
             body["seed"] = request.seed
         return body
 
-    async def chat(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:  # type: ignore[override]
+    async def chat(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         refusing = bool(request.tools) and request.model in self._refuses_streaming_tools
         if not refusing:
             produced = False
             try:
                 with self._errors(request.model):
-                    async with self._client.stream("POST", f"{self.url}/chat/completions", json=self._body(request, True)) as response:
+                    async with self._client.stream(
+                        "POST", f"{self.url}/chat/completions", json=self._body(request, True)
+                    ) as response:
                         await self._check(response, request.model)
                         async for chunk in _read_stream(response, self.timeouts.between_chunks):
                             produced = True
@@ -149,7 +172,9 @@ def _is_llama_cpp(model: dict[str, Any]) -> bool:
     """llama.cpp's server lists its model as owned by ``llamacpp`` (with ``meta``);
     llama-cpp-python's as owned by ``me`` with a ``permissions`` list; both serve GGUF files."""
     owner = model.get("owned_by")
-    return owner == "llamacpp" or (owner == "me" and "permissions" in model) or str(model.get("id", "")).endswith(".gguf")
+    return (
+        owner == "llamacpp" or (owner == "me" and "permissions" in model) or str(model.get("id", "")).endswith(".gguf")
+    )
 
 
 def _call(function: dict[str, Any]) -> ToolCallRequest | None:
@@ -226,7 +251,16 @@ def to_openai_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 waiting.append(call_id)
                 function = call.get("function", {})
                 arguments = function.get("arguments", {})
-                calls.append({"id": call_id, "type": "function", "function": {"name": function.get("name"), "arguments": json.dumps(arguments) if not isinstance(arguments, str) else arguments}})
+                calls.append(
+                    {
+                        "id": call_id,
+                        "type": "function",
+                        "function": {
+                            "name": function.get("name"),
+                            "arguments": json.dumps(arguments) if not isinstance(arguments, str) else arguments,
+                        },
+                    }
+                )
             out.append({"role": "assistant", "content": message.get("content") or "", "tool_calls": calls})
         elif role == "tool":
             call_id = message.get("tool_call_id") or (waiting.pop(0) if waiting else f"call_{number}")

@@ -19,7 +19,17 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .languages import EXTENSIONS, LANGUAGES, language_for
     from .repo_index import MAX_FILE_BYTES, FileRecord, RepoIndex
-    from .search import DEADLINE_SECONDS, MAX_LIMIT, MAX_QUERY_BYTES, MODES, IndexManager, IndexView, SearchResult, path_filter, search_index
+    from .search import (
+        DEADLINE_SECONDS,
+        MAX_LIMIT,
+        MAX_QUERY_BYTES,
+        MODES,
+        IndexManager,
+        IndexView,
+        SearchResult,
+        path_filter,
+        search_index,
+    )
     from .tags import Tag, extract
 
 _WHERE = {

@@ -144,4 +144,3 @@ def compiled(name: str) -> tuple[Language, Query]:
     spec = LANGUAGES[name]
     language = spec.load()
     return language, Query(language, spec.query_source())
-

@@ -12,6 +12,7 @@ reported with the reason, and is replaced for the next one.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import subprocess
@@ -29,7 +30,10 @@ from .tags import Batch
 
 # The package's own directory first, then the parent's path: the worker imports the same code
 # (an editable install's import hook is not there under -S, which skips site's startup work).
-_BOOT = "import sys; sys.path[:0] = sys.argv[3:]; from assistant.index.tags import serve; serve(int(sys.argv[1]), int(sys.argv[2]))"
+_BOOT = (
+    "import sys; sys.path[:0] = sys.argv[3:]; from assistant.index.tags import serve; "
+    "serve(int(sys.argv[1]), int(sys.argv[2]))"
+)
 _HEADER = 4
 _encoder = msgspec.msgpack.Encoder()
 
@@ -48,7 +52,10 @@ class _Worker:
     def __init__(self) -> None:
         down_r, down_w = os.pipe()
         up_r, up_w = os.pipe()
-        search_path = [str(Path(assistant.__file__).resolve().parent.parent), *(p for p in sys.path if isinstance(p, str))]
+        search_path = [
+            str(Path(assistant.__file__).resolve().parent.parent),
+            *(p for p in sys.path if isinstance(p, str)),
+        ]
         try:
             self.process = subprocess.Popen(
                 [sys.executable, "-S", "-c", _BOOT, str(down_r), str(up_w), *search_path],
@@ -84,10 +91,8 @@ class _Worker:
         if kill:
             self.process.kill()
         for stream in (self._down, self._up):
-            try:
+            with contextlib.suppress(OSError):
                 stream.close()  # the worker sees end of input and exits
-            except OSError:
-                pass
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -104,7 +109,9 @@ class ParserPool:
         self._pending = 0
         self._stopping = False
         self._workers: list[_Worker | None] = [None] * size
-        self._threads = [threading.Thread(target=self._feed, args=(i,), name=f"parser-{i}", daemon=True) for i in range(size)]
+        self._threads = [
+            threading.Thread(target=self._feed, args=(i,), name=f"parser-{i}", daemon=True) for i in range(size)
+        ]
         for thread in self._threads:
             thread.start()
 
@@ -146,7 +153,7 @@ class ParserPool:
                         if worker is None:
                             worker = self._workers[slot] = _Worker()
                         outcome = Outcome(batch, worker.run(batch))
-                    except Exception as exc:  # noqa: BLE001 - every batch must be reported, or results() waits forever
+                    except Exception as exc:
                         outcome = Outcome(batch, None, f"{type(exc).__name__}: {exc}")
                         self._retire(slot, kill=True)
                 self._done.put(outcome)

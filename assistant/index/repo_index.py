@@ -18,8 +18,8 @@ from sandbox import Components, Repo, Roots, SandboxError, display_name, open_fi
 
 from . import store
 from .languages import language_for
-from .symbols import SymbolTable
 from .pool import ParserPool
+from .symbols import SymbolTable
 from .tags import NO_TAGS, FileTags, decode_batch, extract
 from .watch import Changes, Watcher
 
@@ -114,7 +114,14 @@ def _read(repo: Repo, comps: Components) -> FileRecord | None:
         return None
     path = _join(comps)
     real = comps if path != "/".join(comps) else None
-    return FileRecord(opened.st.st_mtime_ns, opened.st.st_size, language_for(path), data.data, comps=real, minified=looks_minified(data.data))
+    return FileRecord(
+        opened.st.st_mtime_ns,
+        opened.st.st_size,
+        language_for(path),
+        data.data,
+        comps=real,
+        minified=looks_minified(data.data),
+    )
 
 
 class RepoIndex:
@@ -194,7 +201,9 @@ class RepoIndex:
         """What ``/status`` shows; ``under`` (``"src/"``) counts only the files below it."""
         with self._lock:  # the build adds files from another thread
             records = [r for p, r in self.files.items() if p.startswith(under)] if under else list(self.files.values())
-            symbols = len(self.symbols) if not under else sum(len(r.tags.definitions) for r in records if r.tags is not None)
+            symbols = (
+                len(self.symbols) if not under else sum(len(r.tags.definitions) for r in records if r.tags is not None)
+            )
         languages = Counter(r.language for r in records if r.language)
         return {
             "path": self.repo_path + ("/" + under.rstrip("/") if under else ""),
@@ -307,7 +316,9 @@ class RepoIndex:
             self._pool = ParserPool(self._workers)
         step = self._batch_files
         for start in range(0, len(paths), step):
-            self._pool.submit([(p, self.files[p].language or "", self.files[p].text) for p in paths[start : start + step]])
+            self._pool.submit(
+                [(p, self.files[p].language or "", self.files[p].text) for p in paths[start : start + step]]
+            )
 
     def _collect(self, progress: Progress | None) -> None:
         pool, self._pool = self._pool, None
@@ -325,10 +336,16 @@ class RepoIndex:
                     failures += 1
                     if self._closed or failures > MAX_FAILURES:
                         if failures == MAX_FAILURES + 1 and not self._closed:
-                            log.warning("parser processes keep dying (%s); the remaining files are searched as text only", error)
+                            log.warning(
+                                "parser processes keep dying (%s); the remaining files are searched as text only", error
+                            )
                             pool.cancel()
                     elif len(batch) > 1:  # find the file that kills its parser
-                        log.warning("a parser process died on a batch of %d files (%s); parsing them one at a time", len(batch), error)
+                        log.warning(
+                            "a parser process died on a batch of %d files (%s); parsing them one at a time",
+                            len(batch),
+                            error,
+                        )
                         for item in batch:
                             pool.submit([item])
                         continue
@@ -379,7 +396,9 @@ class RepoIndex:
         assert self._repo is not None
         if changes.resync:
             self._last_sweep = time.monotonic()
-            seen = {_join(c): (c, st) for c, st in walk_files(self._repo, max_size=MAX_FILE_BYTES, on_directory=self._watch)}
+            seen = {
+                _join(c): (c, st) for c, st in walk_files(self._repo, max_size=MAX_FILE_BYTES, on_directory=self._watch)
+            }
             dirty = {p: self._comps(p) for p in self.files if p not in seen}
             for path, (comps, st) in seen.items():
                 old = self.files.get(path)
@@ -391,7 +410,10 @@ class RepoIndex:
                 prefix = _join(gone) + "/"
                 dirty.update((p, self._comps(p)) for p in self.files if p.startswith(prefix))
             for new in changes.new_dirs:
-                dirty.update((_join(c), c) for c, _ in walk_files(self._repo, max_size=MAX_FILE_BYTES, start=new, on_directory=self._watch))
+                dirty.update(
+                    (_join(c), c)
+                    for c, _ in walk_files(self._repo, max_size=MAX_FILE_BYTES, start=new, on_directory=self._watch)
+                )
         changed = 0
         to_parse: list[str] = []
         for path in sorted(dirty):
@@ -425,7 +447,11 @@ class RepoIndex:
         to be parsed, or (before the walk has read them) still on disk, read directly."""
         if self.text_ready.is_set():
             with self._lock:
-                return [(p, r.text) for p, r in sorted(self.files.items()) if r.tags is None and (path_filter is None or path_filter(p))]
+                return [
+                    (p, r.text)
+                    for p, r in sorted(self.files.items())
+                    if r.tags is None and (path_filter is None or path_filter(p))
+                ]
         return [(p, t) for p, t, _ in self.texts(path_filter, need_lower=False) if language_for(p) is not None]
 
     def is_minified(self, path: str) -> bool:
@@ -476,6 +502,6 @@ class RepoIndex:
                 path = _join(comps)
                 if path_filter is not None and not path_filter(path):
                     continue
-                record = _read(repo, comps)
-                if record is not None:
-                    yield path, record.text, None
+                read = _read(repo, comps)
+                if read is not None:
+                    yield path, read.text, None

@@ -86,7 +86,14 @@ def path_filter(prefix: Components, glob: str | None) -> Callable[[str], bool] |
 
 
 def _text_result(hit: TextHit, score: float) -> dict[str, Any]:
-    result: dict[str, Any] = {"file": hit.path, "line": hit.line, "end_line": hit.line, "kind": "text", "text": hit.text, "score": score}
+    result: dict[str, Any] = {
+        "file": hit.path,
+        "line": hit.line,
+        "end_line": hit.line,
+        "kind": "text",
+        "text": hit.text,
+        "score": score,
+    }
     if hit.before is not None:
         result["context_before"] = hit.before
     if hit.after is not None:
@@ -112,7 +119,9 @@ def search_index(
     what it found so far and ``truncated`` set. An ``IndexView`` (a subdirectory repository)
     searches its root's index under its prefix; paths in and out are relative to the view."""
     if isinstance(index, IndexView):
-        return index.search(query, mode, prefix=prefix, glob=glob, limit=limit, read_files=read_files, deadline=deadline, cancel=cancel)
+        return index.search(
+            query, mode, prefix=prefix, glob=glob, limit=limit, read_files=read_files, deadline=deadline, cancel=cancel
+        )
     started = time.perf_counter()
     if mode not in MODES:
         raise AssistantError("invalid_parameter", f"`mode` must be one of {', '.join(MODES)}", param="mode")
@@ -121,9 +130,13 @@ def search_index(
     try:
         size = len(query.encode("utf-8"))
     except UnicodeEncodeError:
-        raise AssistantError("invalid_parameter", "the query is not valid Unicode (it holds a lone surrogate)", param="q") from None
+        raise AssistantError(
+            "invalid_parameter", "the query is not valid Unicode (it holds a lone surrogate)", param="q"
+        ) from None
     if size > MAX_QUERY_BYTES:
-        raise AssistantError("invalid_parameter", f"the query is longer than {MAX_QUERY_BYTES // 1024} KB; shorten it", param="q")
+        raise AssistantError(
+            "invalid_parameter", f"the query is longer than {MAX_QUERY_BYTES // 1024} KB; shorten it", param="q"
+        )
     ends = time.monotonic() + deadline
 
     def stop() -> bool:
@@ -171,12 +184,14 @@ def search_index(
         texts = index.texts(accept, need_lower=not matcher.case_sensitive and matcher.pattern is None)
         text_hits, text_total, text_truncated, stopped = search_text(matcher, texts, room + len(seen_lines), stop)
         added = 0
-        for hit in text_hits:
-            if (hit.path, hit.line) in seen_lines:
+        for text_hit in text_hits:
+            if (text_hit.path, text_hit.line) in seen_lines:
                 text_total -= 1
                 continue
             if added < room:
-                results.append(_text_result(hit, TEXT_SCORE + (TEXT_READ_BONUS if hit.path in read_files else 0.0)))
+                results.append(
+                    _text_result(text_hit, TEXT_SCORE + (TEXT_READ_BONUS if text_hit.path in read_files else 0.0))
+                )
                 added += 1
         total += text_total
         truncated = truncated or text_truncated or text_total > added
@@ -210,13 +225,20 @@ def _definition_pattern(name: str) -> Any:
     options.case_sensitive = False
     options.log_errors = False
     source = (
-        r"(?m)^[ \t]*(?:[\w@:<>\[\],*&]+[ \t]+)*?(?:(" + words + r")[ \t]+(?:\([^)\n]*\)[ \t]*)?(?:self\.)?"
-        + escaped + r"\b|" + escaped + r"[ \t]*\([^;\n]*\)[ \t]*(?:const[ \t]*)?\{)"
+        r"(?m)^[ \t]*(?:[\w@:<>\[\],*&]+[ \t]+)*?(?:("
+        + words
+        + r")[ \t]+(?:\([^)\n]*\)[ \t]*)?(?:self\.)?"
+        + escaped
+        + r"\b|"
+        + escaped
+        + r"[ \t]*\([^;\n]*\)[ \t]*(?:const[ \t]*)?\{)"
     )
     return re2.compile(source.encode(), options)
 
 
-def _scan_definitions(index: RepoIndex, name: str, accept: Callable[[str], bool] | None, limit: int, stop: Callable[[], bool]) -> list[dict[str, Any]]:
+def _scan_definitions(
+    index: RepoIndex, name: str, accept: Callable[[str], bool] | None, limit: int, stop: Callable[[], bool]
+) -> list[dict[str, Any]]:
     """Definitions of ``name`` in the files the index has not parsed yet (while it builds)."""
     pattern = _definition_pattern(name)
     found: list[dict[str, Any]] = []
@@ -229,7 +251,8 @@ def _scan_definitions(index: RepoIndex, name: str, accept: Callable[[str], bool]
             found.append(
                 {
                     "file": path, "line": line, "end_line": line, "kind": "definition", "symbol": name,
-                    "symbol_kind": _DEFINITION_WORDS.get(word, "function"), "text": _line_of(index, path, line), "score": SCAN_SCORE,
+                    "symbol_kind": _DEFINITION_WORDS.get(word, "function"), "text": _line_of(index, path, line),
+                    "score": SCAN_SCORE,
                 }
             )  # fmt: skip
             if len(found) >= limit:
@@ -270,11 +293,26 @@ class IndexView:
     def stats(self) -> dict[str, object]:
         return self.index.stats(self._head)
 
-    def search(self, query: str, mode: str = "auto", *, prefix: Components = (), read_files: frozenset[str] = frozenset(), **options: Any) -> SearchResult:
+    def search(
+        self,
+        query: str,
+        mode: str = "auto",
+        *,
+        prefix: Components = (),
+        read_files: frozenset[str] = frozenset(),
+        **options: Any,
+    ) -> SearchResult:
         if not self.base:
             return search_index(self.index, query, mode, prefix=prefix, read_files=read_files, **options)
         head = self._head
-        found = search_index(self.index, query, mode, prefix=self.base + prefix, read_files=frozenset(head + f for f in read_files), **options)
+        found = search_index(
+            self.index,
+            query,
+            mode,
+            prefix=self.base + prefix,
+            read_files=frozenset(head + f for f in read_files),
+            **options,
+        )
         for result in found.results:
             result["file"] = result["file"][len(head) :]
         found.files = {f[len(head) :] for f in found.files}

@@ -8,6 +8,7 @@ be read, or of another version, is ignored and rebuilt.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -80,9 +81,6 @@ def save(path: Path, repo_path: str, files: dict[str, CachedFile]) -> None:
             handle.write(data)
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
-

@@ -91,7 +91,9 @@ def _role(captures: dict[str, list[Node]]) -> Role | None:
 def extract(language: str, source: bytes) -> FileTags:
     """Parse ``source`` and run the language's tags query over it."""
     definitions, references = _extract_raw(language, source)
-    return FileTags(tuple(Tag(*d) for d in definitions), tuple(References(n, k, tuple(lines)) for n, k, lines in references))
+    return FileTags(
+        tuple(Tag(*d) for d in definitions), tuple(References(n, k, tuple(lines)) for n, k, lines in references)
+    )
 
 
 def _extract_raw(language: str, source: bytes) -> tuple[list[RawTag], list[RawRefs]]:

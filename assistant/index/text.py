@@ -80,10 +80,7 @@ def required_literal(pattern: str) -> str | None:
             depth += 1
         elif ch == ")":
             depth = max(0, depth - 1)
-        elif ch in _META or depth:
-            runs.append("".join(current))
-            current = []
-        elif nxt in ("?", "*", "{"):
+        elif ch in _META or depth or nxt in ("?", "*", "{"):
             runs.append("".join(current))
             current = []
         else:
@@ -109,7 +106,9 @@ class Matcher:
         if not query:
             raise AssistantError("invalid_parameter", "the query is empty", param=param)
         if regex and len(query.encode("utf-8", "surrogatepass")) > MAX_REGEX_BYTES:
-            raise AssistantError("invalid_parameter", f"a regular expression may be at most {MAX_REGEX_BYTES} bytes long", param=param)
+            raise AssistantError(
+                "invalid_parameter", f"a regular expression may be at most {MAX_REGEX_BYTES} bytes long", param=param
+            )
         sensitive = smart_case_sensitive(query, regex)
         if not regex and (sensitive or query.isascii()):
             literal = query.encode()
@@ -124,14 +123,21 @@ class Matcher:
             compiled = re2.compile(b"(?m)" + source.encode(), options)
         except re2.error as exc:
             detail = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
-            hint = " (RE2 syntax: look-arounds and back-references are not supported)" if "perl operator" in detail or "escape" in detail else ""
+            hint = (
+                " (RE2 syntax: look-arounds and back-references are not supported)"
+                if "perl operator" in detail or "escape" in detail
+                else ""
+            )
             if "too large" in detail or "too big" in detail or "out of memory" in detail:
                 hint = " (the pattern is too complex; simplify it)"
-            raise AssistantError("invalid_parameter", f"invalid regular expression: {detail}{hint}", param=param) from None
+            raise AssistantError(
+                "invalid_parameter", f"invalid regular expression: {detail}{hint}", param=param
+            ) from None
         if regex and compiled.programsize > MAX_PROGRAM_SIZE:
             raise AssistantError(
                 "invalid_parameter",
-                f"the regular expression is too complex ({compiled.programsize} RE2 instructions, at most {MAX_PROGRAM_SIZE}); simplify it",
+                f"the regular expression is too complex ({compiled.programsize} RE2 instructions, "
+                f"at most {MAX_PROGRAM_SIZE}); simplify it",
                 param=param,
             )
         required = required_literal(query) if regex else None
@@ -216,7 +222,9 @@ def _scan(matcher: Matcher, path: str, text: bytes, lower: bytes | None, out: _C
 FileText = tuple[str, bytes, bytes | None]  # (path, text, lower-cased text or None)
 
 
-def search_text(matcher: Matcher, files: Iterable[FileText], limit: int, stop: Stop | None = None) -> tuple[list[TextHit], int, bool, bool]:
+def search_text(
+    matcher: Matcher, files: Iterable[FileText], limit: int, stop: Stop | None = None
+) -> tuple[list[TextHit], int, bool, bool]:
     """Matching lines in path order: (hits up to ``limit``, total counted, truncated, stopped).
 
     ``stop`` is asked between files (and every few hundred matching lines): when it says yes

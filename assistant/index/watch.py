@@ -131,7 +131,7 @@ class Watcher:
                     changes.resync = True  # the repository itself moved or went away
                 continue
             name = os.fsdecode(raw)
-            path = directory + (name,)
+            path = (*directory, name)
             if name == ".gitignore":
                 changes.resync = True
             if mask & IN_ISDIR:

@@ -42,17 +42,25 @@ def list_files(ctx: ToolContext, args: dict[str, Any], budget: int) -> ToolOutpu
                     lines.append(f"{indent}{entry.name}/")
                     if level < depth:
                         try:
-                            child = list_directory(repo, comps + (entry.name,), include_ignored=False)
+                            child = list_directory(repo, (*comps, entry.name), include_ignored=False)
                         except SandboxError:
                             continue
-                        walk(comps + (entry.name,), child.entries, level + 1)
+                        walk((*comps, entry.name), child.entries, level + 1)
                 elif entry.type == "symlink":
                     lines.append(f"{indent}{entry.name} (symlink)")
                 else:
-                    lines.append(f"{indent}{entry.name}" + (f"  ({entry.size:,} bytes)" if entry.size is not None else ""))
+                    lines.append(
+                        f"{indent}{entry.name}" + (f"  ({entry.size:,} bytes)" if entry.size is not None else "")
+                    )
 
         walk(top, root_listing.entries, 1)
-    body, cut = fit(lines, budget, lambda n: f"[output cut at {budget // 1024} KB after {n - 1} entries; list a subdirectory with path= to see more]")
+    body, cut = fit(
+        lines,
+        budget,
+        lambda n: (
+            f"[output cut at {budget // 1024} KB after {n - 1} entries; list a subdirectory with path= to see more]"
+        ),
+    )
     if not cut and (capped or root_listing.truncated):
         body += f"\n[stopped at {MAX_ENTRIES} entries; list a subdirectory with path= to see more]"
         cut = True
@@ -69,8 +77,16 @@ register(
         schema={
             "type": "object",
             "properties": {
-                "path": {"type": "string", "description": "directory relative to the repository root (default: the root)"},
-                "depth": {"type": "integer", "minimum": 1, "maximum": MAX_DEPTH, "description": f"levels to descend (default {DEFAULT_DEPTH})"},
+                "path": {
+                    "type": "string",
+                    "description": "directory relative to the repository root (default: the root)",
+                },
+                "depth": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": MAX_DEPTH,
+                    "description": f"levels to descend (default {DEFAULT_DEPTH})",
+                },
             },
         },
         function=list_files,

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import os
 import stat
+from typing import Any
 
 from sandbox import MAX_READ_BYTES, AccessDenied, NotAFile, check_file, read_opened
 
@@ -26,18 +25,32 @@ def read_file(ctx: ToolContext, args: dict[str, Any], budget: int) -> ToolOutput
         opened = repo.open(comps)
         if stat.S_ISDIR(opened.st.st_mode):
             os.close(opened.fd)
-            raise ToolFailure("not_a_file", f"{path} is a directory", f"{path} is a directory; use list_files to see what it contains.")
+            raise ToolFailure(
+                "not_a_file",
+                f"{path} is a directory",
+                f"{path} is a directory; use list_files to see what it contains.",
+            )
         try:
             check_file(repo, comps, opened, include_ignored=False)
         except NotAFile:
-            raise ToolFailure("not_a_file", f"{path} is not a regular file", f"{path} is a FIFO, socket or device, not a regular file; it cannot be read.") from None
+            raise ToolFailure(
+                "not_a_file",
+                f"{path} is not a regular file",
+                f"{path} is a FIFO, socket or device, not a regular file; it cannot be read.",
+            ) from None
         except AccessDenied:
-            raise ToolFailure("access_denied", f"{path} is git-ignored", f"{path} is git-ignored; ignored files (secrets, build output) are never read.") from None
+            raise ToolFailure(
+                "access_denied",
+                f"{path} is git-ignored",
+                f"{path} is git-ignored; ignored files (secrets, build output) are never read.",
+            ) from None
         data = read_opened(opened, comps, MAX_READ_BYTES)
     shown = "/".join(comps)
     ctx.read_files.add(shown)
     if data.binary:
-        return ToolOutput(f"{shown} is a binary file ({data.size:,} bytes); its contents are not shown.", False, f"{shown} is binary")
+        return ToolOutput(
+            f"{shown} is a binary file ({data.size:,} bytes); its contents are not shown.", False, f"{shown} is binary"
+        )
     text = data.data.decode("utf-8", "replace")
     lines = text.split("\n")
     if lines and lines[-1] == "":
@@ -56,7 +69,14 @@ def read_file(ctx: ToolContext, args: dict[str, Any], budget: int) -> ToolOutput
     header = f"{shown} ({total:,} lines{'+' if data.truncated else ''})"
     if start > total:
         return ToolOutput(f"{header}\n[the file has only {total:,} lines]", False, f"{shown} has {total:,} lines")
-    body, cut = fit([header, *numbered], budget, lambda shown_count: f"[output cut at {budget // 1024} KB after line {start + shown_count - 2}; call read_file with start_line={start + shown_count - 1} to read more]")
+    body, cut = fit(
+        [header, *numbered],
+        budget,
+        lambda shown_count: (
+            f"[output cut at {budget // 1024} KB after line {start + shown_count - 2}; "
+            f"call read_file with start_line={start + shown_count - 1} to read more]"
+        ),
+    )
     if not cut and last < total:
         body += f"\n[showing lines {start}-{last} of {total:,}; call read_file with start_line={last + 1} to read more]"
         cut = True

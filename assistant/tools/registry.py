@@ -68,7 +68,10 @@ class Tool:
 
     def openai_schema(self) -> dict[str, Any]:
         """The tool as OpenAI/Ollama function-calling APIs expect it."""
-        return {"type": "function", "function": {"name": self.name, "description": self.description, "parameters": self.schema}}
+        return {
+            "type": "function",
+            "function": {"name": self.name, "description": self.description, "parameters": self.schema},
+        }
 
 
 TOOLS: dict[str, Tool] = {}
@@ -84,7 +87,9 @@ def register(tool: Tool) -> Tool:
 def get_tool(name: str) -> Tool:
     tool = TOOLS.get(name)
     if tool is None:
-        raise AssistantError("tool_not_found", f"no tool named {name!r}; the tools are {', '.join(sorted(TOOLS))}", param="name")
+        raise AssistantError(
+            "tool_not_found", f"no tool named {name!r}; the tools are {', '.join(sorted(TOOLS))}", param="name"
+        )
     return tool
 
 
@@ -104,18 +109,28 @@ def validate_arguments(tool: Tool, arguments: Any, prefix: str = "arguments.") -
         spec = properties.get(name)
         if spec is None:
             allowed = ", ".join(properties)
-            raise AssistantError("invalid_parameter", f"{tool.name} takes no argument `{name}` (it takes: {allowed})", param=prefix + name)
+            raise AssistantError(
+                "invalid_parameter",
+                f"{tool.name} takes no argument `{name}` (it takes: {allowed})",
+                param=prefix + name,
+            )
         if value is None:
             continue
         expected = _TYPES[spec["type"]]
         if not isinstance(value, expected) or (spec["type"] == "integer" and isinstance(value, bool)):
             raise AssistantError("invalid_parameter", f"`{name}` must be a {spec['type']}", param=prefix + name)
         if "enum" in spec and value not in spec["enum"]:
-            raise AssistantError("invalid_parameter", f"`{name}` must be one of {', '.join(spec['enum'])}", param=prefix + name)
+            raise AssistantError(
+                "invalid_parameter", f"`{name}` must be one of {', '.join(spec['enum'])}", param=prefix + name
+            )
         if "minimum" in spec and value < spec["minimum"]:
-            raise AssistantError("invalid_parameter", f"`{name}` must be at least {spec['minimum']}", param=prefix + name)
+            raise AssistantError(
+                "invalid_parameter", f"`{name}` must be at least {spec['minimum']}", param=prefix + name
+            )
         if "maximum" in spec and value > spec["maximum"]:
-            raise AssistantError("invalid_parameter", f"`{name}` must be at most {spec['maximum']}", param=prefix + name)
+            raise AssistantError(
+                "invalid_parameter", f"`{name}` must be at most {spec['maximum']}", param=prefix + name
+            )
         clean[name] = value
     return clean
 
@@ -160,7 +175,9 @@ def run_tool(ctx: ToolContext, name: str, arguments: dict[str, Any], budget: int
         log.exception("tool %s failed unexpectedly", name)
         message = "the tool failed unexpectedly; the server log has the details"
         error = {"code": "internal_error", "message": message}
-        return ToolResult(name, arguments, "failed", f"Error (internal_error): {message}", False, message, _ms(started), error)
+        return ToolResult(
+            name, arguments, "failed", f"Error (internal_error): {message}", False, message, _ms(started), error
+        )
     return ToolResult(name, arguments, "completed", output.content, output.truncated, output.summary, _ms(started))
 
 

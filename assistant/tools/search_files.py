@@ -20,7 +20,13 @@ def search_files(ctx: ToolContext, args: dict[str, Any], budget: int) -> ToolOut
         repo.require(prefix)
         index = ctx.indexes.get(repo.path)
     found = search_index(
-        index, query, args.get("mode") or "auto", prefix=prefix, glob=args.get("glob"), limit=limit, read_files=frozenset(ctx.read_files),
+        index,
+        query,
+        args.get("mode") or "auto",
+        prefix=prefix,
+        glob=args.get("glob"),
+        limit=limit,
+        read_files=frozenset(ctx.read_files),
         cancel=ctx.cancel,
         deadline=ctx.search_seconds,
     )
@@ -49,17 +55,28 @@ def search_files(ctx: ToolContext, args: dict[str, Any], budget: int) -> ToolOut
                 lines.append(f"  {r['line'] + 1}- {r['context_after']}")
     if not lines or (len(lines) == 1 and found.state == "building"):
         lines.append(f"No matches for {query!r}.")
-    body, cut = fit(lines, budget, lambda _n: f"[output cut at {budget // 1024} KB; narrow the search with path=, glob= or a more specific query]")
+    body, cut = fit(
+        lines,
+        budget,
+        lambda _n: f"[output cut at {budget // 1024} KB; narrow the search with path=, glob= or a more specific query]",
+    )
     if found.stopped and not ctx.cancel.is_set():
-        body += "\n[the search was stopped at its time limit; what it found so far is above. Narrow it with path=, glob= or a simpler pattern]"
+        body += (
+            "\n[the search was stopped at its time limit; what it found so far is above. "
+            "Narrow it with path=, glob= or a simpler pattern]"
+        )
         cut = True
     elif not cut and found.truncated:
-        body += f"\n[{found.total - len(found.results)} more matches not shown; narrow the search with path=, glob= or a more specific query]"
+        body += (
+            f"\n[{found.total - len(found.results)} more matches not shown; "
+            "narrow the search with path=, glob= or a more specific query]"
+        )
         cut = True
     matched_files = len(found.files)
-    summary = f"{found.total} match{'es' if found.total != 1 else ''} in {matched_files} file{'s' if matched_files != 1 else ''}"
+    in_files = f"{matched_files} file{'s' if matched_files != 1 else ''}"
+    summary = f"{found.total} match{'es' if found.total != 1 else ''} in {in_files}"
     if found.truncated:
-        summary = f"{found.total}+ matches (showing {len(found.results)}) in {matched_files} file{'s' if matched_files != 1 else ''}"
+        summary = f"{found.total}+ matches (showing {len(found.results)}) in {in_files}"
     return ToolOutput(body, cut, summary)
 
 
@@ -79,7 +96,12 @@ register(
                 "mode": {"type": "string", "enum": list(MODES), "description": "auto (default), symbol, text or regex"},
                 "path": {"type": "string", "description": "only search under this directory"},
                 "glob": {"type": "string", "description": "only files matching this glob, e.g. *.py"},
-                "max_results": {"type": "integer", "minimum": 1, "maximum": MAX_RESULTS, "description": f"default {DEFAULT_RESULTS}"},
+                "max_results": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": MAX_RESULTS,
+                    "description": f"default {DEFAULT_RESULTS}",
+                },
             },
             "required": ["query"],
         },
