@@ -14,7 +14,7 @@ from litestar.types import ASGIApp
 
 import web
 from assistant import __version__
-from assistant.api import chat, docs, files, models, openai_compat, prompt, search, tools
+from assistant.api import chat, docs, files, health, models, openai_compat, prompt, search, tools
 from assistant.api.envelope import handle_exception
 from assistant.api.guard import Guard, static_paths
 from assistant.api.mcp import build_mcp, mcp_route
@@ -47,8 +47,8 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
     api = Router(
         path="/api/v1",
         route_handlers=[
-            models.get_health,
-            models.get_status,
+            health.get_health,
+            health.get_status,
             models.get_models,
             models.post_models_pull,
             models.delete_model,
