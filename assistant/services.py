@@ -7,11 +7,25 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.backends import ModelBackend, build_backend
+from assistant.backends import ModelBackend, OllamaBackend, OpenAICompatBackend, Timeouts
 from assistant.index import IndexManager
 from assistant.settings import Settings
 from assistant.tools import ToolContext
 from sandbox import Roots
+
+
+def build_backend(settings: Settings) -> ModelBackend:
+    """The backend the settings ask for."""
+    timeouts = Timeouts(
+        connect=settings.connect_timeout,
+        first_token=settings.first_token_timeout,
+        between_chunks=settings.chunk_timeout,
+        request=settings.request_timeout,
+        answer=settings.answer_timeout,
+    )
+    if settings.backend == "openai":
+        return OpenAICompatBackend(settings.base_url or "", settings.backend_api_key, timeouts)
+    return OllamaBackend(settings.ollama_url, timeouts)
 
 
 @dataclass
