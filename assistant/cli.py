@@ -221,8 +221,7 @@ def _index(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _search(settings: Settings, args: argparse.Namespace) -> int:
-    from assistant.errors import AssistantError
-    from assistant.index import RepoIndex, search_index
+    from assistant.index import QueryError, RepoIndex, search_index
     from sandbox import Roots, SandboxError
 
     target = os.path.abspath(settings.repos[0])
@@ -237,7 +236,7 @@ def _search(settings: Settings, args: argparse.Namespace) -> int:
     try:
         index.build()
         result = search_index(index, args.query, args.mode, prefix=prefix, glob=args.glob, limit=args.limit)
-    except AssistantError as exc:
+    except QueryError as exc:
         print(f"repo-assistant: {exc.message}", file=sys.stderr)
         return 2
     finally:

@@ -11,7 +11,7 @@ from litestar.params import QueryParameter
 
 from assistant import workers
 from assistant.errors import AssistantError, from_sandbox
-from assistant.index import DEADLINE_SECONDS, MAX_LIMIT, MODES, SearchResult, search_index
+from assistant.index import DEADLINE_SECONDS, MAX_LIMIT, MODES, QueryError, SearchResult
 from assistant.services import services
 from sandbox import SandboxError
 
@@ -43,17 +43,14 @@ async def get_search(
     ends = time.monotonic() + DEADLINE_SECONDS  # time spent waiting for a free search thread counts
 
     def run() -> SearchResult:
-        return search_index(
-            index,
-            q,
-            mode,
-            prefix=prefix,
-            glob=glob,
-            limit=limit,
-            cancel=cancel,
-            deadline=max(0.0, ends - time.monotonic()),
-        )
+        remaining = max(0.0, ends - time.monotonic())
+        return index.search(q, mode, prefix=prefix, glob=glob, limit=limit, cancel=cancel, deadline=remaining)
 
     work = workers.run_in(workers.SEARCHES, run, cancel=cancel)
-    result = await until_disconnect(request, work)
+    try:
+        result = await until_disconnect(request, work)
+    except QueryError as exc:
+        raise AssistantError(
+            "invalid_parameter", exc.message, param="q" if exc.field == "query" else exc.field
+        ) from None
     return ok(request, result.to_dict())

@@ -18,19 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .languages import EXTENSIONS, LANGUAGES, language_for
+    from .manager import IndexManager, IndexView
     from .repo_index import MAX_FILE_BYTES, FileRecord, RepoIndex
-    from .search import (
-        DEADLINE_SECONDS,
-        MAX_LIMIT,
-        MAX_QUERY_BYTES,
-        MODES,
-        IndexManager,
-        IndexView,
-        SearchResult,
-        path_filter,
-        search_index,
-    )
+    from .search import DEADLINE_SECONDS, MAX_LIMIT, MAX_QUERY_BYTES, MODES, SearchResult, path_filter, search_index
     from .tags import Tag, extract
+    from .text import QueryError
 
 _WHERE = {
     "EXTENSIONS": "languages",
@@ -43,8 +35,9 @@ _WHERE = {
     "MAX_LIMIT": "search",
     "MAX_QUERY_BYTES": "search",
     "MODES": "search",
-    "IndexManager": "search",
-    "IndexView": "search",
+    "IndexManager": "manager",
+    "IndexView": "manager",
+    "QueryError": "text",
     "SearchResult": "search",
     "path_filter": "search",
     "search_index": "search",
@@ -63,6 +56,7 @@ __all__ = [
     "FileRecord",
     "IndexManager",
     "IndexView",
+    "QueryError",
     "RepoIndex",
     "SearchResult",
     "Tag",

@@ -12,11 +12,10 @@ from typing import Any, Literal
 
 import re2
 
-from assistant.errors import AssistantError
-from sandbox import Components, Roots
+from sandbox import Components
 
 from .repo_index import RepoIndex
-from .text import Matcher, TextHit, search_text
+from .text import Matcher, QueryError, TextHit, search_text
 
 Mode = Literal["auto", "symbol", "text", "regex"]
 MODES = ("auto", "symbol", "text", "regex")
@@ -102,7 +101,7 @@ def _text_result(hit: TextHit, score: float) -> dict[str, Any]:
 
 
 def search_index(
-    index: RepoIndex | IndexView,
+    index: RepoIndex,
     query: str,
     mode: str = "auto",
     *,
@@ -116,27 +115,19 @@ def search_index(
     """Run one search (refreshing the index first, so every edit so far is seen).
 
     It ends after ``deadline`` seconds, or as soon as ``cancel`` is set (the caller left), with
-    what it found so far and ``truncated`` set. An ``IndexView`` (a subdirectory repository)
-    searches its root's index under its prefix; paths in and out are relative to the view."""
-    if isinstance(index, IndexView):
-        return index.search(
-            query, mode, prefix=prefix, glob=glob, limit=limit, read_files=read_files, deadline=deadline, cancel=cancel
-        )
+    what it found so far and ``truncated`` set. (A repository that is a subdirectory of a root
+    is searched through its ``IndexView``.)"""
     started = time.perf_counter()
     if mode not in MODES:
-        raise AssistantError("invalid_parameter", f"`mode` must be one of {', '.join(MODES)}", param="mode")
+        raise QueryError(f"`mode` must be one of {', '.join(MODES)}", field="mode")
     if not query.strip():
-        raise AssistantError("invalid_parameter", "the query is empty", param="q")
+        raise QueryError("the query is empty")
     try:
         size = len(query.encode("utf-8"))
     except UnicodeEncodeError:
-        raise AssistantError(
-            "invalid_parameter", "the query is not valid Unicode (it holds a lone surrogate)", param="q"
-        ) from None
+        raise QueryError("the query is not valid Unicode (it holds a lone surrogate)") from None
     if size > MAX_QUERY_BYTES:
-        raise AssistantError(
-            "invalid_parameter", f"the query is longer than {MAX_QUERY_BYTES // 1024} KB; shorten it", param="q"
-        )
+        raise QueryError(f"the query is longer than {MAX_QUERY_BYTES // 1024} KB; shorten it")
     ends = time.monotonic() + deadline
 
     def stop() -> bool:
@@ -266,85 +257,3 @@ def _line_of(index: RepoIndex, path: str, line: int) -> str:
         return ""
     lines = record.text.split(b"\n", line)
     return lines[line - 1].strip()[:300].decode("utf-8", "replace") if len(lines) >= line else ""
-
-
-class IndexView:
-    """A repository as the index sees it: an allowed root's whole index, or a subdirectory of
-    one (``base``), served from the root's index filtered by prefix rather than an index of
-    its own (each of which would hold a copy of the text and an inotify instance)."""
-
-    def __init__(self, index: RepoIndex, base: Components = ()) -> None:
-        self.index = index
-        self.base = base
-        self._head = "/".join(base) + "/" if base else ""
-
-    @property
-    def state(self) -> str:
-        return self.index.state
-
-    @property
-    def progress(self) -> float:
-        return self.index.progress
-
-    @property
-    def ready(self) -> threading.Event:
-        return self.index.ready
-
-    def stats(self) -> dict[str, object]:
-        return self.index.stats(self._head)
-
-    def search(
-        self,
-        query: str,
-        mode: str = "auto",
-        *,
-        prefix: Components = (),
-        read_files: frozenset[str] = frozenset(),
-        **options: Any,
-    ) -> SearchResult:
-        if not self.base:
-            return search_index(self.index, query, mode, prefix=prefix, read_files=read_files, **options)
-        head = self._head
-        found = search_index(
-            self.index,
-            query,
-            mode,
-            prefix=self.base + prefix,
-            read_files=frozenset(head + f for f in read_files),
-            **options,
-        )
-        for result in found.results:
-            result["file"] = result["file"][len(head) :]
-        found.files = {f[len(head) :] for f in found.files}
-        return found
-
-
-class IndexManager:
-    """Every allowed root's index in this process, created on first use; a subdirectory used
-    as a repository is a view of its root's index."""
-
-    def __init__(self, roots: Roots, cache_dir: str | None, watch: str = "inotify") -> None:
-        self.roots = roots
-        self.cache_dir = cache_dir
-        self.watch = watch
-        self._indexes: dict[str, RepoIndex] = {}
-        self._lock = threading.Lock()
-
-    def get(self, repo_path: str) -> IndexView:
-        """The index of a (resolved, allowed) repository path, building its root's index in the
-        background on first use."""
-        root, base = self.roots.locate(repo_path)
-        with self._lock:
-            index = self._indexes.get(root.path)
-            if index is None:
-                index = self._indexes[root.path] = RepoIndex(self.roots, root.path, self.cache_dir, watch=self.watch)
-                index.start()
-        return IndexView(index, base)
-
-    def known(self) -> list[RepoIndex]:
-        with self._lock:
-            return list(self._indexes.values())
-
-    def close(self) -> None:
-        for index in self.known():
-            index.close()

@@ -16,8 +16,6 @@ from typing import NamedTuple
 
 import re2
 
-from assistant.errors import AssistantError
-
 MAX_LINE = 300
 MAX_COUNTED = 10_000  # matching lines counted per search; beyond this the total is a floor
 MAX_REGEX_BYTES = 1024
@@ -29,6 +27,17 @@ Stop = Callable[[], bool]
 
 _ESCAPE = re.compile(r"\\.")
 _META = set("\\.^$|?*+()[]{}")
+
+
+class QueryError(ValueError):
+    """A search the index cannot run. ``message`` says why and what is allowed; ``field`` is the
+    part of the search at fault (``query`` or ``mode``), which each caller names in its own
+    spelling (``q`` for ``GET /search``, ``arguments.query`` for the tool)."""
+
+    def __init__(self, message: str, field: str = "query") -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
 
 
 class TextHit(NamedTuple):
@@ -102,13 +111,11 @@ class Matcher:
     pattern: re2._Regexp | None
 
     @classmethod
-    def build(cls, query: str, regex: bool, param: str = "q") -> Matcher:
+    def build(cls, query: str, regex: bool) -> Matcher:
         if not query:
-            raise AssistantError("invalid_parameter", "the query is empty", param=param)
+            raise QueryError("the query is empty")
         if regex and len(query.encode("utf-8", "surrogatepass")) > MAX_REGEX_BYTES:
-            raise AssistantError(
-                "invalid_parameter", f"a regular expression may be at most {MAX_REGEX_BYTES} bytes long", param=param
-            )
+            raise QueryError(f"a regular expression may be at most {MAX_REGEX_BYTES} bytes long")
         sensitive = smart_case_sensitive(query, regex)
         if not regex and (sensitive or query.isascii()):
             literal = query.encode()
@@ -130,15 +137,11 @@ class Matcher:
             )
             if "too large" in detail or "too big" in detail or "out of memory" in detail:
                 hint = " (the pattern is too complex; simplify it)"
-            raise AssistantError(
-                "invalid_parameter", f"invalid regular expression: {detail}{hint}", param=param
-            ) from None
+            raise QueryError(f"invalid regular expression: {detail}{hint}") from None
         if regex and compiled.programsize > MAX_PROGRAM_SIZE:
-            raise AssistantError(
-                "invalid_parameter",
+            raise QueryError(
                 f"the regular expression is too complex ({compiled.programsize} RE2 instructions, "
-                f"at most {MAX_PROGRAM_SIZE}); simplify it",
-                param=param,
+                f"at most {MAX_PROGRAM_SIZE}); simplify it"
             )
         required = required_literal(query) if regex else None
         needle = None

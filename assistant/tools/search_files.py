@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from assistant.index import MODES, search_index
+from assistant.index import MODES
 
 from .registry import Tool, ToolContext, ToolOutput, fit, register
 
@@ -19,8 +19,7 @@ def search_files(ctx: ToolContext, args: dict[str, Any], budget: int) -> ToolOut
         prefix = repo.components(args["path"]) if args.get("path") else ()
         repo.require(prefix)
         index = ctx.indexes.get(repo.path)
-    found = search_index(
-        index,
+    found = index.search(
         query,
         args.get("mode") or "auto",
         prefix=prefix,

@@ -9,9 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.errors import AssistantError
-from assistant.index import RepoIndex, search_index
-from assistant.index import store
+from assistant.index import QueryError, RepoIndex, search_index, store
 from assistant.index.repo_index import SWEEP_INTERVAL
 from sandbox import Roots
 
@@ -216,9 +214,9 @@ def test_catastrophic_regex_returns_promptly(repo: Path, make_index) -> None:  #
 @pytest.mark.parametrize("pattern", ["(?=x)y", "(?!x)y", "(?<=x)y", "(?<!x)y", r"(a)\1"])
 def test_lookarounds_and_backreferences_rejected_with_param(make_index, pattern: str) -> None:  # type: ignore[no-untyped-def]
     index = make_index()
-    with pytest.raises(AssistantError) as caught:
+    with pytest.raises(QueryError) as caught:  # the API names it `q` (tests/api/test_search_tools_api.py)
         search_index(index, pattern, "regex")
-    assert caught.value.code == "invalid_parameter" and caught.value.param == "q"
+    assert caught.value.field == "query"
     assert "RE2" in caught.value.message
 
 

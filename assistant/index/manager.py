@@ -1,0 +1,94 @@
+"""Every allowed root's index in this process (``IndexManager``), and the repositories inside a
+root as views of it (``IndexView``)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from sandbox import Components, Roots
+
+from .repo_index import RepoIndex
+from .search import SearchResult, search_index
+
+
+class IndexView:
+    """A repository as the index sees it: an allowed root's whole index, or a subdirectory of
+    one (``base``), served from the root's index filtered by prefix rather than an index of
+    its own (each of which would hold a copy of the text and an inotify instance)."""
+
+    def __init__(self, index: RepoIndex, base: Components = ()) -> None:
+        self.index = index
+        self.base = base
+        self._head = "/".join(base) + "/" if base else ""
+
+    @property
+    def state(self) -> str:
+        return self.index.state
+
+    @property
+    def progress(self) -> float:
+        return self.index.progress
+
+    @property
+    def ready(self) -> threading.Event:
+        return self.index.ready
+
+    def stats(self) -> dict[str, object]:
+        return self.index.stats(self._head)
+
+    def search(
+        self,
+        query: str,
+        mode: str = "auto",
+        *,
+        prefix: Components = (),
+        read_files: frozenset[str] = frozenset(),
+        **options: Any,
+    ) -> SearchResult:
+        if not self.base:
+            return search_index(self.index, query, mode, prefix=prefix, read_files=read_files, **options)
+        head = self._head
+        found = search_index(
+            self.index,
+            query,
+            mode,
+            prefix=self.base + prefix,
+            read_files=frozenset(head + f for f in read_files),
+            **options,
+        )
+        for result in found.results:
+            result["file"] = result["file"][len(head) :]
+        found.files = {f[len(head) :] for f in found.files}
+        return found
+
+
+class IndexManager:
+    """Every allowed root's index in this process, created on first use; a subdirectory used
+    as a repository is a view of its root's index."""
+
+    def __init__(self, roots: Roots, cache_dir: str | None, watch: str = "inotify") -> None:
+        self.roots = roots
+        self.cache_dir = cache_dir
+        self.watch = watch
+        self._indexes: dict[str, RepoIndex] = {}
+        self._lock = threading.Lock()
+
+    def get(self, repo_path: str) -> IndexView:
+        """The index of a (resolved, allowed) repository path, building its root's index in the
+        background on first use."""
+        root, base = self.roots.locate(repo_path)
+        with self._lock:
+            index = self._indexes.get(root.path)
+            if index is None:
+                index = self._indexes[root.path] = RepoIndex(self.roots, root.path, self.cache_dir, watch=self.watch)
+                index.start()
+        return IndexView(index, base)
+
+    def known(self) -> list[RepoIndex]:
+        with self._lock:
+            return list(self._indexes.values())
+
+    def close(self) -> None:
+        for index in self.known():
+            index.close()
