@@ -21,7 +21,7 @@ from assistant.errors import AssistantError, BackendError, timestamp
 from assistant.index import IndexManager
 from assistant.textcalls import HoldBack, parse_text_calls
 from assistant.tools import DEFAULT_BUDGET, TOOLS, ToolContext, call_tool, get_tool, validate_arguments
-from sandbox import Repo, SandboxError, cut_utf8, list_directory, read_capped
+from sandbox import Repo, SandboxError, list_directory, read_capped
 
 MAX_TOP_ENTRIES = 30
 
@@ -107,7 +107,6 @@ def system_prompt(repo: Repo, indexes: IndexManager, variant: prompts.Variant) -
 CONTEXT_STEPS = (8192, 16384, 32768, 65536, 131072)
 TOOL_RESERVE_TOKENS = 4096  # room for tool results, so num_ctx need not change between rounds
 CHARS_PER_TOKEN = 4
-EVENT_RESULT_BYTES = 8192
 MANUAL_TRIGGERS = re.compile(r"\b(read_file|search_files|list_files|use tools?)\b", re.IGNORECASE)
 _READ_HEADER = re.compile(r"^(\S+) \([\d,]+\+? lines")
 MAX_CALLS_PER_ROUND = 16  # a model asking for hundreds of calls at once gets the first ones run
@@ -227,14 +226,6 @@ def _previously_read(messages: list[dict[str, Any]]) -> set[str]:
 
 def _call_key(call: ToolCallRequest) -> str:
     return call.name + json.dumps(call.arguments, sort_keys=True)
-
-
-def cut_bytes(text: str, limit: int) -> tuple[str, bool]:
-    """``text`` cut to at most ``limit`` UTF-8 bytes on a character boundary, and whether it was."""
-    raw = text.encode("utf-8")
-    if len(raw) <= limit:
-        return text, False
-    return cut_utf8(raw[:limit]).decode("utf-8"), True
 
 
 class _Round:

@@ -15,11 +15,11 @@ from assistant import agent
 from assistant.backends import ModelInfo
 from assistant.errors import AssistantError, BackendError, from_sandbox
 from assistant.services import Services, services
-from assistant.streaming import ChatStream, log_failure, sse_stream, tool_event
 from sandbox import SandboxError
 
 from .disconnect import until_disconnect
 from .envelope import ok, strict_body
+from .sse import ChatStream, log_failure, sse_stream, tool_event
 
 RETRY_AFTER_SECONDS = 2
 

@@ -14,9 +14,9 @@ from litestar.response import Stream
 from assistant.backends import default_model
 from assistant.errors import AssistantError
 from assistant.services import services
-from assistant.streaming import finished, sse, sse_stream
 
 from .envelope import ok, strict_body
+from .sse import finished, sse, sse_stream
 
 log = logging.getLogger("assistant.api")
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -24,12 +23,12 @@ from assistant import agent
 from assistant.backends import ChatRequest, ModelInfo, ToolCallRequest
 from assistant.errors import AssistantError, from_sandbox
 from assistant.services import Services, services
-from assistant.streaming import log_failure, sse, sse_stream
 from sandbox import SandboxError
 
 from .chat import MaxTokens, resolve_model, take_chat_slot
 from .disconnect import until_disconnect
 from .envelope import encode, strict_body
+from .sse import ChunkWriter, log_failure, sse, sse_stream
 
 log = logging.getLogger("assistant.trace")
 
@@ -141,27 +140,8 @@ def _tool_call(call: dict[str, Any], param: str) -> tuple[str, dict[str, Any]]:
     return name, raw
 
 
-class _Chunks:
-    def __init__(self, model: str) -> None:
-        self.id = "chatcmpl-" + secrets.token_hex(12)
-        self.created = int(time.time())
-        self.model = model
-        self.role_sent = False
-
-    def chunk(self, delta: dict[str, Any], finish: str | None = None, usage: dict[str, int] | None = None) -> bytes:
-        if not self.role_sent and finish is None and usage is None:
-            delta = {"role": "assistant", **delta}
-            self.role_sent = True
-        body: dict[str, Any] = {
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [] if usage is not None else [{"index": 0, "delta": delta, "finish_reason": finish}],
-        }
-        if usage is not None:
-            body["usage"] = usage
-        return sse(body)
+class _Chunks(ChunkWriter):
+    """The OpenAI chunks of ``/v1``, and the non-streamed completion in the same shape."""
 
     def completion(
         self, content: str, finish: str, usage: dict[str, int], tool_calls: list[dict[str, Any]] | None = None

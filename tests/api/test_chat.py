@@ -395,6 +395,6 @@ def test_a_failed_chat_is_logged_at_warning_with_its_request_id(server: Any, fak
     for stream_it in (True, False):
         httpx.post(f"{server.url}/api/v1/chat/completions", json={**body, "stream": stream_it}, headers={"X-Request-ID": f"req-log-{stream_it}"}, timeout=10)
         fake_ollama.chat_script([{"error": "model runner crashed"}])
-    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "assistant.streaming"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "assistant.api.sse"]
     assert any("req-log-True" in w and "model runner crashed" in w for w in warnings), warnings
     assert any("req-log-False" in w for w in warnings), warnings

@@ -16,10 +16,12 @@ import anyio
 from litestar.response import Stream
 
 from assistant import agent
-from assistant.api.envelope import CLIENT_GONE, encode
 from assistant.errors import AssistantError
+from sandbox import cut_utf8
 
-log = logging.getLogger("assistant.streaming")
+from .envelope import CLIENT_GONE, encode
+
+log = logging.getLogger("assistant.api.sse")
 
 DONE = b"data: [DONE]\n\n"
 KEEPALIVE = b": keepalive\n\n"
@@ -121,46 +123,49 @@ def sse_stream(
     )
 
 
-class ChatStream:
-    """Turns the agent's events into the chat SSE protocol (docs/api.md): OpenAI chunks with one id
-    and ``created`` per response and the role in the first delta, ``tool_call`` events where
-    they happen, the finish chunk, ``done`` with usage, then ``[DONE]``; an ``error`` event
-    (then ``[DONE]``) for a failure after the stream began."""
+class ChunkWriter:
+    """OpenAI ``chat.completion.chunk`` frames of one response, for ``/api/v1`` and ``/v1``
+    alike: one ``id`` and ``created``, the role in the first delta; a usage chunk (``/v1``'s
+    ``stream_options.include_usage``) has no choices."""
 
-    def __init__(self, model: str, request_id: str = "") -> None:
-        self.request_id = request_id
+    def __init__(self, model: str) -> None:
         self.id = "chatcmpl-" + secrets.token_hex(12)
         self.created = int(time.time())
         self.model = model
-        self._role_sent = False
+        self.role_sent = False
 
-    def chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
-        return sse(
-            {
-                "id": self.id,
-                "object": "chat.completion.chunk",
-                "created": self.created,
-                "model": self.model,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
-            }
-        )
+    def chunk(self, delta: dict[str, Any], finish: str | None = None, usage: dict[str, int] | None = None) -> bytes:
+        if not self.role_sent and finish is None and usage is None:
+            delta = {"role": "assistant", **delta}
+            self.role_sent = True
+        body: dict[str, Any] = {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [] if usage is not None else [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+        if usage is not None:
+            body["usage"] = usage
+        return sse(body)
 
-    def _delta(self, text: str | None) -> dict[str, Any]:
-        delta: dict[str, Any] = {}
-        if not self._role_sent:
-            delta["role"] = "assistant"
-            self._role_sent = True
-        if text is not None:
-            delta["content"] = text
-        return delta
+
+class ChatStream(ChunkWriter):
+    """Turns the agent's events into the chat SSE protocol (docs/api.md): the answer's chunks,
+    ``tool_call`` events where they happen, the finish chunk, ``done`` with usage, then
+    ``[DONE]``; an ``error`` event (then ``[DONE]``) for a failure after the stream began."""
+
+    def __init__(self, model: str, request_id: str = "") -> None:
+        super().__init__(model)
+        self.request_id = request_id
 
     def frames(self, event: agent.Event) -> list[bytes]:
         if isinstance(event, agent.ContentDelta):
-            return [self.chunk(self._delta(event.text))]
+            return [self.chunk({"content": event.text})]
         if isinstance(event, (agent.ToolStarted, agent.ToolFinished)):
             return [sse(tool_event(event))]
         if isinstance(event, agent.Done):
-            out = [] if self._role_sent else [self.chunk(self._delta(None))]
+            out = [] if self.role_sent else [self.chunk({})]
             out.append(self.chunk({}, event.finish_reason))
             done: dict[str, Any] = {"type": "done", "usage": event.usage.to_dict()}
             if event.rounds_exhausted:
@@ -200,13 +205,24 @@ async def finished(frames: AsyncIterator[bytes], source: Any) -> AsyncIterator[b
     yield DONE
 
 
+EVENT_RESULT_BYTES = 8192  # a tool result in the stream's tool_call events (the model got it whole)
+
+
+def cut_bytes(text: str, limit: int) -> tuple[str, bool]:
+    """``text`` cut to at most ``limit`` UTF-8 bytes on a character boundary, and whether it was."""
+    raw = text.encode("utf-8")
+    if len(raw) <= limit:
+        return text, False
+    return cut_utf8(raw[:limit]).decode("utf-8"), True
+
+
 def tool_event(event: agent.ToolStarted | agent.ToolFinished) -> dict[str, Any]:
     """A ``tool_call`` event; a finished call carries its result as the model saw it (cut at 8 KB)."""
     out: dict[str, Any] = {"type": "tool_call", "id": event.id, "name": event.name}
     if isinstance(event, agent.ToolStarted):
         out.update(status="started", arguments=event.arguments, timestamp=event.timestamp)
         return out
-    content, cut = agent.cut_bytes(event.content, agent.EVENT_RESULT_BYTES)
+    content, cut = cut_bytes(event.content, EVENT_RESULT_BYTES)
     out.update(
         status=event.status,
         arguments=event.arguments,
