@@ -1,8 +1,10 @@
-"""The assistant's conversation logic, knowing no HTTP: the system prompt and the tool loop.
+"""The tool loop, knowing no HTTP: messages in, an async stream of events out.
 
-``run`` takes a validated chat and yields events (``ContentDelta``, ``ToolStarted``,
-``ToolFinished``, ``Done``, ``Failed``); ``streaming`` turns them into SSE frames and the
-non-streaming handler folds them into one result.
+``run`` takes a validated chat (``ChatInput``, its model resolved) and what it works with
+(``ChatServices``), and yields events (``ContentDelta``, ``ToolStarted``, ``ToolFinished``,
+``Done``, ``Failed``); ``api/sse.py`` turns them into SSE frames and the non-streaming handlers
+fold them into one result. What the model is told (the system prompt, the variant, the model)
+is ``prompting``'s.
 """
 
 from __future__ import annotations
@@ -10,96 +12,30 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-import prompts
-from assistant.backends import ChatRequest, ModelBackend, ModelInfo, ToolCallRequest, default_model
+from assistant.backends import ChatRequest, ModelBackend, ModelInfo, ToolCallRequest
 from assistant.errors import AssistantError, BackendError, timestamp
 from assistant.index import IndexManager
+from assistant.prompting import choose_variant, system_prompt
 from assistant.textcalls import HoldBack, parse_text_calls
 from assistant.tools import DEFAULT_BUDGET, TOOLS, ToolContext, call_tool, get_tool, validate_arguments
-from sandbox import Repo, SandboxError, list_directory, read_capped
+from sandbox import Roots
 
-MAX_TOP_ENTRIES = 30
-
-
-def registry_tools() -> list[prompts.PromptTool]:
-    return [prompts.PromptTool(t.name, t.description, t.schema) for t in TOOLS.values()]
+DEFAULT_TEMPERATURE = 0.7
+DEFAULT_MAX_TOKENS = 2048
 
 
-def _readme_title(repo: Repo, names: list[str]) -> str | None:
-    for name in names:
-        if name.lower().startswith("readme"):
-            try:
-                text = read_capped(repo, (name,), 4096).data.decode("utf-8", "replace")
-            except SandboxError:
-                return None
-            for line in text.splitlines():
-                stripped = line.strip().lstrip("#").strip()
-                if stripped:
-                    return stripped[:120]
-    return None
+class ChatServices(Protocol):
+    """What a chat works with: the sandbox's roots, the indexes, the model server and the tools."""
 
+    roots: Roots
+    indexes: IndexManager
+    backend: ModelBackend
 
-def repo_overview(repo: Repo, indexes: IndexManager) -> str:
-    """A few lines: top-level entries, main languages (from the index), the README's title."""
-    try:
-        entries = list_directory(repo, (), include_ignored=False).entries
-    except SandboxError:
-        entries = []
-    names = [e.name + ("/" if e.type == "directory" else "") for e in entries]
-    lines = []
-    title = _readme_title(repo, [e.name for e in entries if e.type == "file"])
-    if title:
-        lines.append(f"- README title: {title}")
-    shown = ", ".join(names[:MAX_TOP_ENTRIES]) + (
-        f", … ({len(names) - MAX_TOP_ENTRIES} more)" if len(names) > MAX_TOP_ENTRIES else ""
-    )
-    lines.append(f"- Top-level entries: {shown or '(empty)'}")
-    index = indexes.get(repo.path)
-    languages = Counter({k: v for k, v in index.stats()["languages"].items()})  # type: ignore[attr-defined]
-    if languages:
-        lines.append(
-            "- Main languages: " + ", ".join(f"{name} ({count} files)" for name, count in languages.most_common(3))
-        )
-    elif index.state == "building":
-        lines.append("- Main languages: (the code index is still being built)")
-    return "\n".join(lines)
-
-
-async def resolve_model(services: Any, name: str | None) -> ModelInfo:
-    """The model a chat will use (the named one, or the default) with its capabilities."""
-    if not name:
-        name = default_model(services.settings.model, await services.backend.list_models())
-        if not name:
-            raise BackendError(
-                "ollama_model_not_found", "no model is installed; pull one first (POST /api/v1/models/pull)"
-            )
-    return await services.backend.show(name)  # type: ignore[no-any-return]
-
-
-async def model_supports_tools(backend: ModelBackend, model: str | None) -> bool:
-    """Whether to offer native tools; unknown (no model, or the server is down) counts as yes."""
-    if not model:
-        return True
-    try:
-        info = await backend.show(model)
-    except BackendError:
-        return True
-    return info.native_tools
-
-
-def choose_variant(tool_mode: str, native_tools: bool) -> prompts.Variant:
-    if not native_tools:
-        return "text_tools"
-    return "manual" if tool_mode == "manual" else "auto"
-
-
-def system_prompt(repo: Repo, indexes: IndexManager, variant: prompts.Variant) -> str:
-    return prompts.render(variant, repo.name, repo_overview(repo, indexes), registry_tools())
+    def tool_context(self, repo_path: str | None, read_files: set[str] | None = None) -> ToolContext: ...
 
 
 # -- the tool loop ---------------------------------------------------------------------------
@@ -179,14 +115,12 @@ class ChatInput:
     """A validated chat request (the API layer checked every field)."""
 
     messages: list[dict[str, Any]]
-    model: str
+    model: ModelInfo  # resolved: its name, context length and whether it takes native tools
     repo_path: str
-    temperature: float = 0.7
-    max_tokens: int = 2048
+    max_rounds: int
+    temperature: float = DEFAULT_TEMPERATURE
+    max_tokens: int = DEFAULT_MAX_TOKENS
     tool_mode: str = "auto"
-    max_rounds: int = 8
-    context_length: int | None = None
-    native_tools: bool = True
     seed: int | None = None
 
 
@@ -238,7 +172,7 @@ class _Round:
         self.finish_reason = "stop"
 
 
-async def run(services: Any, chat: ChatInput) -> AsyncIterator[Event]:
+async def run(services: ChatServices, chat: ChatInput) -> AsyncIterator[Event]:
     """The tool loop: model round, every tool call it asked for, results back, next round;
     at most ``max_rounds`` rounds with tools, then one more without them (no instruction is
     added for it: small models repeat one in their answer). The final round comes early when
@@ -247,15 +181,15 @@ async def run(services: Any, chat: ChatInput) -> AsyncIterator[Event]:
     model request."""
     offered = tools_offered(chat.tool_mode, chat.messages)
     with services.roots.open_repo(chat.repo_path) as repo:
-        variant = choose_variant(chat.tool_mode, chat.native_tools)
+        variant = choose_variant(chat.tool_mode, chat.model.native_tools)
         prompt = system_prompt(repo, services.indexes, variant)
     context = services.tool_context(chat.repo_path, _previously_read(chat.messages))
     schemas = [tool.openai_schema() for tool in TOOLS.values()]
     messages: list[dict[str, Any]] = [{"role": "system", "content": prompt}, *chat.messages]
-    native = schemas if offered and chat.native_tools else None
+    native = schemas if offered and chat.model.native_tools else None
     num_ctx = choose_num_ctx(
         estimate_tokens(messages, native) + chat.max_tokens + (TOOL_RESERVE_TOKENS if offered else 0),
-        chat.context_length,
+        chat.model.context_length,
     )
     usage = Usage()
     answered: dict[str, ToolFinished] = {}
@@ -267,9 +201,9 @@ async def run(services: Any, chat: ChatInput) -> AsyncIterator[Event]:
         while True:
             with_tools = not final
             needed = estimate_tokens(messages, native if with_tools else None) + chat.max_tokens
-            num_ctx = choose_num_ctx(needed, chat.context_length, num_ctx)
+            num_ctx = choose_num_ctx(needed, chat.model.context_length, num_ctx)
             request = ChatRequest(
-                model=chat.model,
+                model=chat.model.name,
                 messages=messages,
                 tools=native if with_tools else None,
                 temperature=chat.temperature,

@@ -101,8 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("question")
     ask.add_argument("--repo", action="append", help="the repository (default: the current directory)")
     ask.add_argument("--tool-mode", choices=["auto", "manual"], default="auto")
-    ask.add_argument("--temperature", type=float, default=0.7)
-    ask.add_argument("--max-tokens", type=int, default=2048)
+    ask.add_argument("--temperature", type=float, default=None, help="default 0.7")
+    ask.add_argument("--max-tokens", type=int, default=None, help="default 2048")
     ask.set_defaults(handler=_ask)
     return parser
 
@@ -262,6 +262,7 @@ async def _ask_async(settings: Settings, args: argparse.Namespace, json: Any) ->
         logging.getLogger().setLevel(logging.WARNING)
     from assistant import agent
     from assistant.errors import AssistantError
+    from assistant.prompting import resolve_model
     from assistant.services import Services
     from sandbox import SandboxError
 
@@ -272,17 +273,15 @@ async def _ask_async(settings: Settings, args: argparse.Namespace, json: Any) ->
         return 2
     services.start()
     try:
-        info = await agent.resolve_model(services, settings.model)
+        info = await resolve_model(services.backend, None, settings.model)
         chat = agent.ChatInput(
             messages=[{"role": "user", "content": args.question}],
-            model=info.name,
+            model=info,
             repo_path=services.roots.default,
-            temperature=args.temperature,
-            max_tokens=args.max_tokens,
-            tool_mode=args.tool_mode,
             max_rounds=settings.max_rounds,
-            context_length=info.context_length,
-            native_tools=info.native_tools,
+            temperature=args.temperature if args.temperature is not None else agent.DEFAULT_TEMPERATURE,
+            max_tokens=args.max_tokens if args.max_tokens is not None else agent.DEFAULT_MAX_TOKENS,
+            tool_mode=args.tool_mode,
         )
         print(f"[{info.name} on {services.roots.default}]", file=sys.stderr)
         async for event in agent.run(services, chat):

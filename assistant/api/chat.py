@@ -14,6 +14,7 @@ from litestar.response import Stream
 from assistant import agent
 from assistant.backends import ModelInfo
 from assistant.errors import AssistantError, BackendError, from_sandbox
+from assistant.prompting import resolve_model
 from assistant.services import Services, services
 from sandbox import SandboxError
 
@@ -72,10 +73,10 @@ def _setting(body: ChatBody, name: str, default: Any) -> Resolved:
     return Resolved(default, f"settings.{name}" if body.settings is not None else name)
 
 
-async def resolve_model(svc: Services, name: str | None, param: str) -> ModelInfo:
+async def chat_model(svc: Services, name: str | None, param: str) -> ModelInfo:
     """The chat's model; a missing one is named by ``param``, the client's spelling."""
     try:
-        return await agent.resolve_model(svc, name)
+        return await resolve_model(svc.backend, name, svc.settings.model)
     except BackendError as exc:
         exc.param = param if exc.code == "ollama_model_not_found" else None
         raise
@@ -102,17 +103,14 @@ async def prepare(svc: Services, body: ChatBody) -> agent.ChatInput:
     except SandboxError as exc:
         raise from_sandbox(exc, repo=repo.param) from None
     model = _setting(body, "model", None)
-    info = await resolve_model(svc, model.value, model.param)
     return agent.ChatInput(
         messages=[{"role": m.role, "content": m.content} for m in body.messages],
-        model=info.name,
+        model=await chat_model(svc, model.value, model.param),
         repo_path=repo_path,
-        temperature=_setting(body, "temperature", 0.7).value,
-        max_tokens=_setting(body, "max_tokens", 2048).value,
-        tool_mode=_setting(body, "tool_mode", "auto").value,
         max_rounds=svc.settings.max_rounds,
-        context_length=info.context_length,
-        native_tools=info.native_tools,
+        temperature=_setting(body, "temperature", agent.DEFAULT_TEMPERATURE).value,
+        max_tokens=_setting(body, "max_tokens", agent.DEFAULT_MAX_TOKENS).value,
+        tool_mode=_setting(body, "tool_mode", "auto").value,
     )
 
 
@@ -128,7 +126,7 @@ async def post_chat(request: Request[Any, Any, Any], data: JSONBody[ChatBody]) -
         raise
     request_id = request.scope["state"]["request_id"]
     if data.stream:
-        renderer = ChatStream(chat.model, request_id)
+        renderer = ChatStream(chat.model.name, request_id)
 
         async def frames() -> AsyncIterator[bytes]:
             try:
@@ -145,7 +143,7 @@ async def post_chat(request: Request[Any, Any, Any], data: JSONBody[ChatBody]) -
 
 
 async def _complete(svc: Services, chat: agent.ChatInput, request_id: str) -> dict[str, Any]:
-    renderer = ChatStream(chat.model)
+    renderer = ChatStream(chat.model.name)
     content: list[str] = []
     calls: list[dict[str, Any]] = []
     events = agent.run(svc, chat)
@@ -169,7 +167,7 @@ async def _complete(svc: Services, chat: agent.ChatInput, request_id: str) -> di
                     "id": renderer.id,
                     "object": "chat.completion",
                     "created": renderer.created,
-                    "model": chat.model,
+                    "model": chat.model.name,
                     "content": "".join(content),
                     "finish_reason": event.finish_reason,
                     "tool_calls": calls,

@@ -25,7 +25,7 @@ from assistant.errors import AssistantError, from_sandbox
 from assistant.services import Services, services
 from sandbox import SandboxError
 
-from .chat import MaxTokens, resolve_model, take_chat_slot
+from .chat import MaxTokens, chat_model, take_chat_slot
 from .disconnect import until_disconnect
 from .envelope import encode, strict_body
 from .sse import ChunkWriter, log_failure, sse, sse_stream
@@ -209,17 +209,16 @@ async def v1_chat(request: Request[Any, Any, Any], data: JSONBody[OpenAIChatBody
         raise from_sandbox(exc, repo="repo_path") from None
     take_chat_slot(svc)
     try:
-        info = await resolve_model(svc, data.model, "model")
+        info = await chat_model(svc, data.model, "model")
         include_usage = bool((data.stream_options or {}).get("include_usage"))
-        max_tokens = data.max_completion_tokens or data.max_tokens or 2048
-        temperature = 0.7 if data.temperature is None else data.temperature
+        max_tokens = data.max_completion_tokens or data.max_tokens or agent.DEFAULT_MAX_TOKENS
+        temperature = agent.DEFAULT_TEMPERATURE if data.temperature is None else data.temperature
         if data.tools:
             source = _client_tools(svc, data, info, messages, temperature, max_tokens)
         else:
             chat = agent.ChatInput(
-                messages=messages, model=info.name, repo_path=repo_path, temperature=temperature, max_tokens=max_tokens,
-                max_rounds=svc.settings.max_rounds, context_length=info.context_length,
-                native_tools=info.native_tools, seed=data.seed,
+                messages=messages, model=info, repo_path=repo_path, max_rounds=svc.settings.max_rounds,
+                temperature=temperature, max_tokens=max_tokens, seed=data.seed,
             )  # fmt: skip
             source = _our_tools(svc, chat, request.scope["state"]["request_id"])
     except BaseException:

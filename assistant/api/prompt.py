@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from litestar import Request, Response, get
 from litestar.params import QueryParameter
 
-from assistant.agent import choose_variant, model_supports_tools, system_prompt
 from assistant.errors import AssistantError, from_sandbox
+from assistant.prompting import choose_variant, model_supports_tools, system_prompt
 from assistant.services import services
 from sandbox import SandboxError
 

@@ -200,9 +200,9 @@ class ChatRequest:
 
     model: str
     messages: list[dict[str, Any]]
+    temperature: float
+    max_tokens: int
     tools: list[dict[str, Any]] | None = None
-    temperature: float = 0.7
-    max_tokens: int = 2048
     num_ctx: int | None = None
     seed: int | None = None
 

@@ -1,0 +1,92 @@
+"""What the model is told: the system prompt (a short overview of the repository and the tools
+from the registry), which variant of it a model gets, and which model answers."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import prompts
+from assistant.backends import ModelBackend, ModelInfo, default_model
+from assistant.errors import BackendError
+from assistant.index import IndexManager
+from assistant.tools import TOOLS
+from sandbox import Repo, SandboxError, list_directory, read_capped
+
+MAX_TOP_ENTRIES = 30
+
+
+def registry_tools() -> list[prompts.PromptTool]:
+    return [prompts.PromptTool(t.name, t.description, t.schema) for t in TOOLS.values()]
+
+
+def _readme_title(repo: Repo, names: list[str]) -> str | None:
+    for name in names:
+        if name.lower().startswith("readme"):
+            try:
+                text = read_capped(repo, (name,), 4096).data.decode("utf-8", "replace")
+            except SandboxError:
+                return None
+            for line in text.splitlines():
+                stripped = line.strip().lstrip("#").strip()
+                if stripped:
+                    return stripped[:120]
+    return None
+
+
+def repo_overview(repo: Repo, indexes: IndexManager) -> str:
+    """A few lines: top-level entries, main languages (from the index), the README's title."""
+    try:
+        entries = list_directory(repo, (), include_ignored=False).entries
+    except SandboxError:
+        entries = []
+    names = [e.name + ("/" if e.type == "directory" else "") for e in entries]
+    lines = []
+    title = _readme_title(repo, [e.name for e in entries if e.type == "file"])
+    if title:
+        lines.append(f"- README title: {title}")
+    shown = ", ".join(names[:MAX_TOP_ENTRIES]) + (
+        f", … ({len(names) - MAX_TOP_ENTRIES} more)" if len(names) > MAX_TOP_ENTRIES else ""
+    )
+    lines.append(f"- Top-level entries: {shown or '(empty)'}")
+    index = indexes.get(repo.path)
+    languages = Counter({k: v for k, v in index.stats()["languages"].items()})  # type: ignore[attr-defined]
+    if languages:
+        lines.append(
+            "- Main languages: " + ", ".join(f"{name} ({count} files)" for name, count in languages.most_common(3))
+        )
+    elif index.state == "building":
+        lines.append("- Main languages: (the code index is still being built)")
+    return "\n".join(lines)
+
+
+async def resolve_model(backend: ModelBackend, name: str | None, configured: str | None) -> ModelInfo:
+    """The model a chat will use (the named one, else the default rule over ``--model`` and the
+    installed models) with its capabilities."""
+    if not name:
+        name = default_model(configured, await backend.list_models())
+        if not name:
+            raise BackendError(
+                "ollama_model_not_found", "no model is installed; pull one first (POST /api/v1/models/pull)"
+            )
+    return await backend.show(name)
+
+
+async def model_supports_tools(backend: ModelBackend, model: str | None) -> bool:
+    """Whether to offer native tools; unknown (no model, or the server is down) counts as yes."""
+    if not model:
+        return True
+    try:
+        info = await backend.show(model)
+    except BackendError:
+        return True
+    return info.native_tools
+
+
+def choose_variant(tool_mode: str, native_tools: bool) -> prompts.Variant:
+    if not native_tools:
+        return "text_tools"
+    return "manual" if tool_mode == "manual" else "auto"
+
+
+def system_prompt(repo: Repo, indexes: IndexManager, variant: prompts.Variant) -> str:
+    return prompts.render(variant, repo.name, repo_overview(repo, indexes), registry_tools())
