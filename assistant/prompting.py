@@ -10,7 +10,7 @@ from assistant.backends import ModelBackend, ModelInfo, default_model
 from assistant.errors import BackendError
 from assistant.index import IndexManager
 from assistant.tools import TOOLS
-from sandbox import Repo, SandboxError, list_directory, read_capped
+from sandbox import Repo, SandboxError, list_directory
 
 MAX_TOP_ENTRIES = 30
 
@@ -23,7 +23,7 @@ def _readme_title(repo: Repo, names: list[str]) -> str | None:
     for name in names:
         if name.lower().startswith("readme"):
             try:
-                text = read_capped(repo, (name,), 4096).data.decode("utf-8", "replace")
+                text = repo.read((name,), 4096).data.decode("utf-8", "replace")
             except SandboxError:
                 return None
             for line in text.splitlines():

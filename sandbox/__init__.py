@@ -4,72 +4,31 @@ No HTTP and no model code lives here. See ``_open`` for the two confined-open
 implementations (``openat2`` and the ``O_NOFOLLOW`` walk) and ``_paths`` for the path rule.
 """
 
-from ._errors import (
-    AccessDenied,
-    FileNotFound,
-    InvalidPath,
-    NotAFile,
-    RepoPathInvalid,
-    RepoPathNotFound,
-    SandboxError,
-)
-from ._ignore import IgnoreChain, IgnoreRules, IgnoreView, global_excludes_file
-from ._open import Opened, OpenMode, default_mode, file_type, open_beneath, openat2_available
-from ._paths import MAX_COMPONENT_BYTES, MAX_PATH_BYTES, Components, display_name, split_components
-from ._repo import (
-    BINARY_PROBE,
-    MAX_READ_BYTES,
-    Entry,
-    FileData,
-    Listing,
-    Repo,
-    Root,
-    Roots,
-    check_file,
-    cut_utf8,
-    list_directory,
-    open_file,
-    read_capped,
-    read_opened,
-    walk_files,
-)
+from ._errors import AccessDenied, FileNotFound, Ignored, NotAFile, SandboxError
+from ._open import open_beneath, openat2_available
+from ._paths import Components, display_name
+from ._repo import MAX_READ_BYTES, FileData, Listing, Repo, Roots, cut_utf8, list_directory, read_capped, walk_files
 
+# what callers use: a repository is opened with Roots.open_repo (or resolved with Roots.resolve),
+# read with Repo.read, listed with list_directory and walked with walk_files; no descriptor leaves
+# the sandbox. open_beneath and openat2_available are for the tests of the two open paths.
 __all__ = [
-    "BINARY_PROBE",
-    "MAX_COMPONENT_BYTES",
-    "MAX_PATH_BYTES",
     "MAX_READ_BYTES",
     "AccessDenied",
     "Components",
-    "Entry",
     "FileData",
     "FileNotFound",
-    "IgnoreChain",
-    "IgnoreRules",
-    "IgnoreView",
-    "InvalidPath",
+    "Ignored",
     "Listing",
     "NotAFile",
-    "OpenMode",
-    "Opened",
     "Repo",
-    "RepoPathInvalid",
-    "RepoPathNotFound",
-    "Root",
     "Roots",
     "SandboxError",
-    "check_file",
     "cut_utf8",
-    "default_mode",
     "display_name",
-    "file_type",
-    "global_excludes_file",
     "list_directory",
     "open_beneath",
-    "open_file",
     "openat2_available",
     "read_capped",
-    "read_opened",
-    "split_components",
     "walk_files",
 ]

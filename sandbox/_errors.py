@@ -5,6 +5,7 @@ Hierarchy::
     SandboxError                 base; ``code`` is the API error code it maps to
     ├── InvalidPath              invalid_parameter: NUL, backslash, drive form, over-long
     ├── AccessDenied             access_denied: ``..``, outside the repo, ``.git``, escaping link
+    │   └── Ignored              a git-ignored path
     ├── FileNotFound             file_not_found
     ├── NotAFile                 not_a_file: directory, FIFO, socket or device where a file was needed
     ├── RepoPathInvalid          repo_path_invalid: not absolute, or not a directory
@@ -41,12 +42,20 @@ class AccessDenied(SandboxError):
     code = "access_denied"
 
 
+class Ignored(AccessDenied):
+    """The path is git-ignored (and ignored paths were not asked for)."""
+
+
 class FileNotFound(SandboxError):
     code = "file_not_found"
 
 
 class NotAFile(SandboxError):
     code = "not_a_file"
+
+    def __init__(self, message: str, *, subject: Subject = "path", directory: bool = False) -> None:
+        super().__init__(message, subject=subject)
+        self.directory = directory  # a directory (which can be listed) rather than a FIFO, socket or device
 
 
 class RepoPathInvalid(SandboxError):

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from ._errors import (
     AccessDenied,
     FileNotFound,
+    Ignored,
     InvalidPath,
     NotAFile,
     RepoPathInvalid,
@@ -73,11 +74,17 @@ class Repo:
         """Refuse a path that does not exist in the repo (``file_not_found``) or leaves it."""
         os.close(self.open(comps).fd)
 
+    def read(self, comps: Components, max_bytes: int, *, include_ignored: bool = False) -> FileData:
+        """A regular file's first ``max_bytes`` (see ``read_opened``), opened confined to the repo;
+        a directory, FIFO, socket or device is ``NotAFile`` (``directory`` says which), a
+        git-ignored file ``AccessDenied`` unless ``include_ignored``. No descriptor is left open."""
+        return read_capped(self, comps, max_bytes, include_ignored=include_ignored)
+
     def check_not_ignored(self, comps: Components, resolved: Components, is_dir: bool) -> None:
         """Refuse a path that is git-ignored, by its own name or by where its links lead."""
         for candidate in (comps,) if resolved == comps else (comps, resolved):
             if self.ignore.is_ignored(candidate, is_dir):
-                raise AccessDenied("this path is git-ignored; ignored files are hidden unless include_ignored=true")
+                raise Ignored("this path is git-ignored; ignored files are hidden unless include_ignored=true")
 
 
 @dataclass
@@ -154,6 +161,11 @@ class Roots:
             raise AccessDenied("'.git' is never accessible", subject="repo")
         return best
 
+    def resolve(self, requested: str | None) -> str:
+        """The resolved path of a requested repository (refused as ``open_repo`` refuses it)."""
+        with self.open_repo(requested) as repo:
+            return repo.path
+
     @contextmanager
     def open_repo(self, requested: str | None) -> Iterator[Repo]:
         """Open a requested repository (default: the first root) for the length of a block."""
@@ -194,6 +206,7 @@ class FileData:
     mtime: float
     truncated: bool
     binary: bool
+    mtime_ns: int = 0  # the same moment in nanoseconds, as caches key files by it
 
 
 def _read_upto(fd: int, limit: int) -> bytes:
@@ -214,7 +227,7 @@ def check_file(repo: Repo, comps: Components, opened: Opened, *, include_ignored
         kind = file_type(opened.st)
         if kind != "file":
             what = "a directory" if kind == "directory" else "a FIFO, socket or device"
-            raise NotAFile(f"this path is {what}, not a regular file")
+            raise NotAFile(f"this path is {what}, not a regular file", directory=kind == "directory")
         if not include_ignored:
             repo.check_not_ignored(comps, opened.resolved, False)
     except BaseException:
@@ -243,6 +256,7 @@ def read_opened(opened: Opened, comps: Components, max_bytes: int) -> FileData:
         mtime=opened.st.st_mtime,
         truncated=len(raw) > max_bytes,
         binary=b"\x00" in raw[:BINARY_PROBE],
+        mtime_ns=opened.st.st_mtime_ns,
     )
 
 

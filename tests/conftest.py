@@ -151,6 +151,17 @@ def live_server(cache_dir: Path) -> Iterator[Callable[..., LiveServer]]:
         server.__exit__()
 
 
+def wait_ready(client: Any) -> None:
+    """Wait until every repository's index is ready (polling /status through ``client``)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        repos = client.get("/api/v1/status").json()["data"]["repos"]
+        if all(r["state"] == "ready" for r in repos):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the index was not ready in time")
+
+
 def no_canary(body: bytes | str) -> bool:
     raw = body.encode() if isinstance(body, str) else body
     return CANARY not in raw and b"CANARY" not in raw

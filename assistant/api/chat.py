@@ -13,13 +13,12 @@ from litestar.response import Stream
 
 from assistant import agent
 from assistant.backends import ModelInfo
-from assistant.errors import AssistantError, BackendError, from_sandbox
+from assistant.errors import AssistantError, BackendError
 from assistant.prompting import resolve_model
 from assistant.services import Services, services
-from sandbox import SandboxError
 
 from .disconnect import until_disconnect
-from .envelope import ok, strict_body
+from .envelope import ok, sandbox_params, strict_body
 from .sse import ChatStream, log_failure, sse_stream, tool_event
 
 RETRY_AFTER_SECONDS = 2
@@ -97,11 +96,8 @@ async def prepare(svc: Services, body: ChatBody) -> agent.ChatInput:
     if not body.messages:
         raise AssistantError("invalid_parameter", "`messages` must hold at least one message", param="messages")
     repo = _setting(body, "repo_path", None)
-    try:
-        with svc.roots.open_repo(repo.value) as opened:
-            repo_path = opened.path
-    except SandboxError as exc:
-        raise from_sandbox(exc, repo=repo.param) from None
+    with sandbox_params(repo=repo.param):
+        repo_path = svc.roots.resolve(repo.value)
     model = _setting(body, "model", None)
     return agent.ChatInput(
         messages=[{"role": m.role, "content": m.content} for m in body.messages],

@@ -6,6 +6,8 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import anyio
@@ -14,7 +16,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
 from assistant.backends.base import valid_value
-from assistant.errors import ERROR_CODES, AssistantError, timestamp
+from assistant.errors import ERROR_CODES, AssistantError, from_sandbox, timestamp
 from sandbox import SandboxError
 
 log = logging.getLogger("assistant.api")
@@ -144,6 +146,16 @@ async def strict_body(request: Request[Any, Any, Any], data: T) -> T:
         return msgspec.json.decode(await request.body(), type=type(data), strict=True)
     except msgspec.ValidationError as exc:
         raise validation_error(exc) from None
+
+
+@contextmanager
+def sandbox_params(*, path: str | None = "path", repo: str | None = "repo") -> Iterator[None]:
+    """Turn a sandbox refusal into our error, naming the parameter as this endpoint's client
+    spells it (``repo`` or ``repo_path``, ``path``)."""
+    try:
+        yield
+    except SandboxError as exc:
+        raise from_sandbox(exc, path=path, repo=repo) from None
 
 
 def to_assistant_error(exc: Exception) -> AssistantError:

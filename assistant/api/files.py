@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 import base64
-import os
-import stat
 from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.params import JSONBody, QueryParameter
 
-from assistant.errors import AssistantError, from_sandbox
+from assistant.errors import AssistantError
 from assistant.services import services
-from sandbox import (
-    MAX_READ_BYTES,
-    FileData,
-    Listing,
-    SandboxError,
-    check_file,
-    cut_utf8,
-    list_directory,
-    read_capped,
-    read_opened,
-)
+from sandbox import MAX_READ_BYTES, FileData, Listing, NotAFile, cut_utf8, list_directory
 
-from .envelope import ok, strict_body, timestamp
+from .envelope import ok, sandbox_params, strict_body, timestamp
 
 DEFAULT_MAX_BYTES = 100_000
 Encoding = Literal["utf-8", "base64"]
@@ -94,18 +82,16 @@ async def get_files(
     include_ignored: Annotated[bool, QueryParameter(description="show git-ignored entries")] = False,
 ) -> Response[bytes]:
     _check_encoding(encoding, "encoding")
-    try:
-        with services(request).roots.open_repo(repo) as opened_repo:
-            comps = opened_repo.components(path)
-            if read:
-                opened = opened_repo.open(comps)
-                if not stat.S_ISDIR(opened.st.st_mode):
-                    check_file(opened_repo, comps, opened, include_ignored=include_ignored)
-                    return ok(request, read_payload(read_opened(opened, comps, max_bytes), encoding))
-                os.close(opened.fd)
-            listing = list_directory(opened_repo, comps, include_ignored=include_ignored)
-    except SandboxError as exc:
-        raise from_sandbox(exc, path="path", repo="repo") from None
+    with sandbox_params(path="path", repo="repo"), services(request).roots.open_repo(repo) as opened_repo:
+        comps = opened_repo.components(path)
+        if read:
+            try:
+                file = opened_repo.read(comps, max_bytes, include_ignored=include_ignored)
+                return ok(request, read_payload(file, encoding))
+            except NotAFile as exc:
+                if not exc.directory:
+                    raise
+        listing = list_directory(opened_repo, comps, include_ignored=include_ignored)
     return ok(request, listing_payload(listing))
 
 
@@ -142,12 +128,8 @@ async def post_files_read(request: Request[Any, Any, Any], data: JSONBody[FileRe
     if data.start_line is not None and data.end_line is not None and data.end_line < data.start_line:
         raise AssistantError("invalid_parameter", "`end_line` must be at least `start_line`", param="end_line")
     ranged = data.start_line is not None or data.end_line is not None
-    try:
-        with services(request).roots.open_repo(data.repo_path) as repo:
-            comps = repo.components(data.path)
-            file = read_capped(repo, comps, MAX_READ_BYTES if ranged else data.max_bytes)
-    except SandboxError as exc:
-        raise from_sandbox(exc, path="path", repo="repo_path") from None
+    with sandbox_params(path="path", repo="repo_path"), services(request).roots.open_repo(data.repo_path) as repo:
+        file = repo.read(repo.components(data.path), MAX_READ_BYTES if ranged else data.max_bytes)
     if ranged:
         return ok(request, _line_range(file, data.start_line or 1, data.end_line, data.max_bytes, data.encoding))
     return ok(request, read_payload(file, data.encoding))

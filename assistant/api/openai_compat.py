@@ -21,13 +21,12 @@ from litestar.response import Stream
 
 from assistant import agent
 from assistant.backends import ChatRequest, ModelInfo, ToolCallRequest
-from assistant.errors import AssistantError, from_sandbox
+from assistant.errors import AssistantError
 from assistant.services import Services, services
-from sandbox import SandboxError
 
 from .chat import MaxTokens, chat_model, take_chat_slot
 from .disconnect import until_disconnect
-from .envelope import encode, strict_body
+from .envelope import encode, sandbox_params, strict_body
 from .sse import ChunkWriter, log_failure, sse, sse_stream
 
 log = logging.getLogger("assistant.trace")
@@ -202,11 +201,8 @@ async def v1_chat(request: Request[Any, Any, Any], data: JSONBody[OpenAIChatBody
     svc = services(request)
     messages = _messages(data)
     repo_value = data.repo_path or request.headers.get("x-repo-path")
-    try:
-        with svc.roots.open_repo(repo_value) as repo:
-            repo_path = repo.path
-    except SandboxError as exc:
-        raise from_sandbox(exc, repo="repo_path") from None
+    with sandbox_params(repo="repo_path"):
+        repo_path = svc.roots.resolve(repo_value)
     take_chat_slot(svc)
     try:
         info = await chat_model(svc, data.model, "model")

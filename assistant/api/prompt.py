@@ -7,12 +7,11 @@ from typing import Annotated, Any
 from litestar import Request, Response, get
 from litestar.params import QueryParameter
 
-from assistant.errors import AssistantError, from_sandbox
+from assistant.errors import AssistantError
 from assistant.prompting import choose_variant, model_supports_tools, system_prompt
 from assistant.services import services
-from sandbox import SandboxError
 
-from .envelope import ok
+from .envelope import ok, sandbox_params
 
 
 @get("/prompt", summary="The system prompt chat would use for this repo, tool mode and model")
@@ -27,9 +26,6 @@ async def get_prompt(
     svc = services(request)
     chosen = model or svc.settings.model
     variant = choose_variant(tool_mode, await model_supports_tools(svc.backend, chosen))
-    try:
-        with svc.roots.open_repo(repo_path) as repo:
-            text = system_prompt(repo, svc.indexes, variant)
-    except SandboxError as exc:
-        raise from_sandbox(exc, repo="repo_path") from None
+    with sandbox_params(repo="repo_path"), svc.roots.open_repo(repo_path) as repo:
+        text = system_prompt(repo, svc.indexes, variant)
     return ok(request, {"prompt": text, "variant": variant, "model": chosen})

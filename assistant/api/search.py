@@ -10,13 +10,12 @@ from litestar import Request, Response, get
 from litestar.params import QueryParameter
 
 from assistant import workers
-from assistant.errors import AssistantError, from_sandbox
+from assistant.errors import AssistantError
 from assistant.index import DEADLINE_SECONDS, MAX_LIMIT, MODES, QueryError, SearchResult
 from assistant.services import services
-from sandbox import SandboxError
 
 from .disconnect import until_disconnect
-from .envelope import ok
+from .envelope import ok, sandbox_params
 
 
 @get("/search", summary="Search symbols (tree-sitter index) and text (literal or RE2 regex)")
@@ -32,13 +31,10 @@ async def get_search(
     if mode not in MODES:
         raise AssistantError("invalid_parameter", f"`mode` must be one of {', '.join(MODES)}", param="mode")
     svc = services(request)
-    try:
-        with svc.roots.open_repo(repo) as opened:
-            prefix = opened.components(path) if path else ()
-            opened.require(prefix)
-            index = svc.indexes.get(opened.path)
-    except SandboxError as exc:
-        raise from_sandbox(exc, path="path", repo="repo") from None
+    with sandbox_params(path="path", repo="repo"), svc.roots.open_repo(repo) as opened:
+        prefix = opened.components(path) if path else ()
+        opened.require(prefix)
+        index = svc.indexes.get(opened.path)
     cancel = threading.Event()
     ends = time.monotonic() + DEADLINE_SECONDS  # time spent waiting for a free search thread counts
 

@@ -8,13 +8,11 @@ import msgspec
 from litestar import Request, Response, post
 from litestar.params import JSONBody
 
-from assistant.errors import from_sandbox
 from assistant.services import services
 from assistant.tools import call_tool, get_tool, validate_arguments
-from sandbox import SandboxError
 
 from .disconnect import until_disconnect
-from .envelope import ok, strict_body
+from .envelope import ok, sandbox_params, strict_body
 
 
 class ToolCallBody(msgspec.Struct):
@@ -31,10 +29,7 @@ async def post_tools_call(request: Request[Any, Any, Any], data: JSONBody[ToolCa
     tool = get_tool(data.name)
     arguments = validate_arguments(tool, data.arguments)
     svc = services(request)
-    try:
-        with svc.roots.open_repo(data.repo_path) as repo:
-            repo_path = repo.path
-    except SandboxError as exc:
-        raise from_sandbox(exc, repo="repo_path") from None
+    with sandbox_params(repo="repo_path"):
+        repo_path = svc.roots.resolve(data.repo_path)
     result = await until_disconnect(request, call_tool(svc.tool_context(repo_path), tool.name, arguments))
     return ok(request, result.to_dict())

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from sandbox import Components, Repo, Roots, SandboxError, display_name, open_file, read_opened, walk_files
+from sandbox import Components, Repo, Roots, SandboxError, display_name, walk_files
 
 from . import store
 from .languages import language_for
@@ -103,25 +103,15 @@ def _join(comps: Components) -> str:
 def _read(repo: Repo, comps: Components) -> FileRecord | None:
     """Read a file for the index (``None``: gone, special, too large or binary)."""
     try:
-        opened = open_file(repo, comps, include_ignored=True)
+        data = repo.read(comps, MAX_FILE_BYTES, include_ignored=True)
     except SandboxError:
         return None
-    if opened.st.st_size > MAX_FILE_BYTES:
-        os.close(opened.fd)
-        return None
-    data = read_opened(opened, comps, MAX_FILE_BYTES)
     if data.truncated or data.binary:
         return None
     path = _join(comps)
     real = comps if path != "/".join(comps) else None
-    return FileRecord(
-        opened.st.st_mtime_ns,
-        opened.st.st_size,
-        language_for(path),
-        data.data,
-        comps=real,
-        minified=looks_minified(data.data),
-    )
+    minified = looks_minified(data.data)
+    return FileRecord(data.mtime_ns, data.size, language_for(path), data.data, comps=real, minified=minified)
 
 
 class RepoIndex:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import stat
 from typing import Any
 
-from sandbox import MAX_READ_BYTES, AccessDenied, NotAFile, check_file, read_opened
+from sandbox import MAX_READ_BYTES, Ignored, NotAFile
 
 from .registry import Tool, ToolContext, ToolFailure, ToolOutput, fit, register
 
@@ -22,29 +20,26 @@ def read_file(ctx: ToolContext, args: dict[str, Any], budget: int) -> ToolOutput
         raise ToolFailure("invalid_parameter", "end_line must be at least start_line")
     with ctx.roots.open_repo(ctx.repo_path) as repo:
         comps = repo.components(path)
-        opened = repo.open(comps)
-        if stat.S_ISDIR(opened.st.st_mode):
-            os.close(opened.fd)
-            raise ToolFailure(
-                "not_a_file",
-                f"{path} is a directory",
-                f"{path} is a directory; use list_files to see what it contains.",
-            )
         try:
-            check_file(repo, comps, opened, include_ignored=False)
-        except NotAFile:
+            data = repo.read(comps, MAX_READ_BYTES)
+        except NotAFile as exc:
+            if exc.directory:
+                raise ToolFailure(
+                    "not_a_file",
+                    f"{path} is a directory",
+                    f"{path} is a directory; use list_files to see what it contains.",
+                ) from None
             raise ToolFailure(
                 "not_a_file",
                 f"{path} is not a regular file",
                 f"{path} is a FIFO, socket or device, not a regular file; it cannot be read.",
             ) from None
-        except AccessDenied:
+        except Ignored:
             raise ToolFailure(
                 "access_denied",
                 f"{path} is git-ignored",
                 f"{path} is git-ignored; ignored files (secrets, build output) are never read.",
             ) from None
-        data = read_opened(opened, comps, MAX_READ_BYTES)
     shown = "/".join(comps)
     ctx.read_files.add(shown)
     if data.binary:

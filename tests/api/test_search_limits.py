@@ -15,7 +15,7 @@ from assistant.index import IndexManager, RepoIndex, search_index
 from assistant.tools import ToolContext, run_tool
 from sandbox import Roots
 from tests.api.test_envelope import assert_error
-from tests.conftest import Layout
+from tests.conftest import Layout, wait_ready
 
 # matches the empty string at every line start: RE2 stays linear, but each of the (many) calls
 # costs about a millisecond per megabyte of file
@@ -82,20 +82,10 @@ def test_the_tool_says_when_a_search_was_stopped(tmp_path: Path) -> None:
     assert "stopped at its time limit" in result.content
 
 
-def _wait_ready(client: Any) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        repos = client.get("/api/v1/status").json()["data"]["repos"]
-        if all(r["state"] == "ready" for r in repos):
-            return
-        time.sleep(0.05)
-    raise AssertionError("the index was not ready in time")
-
-
 def test_costly_searches_neither_starve_other_requests_nor_outlive_their_callers(tmp_path: Path, live_server: Any) -> None:
     server = live_server(_big_repo(tmp_path / "repo"))
     with httpx.Client(base_url=server.url) as status_client:
-        _wait_ready(status_client)
+        wait_ready(status_client)
 
     def give_up_early() -> None:
         with pytest.raises(httpx.TimeoutException):

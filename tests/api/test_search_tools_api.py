@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.api.test_envelope import assert_error
-from tests.conftest import Layout
+from tests.conftest import Layout, wait_ready
 
 
 def test_search_result_shape(client: Any) -> None:
@@ -60,6 +60,7 @@ def test_minified_files_rank_after_real_source_and_are_marked(layout: Layout, cl
     (layout.repo / "a.min.js").write_text("var handleRequest=function(){return 1};" * 400)  # one 16 KB line
     (layout.repo / "z_server.js").write_text("function handleRequest() {\n  return 2;\n}\n")
     client = client_for(layout.repo)
+    wait_ready(client)  # while the index builds, a direct scan goes in path order (docs/api.md)
     found = client.get("/api/v1/search", params={"q": "handleRequest", "mode": "text"}).json()["data"]
     assert [r["file"] for r in found["results"]] == ["z_server.js", "a.min.js"]
     assert found["results"][1]["minified"] is True and "minified" not in found["results"][0]
