@@ -13,7 +13,7 @@ import json
 import re
 import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from assistant.backends import ChatRequest, ModelBackend, ModelInfo, ToolCallRequest
@@ -21,7 +21,8 @@ from assistant.errors import AssistantError, BackendError, timestamp
 from assistant.index import IndexManager
 from assistant.prompting import choose_variant, system_prompt
 from assistant.textcalls import HoldBack, parse_text_calls
-from assistant.tools import DEFAULT_BUDGET, TOOLS, ToolContext, call_tool, get_tool, validate_arguments
+from assistant.tools import DEFAULT_BUDGET, TOOLS, ToolContext, ToolResult, call_tool, get_tool, validate_arguments
+from assistant.types import FinishReason, Message, ToolStatus
 from sandbox import Roots
 
 DEFAULT_TEMPERATURE = 0.7
@@ -81,22 +82,49 @@ class ToolStarted:
 
 @dataclass(frozen=True)
 class ToolFinished:
+    """A call's outcome: its ``ToolResult`` (with the arguments as the model sent them)."""
+
     id: str
-    name: str
-    arguments: dict[str, Any]
-    status: str  # completed | failed
-    duration_ms: int
-    summary: str
-    content: str
-    truncated: bool
+    result: ToolResult
     timestamp: str
-    error: dict[str, str] | None = None
     repeated: bool = False  # answered from an identical earlier call
+
+    @property
+    def name(self) -> str:
+        return self.result.name
+
+    @property
+    def arguments(self) -> dict[str, Any]:
+        return self.result.arguments
+
+    @property
+    def status(self) -> ToolStatus:
+        return self.result.status
+
+    @property
+    def duration_ms(self) -> int:
+        return self.result.duration_ms
+
+    @property
+    def summary(self) -> str:
+        return self.result.summary
+
+    @property
+    def content(self) -> str:
+        return self.result.content
+
+    @property
+    def truncated(self) -> bool:
+        return self.result.truncated
+
+    @property
+    def error(self) -> dict[str, str] | None:
+        return self.result.error
 
 
 @dataclass(frozen=True)
 class Done:
-    finish_reason: str
+    finish_reason: FinishReason
     usage: Usage
     rounds_exhausted: bool = False  # stopped by the round limit (or stuck), not done on its own
 
@@ -114,7 +142,7 @@ Event = ContentDelta | ToolStarted | ToolFinished | Done | Failed
 class ChatInput:
     """A validated chat request (the API layer checked every field)."""
 
-    messages: list[dict[str, Any]]
+    messages: list[Message]
     model: ModelInfo  # resolved: its name, context length and whether it takes native tools
     repo_path: str
     max_rounds: int
@@ -124,7 +152,7 @@ class ChatInput:
     seed: int | None = None
 
 
-def tools_offered(tool_mode: str, messages: list[dict[str, Any]]) -> bool:
+def tools_offered(tool_mode: str, messages: list[Message]) -> bool:
     """Auto mode always offers tools; manual mode when the last user message asks for them."""
     if tool_mode != "manual":
         return True
@@ -132,7 +160,7 @@ def tools_offered(tool_mode: str, messages: list[dict[str, Any]]) -> bool:
     return bool(last_user and MANUAL_TRIGGERS.search(str(last_user.get("content") or "")))
 
 
-def estimate_tokens(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> int:
+def estimate_tokens(messages: list[Message], tools: list[dict[str, Any]] | None) -> int:
     chars = sum(len(str(m.get("content") or "")) + 16 for m in messages)
     if tools:
         chars += len(json.dumps(tools))
@@ -148,7 +176,7 @@ def choose_num_ctx(needed: int, context_length: int | None, floor: int = 0) -> i
     return max(step, floor)
 
 
-def _previously_read(messages: list[dict[str, Any]]) -> set[str]:
+def _previously_read(messages: list[Message]) -> set[str]:
     found = set()
     for message in messages:
         if message.get("role") == "tool":
@@ -169,7 +197,7 @@ class _Round:
         self.content = ""
         self.shown = ""
         self.calls: list[ToolCallRequest] = []
-        self.finish_reason = "stop"
+        self.finish_reason: FinishReason = "stop"
 
 
 async def run(services: ChatServices, chat: ChatInput) -> AsyncIterator[Event]:
@@ -185,7 +213,7 @@ async def run(services: ChatServices, chat: ChatInput) -> AsyncIterator[Event]:
         prompt = system_prompt(repo, services.indexes, variant)
     context = services.tool_context(chat.repo_path, _previously_read(chat.messages))
     schemas = [tool.openai_schema() for tool in TOOLS.values()]
-    messages: list[dict[str, Any]] = [{"role": "system", "content": prompt}, *chat.messages]
+    messages: list[Message] = [{"role": "system", "content": prompt}, *chat.messages]
     native = schemas if offered and chat.model.native_tools else None
     num_ctx = choose_num_ctx(
         estimate_tokens(messages, native) + chat.max_tokens + (TOOL_RESERVE_TOKENS if offered else 0),
@@ -263,7 +291,7 @@ async def _model_round(
                     result.shown += shown
                     yield ContentDelta(shown)
             if chunk.done:
-                result.finish_reason = chunk.finish_reason or "stop"
+                result.finish_reason = "length" if chunk.finish_reason == "length" else "stop"
                 usage.prompt_tokens += chunk.prompt_tokens or 0
                 usage.completion_tokens += chunk.completion_tokens or 0
     finally:
@@ -278,14 +306,14 @@ async def _model_round(
             yield ContentDelta(held)
 
 
-def _assistant_message(result: _Round, native: bool) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": result.shown if native else result.content}
+def _assistant_message(result: _Round, native: bool) -> Message:
+    message: Message = {"role": "assistant", "content": result.shown if native else result.content}
     if native:
         message["tool_calls"] = [{"function": {"name": c.name, "arguments": c.arguments}} for c in result.calls]
     return message
 
 
-def _result_message(call: ToolCallRequest, content: str, native: bool) -> dict[str, Any]:
+def _result_message(call: ToolCallRequest, content: str, native: bool) -> Message:
     if native:
         return {"role": "tool", "content": content, "tool_name": call.name}
     # models without tool support do not know the "tool" role: the result comes as a user turn
@@ -302,10 +330,10 @@ async def _run_call(
     first = answered.get(key)
     if first is not None:
         note = f"\n[This is the same call as before ({first.id}); the result above is repeated from it, not run again.]"
-        yield ToolFinished(
-            call_id, call.name, call.arguments, first.status, 0, f"repeated call: {first.summary}",
-            first.content + note, first.truncated, timestamp(), first.error, repeated=True,
-        )  # fmt: skip
+        again = replace(
+            first.result, duration_ms=0, summary=f"repeated call: {first.summary}", content=first.content + note
+        )
+        yield ToolFinished(call_id, again, timestamp(), repeated=True)
         return
     try:
         tool = get_tool(call.name)
@@ -313,22 +341,10 @@ async def _run_call(
     except AssistantError as exc:
         error = {"code": exc.code, "message": exc.message}
         content = f"Error ({exc.code}): {exc.message}"
-        finished = ToolFinished(
-            call_id, call.name, call.arguments, "failed", 0, exc.message, content, False, timestamp(), error
-        )
+        result = ToolResult(call.name, call.arguments, "failed", content, False, exc.message, 0, error)
     else:
         outcome = await call_tool(context, tool.name, arguments, budget)
-        finished = ToolFinished(
-            call_id,
-            call.name,
-            call.arguments,
-            outcome.status,
-            outcome.duration_ms,
-            outcome.summary,
-            outcome.content,
-            outcome.truncated,
-            timestamp(),
-            outcome.error,
-        )
+        result = replace(outcome, name=call.name, arguments=call.arguments)
+    finished = ToolFinished(call_id, result, timestamp())
     answered[key] = finished
     yield finished

@@ -211,7 +211,7 @@ def _index(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         index.close()
         roots.close()
-    languages = ", ".join(f"{name} {count}" for name, count in stats["languages"].items()) or "none"  # type: ignore[attr-defined]
+    languages = ", ".join(f"{name} {count}" for name, count in stats["languages"].items()) or "none"
     print(f"files:     {stats['files_indexed']}")
     print(f"symbols:   {stats['symbols']}")
     print(f"languages: {languages}")

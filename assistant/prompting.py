@@ -49,7 +49,7 @@ def repo_overview(repo: Repo, indexes: IndexManager) -> str:
     )
     lines.append(f"- Top-level entries: {shown or '(empty)'}")
     index = indexes.get(repo.path)
-    languages = Counter({k: v for k, v in index.stats()["languages"].items()})  # type: ignore[attr-defined]
+    languages = Counter({k: v for k, v in index.stats()["languages"].items()})
     if languages:
         lines.append(
             "- Main languages: " + ", ".join(f"{name} ({count} files)" for name, count in languages.most_common(3))

@@ -28,8 +28,8 @@ def _index_totals(svc: Services) -> dict[str, int]:
     stats = [index.stats() for index in svc.indexes.known()]
     return {
         "repos": len(svc.roots.roots),
-        "files": sum(int(s["files_indexed"]) for s in stats),  # type: ignore[call-overload]
-        "symbols": sum(int(s["symbols"]) for s in stats),  # type: ignore[call-overload]
+        "files": sum(int(s["files_indexed"]) for s in stats),
+        "symbols": sum(int(s["symbols"]) for s in stats),
     }
 
 
@@ -78,7 +78,7 @@ async def get_status(request: Request[Any, Any, Any]) -> Response[bytes]:
     for index in svc.indexes.known():
         stats = index.stats()
         last = stats["last_indexed"]
-        stats["last_indexed"] = None if last is None else timestamp(float(last))  # type: ignore[arg-type]
+        stats["last_indexed"] = None if last is None else timestamp(float(last))
         repos.append(stats)
     return ok(
         request,

@@ -12,7 +12,7 @@ import json
 import logging
 import secrets
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import msgspec
 from litestar import Request, Response, get, post
@@ -23,6 +23,7 @@ from assistant import agent
 from assistant.backends import ChatRequest, ModelInfo, ToolCallRequest
 from assistant.errors import AssistantError
 from assistant.services import Services, services
+from assistant.types import Message, Role
 
 from .chat import MaxTokens, chat_model, take_chat_slot
 from .disconnect import until_disconnect
@@ -77,9 +78,9 @@ def _text(content: Any, index: int) -> str:
     return "".join(parts)
 
 
-def _messages(body: OpenAIChatBody) -> list[dict[str, Any]]:
-    """The client's messages in our (Ollama-shaped) form."""
-    out: list[dict[str, Any]] = []
+def _messages(body: OpenAIChatBody) -> list[Message]:
+    """The client's messages in our form, converted once here."""
+    out: list[Message] = []
     names: dict[str, str] = {}
     if not body.messages:
         raise AssistantError("invalid_parameter", "`messages` must hold at least one message", param="messages")
@@ -90,8 +91,8 @@ def _messages(body: OpenAIChatBody) -> list[dict[str, Any]]:
                 f"unknown role {message.role!r}; allowed: system, user, assistant, tool",
                 param=f"messages[{index}].role",
             )
-        role = "system" if message.role == "developer" else message.role
-        item: dict[str, Any] = {"role": role, "content": _text(message.content, index)}
+        role = cast(Role, "system" if message.role == "developer" else message.role)  # checked against ROLES above
+        item: Message = {"role": role, "content": _text(message.content, index)}
         if message.tool_calls:
             calls = []
             for number, call in enumerate(message.tool_calls):
@@ -301,7 +302,7 @@ async def _client_tools(
     svc: Services,
     data: OpenAIChatBody,
     info: ModelInfo,
-    messages: list[dict[str, Any]],
+    messages: list[Message],
     temperature: float,
     max_tokens: int,
 ) -> AsyncIterator[tuple[str, Any]]:

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from assistant.errors import BackendError
+from assistant.types import Message
 
 
 def valid_text(text: str) -> str:
@@ -199,7 +200,7 @@ class ChatRequest:
     """One model round."""
 
     model: str
-    messages: list[dict[str, Any]]
+    messages: list[Message]
     temperature: float
     max_tokens: int
     tools: list[dict[str, Any]] | None = None

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from assistant.errors import BackendError
+from assistant.types import Message
 
 from .base import (
     CappedTransport,
@@ -237,7 +238,7 @@ async def _read_stream(response: httpx.Response, between: float) -> AsyncIterato
     )
 
 
-def to_openai_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def to_openai_messages(messages: list[Message]) -> list[dict[str, Any]]:
     """Our (Ollama-shaped) history in OpenAI's shape: tool calls get ids, results point at them."""
     out: list[dict[str, Any]] = []
     waiting: list[str] = []

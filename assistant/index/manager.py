@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from assistant.types import IndexStats
 from sandbox import Components, Roots
 
 from .repo_index import RepoIndex
@@ -34,7 +35,7 @@ class IndexView:
     def ready(self) -> threading.Event:
         return self.index.ready
 
-    def stats(self) -> dict[str, object]:
+    def stats(self) -> IndexStats:
         return self.index.stats(self._head)
 
     def search(

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
+from assistant.types import IndexState, IndexStats
 from sandbox import Components, Repo, Roots, SandboxError, display_name, walk_files
 
 from . import store
@@ -138,7 +139,7 @@ class RepoIndex:
         self._lock = threading.RLock()
         self.files: dict[str, FileRecord] = {}
         self.symbols = SymbolTable()
-        self.state = "building"
+        self.state: IndexState = "building"
         self.text_ready = threading.Event()
         self.ready = threading.Event()
         self.done = 0
@@ -187,7 +188,7 @@ class RepoIndex:
             return 1.0
         return round(self.done / self.total, 3) if self.total else 0.0
 
-    def stats(self, under: str = "") -> dict[str, object]:
+    def stats(self, under: str = "") -> IndexStats:
         """What ``/status`` shows; ``under`` (``"src/"``) counts only the files below it."""
         with self._lock:  # the build adds files from another thread
             records = [r for p, r in self.files.items() if p.startswith(under)] if under else list(self.files.values())

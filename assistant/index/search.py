@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import re2
 
+from assistant.types import SearchHit
 from sandbox import Components
 
 from .repo_index import RepoIndex
@@ -43,7 +44,7 @@ class SearchResult:
 
     query: str
     mode: str
-    results: list[dict[str, Any]]
+    results: list[SearchHit]
     total: int
     truncated: bool
     took_ms: float
@@ -84,8 +85,8 @@ def path_filter(prefix: Components, glob: str | None) -> Callable[[str], bool] |
     return accept
 
 
-def _text_result(hit: TextHit, score: float) -> dict[str, Any]:
-    result: dict[str, Any] = {
+def _text_result(hit: TextHit, score: float) -> SearchHit:
+    result: SearchHit = {
         "file": hit.path,
         "line": hit.line,
         "end_line": hit.line,
@@ -138,7 +139,7 @@ def search_index(
     resolved = mode
     if mode == "auto":
         resolved = "symbol" if _IDENTIFIER.match(query) else "text"
-    results: list[dict[str, Any]] = []
+    results: list[SearchHit] = []
     total = 0
     truncated = False
     stopped = False
@@ -229,10 +230,10 @@ def _definition_pattern(name: str) -> Any:
 
 def _scan_definitions(
     index: RepoIndex, name: str, accept: Callable[[str], bool] | None, limit: int, stop: Callable[[], bool]
-) -> list[dict[str, Any]]:
+) -> list[SearchHit]:
     """Definitions of ``name`` in the files the index has not parsed yet (while it builds)."""
     pattern = _definition_pattern(name)
-    found: list[dict[str, Any]] = []
+    found: list[SearchHit] = []
     for path, text in index.unparsed(accept):
         if stop() or len(found) >= limit:
             break

@@ -18,6 +18,7 @@ from assistant import workers
 from assistant.errors import AssistantError
 from assistant.index import DEADLINE_SECONDS as SEARCH_SECONDS
 from assistant.index import IndexManager, QueryError
+from assistant.types import ToolStatus
 from sandbox import Roots, SandboxError
 
 log = logging.getLogger("assistant.tools")
@@ -141,7 +142,7 @@ class ToolResult:
 
     name: str
     arguments: dict[str, Any]
-    status: str
+    status: ToolStatus
     content: str
     truncated: bool
     summary: str

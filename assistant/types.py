@@ -1,0 +1,50 @@
+"""Shapes shared across layers, in one place (as ``starlette/types.py`` keeps its own)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NotRequired, TypedDict
+
+Role = Literal["system", "user", "assistant", "tool"]
+ToolStatus = Literal["completed", "failed"]
+IndexState = Literal["building", "ready"]
+FinishReason = Literal["stop", "length"]
+
+
+class Message(TypedDict):
+    """One message of a conversation as the loop keeps it (Ollama's shape): each backend
+    converts it once, at its edge, to what its server speaks."""
+
+    role: Role
+    content: str
+    tool_calls: NotRequired[list[dict[str, Any]]]
+    tool_name: NotRequired[str]
+    tool_call_id: NotRequired[str]
+
+
+class SearchHit(TypedDict):
+    """One search result, as ``GET /search`` and the tool read it."""
+
+    file: str
+    line: int
+    end_line: int
+    kind: Literal["definition", "reference", "text", "chunk"]
+    text: str
+    score: float
+    symbol: NotRequired[str]
+    symbol_kind: NotRequired[str]
+    context_before: NotRequired[str]
+    context_after: NotRequired[str]
+    minified: NotRequired[bool]
+
+
+class IndexStats(TypedDict):
+    """One repository's index, as ``/status`` shows it."""
+
+    path: str
+    state: IndexState
+    progress: float
+    files_indexed: int
+    symbols: int
+    languages: dict[str, int]
+    last_indexed: float | str | None
+    index_ms: int | None
