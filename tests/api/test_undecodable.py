@@ -78,7 +78,6 @@ def test_the_index_cache_is_saved_and_reused(layout: Layout, bad_name: Path, tmp
         assert f"src/{SHOWN}" in again.files
         # an edit of the undecodable file is seen (the index keeps its real name to re-read it)
         bad_name.write_text("def other_name():\n    pass\n")
-        again._last_sweep = 0.0
         assert again.refresh() >= 1
         assert again.symbols.search("other_name", 5)[1] == 1
         again.close()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from assistant.index import QueryError, RepoIndex, search_index, store
-from assistant.index.repo_index import SWEEP_INTERVAL
+from assistant.index.freshness import SWEEP_INTERVAL
 from sandbox import Roots
 
 
@@ -254,7 +254,7 @@ def test_pausing_the_garbage_collector_nests_and_restores_what_was_there() -> No
     the process that hosts it, nor turn it on where the host had turned it off."""
     import gc
 
-    from assistant.index.repo_index import _gc_paused
+    from assistant.index.records import gc_paused as _gc_paused
 
     assert gc.isenabled()
     with _gc_paused():

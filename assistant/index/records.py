@@ -1,0 +1,126 @@
+"""What the parts of one repository's index share: each file's record (identity, text, tags),
+the symbol table, the lock that guards both, and how a file is read for the index."""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from sandbox import Components, Repo, SandboxError, display_name
+
+from . import store
+from .languages import language_for
+from .symbols import SymbolTable
+from .tags import NO_TAGS, FileTags
+
+MAX_FILE_BYTES = 1024 * 1024  # larger files are neither searched nor parsed
+
+_gc_lock = threading.Lock()
+_gc_pauses = 0
+_gc_was_enabled = False
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Hold off the cyclic garbage collector for a short bulk step (decoding one batch of
+    tags into the symbol table, loading the cache). Loading a repository creates hundreds of
+    thousands of objects that live on, and the collector, triggered every 700 allocations,
+    otherwise re-scans the growing heap over and over; paused per step, it runs between
+    steps instead. Nested and concurrent pauses (several repositories) are counted."""
+    global _gc_pauses, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()
+
+
+@dataclass
+class FileRecord:
+    """One indexed file: its identity, text and tags (``None`` while waiting to be parsed)."""
+
+    mtime_ns: int
+    size: int
+    language: str | None
+    text: bytes
+    tags: FileTags | None = None
+    _lower: bytes | None = field(default=None, repr=False)
+    # the name's real components, kept only when it is not valid UTF-8: the index knows the file
+    # by its display form (``\xNN``), which every result and cache can encode
+    comps: Components | None = None
+    minified: bool = False  # lines averaging over MINIFIED_LINE bytes: searched and ranked last
+
+    @property
+    def lower(self) -> bytes:
+        if self._lower is None:
+            self._lower = self.text.lower()
+        return self._lower
+
+    def cached(self) -> store.CachedFile:
+        return store.CachedFile(self.mtime_ns, self.size, self.language, self.tags or NO_TAGS)
+
+
+MINIFIED_LINE = 300  # average bytes per line above which a file is minified or generated
+MINIFIED_MIN_BYTES = 4096
+
+
+def looks_minified(text: bytes) -> bool:
+    return len(text) >= MINIFIED_MIN_BYTES and len(text) > MINIFIED_LINE * (text.count(b"\n") + 1)
+
+
+def join_path(comps: Components) -> str:
+    """The path the index knows a file by: its display form (bad bytes as ``\\xNN``)."""
+    path = "/".join(comps)
+    return path if path.isascii() else display_name(path)[0]
+
+
+def read_record(repo: Repo, comps: Components) -> FileRecord | None:
+    """Read a file for the index (``None``: gone, special, too large or binary)."""
+    try:
+        data = repo.read(comps, MAX_FILE_BYTES, include_ignored=True)
+    except SandboxError:
+        return None
+    if data.truncated or data.binary:
+        return None
+    path = join_path(comps)
+    real = comps if path != "/".join(comps) else None
+    minified = looks_minified(data.data)
+    return FileRecord(data.mtime_ns, data.size, language_for(path), data.data, comps=real, minified=minified)
+
+
+class IndexData:
+    """The files (with their text and tags) and the symbol table of one repository, guarded by
+    one lock; ``done`` and ``total`` count the files parsed and indexed (for progress)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.files: dict[str, FileRecord] = {}
+        self.symbols = SymbolTable()
+        self.done = 0
+        self.total = 0
+
+    def store_tags(self, path: str, tags: FileTags) -> None:
+        """Give a file its (new) tags, keeping the symbol table in step."""
+        with self.lock:
+            record = self.files.get(path)
+            if record is None:
+                return
+            if record.tags is not None:
+                self.symbols.remove_file(path, record.tags)
+            record.tags = tags
+            self.symbols.add_file(path, tags)
+
+    def comps(self, path: str) -> Components:
+        """The real components of an indexed path (its display form may differ)."""
+        record = self.files.get(path)
+        return record.comps if record is not None and record.comps is not None else tuple(path.split("/"))
