@@ -7,11 +7,14 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant import __version__
 from assistant.settings import Settings, SettingsError, check_bind, load_settings, warn_about_local_config
 from sandbox import SandboxError
+
+if TYPE_CHECKING:
+    from assistant.services import Services
 
 Command = Callable[[Settings, argparse.Namespace], int]
 
@@ -190,58 +193,55 @@ def _progress_bar(done: int, total: int) -> None:
     )
 
 
+def _cli_services(settings: Settings, repo: str) -> Services:
+    """The shared objects for one command on one repository (the same as the server's)."""
+    from assistant.services import Services
+
+    return Services.build(settings.with_overrides(repo=(os.path.abspath(repo),)))
+
+
 def _index(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio
     import time
 
-    from assistant.index import RepoIndex
-    from sandbox import Roots, SandboxError
-
-    target = os.path.abspath(args.path or (settings.repo[0] if settings.repo else os.getcwd()))
-    try:
-        roots = Roots([target])
-    except SandboxError as exc:
-        print(f"repo-assistant: {exc.message}", file=sys.stderr)
-        return 2
+    services = _cli_services(settings, args.path or (settings.repo[0] if settings.repo else os.getcwd()))
     started = time.perf_counter()
-    index = RepoIndex(roots, roots.default, settings.cache_dir)
     try:
-        index.build(_progress_bar)
+        view = services.indexes.build(services.roots.default, _progress_bar)
         print(file=sys.stderr)
-        stats = index.stats()
+        stats = view.stats()
+        parsed = view.index.parsed_last_build
     finally:
-        index.close()
-        roots.close()
+        asyncio.run(services.aclose())
     languages = ", ".join(f"{name} {count}" for name, count in stats["languages"].items()) or "none"
     print(f"files:     {stats['files_indexed']}")
     print(f"symbols:   {stats['symbols']}")
     print(f"languages: {languages}")
-    print(f"parsed:    {index.parsed_last_build} (the rest came from the cache)")
+    print(f"parsed:    {parsed} (the rest came from the cache)")
     print(f"time:      {time.perf_counter() - started:.2f} s")
     return 0
 
 
 def _search(settings: Settings, args: argparse.Namespace) -> int:
-    from assistant.index import QueryError, RepoIndex, search_index
-    from sandbox import Roots, SandboxError
+    import asyncio
 
-    target = os.path.abspath(settings.repos[0])
+    from assistant.index import QueryError
+
+    services = _cli_services(settings, settings.repos[0])
     try:
-        roots = Roots([target])
-        with roots.open_repo(None) as repo:
+        with services.roots.open_repo(None) as repo:
             prefix = repo.components(args.search_path) if args.search_path else ()
+            repo.require(prefix)
+        view = services.indexes.build(services.roots.default)
+        result = view.search(args.query, args.mode, prefix=prefix, glob=args.glob, limit=args.limit)
     except SandboxError as exc:
         print(f"repo-assistant: {exc.message}", file=sys.stderr)
         return 2
-    index = RepoIndex(roots, roots.default, settings.cache_dir)
-    try:
-        index.build()
-        result = search_index(index, args.query, args.mode, prefix=prefix, glob=args.glob, limit=args.limit)
     except QueryError as exc:
         print(f"repo-assistant: {exc.message}", file=sys.stderr)
         return 2
     finally:
-        index.close()
-        roots.close()
+        asyncio.run(services.aclose())
     for r in result.results:
         label = r["kind"] if r["kind"] == "text" else f"{r['kind']} {r['symbol_kind']} {r['symbol']}"
         print(f"{r['file']}:{r['line']}: [{label}] {r['text']}")
@@ -264,7 +264,6 @@ async def _ask_async(settings: Settings, args: argparse.Namespace, json: Any) ->
     from assistant.errors import AssistantError
     from assistant.prompting import resolve_model
     from assistant.services import Services
-    from sandbox import SandboxError
 
     try:
         services = Services.build(settings)

@@ -9,7 +9,7 @@ from typing import Any
 from assistant.types import IndexStats
 from sandbox import Components, Roots
 
-from .repo_index import RepoIndex
+from .repo_index import Progress, RepoIndex
 from .search import SearchResult, search_index
 
 
@@ -84,6 +84,18 @@ class IndexManager:
             if index is None:
                 index = self._indexes[root.path] = RepoIndex(self.roots, root.path, self.cache_dir, watch=self.watch)
                 index.start()
+        return IndexView(index, base)
+
+    def build(self, repo_path: str, progress: Progress | None = None) -> IndexView:
+        """The index of a repository path, built (or refreshed from the cache) in this thread
+        before returning: the CLI's commands, which show progress and then use it at once."""
+        root, base = self.roots.locate(repo_path)
+        with self._lock:
+            index = self._indexes.get(root.path)
+            if index is None:
+                index = self._indexes[root.path] = RepoIndex(self.roots, root.path, self.cache_dir, watch=self.watch)
+        if not index.ready.is_set():
+            index.build(progress)
         return IndexView(index, base)
 
     def known(self) -> list[RepoIndex]:
