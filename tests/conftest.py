@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
 import socket
 import threading
 import time
@@ -11,15 +13,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
+import httpx2
 import pytest
 import uvicorn
 from litestar.testing import TestClient
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 
 from assistant.app import create_app
+from assistant.errors import ERROR_CODES
 from assistant.server import uvicorn_config
 from assistant.settings import Settings, load_settings
 from sandbox import openat2_available
-from tests.fakes.ollama import FakeOllama
+from tests.fakes.ollama import DONE, FakeOllama
+from tests.sse import read
 
 CANARY = b"CANARY-7f3a9e-do-not-leak"
 OPEN_MODES = ["openat2", "walk"] if openat2_available() else ["walk"]
@@ -160,6 +168,84 @@ def wait_ready(client: Any) -> None:
             return
         time.sleep(0.05)
     raise AssertionError("the index was not ready in time")
+
+
+# -- helpers shared by the test modules -------------------------------------------------------
+
+TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+def assert_error(response: Any, code: str, param: str | None = None) -> dict[str, Any]:
+    body = response.json()
+    assert response.status_code == ERROR_CODES[code].status, body
+    assert body["success"] is False
+    error = body["error"]
+    assert error["code"] == code
+    assert error["type"] == ERROR_CODES[code].type
+    assert error["param"] == param
+    assert error["doc_url"] == f"/docs/errors.md#{code}"
+    assert error["message"]
+    assert error["details"] == []
+    assert body["meta"]["request_id"] == response.headers["x-request-id"]
+    assert TIMESTAMP.match(body["meta"]["timestamp"])
+    return error
+
+
+MODEL = "qwen2.5-coder:7b"
+
+
+def say(*parts: str) -> list[Any]:
+    return [{"message": {"role": "assistant", "content": p}} for p in parts] + [DONE]
+
+
+def call(name: str, **arguments: Any) -> dict[str, Any]:
+    return {"function": {"name": name, "arguments": arguments}}
+
+
+def calls(*tool_calls: dict[str, Any], in_done: bool = False) -> list[Any]:
+    chunk = {"message": {"role": "assistant", "content": "", "tool_calls": list(tool_calls)}}
+    if in_done:  # Ollama sometimes sends the tool calls in the final chunk
+        return [{**DONE, **chunk}]
+    return [chunk, DONE]
+
+
+def ask(server: Any, question: str = "What does main return?", **extra: Any) -> httpx.Response:
+    body = {"messages": [{"role": "user", "content": question}], "settings": {"model": MODEL, **extra.pop("settings", {})}, **extra}
+    return httpx.post(f"{server.url}/api/v1/chat/completions", json=body, timeout=30)
+
+
+def stream(server: Any, question: str = "What does main return?", **extra: Any) -> tuple[list[Any], list[str], httpx.Response]:
+    body = {"messages": [{"role": "user", "content": question}], "settings": {"model": MODEL, **extra.pop("settings", {})}, **extra}
+    with httpx.stream("POST", f"{server.url}/api/v1/chat/completions", json=body, timeout=30) as response:
+        if response.status_code != 200:
+            response.read()
+            return [], [], response
+        events, comments = read(response)
+    return events, comments, response
+
+
+def chunks(events: list[Any]) -> list[dict[str, Any]]:
+    return [e for e in events if isinstance(e, dict) and e.get("object") == "chat.completion.chunk"]
+
+
+def text_of(events: list[Any]) -> str:
+    return "".join(c["choices"][0]["delta"].get("content", "") for c in chunks(events))
+
+
+def tool_events(events: list[Any]) -> list[dict[str, Any]]:
+    return [e for e in events if isinstance(e, dict) and e.get("type") == "tool_call"]
+
+
+async def _session(url: str, key: str | None, work: Any) -> Any:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
+        async with Client(streamable_http_client(url, http_client=http)) as client:
+            return await work(client)
+
+
+def run_mcp(url: str, work: Any, key: str | None = None) -> Any:
+    """Run ``work(client)`` in a session of the official MCP client against ``url``."""
+    return asyncio.run(_session(url, key, work))
 
 
 def no_canary(body: bytes | str) -> bool:

@@ -9,54 +9,21 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.test_envelope import assert_error
-from tests.conftest import Layout, free_port
-from tests.fakes.ollama import DONE, FakeOllama
-from tests.sse import read
-
-MODEL = "qwen2.5-coder:7b"
-
-
-def say(*parts: str) -> list[Any]:
-    return [{"message": {"role": "assistant", "content": p}} for p in parts] + [DONE]
-
-
-def call(name: str, **arguments: Any) -> dict[str, Any]:
-    return {"function": {"name": name, "arguments": arguments}}
-
-
-def calls(*tool_calls: dict[str, Any], in_done: bool = False) -> list[Any]:
-    chunk = {"message": {"role": "assistant", "content": "", "tool_calls": list(tool_calls)}}
-    if in_done:  # Ollama sometimes sends the tool calls in the final chunk
-        return [{**DONE, **chunk}]
-    return [chunk, DONE]
-
-
-def ask(server: Any, question: str = "What does main return?", **extra: Any) -> httpx.Response:
-    body = {"messages": [{"role": "user", "content": question}], "settings": {"model": MODEL, **extra.pop("settings", {})}, **extra}
-    return httpx.post(f"{server.url}/api/v1/chat/completions", json=body, timeout=30)
-
-
-def stream(server: Any, question: str = "What does main return?", **extra: Any) -> tuple[list[Any], list[str], httpx.Response]:
-    body = {"messages": [{"role": "user", "content": question}], "settings": {"model": MODEL, **extra.pop("settings", {})}, **extra}
-    with httpx.stream("POST", f"{server.url}/api/v1/chat/completions", json=body, timeout=30) as response:
-        if response.status_code != 200:
-            response.read()
-            return [], [], response
-        events, comments = read(response)
-    return events, comments, response
-
-
-def chunks(events: list[Any]) -> list[dict[str, Any]]:
-    return [e for e in events if isinstance(e, dict) and e.get("object") == "chat.completion.chunk"]
-
-
-def text_of(events: list[Any]) -> str:
-    return "".join(c["choices"][0]["delta"].get("content", "") for c in chunks(events))
-
-
-def tool_events(events: list[Any]) -> list[dict[str, Any]]:
-    return [e for e in events if isinstance(e, dict) and e.get("type") == "tool_call"]
+from tests.conftest import (
+    MODEL,
+    Layout,
+    ask,
+    assert_error,
+    call,
+    calls,
+    chunks,
+    free_port,
+    say,
+    stream,
+    text_of,
+    tool_events,
+)
+from tests.fakes.ollama import FakeOllama
 
 
 @pytest.fixture

@@ -11,9 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.test_chat import ask, call, calls, chunks, say, stream, text_of, tool_events
-from tests.api.test_envelope import assert_error
-from tests.conftest import Layout, free_port
+from tests.conftest import Layout, ask, assert_error, call, calls, chunks, free_port, say, stream, text_of, tool_events
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.openai import FakeOpenAI
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 from typing import Any
 
@@ -11,25 +10,7 @@ import pytest
 from litestar import get
 
 from assistant.errors import ERROR_CODES
-from tests.conftest import Layout
-
-TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-
-
-def assert_error(response: Any, code: str, param: str | None = None) -> dict[str, Any]:
-    body = response.json()
-    assert response.status_code == ERROR_CODES[code].status, body
-    assert body["success"] is False
-    error = body["error"]
-    assert error["code"] == code
-    assert error["type"] == ERROR_CODES[code].type
-    assert error["param"] == param
-    assert error["doc_url"] == f"/docs/errors.md#{code}"
-    assert error["message"]
-    assert error["details"] == []
-    assert body["meta"]["request_id"] == response.headers["x-request-id"]
-    assert TIMESTAMP.match(body["meta"]["timestamp"])
-    return error
+from tests.conftest import TIMESTAMP, Layout, assert_error
 
 
 def test_success_envelope_shape(client: Any) -> None:

@@ -13,9 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.test_chat import MODEL, say
-from tests.api.test_envelope import assert_error
-from tests.conftest import Layout
+from tests.conftest import MODEL, Layout, assert_error, say
 from tests.fakes.ollama import FakeOllama
 from tests.sse import read
 

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import httpx2
 import pytest
 from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
 
 from assistant.tools import TOOLS
 from tests.conftest import CANARY, Layout
-
-
-async def _session(url: str, key: str | None, work: Any) -> Any:
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
-        async with Client(streamable_http_client(url, http_client=http)) as client:
-            return await work(client)
-
-
-def run(url: str, work: Any, key: str | None = None) -> Any:
-    return asyncio.run(_session(url, key, work))
+from tests.conftest import run_mcp as run
 
 
 def test_lists_the_registry_tools(layout: Layout, live_server: Any) -> None:

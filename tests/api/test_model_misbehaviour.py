@@ -11,9 +11,8 @@ from typing import Any
 import pytest
 
 from assistant.backends.base import MAX_ANSWER_CHARS
-from tests.api.test_chat import DONE, call, calls, chunks, say, stream, text_of, tool_events
-from tests.conftest import Layout
-from tests.fakes.ollama import FakeOllama
+from tests.conftest import Layout, call, calls, chunks, say, stream, text_of, tool_events
+from tests.fakes.ollama import DONE, FakeOllama
 
 
 @pytest.fixture

@@ -7,8 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests.api.test_envelope import assert_error
-from tests.conftest import Layout, free_port
+from tests.conftest import Layout, assert_error, free_port
 from tests.fakes.ollama import FakeOllama
 from tests.sse import read
 

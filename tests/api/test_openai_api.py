@@ -10,8 +10,7 @@ import httpx
 import openai
 import pytest
 
-from tests.api.test_chat import call, calls, say
-from tests.conftest import Layout
+from tests.conftest import Layout, call, calls, say
 from tests.fakes.ollama import FakeOllama
 
 MODEL = "qwen2.5-coder:7b"

@@ -6,8 +6,7 @@ import re
 from typing import Any
 
 from assistant.tools import TOOLS
-from tests.api.test_envelope import assert_error
-from tests.conftest import Layout, free_port
+from tests.conftest import Layout, assert_error, free_port
 from tests.fakes.ollama import FakeOllama
 
 TOOL_LINE = re.compile(r"^- (\w+)[(:]", re.MULTILINE)

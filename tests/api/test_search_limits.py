@@ -14,8 +14,7 @@ import pytest
 from assistant.index import IndexManager, RepoIndex, search_index
 from assistant.tools import ToolContext, run_tool
 from sandbox import Roots
-from tests.api.test_envelope import assert_error
-from tests.conftest import Layout, wait_ready
+from tests.conftest import assert_error, wait_ready
 
 # matches the empty string at every line start: RE2 stays linear, but each of the (many) calls
 # costs about a millisecond per megabyte of file

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.api.test_envelope import assert_error
-from tests.conftest import Layout, wait_ready
+from tests.conftest import Layout, assert_error, wait_ready
 
 
 def test_search_result_shape(client: Any) -> None:

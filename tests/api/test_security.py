@@ -6,13 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-import pytest
 
 from assistant.settings import SettingsError, check_bind
-from tests.api.test_envelope import assert_error
-from tests.conftest import CANARY, Layout, make_settings
+from tests.conftest import CANARY, Layout, assert_error, make_settings
 
 
 @pytest.mark.parametrize("host", ["evil.example", "evil.example:3000", "127.0.0.1.nip.io", "localhost.evil.com", "192.168.1.5:3000", ""])

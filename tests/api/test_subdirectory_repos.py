@@ -15,8 +15,7 @@ import pytest
 
 from assistant.index import RepoIndex
 from sandbox import Roots
-from tests.api.test_envelope import assert_error
-from tests.conftest import CANARY, Layout, no_canary
+from tests.conftest import CANARY, Layout, assert_error, no_canary
 
 
 @pytest.fixture

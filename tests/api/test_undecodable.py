@@ -14,10 +14,8 @@ from mcp import Client
 
 from assistant.index import RepoIndex
 from sandbox import Roots
-from tests.api.test_chat import DONE, MODEL, call, calls, say, stream, text_of, tool_events
-from tests.api.test_mcp import run
-from tests.conftest import Layout
-from tests.fakes.ollama import FakeOllama
+from tests.conftest import MODEL, Layout, call, calls, run_mcp, say, stream, text_of, tool_events
+from tests.fakes.ollama import DONE, FakeOllama
 
 SHOWN = "bad\\xff.py"
 
@@ -62,7 +60,7 @@ def test_v1_and_mcp_complete(server: Any, fake_ollama: FakeOllama) -> None:
     async def work(client: Client) -> Any:
         return await client.call_tool("search_files", {"query": "needle"})
 
-    result = run(f"{server.url}/mcp", work)
+    result = run_mcp(f"{server.url}/mcp", work)
     assert result.is_error is False and SHOWN in result.content[0].text
 
 
