@@ -241,17 +241,19 @@ class ModelBackend(abc.ABC):
         size = 0
         try:
             while True:
-                wait = ends - loop.time()
-                if not received:
-                    wait = min(wait, self.timeouts.first_token)
                 try:
-                    async with asyncio.timeout(max(0.0, wait)):
+                    if received:  # each wait is bounded by the backend's between-chunks timeout
                         chunk = await stream.__anext__()
+                    else:
+                        async with asyncio.timeout(max(0.0, min(ends - loop.time(), self.timeouts.first_token))):
+                            chunk = await stream.__anext__()
                 except StopAsyncIteration:
                     break
                 except TimeoutError:
-                    what = "start its answer" if not received else "finish its answer"
+                    what = "finish its answer" if received else "start its answer"
                     raise BackendError("ollama_timeout", f"{self.display_name} did not {what} in time") from None
+                if loop.time() > ends:  # a timer per chunk would cost more than the check
+                    raise BackendError("ollama_timeout", f"{self.display_name} did not finish its answer in time")
                 received = True
                 size += len(chunk.content)
                 if size > MAX_ANSWER_CHARS:
