@@ -93,8 +93,6 @@ def take_chat_slot(svc: Services) -> None:
 
 async def prepare(svc: Services, body: ChatBody) -> agent.ChatInput:
     """Everything that can fail before a stream starts fails here, as an envelope."""
-    if not body.messages:
-        raise AssistantError("invalid_parameter", "`messages` must hold at least one message", param="messages")
     repo = _setting(body, "repo_path", None)
     with sandbox_params(repo=repo.param):
         repo_path = svc.roots.resolve(repo.value)

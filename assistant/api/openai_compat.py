@@ -82,8 +82,6 @@ def _messages(body: OpenAIChatBody) -> list[Message]:
     """The client's messages in our form, converted once here."""
     out: list[Message] = []
     names: dict[str, str] = {}
-    if not body.messages:
-        raise AssistantError("invalid_parameter", "`messages` must hold at least one message", param="messages")
     for index, message in enumerate(body.messages):
         if message.role not in ROLES:
             raise AssistantError(

@@ -47,9 +47,7 @@ class IndexView:
         read_files: frozenset[str] = frozenset(),
         **options: Any,
     ) -> SearchResult:
-        if not self.base:
-            return search_index(self.index, query, mode, prefix=prefix, read_files=read_files, **options)
-        head = self._head
+        head = self._head  # "" for a root: then the paths pass unchanged
         found = search_index(
             self.index,
             query,
@@ -78,25 +76,31 @@ class IndexManager:
     def get(self, repo_path: str) -> IndexView:
         """The index of a (resolved, allowed) repository path, building its root's index in the
         background on first use."""
-        root, base = self.roots.locate(repo_path)
-        with self._lock:
-            index = self._indexes.get(root.path)
-            if index is None:
-                index = self._indexes[root.path] = RepoIndex(self.roots, root.path, self.cache_dir, watch=self.watch)
-                index.start()
-        return IndexView(index, base)
+        view, created = self._view(repo_path)
+        if created:
+            view.index.start()
+        return view
 
     def build(self, repo_path: str, progress: Progress | None = None) -> IndexView:
         """The index of a repository path, built (or refreshed from the cache) in this thread
-        before returning: the CLI's commands, which show progress and then use it at once."""
+        before returning: the CLI's commands, which show progress and then use it at once. An
+        index already building in the background is waited for, not built twice."""
+        view, created = self._view(repo_path)
+        if created:
+            view.index.build(progress)
+        else:
+            view.index.wait()
+        return view
+
+    def _view(self, repo_path: str) -> tuple[IndexView, bool]:
+        """The view of a repository path, and whether its root's index was made just now."""
         root, base = self.roots.locate(repo_path)
         with self._lock:
             index = self._indexes.get(root.path)
+            created = index is None
             if index is None:
                 index = self._indexes[root.path] = RepoIndex(self.roots, root.path, self.cache_dir, watch=self.watch)
-        if not index.ready.is_set():
-            index.build(progress)
-        return IndexView(index, base)
+        return IndexView(index, base), created
 
     def known(self) -> list[RepoIndex]:
         with self._lock:

@@ -92,6 +92,11 @@ class RepoIndex:
         """Build in this thread (the CLI's ``index`` command)."""
         self._build(progress)
 
+    def wait(self) -> None:
+        """Wait until a background build has ended, however it ended."""
+        if self._thread is not None:
+            self._thread.join()
+
     def close(self) -> None:
         self._builder.closed = True
         if self._thread is not None:

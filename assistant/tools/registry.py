@@ -17,7 +17,7 @@ from typing import Any
 from assistant import workers
 from assistant.errors import AssistantError
 from assistant.index import DEADLINE_SECONDS as SEARCH_SECONDS
-from assistant.index import IndexManager, QueryError
+from assistant.index import IndexManager
 from assistant.types import ToolStatus
 from sandbox import Roots, SandboxError
 
@@ -168,10 +168,6 @@ def run_tool(ctx: ToolContext, name: str, arguments: dict[str, Any], budget: int
     started = time.perf_counter()
     try:
         output = tool.function(ctx, arguments, budget)
-    except QueryError as exc:  # the index's own error: the query or mode the model gave
-        error = {"code": "invalid_parameter", "message": exc.message}
-        content = f"Error (invalid_parameter): {exc.message}"
-        return ToolResult(name, arguments, "failed", content[:budget], False, exc.message, _ms(started), error)
     except (ToolFailure, SandboxError, AssistantError) as exc:
         content = exc.content if isinstance(exc, ToolFailure) else f"Error ({exc.code}): {exc.message}"
         error = {"code": exc.code, "message": exc.message}

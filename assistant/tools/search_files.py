@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from assistant.index import MODES
+from assistant.index import MODES, QueryError
 
-from .registry import Tool, ToolContext, ToolOutput, fit, register
+from .registry import Tool, ToolContext, ToolFailure, ToolOutput, fit, register
 
 DEFAULT_RESULTS = 20
 MAX_RESULTS = 100
@@ -19,16 +19,19 @@ def search_files(ctx: ToolContext, args: dict[str, Any], budget: int) -> ToolOut
         prefix = repo.components(args["path"]) if args.get("path") else ()
         repo.require(prefix)
         index = ctx.indexes.get(repo.path)
-    found = index.search(
-        query,
-        args.get("mode") or "auto",
-        prefix=prefix,
-        glob=args.get("glob"),
-        limit=limit,
-        read_files=frozenset(ctx.read_files),
-        cancel=ctx.cancel,
-        deadline=ctx.search_seconds,
-    )
+    try:
+        found = index.search(
+            query,
+            args.get("mode") or "auto",
+            prefix=prefix,
+            glob=args.get("glob"),
+            limit=limit,
+            read_files=frozenset(ctx.read_files),
+            cancel=ctx.cancel,
+            deadline=ctx.search_seconds,
+        )
+    except QueryError as exc:  # the query or mode the model gave: a failure it can read
+        raise ToolFailure("invalid_parameter", exc.message) from None
     symbols = [r for r in found.results if r["kind"] != "text"]
     texts = [r for r in found.results if r["kind"] == "text"]
     lines: list[str] = []
