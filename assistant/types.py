@@ -35,6 +35,8 @@ class SearchHit(TypedDict):
     context_before: NotRequired[str]
     context_after: NotRequired[str]
     minified: NotRequired[bool]
+    why: NotRequired[list[str]]  # a ranked result: the terms that matched, by field, and the priors
+    match_line: NotRequired[int]  # a ranked result: the chunk's line with the most terms (its `text`)
 
 
 class IndexStats(TypedDict):

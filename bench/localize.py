@@ -2,7 +2,7 @@
 two anchors its README defines (BM25 and grep-words), computed in the same run on the same files.
 
 Each question goes through the code path the search_files tool uses (``IndexView.search``, mode
-``auto``); the files in the order they first appear are ranked, and recall@k is the share of
+``auto``, the tool's default number of results); the files in the order they first appear are ranked, and recall@k is the share of
 questions with a gold file in the first k. The anchors see exactly the files our index holds.
 Query times: our p50/p95 against ripgrep searching one literal word of the question on the same
 snapshot (run by hand: ``.venv/bin/python bench/localize.py``; ripgrep from Debian's package).
@@ -26,17 +26,96 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from assistant.index import IndexManager  # noqa: E402
-from bench._common import p  # noqa: E402
-from sandbox import Roots  # noqa: E402
+from assistant.index import IndexManager
+from assistant.tools.search_files import DEFAULT_RESULTS
+from bench._common import p
+from sandbox import Roots
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "bench" / "localize"
 KS = (1, 5, 10)
 STOP = set(
-    "a an and are as at be but by can do does for from has have if in into is it its not of on or so that the "
-    "their then there these this to was we were when which while will with without you your should would could "
-    "also only more most other some such than too very use used using make makes made add adds added fix fixes "
-    "fixed remove removes removed update updates updated change changes changed".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "can",
+        "do",
+        "does",
+        "for",
+        "from",
+        "has",
+        "have",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "not",
+        "of",
+        "on",
+        "or",
+        "so",
+        "that",
+        "the",
+        "their",
+        "then",
+        "there",
+        "these",
+        "this",
+        "to",
+        "was",
+        "we",
+        "were",
+        "when",
+        "which",
+        "while",
+        "will",
+        "with",
+        "without",
+        "you",
+        "your",
+        "should",
+        "would",
+        "could",
+        "also",
+        "only",
+        "more",
+        "most",
+        "other",
+        "some",
+        "such",
+        "than",
+        "too",
+        "very",
+        "use",
+        "used",
+        "using",
+        "make",
+        "makes",
+        "made",
+        "add",
+        "adds",
+        "added",
+        "fix",
+        "fixes",
+        "fixed",
+        "remove",
+        "removes",
+        "removed",
+        "update",
+        "updates",
+        "updated",
+        "change",
+        "changes",
+        "changed",
+    ]
 )
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PARTS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
@@ -137,9 +216,9 @@ def main() -> None:
                 question, gold = str(item["question"]), set(item["gold"])  # type: ignore[call-overload]
                 started = time.perf_counter()
                 try:
-                    found = view.search(question, "auto", limit=100)
+                    found = view.search(question, "auto", limit=DEFAULT_RESULTS)
                     ranked = list(dict.fromkeys(hit["file"] for hit in found.results))
-                except Exception as exc:  # noqa: BLE001 - a refused query finds nothing
+                except Exception as exc:
                     print(f"  {repo_name}: query refused: {exc}", file=sys.stderr)
                     ranked = []
                 ours_times.append(time.perf_counter() - started)
@@ -163,7 +242,9 @@ def main() -> None:
     line = f"\nquery time: ours p50 {ours50 * 1000:.1f} ms, p95 {ours95 * 1000:.1f} ms"
     if rg_times:
         rg50 = p(rg_times, 0.5)
-        line += f"; ripgrep one literal word p50 {rg50 * 1000:.1f} ms; ratio of p50s {ours50 / rg50:.2f}x (target <= 1.0x)"
+        line += (
+            f"; ripgrep one literal word p50 {rg50 * 1000:.1f} ms; ratio of p50s {ours50 / rg50:.2f}x (target <= 1.0x)"
+        )
     else:
         line += " (ripgrep not installed: apt-get install ripgrep for the anchor)"
     print(line)

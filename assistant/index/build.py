@@ -61,8 +61,10 @@ class Builder:
                 if hit is not None and (hit.mtime_ns, hit.size) == (record.mtime_ns, record.size):
                     record.tags = hit.tags
                     data.symbols.add_file(path, record.tags)
+                    data.index_as_is(path, record)
                 elif record.language is None:
                     record.tags = NO_TAGS
+                    data.index_as_is(path, record)
                 else:
                     pending.append(path)
         return pending, queued
@@ -125,6 +127,8 @@ class Builder:
                     for path, _, _ in batch:
                         data.store_tags(path, NO_TAGS)
                 data.done += len(batch)
+                with data.lock:
+                    data.ranked.commit(due=True)  # searches during the build see what is ready
                 if progress:
                     progress(data.done, data.total)
                 if self.closed:

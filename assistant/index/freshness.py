@@ -98,8 +98,7 @@ class Freshness:
                 record = read_record(repo, comps)
             if record is None:
                 if old is not None:
-                    data.symbols.remove_file(path, old.tags or NO_TAGS)
-                    del data.files[path]
+                    data.remove(path)
                     changed += 1
                 continue
             if old is not None and (old.mtime_ns, old.size, old.text) == (record.mtime_ns, record.size, record.text):
@@ -110,8 +109,11 @@ class Freshness:
             data.files[path] = record
             if record.language is not None:
                 to_parse.append(path)
+            else:
+                data.ranked.put(path, record)
             changed += 1
         data.total = len(data.files)
         data.done = data.total - len(to_parse)
         self.builder.parse(to_parse, None)
+        data.ranked.commit(final=True)  # the next search sees every change
         return changed

@@ -13,6 +13,7 @@ from sandbox import Components, Repo, SandboxError, display_name
 
 from . import store
 from .languages import language_for
+from .ranked import RankedIndex
 from .symbols import SymbolTable
 from .tags import NO_TAGS, FileTags
 
@@ -102,10 +103,11 @@ class IndexData:
     """The files (with their text and tags) and the symbol table of one repository, guarded by
     one lock; ``done`` and ``total`` count the files parsed and indexed (for progress)."""
 
-    def __init__(self) -> None:
+    def __init__(self, ranked: RankedIndex | None = None) -> None:
         self.lock = threading.RLock()
         self.files: dict[str, FileRecord] = {}
         self.symbols = SymbolTable()
+        self.ranked = ranked or RankedIndex(None)
         self.done = 0
         self.total = 0
 
@@ -119,6 +121,20 @@ class IndexData:
                 self.symbols.remove_file(path, record.tags)
             record.tags = tags
             self.symbols.add_file(path, tags)
+            self.ranked.put(path, record)
+
+    def index_as_is(self, path: str, record: FileRecord) -> None:
+        """A file whose tags are known (from the cache, or none: no grammar) is in the ranked
+        index as it is now (added unless it already is)."""
+        if not self.ranked.current(path, record):
+            self.ranked.put(path, record)
+
+    def remove(self, path: str) -> None:
+        """Forget a file (deleted, or newly ignored)."""
+        record = self.files.pop(path, None)
+        if record is not None:
+            self.symbols.remove_file(path, record.tags or NO_TAGS)
+            self.ranked.remove(path)
 
     def comps(self, path: str) -> Components:
         """The real components of an indexed path (its display form may differ)."""

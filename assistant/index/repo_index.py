@@ -25,6 +25,7 @@ from .build import MAX_BATCH_FILES, Builder, Progress
 from .cache_writer import CacheWriter
 from .freshness import Freshness
 from .languages import language_for
+from .ranked import RankedIndex
 from .records import MAX_FILE_BYTES, FileRecord, IndexData, gc_paused, join_path, read_record
 from .symbols import SymbolTable
 
@@ -50,7 +51,7 @@ class RepoIndex:
         change (NFS, SMB and other network or FUSE mounts edited from elsewhere)."""
         self.repo_path = repo_path
         self._roots = roots
-        self.data = IndexData()
+        self.data = IndexData(RankedIndex(store.ranked_dir(cache_dir, repo_path)))
         self._builder = Builder(self.data, workers or os.cpu_count() or 2, batch_files)
         self._freshness = Freshness(self.data, self._builder, repo_path, watch)
         self._cache = CacheWriter(self.data, store.cache_file(cache_dir, repo_path), repo_path)
@@ -103,6 +104,7 @@ class RepoIndex:
             self._thread.join(timeout=5)
         self._cache.flush()
         with self.data.lock:
+            self.data.ranked.close()
             self._freshness.close()
             if self._repo is not None:
                 self._repo.close()
@@ -148,6 +150,10 @@ class RepoIndex:
         data = self.data
         self._repo = self._roots.acquire(self.repo_path)
         self._freshness.start()
+        ranked = data.ranked
+        with data.lock:
+            ranked.open()
+            ranked.building = True
         with gc_paused():
             cached = self._cache.load()
         pending, queued = self._builder.load_texts(self._repo, cached, self._freshness.watch)
@@ -159,9 +165,15 @@ class RepoIndex:
         self._builder.parse(pending[queued:], progress)
         if self._builder.closed:  # stopped mid-build: keep what was parsed, for the next start
             self._cache.save(unvisited=cached)
+            with data.lock:
+                ranked.commit(final=True)
             return
         self.parsed_last_build = len(pending)
         with data.lock:
+            for path in [p for p in ranked.indexed if p not in data.files]:  # gone since the last run
+                ranked.remove(path)
+            ranked.commit(final=True)
+            ranked.building = False
             with gc_paused():
                 data.symbols.prepare()
             self.state = "ready"

@@ -15,11 +15,12 @@ import re2
 from assistant.types import SearchHit
 from sandbox import Components
 
+from .ranking import Terms, best_chunks, rank_files
 from .repo_index import RepoIndex
 from .text import Matcher, QueryError, TextHit, search_text
 
-Mode = Literal["auto", "symbol", "text", "regex"]
-MODES = ("auto", "symbol", "text", "regex")
+Mode = Literal["auto", "symbol", "text", "regex", "ranked"]
+MODES = ("auto", "symbol", "text", "regex", "ranked")
 MAX_LIMIT = 500
 MAX_QUERY_BYTES = 16 * 1024  # a pasted issue or stack trace fits; beyond this is refused
 DEADLINE_SECONDS = 10.0  # every search ends by then, with what it found and truncated: true
@@ -138,14 +139,30 @@ def search_index(
     accept = path_filter(prefix, glob)
     resolved = mode
     if mode == "auto":
-        resolved = "symbol" if _IDENTIFIER.match(query) else "text"
+        resolved = "symbol" if _IDENTIFIER.match(query.strip()) else "ranked"
+        query_ = query.strip() if resolved == "symbol" else query
+    else:
+        query_ = query
+    if resolved == "ranked":
+        ranked, ranked_total = _ranked(index, query, accept, read_files, limit, set())
+        return SearchResult(
+            query=query,
+            mode="ranked",
+            results=ranked,
+            total=ranked_total,
+            truncated=ranked_total > len({r["file"] for r in ranked}),
+            took_ms=round((time.perf_counter() - started) * 1000, 2),
+            state=index.state,
+            progress=index.progress,
+            files={r["file"] for r in ranked},
+        )
     results: list[SearchHit] = []
     total = 0
     truncated = False
     stopped = False
     seen_lines: set[tuple[str, int]] = set()
     if resolved == "symbol":
-        name = query.rsplit(".", 1)[-1]
+        name = query_.rsplit(".", 1)[-1]
         hits, total = index.symbols.search(name, limit, read_files=read_files, path_filter=accept)
         if index.state == "building":
             scanned = _scan_definitions(index, name, accept, limit, stop)
@@ -171,7 +188,7 @@ def search_index(
         del results[limit:]
         truncated = total > len(results)
     if resolved in ("text", "regex") or mode == "auto":
-        matcher = Matcher.build(query, regex=resolved == "regex")
+        matcher = Matcher.build(query_, regex=resolved == "regex")
         room = max(0, limit - len(results)) if mode == "auto" and resolved == "symbol" else limit
         texts = index.texts(accept, need_lower=not matcher.case_sensitive and matcher.pattern is None)
         text_hits, text_total, text_truncated, stopped = search_text(matcher, texts, room + len(seen_lines), stop)
@@ -189,6 +206,14 @@ def search_index(
         truncated = truncated or text_truncated or text_total > added
         if mode == "auto" and resolved == "symbol":
             resolved = "symbol+text"
+            room = limit - len(results)
+            if room > 0 and not stopped:  # then what ranked search adds
+                seen_lines.update((r["file"], r["line"]) for r in results)
+                more, more_total = _ranked(index, query_, accept, read_files, room, seen_lines)
+                results.extend(more)
+                total += more_total
+                if more:
+                    resolved = "symbol+text+ranked"
     if read_files and resolved in ("text", "regex"):
         results.sort(key=lambda r: -r["score"])  # stable: read files first, path order within
     for result in results:
@@ -207,6 +232,52 @@ def search_index(
         files={r["file"] for r in results},
         stopped=stopped,
     )
+
+
+def _ranked(
+    index: RepoIndex,
+    query: str,
+    accept: Callable[[str], bool] | None,
+    read_files: frozenset[str],
+    limit: int,
+    seen_lines: set[tuple[str, int]],
+) -> tuple[list[SearchHit], int]:
+    """Ranked results: files in rank order, each with its best chunks (see ``ranking``)."""
+    data = index.data
+    terms = Terms.of(query, data.ranked)
+    files, total = rank_files(data.ranked, data.symbols, data.files, query, terms, accept, read_files, limit)
+    results: list[SearchHit] = []
+    shown: dict[str, list[int]] = {}
+    for path, line in seen_lines:
+        shown.setdefault(path, []).append(line)
+    for ranked_file in files:
+        record = data.files.get(ranked_file.path)
+        if record is None:
+            continue
+        hits = best_chunks(record, ranked_file.path, terms)
+        top = hits[0].score if hits and hits[0].score > 0 else 1.0
+        for hit in hits:
+            if len(results) >= limit:
+                break
+            if any(hit.chunk.start <= line <= hit.chunk.end for line in shown.get(ranked_file.path, ())):
+                continue  # the symbol or text results above already show this part
+            result: SearchHit = {
+                "file": ranked_file.path,
+                "line": hit.chunk.start,
+                "end_line": hit.chunk.end,
+                "kind": "chunk",
+                "text": _line_of(index, ranked_file.path, hit.best_line),
+                "score": round(ranked_file.score * (hit.score / top if hit.score > 0 else 1.0), 4),
+                "why": hit.why + ranked_file.priors,
+            }
+            if hit.best_line != hit.chunk.start:
+                result["match_line"] = hit.best_line
+            if hit.chunk.symbol:
+                result["symbol"] = hit.chunk.symbol
+            results.append(result)
+        if len(results) >= limit:
+            break
+    return results, total
 
 
 def _definition_pattern(name: str) -> Any:

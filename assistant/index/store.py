@@ -23,6 +23,7 @@ from .tags import FileTags
 log = logging.getLogger("assistant.index")
 
 VERSION = 4  # 2: tags sorted by name; 3: no first line in tags; 4: references per name
+RANKED_VERSION = 1  # the ranked index's schema and analyzers
 
 
 class CachedFile(msgspec.Struct, array_like=True):
@@ -49,6 +50,12 @@ def cache_root(configured: str | None) -> Path:
 def cache_file(configured: str | None, repo_path: str) -> Path:
     digest = hashlib.sha256(repo_path.encode("utf-8", "surrogateescape")).hexdigest()[:24]
     return cache_root(configured) / f"index-v{VERSION}" / f"{digest}.msgpack"
+
+
+def ranked_dir(configured: str | None, repo_path: str) -> Path:
+    """Where a repository's ranked index lives: beside its tags cache."""
+    digest = hashlib.sha256(repo_path.encode("utf-8", "surrogateescape")).hexdigest()[:24]
+    return cache_root(configured) / f"ranked-v{RANKED_VERSION}" / digest
 
 
 def load(path: Path, repo_path: str) -> dict[str, CachedFile]:

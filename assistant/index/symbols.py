@@ -165,6 +165,14 @@ class SymbolTable:
             found.extend(Tag(name, refs.kind, False, line, line) for line in refs.lines)
         return found
 
+    def defined_in(self, name: str) -> list[tuple[str, str]]:
+        """(file, name) for each file that defines ``name`` (any case), in path order."""
+        found: list[tuple[str, str]] = []
+        for spelled in self._lower_names().get(name.lower(), ()):
+            defining = (p for p in self.postings.get(spelled, ()) if spelled in self._file_defs.get(p, ()))
+            found.extend((path, spelled) for path in defining)
+        return sorted(set(found))
+
     def ref_count(self, name: str) -> int:
         """How many references to ``name`` the repository has."""
         return self._counts()[name]

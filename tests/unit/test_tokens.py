@@ -1,0 +1,51 @@
+"""Code-aware tokens: identifiers split into their words and kept whole, common words dropped,
+words stemmed, non-ASCII letters kept; the index and a query use the same analyzers."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.index.tokens import analyzers, identifier_text, idents, parts
+
+
+@pytest.mark.parametrize(
+    "text,words",
+    [
+        ("read_file", ["read", "file"]),
+        ("parseHeader", ["pars", "header"]),
+        ("utf8Decode2", ["utf", "8", "decod", "2"]),
+        ("__init__", ["init"]),
+        ("naïveBayes", ["naïv", "bay"]),
+        ("größe", ["größe"]),
+        # a run of capitals before a capitalised word stays one word (no look-ahead in the
+        # tokenizer's regular expressions): documented in tokens.py
+        ("HTTPHeader", ["httpheader"]),
+    ],
+)
+def test_identifiers_split_at_underscores_case_changes_and_digits(text: str, words: list[str]) -> None:
+    assert parts(text) == words
+
+
+def test_words_are_stemmed_so_forms_of_a_word_meet() -> None:
+    assert parts("redirects") == parts("redirected") == parts("redirect") == ["redirect"]
+    assert parts("paths confined") == ["path", "confin"]
+
+
+def test_common_english_words_are_dropped() -> None:
+    assert parts("how are the paths of this repo confined") == ["path", "repo", "confin"]
+    assert idents("the read_file of it") == ["read_file"]
+
+
+def test_whole_identifiers_are_kept_lower_cased() -> None:
+    assert idents("raise_for_status parseHTTPHeader") == ["raise_for_status", "parsehttpheader"]
+
+
+def test_file_text_is_indexed_as_words_and_as_whole_identifiers() -> None:
+    every = analyzers()
+    source = b"def read_file(path):  # naive parseHeader\n"
+    assert every["words"].analyze(source.decode()) == ["def", "read", "file", "path", "naiv", "parsehead"]
+    assert every["whole"].analyze(identifier_text(source)) == ["def", "read_file", "path", "naive", "parseheader"]
+
+
+def test_non_ascii_identifiers_survive_the_byte_translation() -> None:
+    assert analyzers()["whole"].analyze(identifier_text("größe = Straße(東京)".encode())) == ["größe", "straße", "東京"]
