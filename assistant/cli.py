@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant import __version__
 from assistant.settings import Settings, SettingsError, check_bind, load_settings, warn_about_local_config
+from assistant.types import SEARCH_MODES
 from sandbox import SandboxError
 
 if TYPE_CHECKING:
@@ -92,10 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(search)
     search.add_argument("query")
     search.add_argument("--repo", action="append", help="the repository (default: the current directory)")
-    search.add_argument("--mode", choices=["auto", "symbol", "text", "regex"], default="auto")
+    search.add_argument("--mode", choices=list(SEARCH_MODES), default="auto")
     search.add_argument("--path", dest="search_path", help="only under this directory")
     search.add_argument("--glob", help="only files matching this glob")
     search.add_argument("--limit", type=int, default=30)
+    search.add_argument("--explain", action="store_true", help="show why each ranked result ranked")
     search.set_defaults(handler=_search)
 
     ask = sub.add_parser("ask", help="ask one question in the terminal (tool calls shown as they happen)")
@@ -111,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _NOT_SETTINGS = {
-    "command", "handler", "config", "version", "path", "query", "mode", "search_path", "glob", "limit",
+    "command", "handler", "config", "version", "path", "query", "mode", "search_path", "glob", "limit", "explain",
     "question", "tool_mode", "temperature", "max_tokens",
 }  # fmt: skip
 
@@ -243,6 +245,12 @@ def _search(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         asyncio.run(services.aclose())
     for r in result.results:
+        if r["kind"] == "chunk":
+            where = f"{r['file']}:{r['line']}-{r['end_line']}"
+            print(f"{where}: [chunk{' ' + r['symbol'] if r.get('symbol') else ''}] {r['text']}")
+            if args.explain:
+                print(f"    score {r['score']:.2f}: {', '.join(r.get('why', []))}")
+            continue
         label = r["kind"] if r["kind"] == "text" else f"{r['kind']} {r['symbol_kind']} {r['symbol']}"
         print(f"{r['file']}:{r['line']}: [{label}] {r['text']}")
     more = f", {result.total - len(result.results)} more not shown" if result.truncated else ""

@@ -21,6 +21,9 @@ class Message(TypedDict):
     tool_call_id: NotRequired[str]
 
 
+SEARCH_MODES = ("auto", "ranked", "symbol", "text", "regex")
+
+
 class SearchHit(TypedDict):
     """One search result, as ``GET /search`` and the tool read it."""
 

@@ -19,6 +19,7 @@ from litestar import Request
 from litestar.openapi.plugins import JsonRenderPlugin
 
 from assistant.errors import ERROR_CODES
+from assistant.types import SEARCH_MODES
 
 Schema = dict[str, Any]
 
@@ -296,7 +297,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("get", "/api/v1/search"): Operation(
         {JSON: envelope(SEARCH)},
         (*GUARD, *REPO, "missing_parameter", "invalid_request", "file_not_found"),
-        enums={"mode": ["auto", "symbol", "text", "regex"]},
+        enums={"mode": list(SEARCH_MODES)},
     ),
     ("get", "/api/v1/prompt"): Operation(
         {JSON: envelope(_object({"prompt": STRING, "variant": STRING, "model": NULLABLE_STRING}))},

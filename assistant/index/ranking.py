@@ -204,10 +204,11 @@ class Terms:
         for term, weight in term_weights.items():
             name = label.setdefault(term, term)
             weights[name] = max(weights.get(name, 0.0), weight)
-        # chunks are told apart by the rarer terms: a term in most files (weight under
+        # chunks are told apart by the rarer words: one in most files (weight under
         # COMMON_WEIGHT) is not looked for in them, unless the query has few others
-        telling = sorted(term_weights, key=lambda t: -term_weights[t])
-        telling = [t for i, t in enumerate(telling) if i < MIN_CHUNK_TERMS or term_weights[t] >= COMMON_WEIGHT]
+        by_weight = sorted(weights, key=lambda name: (-weights[name], name))
+        kept = {n for i, n in enumerate(by_weight) if i < MIN_CHUNK_TERMS or weights[n] >= COMMON_WEIGHT}
+        telling = [t for t in term_weights if label[t] in kept]
         return cls(part_terms, ident_terms, label, weights, _pattern(tuple(sorted(telling, key=len, reverse=True))))
 
     def found_in(self, text: str) -> bool:

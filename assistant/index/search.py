@@ -12,15 +12,15 @@ from typing import Any, Literal
 
 import re2
 
-from assistant.types import SearchHit
+from assistant.types import SEARCH_MODES, SearchHit
 from sandbox import Components
 
 from .ranking import Terms, best_chunks, rank_files
 from .repo_index import RepoIndex
 from .text import Matcher, QueryError, TextHit, search_text
 
-Mode = Literal["auto", "symbol", "text", "regex", "ranked"]
-MODES = ("auto", "symbol", "text", "regex", "ranked")
+Mode = Literal["auto", "ranked", "symbol", "text", "regex"]
+MODES = SEARCH_MODES
 MAX_LIMIT = 500
 MAX_QUERY_BYTES = 16 * 1024  # a pasted issue or stack trace fits; beyond this is refused
 DEADLINE_SECONDS = 10.0  # every search ends by then, with what it found and truncated: true

@@ -1,4 +1,5 @@
-"""search_files: symbols from the tree-sitter index first, then text matches grouped by file."""
+"""search_files: symbols from the tree-sitter index, text matches grouped by file, and ranked
+parts of files (questions asked in words) grouped by file with why each ranked."""
 
 from __future__ import annotations
 
@@ -32,8 +33,9 @@ def search_files(ctx: ToolContext, args: dict[str, Any], budget: int) -> ToolOut
         )
     except QueryError as exc:  # the query or mode the model gave: a failure it can read
         raise ToolFailure("invalid_parameter", exc.message) from None
-    symbols = [r for r in found.results if r["kind"] != "text"]
+    symbols = [r for r in found.results if r["kind"] in ("definition", "reference")]
     texts = [r for r in found.results if r["kind"] == "text"]
+    chunks = [r for r in found.results if r["kind"] == "chunk"]
     lines: list[str] = []
     if found.state == "building":
         lines.append(f"[the index is still being built ({found.progress:.0%}); results may be incomplete]")
@@ -55,6 +57,8 @@ def search_files(ctx: ToolContext, args: dict[str, Any], budget: int) -> ToolOut
             lines.append(f"  {r['line']}: {r['text']}")
             if "context_after" in r:
                 lines.append(f"  {r['line'] + 1}- {r['context_after']}")
+    if chunks:
+        lines.extend(_ranked_lines(chunks))
     if not lines or (len(lines) == 1 and found.state == "building"):
         lines.append(f"No matches for {query!r}.")
     body, cut = fit(
@@ -82,20 +86,45 @@ def search_files(ctx: ToolContext, args: dict[str, Any], budget: int) -> ToolOut
     return ToolOutput(body, cut, summary)
 
 
+def _ranked_lines(chunks: list[Any]) -> list[str]:
+    """Ranked parts grouped by file (files best first): the file with the priors that applied,
+    then each part's line range, definition and matched terms, and its best line."""
+    files = len({r["file"] for r in chunks})
+    lines = [f"Ranked by relevance ({len(chunks)} parts of {files} file{'s' if files != 1 else ''}, best first):"]
+    current = None
+    for r in chunks:
+        why = r.get("why", [])
+        terms = [w for w in why if w.split(":", 1)[0] in ("name", "path", "body")]
+        if r["file"] != current:
+            current = r["file"]
+            priors = [w for w in why if w not in terms]
+            lines.append(f"{current}" + (f"  [{', '.join(priors)}]" if priors else ""))
+        where = f"{r['line']}-{r['end_line']}" if r["end_line"] != r["line"] else str(r["line"])
+        head = f"  lines {where}" + (f" {r['symbol']}" if r.get("symbol") else "")
+        lines.append(head + (f" — {', '.join(terms)}" if terms else ""))
+        lines.append(f"    {r.get('match_line', r['line'])}: {r['text']}")
+    return lines
+
+
 register(
     Tool(
         name="search_files",
         description=(
-            "Search the repository. Identifier-like queries find symbol definitions and references "
-            "(from a tree-sitter index) and then text matches; other queries search the text. "
-            "mode=regex takes an RE2 regular expression. Smart case: case-insensitive unless the "
-            "query has an upper-case letter."
+            "Search the repository. Ask in words (what the code does, an error message, a pasted "
+            "issue) or by name. A question in words finds the most relevant parts of files, grouped "
+            "by file with why each ranked; an identifier finds its definitions and references "
+            "(tree-sitter index), then text matches, then related parts. mode=text is a literal "
+            "search (smart case), mode=regex takes an RE2 regular expression."
         ),
         schema={
             "type": "object",
             "properties": {
-                "query": {"type": "string", "description": "a symbol name, text or regular expression"},
-                "mode": {"type": "string", "enum": list(MODES), "description": "auto (default), symbol, text or regex"},
+                "query": {"type": "string", "description": "a question in words, a symbol name, text or a regex"},
+                "mode": {
+                    "type": "string",
+                    "enum": list(MODES),
+                    "description": "auto (default), ranked, symbol, text or regex",
+                },
                 "path": {"type": "string", "description": "only search under this directory"},
                 "glob": {"type": "string", "description": "only files matching this glob, e.g. *.py"},
                 "max_results": {

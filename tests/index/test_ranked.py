@@ -1,0 +1,225 @@
+"""Ranked search: questions asked in words find the code they are about, with why each part
+ranked; the ranked index follows every change like the rest of the index."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from assistant.index import QueryError, RepoIndex, search_index
+from sandbox import Roots
+
+SANDBOX = '''"""Path confinement for every read."""
+
+
+class Confinement:
+    """Keeps every path below the repository root."""
+
+    def confine(self, path):
+        """Resolve a path and refuse one that escapes the root."""
+        resolved = self.resolve(path)
+        if not resolved.startswith(self.root):
+            raise PermissionError(path)
+        return resolved
+
+    def resolve(self, path):
+        return normalise(path)
+
+
+def normalise(path):
+    return path.replace("//", "/")
+'''
+SANDBOX_TEST = '''from pkg.sandbox import Confinement
+
+
+def test_confine_refuses_a_path_that_escapes_the_root():
+    assert Confinement().confine("a/b") == "a/b"
+'''
+CHAT = '''MAX_CHATS = 4
+
+
+def take_chat_slot(slots):
+    """Too many concurrent chats: refuse the next one."""
+    if slots.busy >= MAX_CHATS:
+        raise RuntimeError("busy")
+    slots.busy += 1
+'''
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    (root / "pkg").mkdir(parents=True)
+    (root / "tests").mkdir()
+    (root / "pkg" / "sandbox.py").write_text(SANDBOX)
+    (root / "tests" / "test_sandbox.py").write_text(SANDBOX_TEST)
+    (root / "pkg" / "chat.py").write_text(CHAT)
+    (root / "README.md").write_text("# Demo\n\nA demo project.\n")
+    return root
+
+
+@pytest.fixture
+def make_index(repo: Path, tmp_path: Path) -> Iterator[Callable[[], RepoIndex]]:
+    made: list[tuple[RepoIndex, Roots]] = []
+
+    def build() -> RepoIndex:
+        roots = Roots([str(repo)])
+        index = RepoIndex(roots, roots.default, str(tmp_path / "cache"))
+        index.build()
+        made.append((index, roots))
+        return index
+
+    yield build
+    for index, roots in made:
+        index.close()
+        roots.close()
+
+
+def ranked_files(index: RepoIndex, query: str, mode: str = "ranked") -> list[str]:
+    return list(dict.fromkeys(r["file"] for r in search_index(index, query, mode, limit=50).results))
+
+
+def test_a_question_in_words_finds_the_code_it_is_about(make_index: Callable[[], RepoIndex]) -> None:
+    index = make_index()
+    found = search_index(index, "how are paths confined to the root", "auto")
+    assert found.mode == "ranked"
+    first = found.results[0]
+    assert first["kind"] == "chunk" and first["file"] == "pkg/sandbox.py"
+    assert first["symbol"] == "Confinement.confine"
+    assert (first["line"], first["end_line"]) == (7, 12)
+    assert "escapes the root" in first["text"] or "confine" in first["text"]
+    assert ranked_files(index, "too many concurrent chats")[0] == "pkg/chat.py"
+
+
+def test_why_names_the_fields_that_matched_and_the_priors(make_index: Callable[[], RepoIndex]) -> None:
+    index = make_index()
+    first = search_index(index, "confine paths", "ranked").results[0]
+    why = first["why"]
+    assert "name:confine" in why  # the definition's name
+    assert "path:paths" not in why and any(w.startswith("body:paths") or w.startswith("body:path") for w in why)
+    assert "source file" in why
+    sandbox_why = search_index(index, "sandbox confinement", "ranked").results[0]["why"]
+    assert "path:sandbox" in sandbox_why
+
+
+def test_a_source_file_ranks_above_its_test_unless_the_question_is_about_tests(
+    make_index: Callable[[], RepoIndex],
+) -> None:
+    index = make_index()
+    assert ranked_files(index, "confine a path that escapes the root")[:2] == ["pkg/sandbox.py", "tests/test_sandbox.py"]
+    about_tests = search_index(index, "test that confine refuses a path that escapes the root", "ranked").results
+    assert about_tests[0]["file"] == "tests/test_sandbox.py"
+    assert "test file" in about_tests[0]["why"]
+
+
+def test_a_name_spelled_as_code_lifts_the_file_that_defines_it(make_index: Callable[[], RepoIndex]) -> None:
+    index = make_index()
+    found = search_index(index, "why does take_chat_slot() refuse", "ranked").results
+    assert found[0]["file"] == "pkg/chat.py" and "defines take_chat_slot" in found[0]["why"]
+
+
+def test_an_identifier_keeps_symbols_then_text_with_ranked_parts_after(make_index: Callable[[], RepoIndex]) -> None:
+    index = make_index()
+    found = search_index(index, "normalise", "auto", limit=20)
+    kinds = [r["kind"] for r in found.results]
+    assert kinds[0] == "definition" and found.results[0]["file"] == "pkg/sandbox.py"
+    assert kinds.index("reference") < len(kinds)
+    assert "chunk" not in kinds or kinds.index("chunk") > max(i for i, k in enumerate(kinds) if k != "chunk")
+
+
+def test_edits_new_files_deletions_and_new_ignore_rules_reach_the_next_search(
+    repo: Path, make_index: Callable[[], RepoIndex]
+) -> None:
+    index = make_index()
+    assert "pkg/chat.py" in ranked_files(index, "concurrent refuse")
+    (repo / "pkg" / "chat.py").write_text("def greet():\n    return 'hello'\n")
+    assert "pkg/chat.py" not in ranked_files(index, "concurrent refuse")
+    assert ranked_files(index, "greet hello") == ["pkg/chat.py"]
+    (repo / "pkg" / "queue.py").write_text("def enqueue_job(job):\n    '''Put a job on the work queue.'''\n")
+    assert ranked_files(index, "work queue job")[0] == "pkg/queue.py"
+    (repo / "pkg" / "queue.py").unlink()
+    assert "pkg/queue.py" not in ranked_files(index, "work queue job")
+    (repo / ".gitignore").write_text("pkg/chat.py\n")
+    assert ranked_files(index, "greet hello") == []
+
+
+def test_ignored_binary_and_oversized_files_are_never_ranked(repo: Path, make_index: Callable[[], RepoIndex]) -> None:
+    (repo / ".gitignore").write_text("secret/\n")
+    (repo / "secret").mkdir()
+    (repo / "secret" / "keys.py").write_text("def zebra_keys():\n    '''zebra zebra'''\n")
+    (repo / "blob.bin").write_bytes(b"zebra\x00\x01 zebra")
+    (repo / "big.txt").write_bytes(b"zebra stripes\n" * 100_000)
+    index = make_index()
+    assert ranked_files(index, "zebra stripes") == []
+
+
+def test_the_ranked_index_survives_a_restart_and_only_changed_files_are_indexed_again(
+    repo: Path, make_index: Callable[[], RepoIndex]
+) -> None:
+    first = make_index()
+    assert ranked_files(first, "concurrent refuse")[0] == "pkg/chat.py"
+    first.close()
+    (repo / "pkg" / "chat.py").write_text("def greet():\n    return 'hello'\n")
+    (repo / "README.md").unlink()
+    second = make_index()
+    assert set(second.data.ranked.indexed) == {"pkg/sandbox.py", "tests/test_sandbox.py", "pkg/chat.py"}
+    assert "pkg/chat.py" not in ranked_files(second, "concurrent refuse")
+    assert ranked_files(second, "greet hello") == ["pkg/chat.py"]
+    assert ranked_files(second, "demo project") == []
+
+
+def test_a_query_while_the_index_builds_says_so(repo: Path, tmp_path: Path) -> None:
+    for n in range(300):
+        (repo / "pkg" / f"mod{n}.py").write_text(f"def handler_{n}(request):\n    return route_{n}(request)\n")
+    roots = Roots([str(repo)])
+    index = RepoIndex(roots, roots.default, str(tmp_path / "cache"))
+    try:
+        index.start()
+        during = search_index(index, "concurrent chats", "ranked")
+        assert during.state == "building" and during.mode == "ranked"
+        assert index.ready.wait(60)
+        after = search_index(index, "concurrent chats", "ranked")
+        assert after.state == "ready" and after.results[0]["file"] == "pkg/chat.py"
+        assert {r["file"] for r in during.results} <= {r["file"] for r in after.results} | {"pkg/chat.py"}
+    finally:
+        index.close()
+        roots.close()
+
+
+def test_a_pasted_issue_is_a_normal_query_and_too_long_or_empty_ones_are_refused(
+    make_index: Callable[[], RepoIndex],
+) -> None:
+    index = make_index()
+    issue = ("When too many concurrent chats arrive the server should refuse the next one. " * 110)[:8000]
+    found = search_index(index, issue, "auto")
+    assert found.mode == "ranked" and found.results[0]["file"] == "pkg/chat.py"
+    with pytest.raises(QueryError, match="16 KB"):
+        search_index(index, "word " * 4000, "ranked")
+    with pytest.raises(QueryError, match="empty"):
+        search_index(index, "   ", "ranked")
+
+
+def test_the_same_query_gives_the_same_order(make_index: Callable[[], RepoIndex]) -> None:
+    index = make_index()
+    runs = [search_index(index, "path root resolve confine", "ranked").results for _ in range(3)]
+    assert runs[0] == runs[1] == runs[2]
+    assert len(runs[0]) >= 2
+
+
+def test_read_files_get_a_bonus_and_say_so(make_index: Callable[[], RepoIndex]) -> None:
+    index = make_index()
+    plain = search_index(index, "confine path root", "ranked").results
+    test_file = next(r for r in plain if r["file"] == "tests/test_sandbox.py")
+    read = search_index(index, "confine path root", "ranked", read_files=frozenset({"tests/test_sandbox.py"})).results
+    again = next(r for r in read if r["file"] == "tests/test_sandbox.py")
+    assert again["score"] > test_file["score"] and "read earlier" in again["why"]
+
+
+def test_ranked_search_is_fast_enough_to_not_time_out(make_index: Callable[[], RepoIndex]) -> None:
+    index = make_index()
+    started = time.perf_counter()
+    search_index(index, "paths", "ranked")
+    assert time.perf_counter() - started < 5  # a sanity bound, not a benchmark (bench/localize.py)
