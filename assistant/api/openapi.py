@@ -143,6 +143,7 @@ SEARCH_HIT = _object(
         "context_before": STRING,
         "context_after": STRING,
         "why": {"type": "array", "items": STRING},
+        "match_line": INTEGER,
         "minified": BOOLEAN,
     },
 )

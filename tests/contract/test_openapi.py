@@ -41,7 +41,7 @@ def test_streams_enumerations_and_errors_are_described(client: Any) -> None:
     assert set(paths["/api/v1/models/pull"]["post"]["responses"]["200"]["content"]) == {"text/event-stream"}
     assert set(paths["/api/v1/chat/completions"]["post"]["responses"]["200"]["content"]) == {"text/event-stream", "application/json"}
     parameters = {p["name"]: p["schema"] for p in paths["/api/v1/search"]["get"]["parameters"]}
-    assert parameters["mode"]["enum"] == ["auto", "symbol", "text", "regex"]
+    assert parameters["mode"]["enum"] == ["auto", "ranked", "symbol", "text", "regex"]
     files = {p["name"]: p["schema"] for p in paths["/api/v1/files"]["get"]["parameters"]}
     assert files["encoding"]["enum"] == ["utf-8", "base64"]
     prompt = {p["name"]: p["schema"] for p in paths["/api/v1/prompt"]["get"]["parameters"]}
