@@ -96,6 +96,27 @@ def test_search_files_normal_truncated_and_empty(ctx: ToolContext, layout: Layou
     assert "hunter2" not in secret.content.replace("'hunter2'", "")  # type: ignore[attr-defined]
 
 
+def test_search_files_in_words_groups_ranked_parts_by_file_with_why(ctx: ToolContext, layout: Layout) -> None:
+    (layout.repo / "src" / "retry.py").write_text(
+        "import time\n\n\n"
+        "class Backoff:\n"
+        "    def wait_before_retry(self, attempt):\n"
+        '        """Sleep longer after each failed attempt."""\n'
+        "        time.sleep(2 ** attempt)\n"
+    )
+    ctx.indexes.get(ctx.roots.default).ready.wait(10)
+    found = call(ctx, "search_files", query="how long do we sleep before a retry after a failed attempt")
+    lines = found.content.splitlines()  # type: ignore[attr-defined]
+    assert lines[0].startswith("Ranked by relevance (") and lines[0].endswith("best first):")
+    assert lines[1] == "src/retry.py  [source file]"
+    assert lines[2].startswith("  lines 5-7 Backoff.wait_before_retry — name:")
+    assert "name:retry" in lines[2] and "body:attempt×3" in lines[2]
+    assert lines[3] == '    6: """Sleep longer after each failed attempt."""'
+    assert lines[4] == "long.py  [source file]" and lines[5] == "  lines 1-40 — path:long"  # matched by its name
+    assert found.summary == "2 matches in 2 files"  # type: ignore[attr-defined]
+    assert "in words" in get_tool("search_files").description
+
+
 def test_search_files_denied_path_and_bad_regex(ctx: ToolContext) -> None:
     denied = call(ctx, "search_files", query="x", path="../outside")
     assert denied.status == "failed" and denied.error["code"] == "access_denied"  # type: ignore[attr-defined]
