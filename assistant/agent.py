@@ -146,6 +146,7 @@ class ChatInput:
     model: ModelInfo  # resolved: its name, context length and whether it takes native tools
     repo_path: str
     max_rounds: int
+    map_tokens: int = 1024  # the repository map's share of the system prompt (0: no map)
     temperature: float = DEFAULT_TEMPERATURE
     max_tokens: int = DEFAULT_MAX_TOKENS
     tool_mode: str = "auto"
@@ -210,7 +211,8 @@ async def run(services: ChatServices, chat: ChatInput) -> AsyncIterator[Event]:
     offered = tools_offered(chat.tool_mode, chat.messages)
     with services.roots.open_repo(chat.repo_path) as repo:
         variant = choose_variant(chat.tool_mode, chat.model.native_tools)
-        prompt = system_prompt(repo, services.indexes, variant)
+        question = next((str(m.get("content") or "") for m in reversed(chat.messages) if m.get("role") == "user"), "")
+        prompt = system_prompt(repo, services.indexes, variant, question, chat.map_tokens)
     context = services.tool_context(chat.repo_path, _previously_read(chat.messages))
     schemas = [tool.openai_schema() for tool in TOOLS.values()]
     messages: list[Message] = [{"role": "system", "content": prompt}, *chat.messages]

@@ -14,7 +14,7 @@ from litestar.types import ASGIApp
 
 import web
 from assistant import __version__
-from assistant.api import chat, docs, files, health, models, openai_compat, prompt, search, tools
+from assistant.api import chat, docs, files, health, models, openai_compat, prompt, repomap, search, tools
 from assistant.api.envelope import handle_exception
 from assistant.api.guard import Guard, static_paths
 from assistant.api.mcp import build_mcp, mcp_route
@@ -55,6 +55,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
             files.get_files,
             files.post_files_read,
             search.get_search,
+            repomap.get_map,
             prompt.get_prompt,
             tools.post_tools_call,
             chat.post_chat,

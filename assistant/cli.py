@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--keepalive-seconds", type=float, help="SSE keepalive comment interval (default 15)")
     serve.add_argument("--max-rounds", type=int, help="tool-loop rounds per chat (default 8)")
     serve.add_argument(
+        "--map-tokens", type=int, help="tokens of repository map in the system prompt (default 1024; 0: none)"
+    )
+    serve.add_argument(
         "--insecure", action="store_true", default=None, help="allow a non-loopback bind without --api-key"
     )
     serve.add_argument(
@@ -286,6 +289,7 @@ async def _ask_async(settings: Settings, args: argparse.Namespace, json: Any) ->
             model=info,
             repo_path=services.roots.default,
             max_rounds=settings.max_rounds,
+            map_tokens=settings.map_tokens,
             temperature=args.temperature if args.temperature is not None else agent.DEFAULT_TEMPERATURE,
             max_tokens=args.max_tokens if args.max_tokens is not None else agent.DEFAULT_MAX_TOKENS,
             tool_mode=args.tool_mode,

@@ -88,5 +88,17 @@ def choose_variant(tool_mode: str, native_tools: bool) -> prompts.Variant:
     return "manual" if tool_mode == "manual" else "auto"
 
 
-def system_prompt(repo: Repo, indexes: IndexManager, variant: prompts.Variant) -> str:
-    return prompts.render(variant, repo.name, repo_overview(repo, indexes), registry_tools())
+MAP_HEADING = "- Repository map (the most central files for this question, with their key definitions):"
+
+
+def system_prompt(
+    repo: Repo, indexes: IndexManager, variant: prompts.Variant, question: str | None = None, map_tokens: int = 0
+) -> str:
+    """The system prompt: the template of ``variant`` with the repository's overview, and its
+    map for ``question`` within ``map_tokens`` (none at 0, or while nothing is parsed yet)."""
+    overview = repo_overview(repo, indexes)
+    if map_tokens > 0:
+        made = indexes.get(repo.path).map(question, map_tokens)
+        if made.text:
+            overview += "\n" + MAP_HEADING + "\n" + made.text
+    return prompts.render(variant, repo.name, overview, registry_tools())

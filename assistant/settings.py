@@ -51,6 +51,7 @@ class Settings:
     max_concurrent_chats: int = 16
     keepalive_seconds: float = 15.0
     max_rounds: int = 8
+    map_tokens: int = 1024
     connect_timeout: float = 5.0
     first_token_timeout: float = 300.0
     chunk_timeout: float = 120.0
@@ -70,6 +71,8 @@ class Settings:
     def with_overrides(self, **values: Any) -> Settings:
         return replace(self, **values)
 
+
+MAX_MAP_TOKENS = 16384
 
 _LIST_FIELDS = {"repo", "allow_origin", "allow_host"}
 _LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -209,6 +212,8 @@ def _validate(settings: Settings) -> Settings:
             raise SettingsError(f"{name} must be positive")
     if settings.max_rounds < 1:
         raise SettingsError("max_rounds must be at least 1")
+    if not 0 <= settings.map_tokens <= MAX_MAP_TOKENS:
+        raise SettingsError(f"map_tokens must be 0 (no map) to {MAX_MAP_TOKENS}")
     if "*" in settings.allow_origin and settings.api_key:
         raise SettingsError("--allow-origin '*' cannot be combined with --api-key; name the origins")
     if settings.backend == "openai" and not settings.base_url:

@@ -102,6 +102,7 @@ async def prepare(svc: Services, body: ChatBody) -> agent.ChatInput:
         model=await chat_model(svc, model.value, model.param),
         repo_path=repo_path,
         max_rounds=svc.settings.max_rounds,
+        map_tokens=svc.settings.map_tokens,
         temperature=_setting(body, "temperature", agent.DEFAULT_TEMPERATURE).value,
         max_tokens=_setting(body, "max_tokens", agent.DEFAULT_MAX_TOKENS).value,
         tool_mode=_setting(body, "tool_mode", "auto").value,

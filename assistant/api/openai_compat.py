@@ -213,6 +213,7 @@ async def v1_chat(request: Request[Any, Any, Any], data: JSONBody[OpenAIChatBody
         else:
             chat = agent.ChatInput(
                 messages=messages, model=info, repo_path=repo_path, max_rounds=svc.settings.max_rounds,
+                map_tokens=svc.settings.map_tokens,
                 temperature=temperature, max_tokens=max_tokens, seed=data.seed,
             )  # fmt: skip
             source = _our_tools(svc, chat, request.scope["state"]["request_id"])

@@ -300,6 +300,21 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         (*GUARD, *REPO, "missing_parameter", "invalid_request", "file_not_found"),
         enums={"mode": list(SEARCH_MODES)},
     ),
+    ("get", "/api/v1/map"): Operation(
+        {
+            JSON: envelope(
+                _object(
+                    {
+                        "map": STRING,
+                        "tokens": INTEGER,
+                        "files": {"type": "array", "items": STRING},
+                        "index": {"enum": ["building", "ready"]},
+                    }
+                )
+            )
+        },
+        (*GUARD, *REPO, "invalid_request"),
+    ),
     ("get", "/api/v1/prompt"): Operation(
         {JSON: envelope(_object({"prompt": STRING, "variant": STRING, "model": NULLABLE_STRING}))},
         (*GUARD, *REPO, "missing_parameter", "invalid_request"),

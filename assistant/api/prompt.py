@@ -20,6 +20,7 @@ async def get_prompt(
     repo_path: Annotated[str | None, QueryParameter(description="repository path (default: the first --repo)")] = None,
     tool_mode: Annotated[str, QueryParameter(description="auto or manual")] = "auto",
     model: Annotated[str | None, QueryParameter(description="the model (its tool support picks the variant)")] = None,
+    q: Annotated[str | None, QueryParameter(description="the question (the repository map is made for it)")] = None,
 ) -> Response[bytes]:
     if tool_mode not in ("auto", "manual"):
         raise AssistantError("invalid_parameter", "`tool_mode` must be 'auto' or 'manual'", param="tool_mode")
@@ -27,5 +28,5 @@ async def get_prompt(
     chosen = model or svc.settings.model
     variant = choose_variant(tool_mode, await model_supports_tools(svc.backend, chosen))
     with sandbox_params(repo="repo_path"), svc.roots.open_repo(repo_path) as repo:
-        text = system_prompt(repo, svc.indexes, variant)
+        text = system_prompt(repo, svc.indexes, variant, q, svc.settings.map_tokens)
     return ok(request, {"prompt": text, "variant": variant, "model": chosen})

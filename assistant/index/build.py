@@ -58,6 +58,7 @@ class Builder:
             hit = cached.get(path)
             with data.lock:
                 data.files[path] = record
+                data.version += 1
                 if hit is not None and (hit.mtime_ns, hit.size) == (record.mtime_ns, record.size):
                     record.tags = hit.tags
                     data.symbols.add_file(path, record.tags)

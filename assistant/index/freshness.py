@@ -107,6 +107,7 @@ class Freshness:
                 data.symbols.remove_file(path, old.tags or NO_TAGS)
             record.tags = NO_TAGS if record.language is None else None
             data.files[path] = record
+            data.version += 1
             if record.language is not None:
                 to_parse.append(path)
             else:

@@ -10,6 +10,7 @@ from assistant.types import IndexStats
 from sandbox import Components, Roots
 
 from .repo_index import Progress, RepoIndex
+from .repomap import RepoMap
 from .search import SearchResult, search_index
 
 
@@ -37,6 +38,11 @@ class IndexView:
 
     def stats(self) -> IndexStats:
         return self.index.stats(self._head)
+
+    def map(self, question: str | None, tokens: int) -> RepoMap:
+        """The repository map for ``question`` within ``tokens`` (see ``repomap``)."""
+        self.index.refresh()
+        return self.index.maps.make(question, tokens, self._head)
 
     def search(
         self,

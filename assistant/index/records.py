@@ -108,6 +108,7 @@ class IndexData:
         self.files: dict[str, FileRecord] = {}
         self.symbols = SymbolTable()
         self.ranked = ranked or RankedIndex(None)
+        self.version = 0  # every change to the files or their tags makes a new version
         self.done = 0
         self.total = 0
 
@@ -122,6 +123,7 @@ class IndexData:
             record.tags = tags
             self.symbols.add_file(path, tags)
             self.ranked.put(path, record)
+            self.version += 1
 
     def index_as_is(self, path: str, record: FileRecord) -> None:
         """A file whose tags are known (from the cache, or none: no grammar) is in the ranked
@@ -133,6 +135,7 @@ class IndexData:
         """Forget a file (deleted, or newly ignored)."""
         record = self.files.pop(path, None)
         if record is not None:
+            self.version += 1
             self.symbols.remove_file(path, record.tags or NO_TAGS)
             self.ranked.remove(path)
 

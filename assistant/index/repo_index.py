@@ -27,6 +27,7 @@ from .freshness import Freshness
 from .languages import language_for
 from .ranked import RankedIndex
 from .records import MAX_FILE_BYTES, FileRecord, IndexData, gc_paused, join_path, read_record
+from .repomap import MapMaker
 from .symbols import SymbolTable
 
 log = logging.getLogger("assistant.index")
@@ -54,6 +55,7 @@ class RepoIndex:
         self.data = IndexData(RankedIndex(store.ranked_dir(cache_dir, repo_path)))
         self._builder = Builder(self.data, workers or os.cpu_count() or 2, batch_files)
         self._freshness = Freshness(self.data, self._builder, repo_path, watch)
+        self.maps = MapMaker(self.data)
         self._cache = CacheWriter(self.data, store.cache_file(cache_dir, repo_path), repo_path)
         self.state: IndexState = "building"
         self.text_ready = threading.Event()

@@ -165,6 +165,10 @@ class SymbolTable:
             found.extend(Tag(name, refs.kind, False, line, line) for line in refs.lines)
         return found
 
+    def definers(self, name: str) -> list[str]:
+        """The files that define ``name`` (this exact spelling)."""
+        return [p for p in self.postings.get(name, ()) if name in self._file_defs.get(p, ())]
+
     def defined_in(self, name: str) -> list[tuple[str, str]]:
         """(file, name) for each file that defines ``name`` (any case), in path order."""
         found: list[tuple[str, str]] = []
