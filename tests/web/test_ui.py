@@ -277,3 +277,45 @@ def test_enter_sends_shift_enter_adds_a_line_and_narrow_layout(layout: Layout, l
     assert page.locator("#trace-panel").is_visible() and not page.locator("#chat-panel").is_visible()
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / "narrow.png"))
+
+
+def test_the_search_box_groups_results_by_file_and_opens_the_preview_at_the_line(
+    layout: Layout, live_server: Any, fake_ollama: FakeOllama, open_page: Any
+) -> None:
+    lines = [f"VALUE_{i} = {i}\n" for i in range(1, 120)]
+    lines += [
+        "\n",
+        "def backoff_delay(attempt):\n",
+        '    """How long to sleep before the next retry of a failed request."""\n',
+        "    return min(60, 2 ** attempt)\n",
+    ]
+    (layout.repo / "src" / "retry.py").write_text("".join(lines))
+    (layout.repo / "src" / "client.py").write_text(
+        "from retry import backoff_delay\n\n\ndef send(request):\n    '''Send and retry a failed request.'''\n"
+    )
+    server = live_server(layout.repo, ollama_url=fake_ollama.url)
+    page, _ = open_page(server.url)
+    ready(page)
+    page.fill("#code-search-input", "how long to sleep before a retry")
+    page.press("#code-search-input", "Enter")
+    page.wait_for_selector(".search-file", timeout=10_000)
+    files = page.locator(".search-path").all_inner_texts()
+    assert files[0] == "src/retry.py" and "src/client.py" in files
+    first = page.locator(".search-hit").first
+    assert first.locator(".search-lines").inner_text() == "121–123"
+    assert first.locator(".search-symbol").inner_text() == "backoff_delay"
+    labels = first.locator(".why-label").all_inner_texts()
+    assert "source file" in labels and any(label.startswith("body:") for label in labels)
+    page.screenshot(path=str(SHOTS / "search-results.png"))
+    first.click()
+    page.wait_for_selector("#file-preview:not([hidden]) #preview-mark:not([hidden])", timeout=5_000)
+    assert page.locator("#preview-name").inner_text() == "src/retry.py"
+    assert page.locator("#preview-mark").get_attribute("data-line") == "121"
+    scrolled = page.evaluate("document.getElementById('preview-pre').scrollTop")
+    assert scrolled > 1000  # line 121 of 19 px lines: scrolled well past the top
+    mark = page.locator("#preview-mark").bounding_box()
+    pre = page.locator("#preview-pre").bounding_box()
+    assert mark and pre and pre["y"] <= mark["y"] <= pre["y"] + pre["height"]  # the marked lines are in view
+    page.screenshot(path=str(SHOTS / "search-preview.png"))
+    page.press("#code-search-input", "Escape")
+    assert page.locator("#search-results").is_hidden()

@@ -71,7 +71,120 @@ function showInline(error) {
   $("file-list").replaceChildren(item);
 }
 
-export async function preview(path) {
+// The search box above the file browser: results grouped by file, `why` as small labels; a
+// click opens the preview at those lines.
+export function setupSearch() {
+  const form = $("code-search");
+  const input = $("code-search-input");
+  const box = $("search-results");
+  let asked = 0;
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const q = input.value.trim();
+    if (!q) {
+      box.hidden = true;
+      return;
+    }
+    const mine = ++asked;
+    const params = new URLSearchParams({ q, limit: "40" });
+    if (repo) params.set("repo", repo);
+    box.hidden = false;
+    box.replaceChildren(note("Searching…"));
+    try {
+      const found = await getJSON(`/api/v1/search?${params}`);
+      if (mine === asked) showResults(found);
+    } catch (error) {
+      if (mine === asked) box.replaceChildren(note(`${error.message} (${error.code})`, "error-inline"));
+    }
+  });
+  input.addEventListener("input", () => {
+    if (!input.value) box.hidden = true;
+  });
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") {
+      input.value = "";
+      box.hidden = true;
+    }
+  });
+}
+
+function note(text, className = "muted") {
+  const p = document.createElement("p");
+  p.className = className;
+  p.textContent = text;
+  return p;
+}
+
+function span(className, text) {
+  const s = document.createElement("span");
+  s.className = className;
+  s.textContent = text;
+  return s;
+}
+
+function showResults(found) {
+  const box = $("search-results");
+  const parts = [];
+  const head = `${found.results.length} result${found.results.length === 1 ? "" : "s"} · ${found.mode}` +
+    (found.index.state === "building" ? " · index still building" : "");
+  parts.push(note(head, "search-head"));
+  if (!found.results.length) parts.push(note(`Nothing found for “${found.query}”.`));
+  const groups = new Map();
+  for (const hit of found.results) {
+    if (!groups.has(hit.file)) groups.set(hit.file, []);
+    groups.get(hit.file).push(hit);
+  }
+  for (const [file, hits] of groups) {
+    const group = document.createElement("div");
+    group.className = "search-file";
+    group.append(span("search-path", file));
+    for (const hit of hits) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "search-hit";
+      button.dataset.file = file;
+      button.dataset.line = String(hit.line);
+      const lines = hit.end_line > hit.line ? `${hit.line}–${hit.end_line}` : `${hit.line}`;
+      const top = document.createElement("div");
+      top.append(span("search-lines", lines));
+      if (hit.symbol) top.append(span("search-symbol", hit.symbol));
+      else if (hit.kind !== "chunk") top.append(span("search-kind", hit.kind));
+      button.append(top, span("search-text", hit.text));
+      if (hit.why && hit.why.length) {
+        const why = document.createElement("div");
+        why.className = "why";
+        for (const reason of hit.why) why.append(span("why-label", reason));
+        button.append(why);
+      }
+      button.addEventListener("click", () => preview(file, hit.line, hit.end_line, hit.match_line));
+      group.append(button);
+    }
+    parts.push(group);
+  }
+  box.replaceChildren(...parts);
+}
+
+// Scroll the preview to `line` and mark lines `line`..`endLine` (1-based).
+function markLines(line, endLine, focusLine) {
+  const pre = $("preview-pre");
+  const code = $("preview-code");
+  const mark = $("preview-mark");
+  if (!line) {
+    mark.hidden = true;
+    pre.scrollTop = 0;
+    return;
+  }
+  const height = parseFloat(getComputedStyle(code).lineHeight) || 19;
+  const top = code.offsetTop + (line - 1) * height;
+  mark.style.top = `${top}px`;
+  mark.style.height = `${(Math.max(endLine || line, line) - line + 1) * height}px`;
+  mark.hidden = false;
+  mark.dataset.line = String(line);
+  const focus = code.offsetTop + ((focusLine || line) - 1) * height;
+  pre.scrollTop = Math.max(0, Math.min(top, focus - pre.clientHeight / 3));
+}
+
+export async function preview(path, line = null, endLine = null, focusLine = null) {
   const params = new URLSearchParams({ path, read: "true", max_bytes: "200000" });
   if (repo) params.set("repo", repo);
   const panel = $("file-preview");
@@ -89,4 +202,5 @@ export async function preview(path) {
     code.textContent = `${error.message} (${error.code})`;
   }
   panel.hidden = false;
+  markLines(line, endLine, focusLine);
 }

@@ -1,6 +1,6 @@
 // Wires the page together.
 import { ask, clearConversation, restore, showError, stop } from "./chat.js";
-import { browse, currentRepo, loadRepos } from "./files.js";
+import { browse, currentRepo, loadRepos, setupSearch } from "./files.js";
 import { checkHealth, loadModels, setupPull } from "./models.js";
 
 const $ = (id) => document.getElementById(id);
@@ -60,6 +60,7 @@ async function start() {
   setupTabs();
   setupDivider();
   setupPull();
+  setupSearch();
   $("composer").addEventListener("submit", (event) => {
     event.preventDefault();
     send();
