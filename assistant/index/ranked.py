@@ -32,7 +32,7 @@ import msgspec
 import tantivy
 
 from .tags import NO_TAGS
-from .tokens import analyzers, identifier_text
+from .tokens import analyzers, identifier_text, name_words, split_name, stem_of
 
 if TYPE_CHECKING:
     from .records import FileRecord
@@ -46,13 +46,18 @@ FIELDS: dict[str, tuple[str, float]] = {
     "path_id": ("ident", 3.0),
     "name": ("parts", 3.0),
     "name_id": ("ident", 3.0),
-    "refs": ("parts", 0.5),
     "refs_id": ("whole", 0.5),
     "body": ("words", 1.0),
     "body_id": ("whole", 1.0),
 }
-PART_FIELDS = ("path", "name", "refs", "body")
+PART_FIELDS = ("path", "name", "body")
 IDENT_FIELDS = ("path_id", "name_id", "refs_id", "body_id")
+# the endings a stem takes in the bodies' words that are looked up (each kept only if the
+# stemmer gives it back the same stem)
+ENDINGS = (
+    "s", "es", "e", "ed", "ing", "er", "ers", "ion", "ions", "ation", "ations", "ment", "ments", "y", "ies",
+    "ied", "ly", "ity", "able", "al", "ive", "ize", "ized", "ise", "ised", "ence", "ance", "ent", "ant",
+)  # fmt: skip
 MAX_TERMS = 64  # a long query (a pasted issue) keeps its rarest terms
 COMMIT_EVERY = 1.0  # seconds between commits while a build adds files
 BUILD_HEAP = 64 * 1024 * 1024  # the writer's memory while building (released after)
@@ -181,11 +186,10 @@ class RankedIndex:
         names = " ".join(t.name for t in tags.definitions)
         refs = " ".join(r.name for r in tags.references)
         doc = tantivy.Document()
-        doc.add_text("path", path)
-        doc.add_text("path_id", path)
-        doc.add_text("name", names)
+        doc.add_text("path", name_words(path))
+        doc.add_text("path_id", identifier_text(path.encode("utf-8", "replace")))
+        doc.add_text("name", " ".join(split_name(t.name) for t in tags.definitions))
         doc.add_text("name_id", names)
-        doc.add_text("refs", refs)
         doc.add_text("refs_id", refs)
         if not record.minified:  # a minified or generated file is found by its path and names
             doc.add_text("body", record.text.decode("utf-8", "replace"))
@@ -240,9 +244,26 @@ class RankedIndex:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def search(self, part_terms: list[str], ident_terms: list[str], limit: int) -> tuple[list[tuple[str, float]], int]:
+    def variants(self, stem: str, word: str) -> list[str]:
+        """The words of the bodies that share ``stem`` (the stem of the query's ``word``): the
+        body is indexed unstemmed (stemming every word of every file was a third of the ranked
+        index's build time), so a stemmed query term is matched on the forms it has there."""
+        index = self._index
+        if index is None:
+            return []
+        searcher = index.searcher()
+        candidates = dict.fromkeys([word, stem, *(stem + ending for ending in ENDINGS)])
+        found = []
+        for candidate in candidates:
+            if searcher.doc_freq("body", candidate) and (candidate == word or stem_of(candidate) == stem):
+                found.append(candidate)
+        return found
+
+    def search(
+        self, part_terms: list[str], ident_terms: list[str], variants: dict[str, list[str]], limit: int
+    ) -> tuple[list[tuple[str, float]], int]:
         """Files by BM25 over the weighted fields, best first, as (path, score); and how many
-        files matched in all."""
+        files matched in all. ``variants``: each part term's forms in the bodies."""
         index = self._index
         if index is None:
             return [], 0
@@ -254,7 +275,14 @@ class RankedIndex:
         for terms, fields in ((part_terms, PART_FIELDS), (ident_terms, IDENT_FIELDS)):
             for term in terms:
                 for field in fields:
-                    query = tantivy.Query.term_query(schema, field, term)
+                    if field == "body" and terms is part_terms:
+                        forms = variants.get(term, [])
+                        if not forms:
+                            continue
+                        one = [tantivy.Query.term_query(schema, field, form) for form in forms]
+                        query = one[0] if len(one) == 1 else tantivy.Query.disjunction_max_query(one)
+                    else:
+                        query = tantivy.Query.term_query(schema, field, term)
                     clauses.append((should, tantivy.Query.boost_query(query, FIELDS[field][1])))
         if not clauses:
             return [], 0
@@ -267,18 +295,23 @@ class RankedIndex:
                 found.append((path, float(score)))
         return found, int(getattr(result, "count", 0) or 0)
 
-    def weights(self, part_terms: list[str], ident_terms: list[str]) -> dict[str, float]:
-        """Each term's inverse document frequency over the files' bodies (how rare it is)."""
+    def weights(
+        self, part_terms: list[str], ident_terms: list[str], variants: dict[str, list[str]]
+    ) -> dict[str, float]:
+        """Each term's inverse document frequency over the files' bodies (how rare it is; a
+        part term by its most common form)."""
         index = self._index
         if index is None:
             return {}
         searcher = index.searcher()
         files = max(1, searcher.num_docs)
         weights: dict[str, float] = {}
-        for terms, field in ((part_terms, "body"), (ident_terms, "body_id")):
-            for term in terms:
-                df = searcher.doc_freq(field, term)
-                weights.setdefault(term, math.log(1 + (files - df + 0.5) / (df + 0.5)))
+        for term in part_terms:
+            df = max((searcher.doc_freq("body", form) for form in variants.get(term, ())), default=0)
+            weights.setdefault(term, math.log(1 + (files - df + 0.5) / (df + 0.5)))
+        for term in ident_terms:
+            df = searcher.doc_freq("body_id", term)
+            weights.setdefault(term, math.log(1 + (files - df + 0.5) / (df + 0.5)))
         return weights
 
 

@@ -184,6 +184,7 @@ class Terms:
 
     parts: list[str]
     idents: list[str]
+    variants: dict[str, list[str]]  # part term -> its forms in the bodies
     label: dict[str, str]  # term -> its label
     weights: dict[str, float]  # label -> the largest weight of its terms
     pattern: Any  # an RE2 pattern of the terms that tell chunks apart (see ``_pattern``)
@@ -199,7 +200,8 @@ class Terms:
                     label.setdefault(term, piece.lower())
             for term in idents(word):
                 label.setdefault(term, word.lower())
-        term_weights = ranked.weights(part_terms, ident_terms)
+        variants = {t: ranked.variants(t, label.get(t, t)) for t in part_terms}
+        term_weights = ranked.weights(part_terms, ident_terms, variants)
         weights: dict[str, float] = {}
         for term, weight in term_weights.items():
             name = label.setdefault(term, term)
@@ -209,7 +211,8 @@ class Terms:
         by_weight = sorted(weights, key=lambda name: (-weights[name], name))
         kept = {n for i, n in enumerate(by_weight) if i < MIN_CHUNK_TERMS or weights[n] >= COMMON_WEIGHT}
         telling = [t for t in term_weights if label[t] in kept]
-        return cls(part_terms, ident_terms, label, weights, _pattern(tuple(sorted(telling, key=len, reverse=True))))
+        pattern = _pattern(tuple(sorted(telling, key=len, reverse=True)))
+        return cls(part_terms, ident_terms, variants, label, weights, pattern)
 
     def found_in(self, text: str) -> bool:
         if self.pattern is None:
@@ -234,7 +237,7 @@ def rank_files(
 ) -> tuple[list[RankedFile], int]:
     """Files for ``query``, best first (at most ``want``), and how many matched in all."""
     pool = max(200, want * 4) if accept is None else max(1000, want * 20)
-    found, total = ranked.search(terms.parts, terms.idents, pool)
+    found, total = ranked.search(terms.parts, terms.idents, terms.variants, pool)
     if accept is not None:
         found = [(p, s) for p, s in found if accept(p)]
     asked = asked_kinds(query)

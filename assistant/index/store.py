@@ -23,7 +23,7 @@ from .tags import FileTags
 log = logging.getLogger("assistant.index")
 
 VERSION = 4  # 2: tags sorted by name; 3: no first line in tags; 4: references per name
-RANKED_VERSION = 1  # the ranked index's schema and analyzers
+RANKED_VERSION = 3  # the ranked index's schema and analyzers
 
 
 class CachedFile(msgspec.Struct, array_like=True):

@@ -1,19 +1,18 @@
 """Code-aware tokens for ranked search, made by tantivy's analyzers (Rust, on the writer's
 threads) for the index and by the same analyzers for a query, so both sides always agree.
 
-- ``parts``: the words of identifiers, split at ``_``, lower→upper case changes and between
-  letters and digits (``read_file`` → ``read``, ``file``; ``utf8Decode`` → ``utf``, ``8``,
-  ``decod``), lower-cased, common English words dropped, stemmed with Snowball's English
-  stemmer (``redirects`` and ``redirected`` → ``redirect``). Used for paths and for the names
-  the tree-sitter index holds. A run of capitals followed by a capitalised word stays one
-  token (``HTTPHeader`` → ``httpheader``): the tokenizer's regular expressions cannot look
-  ahead.
+- ``parts``: the words of identifiers, split (in Python, once per distinct name: ``split_name``)
+  at ``_``, lower→upper case changes, the end of a run of capitals before a capitalised word and
+  between letters and digits (``read_file`` → ``read``, ``file``; ``parseHTTPHeader`` → ``pars``,
+  ``http``, ``header``), lower-cased, common English words dropped, stemmed with Snowball's
+  English stemmer (``redirects`` and ``redirected`` → ``redirect``). Used for paths and for the
+  names the tree-sitter index holds (defined and referenced).
 - ``ident``: identifiers whole (``read_file``, ``utf8decode``), lower-cased.
 - ``words``: file text as words, split at every character that is not a letter or a digit
   (``read_file`` → ``read``, ``file``; ``parseHeader`` stays whole), lower-cased, common English
   words dropped, stemmed. The text of a file is the bulk of what is indexed, and this is the
-  cheapest tokenizer tantivy has (about five times the speed of a regular expression one);
-  the case-change words of its identifiers come from the names field (tags) instead.
+  cheapest tokenizer tantivy has (about five times the speed of a regular expression one); the
+  case-change words of its identifiers come from the names fields instead.
 - ``whole``: file text with every byte that cannot be in an identifier made a space first
   (``bytes.translate``), then split at spaces and lower-cased: identifiers whole, cheaply.
 
@@ -22,6 +21,9 @@ recall@5 0.81 → 0.825 with it).
 """
 
 from __future__ import annotations
+
+import functools
+import re
 
 import tantivy
 
@@ -33,10 +35,8 @@ _STOP_TEXT = (
 STOP_WORDS = frozenset(_STOP_TEXT.split())
 _STOP = sorted(STOP_WORDS)
 MAX_TOKEN = 64  # longer tokens (base64, hashes) carry no meaning and bloat the dictionary
-# a word of an identifier: an optional capital and lower-case letters, a run of capitals (with
-# any lower-case letters after it), or digits; letters of scripts without case count as lower
-PARTS = r"\p{Lu}?[\p{Ll}\p{Lo}\p{Lm}\p{Mn}]+|\p{Lu}+[\p{Ll}\p{Lo}\p{Mn}]*|\p{N}+"
-IDENT = r"[\p{L}_][\p{L}\p{N}_]*"
+_ASCII_WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+_IDENTIFIER = re.compile(r"[^\W\d]\w*|\d+")  # an identifier (letters, digits, _) or a number
 # bytes.translate table: ASCII letters, digits, `_` and every byte of a multi-byte UTF-8
 # character kept, everything else a space
 IDENT_BYTES = bytes(c if c >= 128 or c == 95 or chr(c).isalnum() else 32 for c in range(256))
@@ -53,11 +53,13 @@ def _build(tokenizer: tantivy.Tokenizer, *, stop: bool, stem: bool) -> tantivy.T
 
 
 def analyzers() -> dict[str, tantivy.TextAnalyzer]:
-    """The analyzers by the name the schema gives them (each index registers them)."""
+    """The analyzers by the name the schema gives them (each index registers them). Every one
+    splits at spaces or at what is not a letter or digit, the cheapest tokenizers tantivy has:
+    identifiers are split into their words here, in Python, once per distinct name."""
     return {
-        "parts": _build(tantivy.Tokenizer.regex(PARTS), stop=True, stem=True),
-        "ident": _build(tantivy.Tokenizer.regex(IDENT), stop=False, stem=False),
-        "words": _build(tantivy.Tokenizer.simple(), stop=True, stem=True),
+        "parts": _build(tantivy.Tokenizer.whitespace(), stop=True, stem=True),
+        "ident": _build(tantivy.Tokenizer.whitespace(), stop=False, stem=False),
+        "words": _build(tantivy.Tokenizer.simple(), stop=True, stem=False),
         "whole": _build(tantivy.Tokenizer.whitespace(), stop=False, stem=False),
     }
 
@@ -65,14 +67,53 @@ def analyzers() -> dict[str, tantivy.TextAnalyzer]:
 _ANALYZERS = analyzers()
 
 
+@functools.lru_cache(maxsize=1 << 17)
+def split_name(identifier: str) -> str:
+    """The words of one identifier, space-separated: split at ``_``, lower→upper case changes,
+    the end of a run of capitals before a capitalised word (``HTTPHeader`` → ``HTTP Header``)
+    and between letters and digits."""
+    if identifier.isascii():
+        if identifier.islower() and identifier.replace("_", "").isalpha():  # snake_case: most names
+            return identifier.replace("_", " ").strip()
+        return " ".join(_ASCII_WORD.findall(identifier))
+    words: list[str] = []
+    for piece in identifier.split("_"):
+        start = 0
+        for i in range(1, len(piece)):
+            prev, ch = piece[i - 1], piece[i]
+            if (
+                (prev.islower() and ch.isupper())
+                or (prev.isupper() and ch.isupper() and i + 1 < len(piece) and piece[i + 1].islower())
+                or (prev.isdigit() != ch.isdigit())
+            ):
+                words.append(piece[start:i])
+                start = i
+        if piece[start:]:
+            words.append(piece[start:])
+    return " ".join(words)
+
+
+def name_words(text: str) -> str:
+    """Every identifier of ``text`` split into its words (for the ``parts`` analyzer)."""
+    return " ".join(split_name(identifier) for identifier in _IDENTIFIER.findall(text))
+
+
 def parts(text: str) -> list[str]:
-    """The ``parts`` tokens of ``text`` (what a query is matched on, with ``idents``)."""
-    return list(_ANALYZERS["parts"].analyze(text))
+    """The ``parts`` tokens of ``text``: its identifiers' words, stemmed, common words dropped."""
+    return list(_ANALYZERS["parts"].analyze(name_words(text)))
 
 
 def idents(text: str) -> list[str]:
     """Whole identifiers of ``text``, lower-cased (one character and common words dropped)."""
-    return [t for t in _ANALYZERS["ident"].analyze(text) if len(t) > 1 and t not in STOP_WORDS]
+    found = _ANALYZERS["ident"].analyze(identifier_text(text.encode("utf-8", "replace")))
+    return [t for t in found if len(t) > 1 and t not in STOP_WORDS and not t.isdigit()]
+
+
+@functools.lru_cache(maxsize=4096)
+def stem_of(word: str) -> str:
+    """The stem the ``parts`` analyzer gives one word (``""`` for a common word)."""
+    found = _ANALYZERS["parts"].analyze(word)
+    return found[0] if len(found) == 1 else ""
 
 
 def identifier_text(text: bytes) -> str:
