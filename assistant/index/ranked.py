@@ -32,7 +32,7 @@ import msgspec
 import tantivy
 
 from .tags import NO_TAGS
-from .tokens import analyzers, identifier_text, name_words, split_name, stem_of
+from .tokens import analyzers, identifier_text, name_words, stem_of
 
 if TYPE_CHECKING:
     from .records import FileRecord
@@ -188,7 +188,7 @@ class RankedIndex:
         doc = tantivy.Document()
         doc.add_text("path", name_words(path))
         doc.add_text("path_id", identifier_text(path.encode("utf-8", "replace")))
-        doc.add_text("name", " ".join(split_name(t.name) for t in tags.definitions))
+        doc.add_text("name", name_words(names))
         doc.add_text("name_id", names)
         doc.add_text("refs_id", refs)
         if not record.minified:  # a minified or generated file is found by its path and names

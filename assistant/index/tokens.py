@@ -1,7 +1,7 @@
 """Code-aware tokens for ranked search, made by tantivy's analyzers (Rust, on the writer's
 threads) for the index and by the same analyzers for a query, so both sides always agree.
 
-- ``parts``: the words of identifiers, split (in Python, once per distinct name: ``split_name``)
+- ``parts``: the words of identifiers, split (in Python, one pass per file: ``name_words``)
   at ``_``, lower→upper case changes, the end of a run of capitals before a capitalised word and
   between letters and digits (``read_file`` → ``read``, ``file``; ``parseHTTPHeader`` → ``pars``,
   ``http``, ``header``), lower-cased, common English words dropped, stemmed with Snowball's
@@ -35,8 +35,10 @@ _STOP_TEXT = (
 STOP_WORDS = frozenset(_STOP_TEXT.split())
 _STOP = sorted(STOP_WORDS)
 MAX_TOKEN = 64  # longer tokens (base64, hashes) carry no meaning and bloat the dictionary
-_ASCII_WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
-_IDENTIFIER = re.compile(r"[^\W\d]\w*|\d+")  # an identifier (letters, digits, _) or a number
+# a word of an identifier: a run of capitals not followed by a lower-case letter (HTTP in
+# HTTPHeader), an optional capital and lower-case letters (letters without ASCII case count as
+# lower-case), digits, or other letters
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[^\W\d_A-Z]+|[0-9]+|[^\W\d_]+")
 # bytes.translate table: ASCII letters, digits, `_` and every byte of a multi-byte UTF-8
 # character kept, everything else a space
 IDENT_BYTES = bytes(c if c >= 128 or c == 95 or chr(c).isalnum() else 32 for c in range(256))
@@ -67,35 +69,11 @@ def analyzers() -> dict[str, tantivy.TextAnalyzer]:
 _ANALYZERS = analyzers()
 
 
-@functools.lru_cache(maxsize=1 << 17)
-def split_name(identifier: str) -> str:
-    """The words of one identifier, space-separated: split at ``_``, lower→upper case changes,
-    the end of a run of capitals before a capitalised word (``HTTPHeader`` → ``HTTP Header``)
-    and between letters and digits."""
-    if identifier.isascii():
-        if identifier.islower() and identifier.replace("_", "").isalpha():  # snake_case: most names
-            return identifier.replace("_", " ").strip()
-        return " ".join(_ASCII_WORD.findall(identifier))
-    words: list[str] = []
-    for piece in identifier.split("_"):
-        start = 0
-        for i in range(1, len(piece)):
-            prev, ch = piece[i - 1], piece[i]
-            if (
-                (prev.islower() and ch.isupper())
-                or (prev.isupper() and ch.isupper() and i + 1 < len(piece) and piece[i + 1].islower())
-                or (prev.isdigit() != ch.isdigit())
-            ):
-                words.append(piece[start:i])
-                start = i
-        if piece[start:]:
-            words.append(piece[start:])
-    return " ".join(words)
-
-
 def name_words(text: str) -> str:
-    """Every identifier of ``text`` split into its words (for the ``parts`` analyzer)."""
-    return " ".join(split_name(identifier) for identifier in _IDENTIFIER.findall(text))
+    """``text`` with every identifier split into its words by spaces: at ``_``, lower→upper case
+    changes, the end of a run of capitals before a capitalised word (``HTTPHeader`` → ``HTTP
+    Header``) and between letters and digits (one pass over a whole file's names)."""
+    return " ".join(_WORD.findall(text))
 
 
 def parts(text: str) -> list[str]:
