@@ -26,7 +26,7 @@ from .cache_writer import CacheWriter
 from .freshness import Freshness
 from .languages import language_for
 from .ranked import RankedIndex
-from .records import MAX_FILE_BYTES, FileRecord, IndexData, gc_paused, join_path, read_record
+from .records import MAX_FILE_BYTES, FileRecord, IndexData, gc_paused, join_path, read_record, release_memory
 from .repomap import MapMaker
 from .symbols import SymbolTable
 
@@ -183,6 +183,8 @@ class RepoIndex:
             self.index_ms = round((time.perf_counter() - started) * 1000)
             self._freshness.last_sweep = time.monotonic()
         self.ready.set()
+        if pending:
+            release_memory()  # what parsing and the ranked index's writer freed, back to the system
         if pending or set(cached) != set(data.files):
             self._cache.save()
 

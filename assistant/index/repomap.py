@@ -177,7 +177,7 @@ def build_graph(data: IndexData) -> Graph:
                 definers = definers_of[name] = symbols.definers(name)
             if not definers or len(definers) > MAX_DEFINERS:
                 continue
-            share = math.sqrt(len(refs.lines)) / len(definers) * (0.1 if name.startswith("_") else 1.0)
+            share = math.sqrt(refs.count) / len(definers) * (0.1 if name.startswith("_") else 1.0)
             for target in definers:
                 if target == path:
                     continue

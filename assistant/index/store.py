@@ -18,11 +18,11 @@ from pathlib import Path
 import msgspec
 import platformdirs
 
-from .tags import FileTags
+from .tags import FileTags, share_names
 
 log = logging.getLogger("assistant.index")
 
-VERSION = 4  # 2: tags sorted by name; 3: no first line in tags; 4: references per name
+VERSION = 5  # 2: tags sorted by name; 3: no first line in tags; 4: references per name; 5: packed lines
 RANKED_VERSION = 3  # the ranked index's schema and analyzers
 
 
@@ -75,6 +75,8 @@ def load(path: Path, repo_path: str) -> dict[str, CachedFile]:
     if doc.version != VERSION or doc.repo != repo_path:
         log.warning("index cache %s is for another version or repo; rebuilding", path)
         return {}
+    for cached in doc.files.values():
+        share_names(cached.tags)
     return doc.files
 
 

@@ -32,7 +32,7 @@ def _named(items: tuple[_Named, ...], name: str) -> tuple[_Named, ...]:
 def _count_references(counts: Counter[str], tags: FileTags, sign: int) -> None:
     """Add (``sign`` 1) or take away (-1) a file's references from per-name totals."""
     for refs in tags.references:
-        counts[refs.name] += sign * len(refs.lines)
+        counts[refs.name] += sign * refs.count
 
 
 EXACT, EXACT_CI, PREFIX, SUBSTRING = 1000.0, 900.0, 500.0, 200.0
@@ -62,36 +62,35 @@ class SymbolTable:
         self._file_tags: dict[str, FileTags] = {}
         # names by lower case, and those sorted: built from the postings by the first search
         # (or prepare()) rather than name by name while a whole repository is being loaded
-        self._by_lower: dict[str, set[str]] | None = None
+        # lower-cased name -> its spellings (a tuple: almost always one, and a fifth the size of a set)
+        self._by_lower: dict[str, tuple[str, ...]] | None = None
         self._sorted_lower: list[str] | None = None
         self._blob: str | None = None
         self._blob_starts: list[int] = []
-        self._file_defs: dict[str, set[str]] = {}
         self._ref_counts: Counter[str] | None = None  # built by prepare(), then kept current
         self._popularity: dict[str, float] = {}
 
     def __len__(self) -> int:
         return self.definitions
 
-    def _lower_names(self) -> dict[str, set[str]]:
+    def _lower_names(self) -> dict[str, tuple[str, ...]]:
         if self._by_lower is None:
-            by_lower: dict[str, set[str]] = {}
+            by_lower: dict[str, tuple[str, ...]] = {}
             for name in self.postings:
-                names = by_lower.get(name.lower())
-                if names is None:
-                    by_lower[name.lower()] = {name}
-                else:
-                    names.add(name)
+                lower = name.lower()
+                names = by_lower.get(lower)
+                by_lower[lower] = (name,) if names is None else (*names, name)
             self._by_lower = by_lower
         return self._by_lower
 
-    def _new_name(self, name: str, by_lower: dict[str, set[str]]) -> None:
+    def _new_name(self, name: str, by_lower: dict[str, tuple[str, ...]]) -> None:
         lower = name.lower()
         names = by_lower.get(lower)
         if names is not None:
-            names.add(name)
+            if name not in names:
+                by_lower[lower] = (*names, name)
             return
-        by_lower[lower] = {name}
+        by_lower[lower] = (name,)
         if self._sorted_lower is not None:
             bisect.insort(self._sorted_lower, lower)
         self._blob = None
@@ -108,7 +107,6 @@ class SymbolTable:
             else:
                 files.append(path)
         self.definitions += len(tags.definitions)
-        self._file_defs[path] = defined
         self._file_tags[path] = tags
         if self._ref_counts is not None:
             _count_references(self._ref_counts, tags, 1)
@@ -127,15 +125,15 @@ class SymbolTable:
             if self._by_lower is None:
                 continue
             lower = name.lower()
-            names = self._by_lower[lower]
-            names.discard(name)
-            if not names:
-                del self._by_lower[lower]
+            names = tuple(n for n in self._by_lower.get(lower, ()) if n != name)
+            if names:
+                self._by_lower[lower] = names
+            else:
+                self._by_lower.pop(lower, None)
                 if self._sorted_lower is not None:
                     del self._sorted_lower[bisect.bisect_left(self._sorted_lower, lower)]
                 self._blob = None
         self.definitions -= len(tags.definitions)
-        self._file_defs.pop(path, None)
         self._file_tags.pop(path, None)
         if self._ref_counts is not None:
             _count_references(self._ref_counts, tags, -1)
@@ -165,15 +163,19 @@ class SymbolTable:
             found.extend(Tag(name, refs.kind, False, line, line) for line in refs.lines)
         return found
 
+    def _defines(self, path: str, name: str) -> bool:
+        tags = self._file_tags.get(path)
+        return tags is not None and bool(_named(tags.definitions, name))
+
     def definers(self, name: str) -> list[str]:
         """The files that define ``name`` (this exact spelling)."""
-        return [p for p in self.postings.get(name, ()) if name in self._file_defs.get(p, ())]
+        return [p for p in self.postings.get(name, ()) if self._defines(p, name)]
 
     def defined_in(self, name: str) -> list[tuple[str, str]]:
         """(file, name) for each file that defines ``name`` (any case), in path order."""
         found: list[tuple[str, str]] = []
         for spelled in self._lower_names().get(name.lower(), ()):
-            defining = (p for p in self.postings.get(spelled, ()) if spelled in self._file_defs.get(p, ()))
+            defining = (p for p in self.postings.get(spelled, ()) if self._defines(p, spelled))
             found.extend((path, spelled) for path in defining)
         return sorted(set(found))
 
@@ -185,7 +187,9 @@ class SymbolTable:
         value = self._popularity.get(path)
         if value is None:
             counts = self._counts()
-            refs = sum(counts[name] for name in self._file_defs.get(path, ()))
+            tags = self._file_tags.get(path)
+            defined = {t.name for t in tags.definitions} if tags is not None else set()
+            refs = sum(counts[name] for name in defined)
             value = self._popularity[path] = min(50.0, 8.0 * math.log2(1 + refs))
         return value
 

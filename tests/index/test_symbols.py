@@ -43,7 +43,7 @@ def test_prepare_then_update_matches_a_fresh_table() -> None:
 def test_references_are_hits_line_by_line_and_count_towards_popularity() -> None:
     table = SymbolTable()
     table.add_file("lib.py", FileTags((Tag("parse", "function", True, 1, 3),), ()))
-    table.add_file("app.py", FileTags((), (References("parse", "call", (4, 9)), References("run", "call", (2,)))))
+    table.add_file("app.py", FileTags((), (References.of("parse", "call", (4, 9)), References.of("run", "call", (2,)))))
     hits, total = table.search("parse", 10)
     assert [(h.path, h.tag.is_definition, h.tag.line, h.tag.end_line) for h in hits] == [
         ("lib.py", True, 1, 3),
@@ -52,6 +52,6 @@ def test_references_are_hits_line_by_line_and_count_towards_popularity() -> None
     ]
     assert total == 3 and table.ref_count("parse") == 2
     assert hits[0].score > 1100  # the definition is ranked up by the two references to it
-    table.remove_file("app.py", FileTags((), (References("parse", "call", (4, 9)), References("run", "call", (2,)))))
+    table.remove_file("app.py", FileTags((), (References.of("parse", "call", (4, 9)), References.of("run", "call", (2,)))))
     assert table.ref_count("parse") == 0 and found(table, "run") == []
     assert table.search("parse", 10)[1] == 1 and table.search("parse", 10)[0][0].score == 1100
