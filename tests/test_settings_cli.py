@@ -119,6 +119,8 @@ def test_ollama_host_env_is_honoured_after_our_own() -> None:
         ({"allow_origin": ["*"], "api_key": "k"}, {}, "allow-origin"),
         ({"backend": "openai"}, {}, "--base-url"),
         ({}, {"REPO_ASSISTANT_WATCH": "poll"}, "watch must be one of inotify, sweep"),
+        ({"map_tokens": -1}, {}, "map_tokens must be 0"),
+        ({}, {"REPO_ASSISTANT_MAP_TOKENS": "100000"}, "map_tokens must be 0"),
     ],
 )
 def test_bad_settings_name_the_setting(flags: dict[str, object], env: dict[str, str], message: str) -> None:
@@ -263,6 +265,19 @@ def test_index_search_and_ask_take_repo(layout: Layout, tmp_path: Path) -> None:
     assert indexed.returncode == 0 and "files:" in indexed.stdout
     found = _cli("search", "main", "--repo", str(layout.repo), "--cache-dir", str(tmp_path / "c"))
     assert found.returncode == 0 and "src/main.py" in found.stdout
+
+
+def test_search_ranks_a_question_and_explains_why(layout: Layout, tmp_path: Path) -> None:
+    (layout.repo / "src" / "retry.py").write_text('def backoff(attempt):\n    """Sleep before the next retry."""\n')
+    common = ("--repo", str(layout.repo), "--cache-dir", str(tmp_path / "c"))
+    found = _cli("search", "how long to sleep before a retry", "--explain", *common)
+    assert found.returncode == 0, found.stderr
+    first, why = found.stdout.splitlines()[:2]
+    assert first.startswith("src/retry.py:1-2: [chunk backoff]")
+    assert why.startswith("    score ") and "body:sleep" in why and "source file" in why
+    assert "mode ranked" in found.stderr
+    plain = _cli("search", "how long to sleep before a retry", "--mode", "ranked", *common)
+    assert "score" not in plain.stdout and plain.stdout.startswith("src/retry.py:1-2:")
 
 
 def test_the_start_up_block_says_where_what_and_what_to_do(layout: Layout, tmp_path: Path) -> None:

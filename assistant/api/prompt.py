@@ -8,6 +8,7 @@ from litestar import Request, Response, get
 from litestar.params import QueryParameter
 
 from assistant.errors import AssistantError
+from assistant.index import MAX_QUERY_BYTES
 from assistant.prompting import choose_variant, model_supports_tools, system_prompt
 from assistant.services import services
 
@@ -22,6 +23,8 @@ async def get_prompt(
     model: Annotated[str | None, QueryParameter(description="the model (its tool support picks the variant)")] = None,
     q: Annotated[str | None, QueryParameter(description="the question (the repository map is made for it)")] = None,
 ) -> Response[bytes]:
+    if q is not None and len(q.encode("utf-8", "surrogatepass")) > MAX_QUERY_BYTES:
+        raise AssistantError("invalid_parameter", f"`q` is longer than {MAX_QUERY_BYTES // 1024} KB", param="q")
     if tool_mode not in ("auto", "manual"):
         raise AssistantError("invalid_parameter", "`tool_mode` must be 'auto' or 'manual'", param="tool_mode")
     svc = services(request)

@@ -76,6 +76,7 @@ def test_bad_map_requests_get_clear_errors(mapped: Any) -> None:
     assert_error(mapped.get("/api/v1/map", params={"tokens": 0}), "invalid_parameter", "tokens")
     assert_error(mapped.get("/api/v1/map", params={"q": "x" * 17000}), "invalid_parameter", "q")
     assert_error(mapped.get("/api/v1/map", params={"repo": "/etc"}), "access_denied", "repo")
+    assert_error(mapped.get("/api/v1/prompt", params={"q": "x" * 17000}), "invalid_parameter", "q")
 
 
 def test_the_prompt_includes_the_map_for_the_question_and_none_at_zero(
