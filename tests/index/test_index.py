@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,23 +23,6 @@ def repo(tmp_path: Path) -> Path:
     (root / "pkg" / "cli.py").write_text("from pkg.parser import Parser\n\n\ndef main():\n    return Parser().parse('a b')\n")
     (root / "notes.txt").write_text("The Parser reads text.\nNothing else here.\n")
     return root
-
-
-@pytest.fixture
-def make_index(repo: Path, tmp_path: Path) -> Iterator[object]:
-    made: list[tuple[RepoIndex, Roots]] = []
-
-    def build(path: Path | None = None) -> RepoIndex:
-        roots = Roots([str(path or repo)])
-        index = RepoIndex(roots, roots.default, str(tmp_path / "cache"))
-        index.build()
-        made.append((index, roots))
-        return index
-
-    yield build
-    for index, roots in made:
-        index.close()
-        roots.close()
 
 
 def symbols(index: RepoIndex, query: str) -> list[tuple[str, str, int]]:

@@ -4,7 +4,7 @@ ranked; the ranked index follows every change like the rest of the index."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -59,23 +59,6 @@ def repo(tmp_path: Path) -> Path:
     (root / "pkg" / "chat.py").write_text(CHAT)
     (root / "README.md").write_text("# Demo\n\nA demo project.\n")
     return root
-
-
-@pytest.fixture
-def make_index(repo: Path, tmp_path: Path) -> Iterator[Callable[[], RepoIndex]]:
-    made: list[tuple[RepoIndex, Roots]] = []
-
-    def build() -> RepoIndex:
-        roots = Roots([str(repo)])
-        index = RepoIndex(roots, roots.default, str(tmp_path / "cache"))
-        index.build()
-        made.append((index, roots))
-        return index
-
-    yield build
-    for index, roots in made:
-        index.close()
-        roots.close()
 
 
 def ranked_files(index: RepoIndex, query: str, mode: str = "ranked") -> list[str]:
