@@ -13,7 +13,7 @@ import json
 import re
 import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from assistant.backends import ChatRequest, ModelBackend, ModelInfo, ToolCallRequest
@@ -127,6 +127,7 @@ class Done:
     finish_reason: FinishReason
     usage: Usage
     rounds_exhausted: bool = False  # stopped by the round limit (or stuck), not done on its own
+    extra: dict[str, Any] = field(default_factory=dict)  # added to the done event (citations, ids)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,19 @@ from litestar.types import ASGIApp
 
 import web
 from assistant import __version__
-from assistant.api import chat, docs, files, health, models, openai_compat, prompt, repomap, search, tools
+from assistant.api import (
+    chat,
+    conversations,
+    docs,
+    files,
+    health,
+    models,
+    openai_compat,
+    prompt,
+    repomap,
+    search,
+    tools,
+)
 from assistant.api.envelope import handle_exception
 from assistant.api.guard import Guard, static_paths
 from assistant.api.mcp import build_mcp, mcp_route
@@ -34,6 +46,8 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        if shared.conversations is None and shared.conversations_error is None:
+            shared.open_conversations()
         shared.start()
         try:
             async with mcp_manager.run():
@@ -59,6 +73,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
             prompt.get_prompt,
             tools.post_tools_call,
             chat.post_chat,
+            conversations.ConversationsController,
         ],
     )
     app = Litestar(
@@ -83,6 +98,15 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
         debug=False,
     )
     app.state["services"] = shared
+
     # the guard speaks plain ASGI mappings; Litestar types its handler with TypedDict scopes
-    app.asgi_handler = cast(ASGIApp, Guard(cast(Any, app.asgi_handler), settings, static_paths(WEB_DIR) | {DOC_PAGE}))
+    by_format: dict[str, list[str]] = {
+        route.path_format: sorted(getattr(route, "methods", ())) for route in app.routes if hasattr(route, "methods")
+    }
+
+    def methods(path_template: str) -> list[str]:
+        return by_format.get(path_template, [])
+
+    guard = Guard(cast(Any, app.asgi_handler), settings, static_paths(WEB_DIR) | {DOC_PAGE}, methods)
+    app.asgi_handler = cast(ASGIApp, guard)
     return app

@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-concurrent-chats", type=int, help="chats served at once before server_busy (default 16)")
     serve.add_argument("--keepalive-seconds", type=float, help="SSE keepalive comment interval (default 15)")
     serve.add_argument("--max-rounds", type=int, help="tool-loop rounds per chat (default 8)")
+    serve.add_argument("--data-dir", help="where conversations are kept (default: the user data directory)")
     serve.add_argument(
         "--map-tokens", type=int, help="tokens of repository map in the system prompt (default 1024; 0: none)"
     )

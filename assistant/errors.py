@@ -42,12 +42,14 @@ ERROR_CODES: dict[str, ErrorKind] = {
     "ollama_model_not_found": ErrorKind(404, "not_found_error"),
     "tool_not_found": ErrorKind(404, "not_found_error"),
     "route_not_found": ErrorKind(404, "not_found_error"),
+    "conversation_not_found": ErrorKind(404, "not_found_error"),
     "method_not_allowed": ErrorKind(405, "invalid_request_error"),
     "payload_too_large": ErrorKind(413, "invalid_request_error"),
     "server_busy": ErrorKind(429, "rate_limit_error"),
     "ollama_unavailable": ErrorKind(502, "upstream_error"),
     "ollama_error": ErrorKind(502, "upstream_error"),
     "ollama_timeout": ErrorKind(504, "upstream_error"),
+    "conversations_unavailable": ErrorKind(503, "api_error"),
     "internal_error": ErrorKind(500, "api_error"),
 }
 

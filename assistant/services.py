@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.backends import ModelBackend, OllamaBackend, OpenAICompatBackend, Timeouts
+from assistant.conversations import ConversationStore, StoreUnavailable
 from assistant.index import IndexManager
 from assistant.settings import Settings
 from assistant.tools import ToolContext
 from sandbox import Roots
+
+log = logging.getLogger("assistant.services")
 
 
 def build_backend(settings: Settings) -> ModelBackend:
@@ -40,17 +44,34 @@ class Services:
     mcp_enabled: bool = False
     stopping: asyncio.Event | None = None
     active_chats: int = 0
+    conversations: ConversationStore | None = None
+    conversations_error: str | None = None  # why there is no store (chat then works statelessly)
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
         mode = None if settings.open_mode == "auto" else settings.open_mode
         roots = Roots(list(settings.repos), mode)  # type: ignore[arg-type]
-        return cls(
+        made = cls(
             settings=settings,
             roots=roots,
             indexes=IndexManager(roots, settings.cache_dir, settings.watch),
             backend=build_backend(settings),
         )
+        return made
+
+    def open_conversations(self) -> None:
+        """Open the conversations database (the server's); when it cannot be, say why once and
+        go on without it: chat then works statelessly, and /health says so."""
+        path = ConversationStore.default_path(self.settings.data_dir)
+        try:
+            self.conversations = ConversationStore(path)
+        except StoreUnavailable as exc:
+            self.conversations_error = str(exc)
+            log.warning(
+                "conversations cannot be kept (%s); chat works without them. Use --data-dir for a writable "
+                "directory, or move the damaged file away.",
+                exc,
+            )
 
     def start(self) -> None:
         """Begin indexing every allowed root in the background (called in the event loop)."""
@@ -79,6 +100,9 @@ class Services:
         return ToolContext(self.roots, self.indexes, repo_path, read_files if read_files is not None else set())
 
     async def aclose(self) -> None:
+        if self.conversations is not None:
+            self.conversations.close()
+            self.conversations = None
         await self.backend.aclose()
         await asyncio.to_thread(self.indexes.close)
         self.roots.close()

@@ -60,6 +60,7 @@ class Settings:
     log_level: str = "info"
     insecure: bool = False
     cache_dir: str | None = None
+    data_dir: str | None = None
     open_mode: str = "auto"
     watch: str = "inotify"
     max_body_bytes: int = 1024 * 1024

@@ -77,6 +77,19 @@ def fake_ollama() -> Iterator[FakeOllama]:
     fake.down()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _conversations_kept_apart(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Servers started as processes by the tests keep conversations in a temporary directory,
+    never in the user's own data directory."""
+    previous = os.environ.get("REPO_ASSISTANT_DATA_DIR")
+    os.environ["REPO_ASSISTANT_DATA_DIR"] = str(tmp_path_factory.mktemp("data"))
+    yield
+    if previous is None:
+        os.environ.pop("REPO_ASSISTANT_DATA_DIR", None)
+    else:
+        os.environ["REPO_ASSISTANT_DATA_DIR"] = previous
+
+
 def make_settings(repo: Path | list[Path], **overrides: Any) -> Settings:
     repos = [str(r) for r in (repo if isinstance(repo, list) else [repo])]
     flags: dict[str, Any] = {"repo": repos, **overrides}
@@ -90,6 +103,7 @@ def client_for(cache_dir: Path) -> Iterator[Callable[..., TestClient[Any]]]:
 
     def build(repo: Path | list[Path], **overrides: Any) -> TestClient[Any]:
         overrides.setdefault("cache_dir", str(cache_dir))
+        overrides.setdefault("data_dir", str(cache_dir.parent / "data"))
         client = TestClient(create_app(make_settings(repo, **overrides)), base_url="http://127.0.0.1:3000")
         client.__enter__()
         clients.append(client)
@@ -150,6 +164,7 @@ def live_server(cache_dir: Path) -> Iterator[Callable[..., LiveServer]]:
 
     def start(repo: Path | list[Path], **overrides: Any) -> LiveServer:
         overrides.setdefault("cache_dir", str(cache_dir))
+        overrides.setdefault("data_dir", str(cache_dir.parent / "data"))
         server = LiveServer(make_settings(repo, **overrides)).__enter__()
         servers.append(server)
         return server

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -11,15 +14,21 @@ from litestar import Request, Response, post
 from litestar.params import JSONBody
 from litestar.response import Stream
 
-from assistant import agent
+from assistant import agent, search_answer
 from assistant.backends import ModelInfo
+from assistant.citations import find_citations, sources_of
+from assistant.conversations import ConversationStore, StoreError
 from assistant.errors import AssistantError, BackendError
 from assistant.prompting import resolve_model
 from assistant.services import Services, services
+from assistant.types import Message
 
+from .conversations import store_of_services
 from .disconnect import until_disconnect
 from .envelope import ok, sandbox_params, strict_body
 from .sse import ChatStream, log_failure, sse_stream, tool_event
+
+log = logging.getLogger("assistant.api.chat")
 
 RETRY_AFTER_SECONDS = 2
 
@@ -46,7 +55,7 @@ class ChatSettings(msgspec.Struct):
 class ChatBody(msgspec.Struct):
     """The nested form (``settings``) or the flat legacy form; ``settings`` wins."""
 
-    messages: Annotated[list[ChatMessage], msgspec.Meta(min_length=1)]
+    messages: list[ChatMessage]
     settings: ChatSettings | None = None
     stream: bool = True
     model: str | None = None
@@ -54,6 +63,10 @@ class ChatBody(msgspec.Struct):
     temperature: Temperature | None = None
     max_tokens: MaxTokens | None = None
     tool_mode: ToolMode | None = None
+    conversation_id: str | None = None  # a stored conversation: `messages` is only the new question
+    # where the new turn goes: absent, under the answer shown; null, a first question again (an
+    # edit of the first); a message id, under it (an edit, or asking a question again): a branch
+    parent_id: str | msgspec.UnsetType | None = msgspec.UNSET
 
 
 @dataclass(frozen=True)
@@ -91,22 +104,178 @@ def take_chat_slot(svc: Services) -> None:
         )
 
 
-async def prepare(svc: Services, body: ChatBody) -> agent.ChatInput:
+@dataclass
+class Turn:
+    """A chat inside a stored conversation: the question is stored before the model is asked,
+    the answer (with its trace) when it ends, however it ends."""
+
+    store: ConversationStore
+    conversation_id: str
+    user_message_id: str
+
+
+@dataclass
+class Plan:
+    """A validated chat: asked of the model (``chat``), or, with no model server answering,
+    answered from ranked search (``reason`` says why)."""
+
+    repo_path: str
+    question: str
+    chat: agent.ChatInput | None
+    reason: str = ""
+    turn: Turn | None = None
+
+    @property
+    def model(self) -> str | None:
+        return self.chat.model.name if self.chat is not None else None
+
+    def events(self, svc: Services) -> AsyncIterator[agent.Event]:
+        if self.chat is not None:
+            source = agent.run(svc, self.chat)
+        else:
+            source = search_answer.answer(svc.indexes, self.repo_path, self.question, self.reason)
+        return recorded(svc, self, source)
+
+
+def _messages(body: ChatBody) -> None:
+    """The shape rules of ``messages``, ``conversation_id`` and ``parent_id``."""
+    if body.conversation_id is None:
+        if body.parent_id is not msgspec.UNSET:
+            raise AssistantError("invalid_parameter", "`parent_id` needs a `conversation_id`", param="parent_id")
+        if not body.messages:
+            raise AssistantError("invalid_parameter", "`messages` must hold at least one message", param="messages")
+        return
+    if len(body.messages) > 1 or (body.messages and body.messages[0].role != "user"):
+        raise AssistantError(
+            "invalid_parameter",
+            "with `conversation_id`, `messages` holds only the new user message (the server has the history)",
+            param="messages",
+        )
+    if not body.messages and not isinstance(body.parent_id, str):
+        raise AssistantError(
+            "invalid_parameter",
+            "asking again needs `parent_id`: the question to answer again (or send the new question in `messages`)",
+            param="messages",
+        )
+
+
+def _history(svc: Services, body: ChatBody) -> tuple[ConversationStore, str | None, list[Message]]:
+    """The conversation's store, the parent of the new turn, and the messages before it."""
+    store = store_of_services(svc)
+    cid = body.conversation_id or ""
+    try:
+        parent = store.active(cid) if body.parent_id is msgspec.UNSET else body.parent_id
+        if body.parent_id is not msgspec.UNSET and parent is not None:
+            store.message(cid, parent, "parent_id")
+        path = store.path_to(cid, parent) if parent else []
+    except StoreError as exc:
+        param = "conversation_id" if exc.code == "conversation_not_found" else exc.param
+        raise AssistantError(exc.code, exc.message, param=param) from None
+    if body.messages and path and path[-1]["role"] != "assistant":
+        raise AssistantError(
+            "invalid_parameter", "a new question goes under an answer (or first, with no parent)", param="parent_id"
+        )
+    if not body.messages and (not path or path[-1]["role"] != "user"):
+        raise AssistantError("invalid_parameter", "asking again needs `parent_id` to be a question", param="parent_id")
+    history: list[Message] = [{"role": m["role"], "content": m["content"]} for m in path]
+    return store, parent, history
+
+
+async def prepare(svc: Services, body: ChatBody) -> Plan:
     """Everything that can fail before a stream starts fails here, as an envelope."""
+    _messages(body)
     repo = _setting(body, "repo_path", None)
     with sandbox_params(repo=repo.param):
         repo_path = svc.roots.resolve(repo.value)
+    store, parent, history = _history(svc, body) if body.conversation_id is not None else (None, None, [])
+    new: list[Message] = [{"role": m.role, "content": m.content} for m in body.messages]
+    messages = history + new
+    question = next((str(m["content"]) for m in reversed(messages) if m["role"] == "user"), "")
     model = _setting(body, "model", None)
-    return agent.ChatInput(
-        messages=[{"role": m.role, "content": m.content} for m in body.messages],
-        model=await chat_model(svc, model.value, model.param),
-        repo_path=repo_path,
-        max_rounds=svc.settings.max_rounds,
-        map_tokens=svc.settings.map_tokens,
-        temperature=_setting(body, "temperature", agent.DEFAULT_TEMPERATURE).value,
-        max_tokens=_setting(body, "max_tokens", agent.DEFAULT_MAX_TOKENS).value,
-        tool_mode=_setting(body, "tool_mode", "auto").value,
-    )
+    try:
+        info = await chat_model(svc, model.value, model.param)
+    except BackendError as exc:
+        if exc.code != "ollama_unavailable":
+            raise
+        plan = Plan(repo_path, question, None, reason=exc.message)
+    else:
+        plan = Plan(
+            repo_path,
+            question,
+            agent.ChatInput(
+                messages=messages,
+                model=info,
+                repo_path=repo_path,
+                max_rounds=svc.settings.max_rounds,
+                map_tokens=svc.settings.map_tokens,
+                temperature=_setting(body, "temperature", agent.DEFAULT_TEMPERATURE).value,
+                max_tokens=_setting(body, "max_tokens", agent.DEFAULT_MAX_TOKENS).value,
+                tool_mode=_setting(body, "tool_mode", "auto").value,
+            ),
+        )
+    if store is not None and body.conversation_id is not None:
+        # the question is stored before the model is asked (asking again: it is stored already)
+        user_id = store.add(body.conversation_id, parent, "user", str(new[0]["content"])) if new else parent or ""
+        plan.turn = Turn(store, body.conversation_id, user_id)
+    return plan
+
+
+async def recorded(svc: Services, plan: Plan, source: AsyncIterator[agent.Event]) -> AsyncIterator[agent.Event]:
+    """Pass the events through; at the end add the citations, the sources and the model to
+    ``done``, and store the answer in its conversation (partial, ``cancelled``, when the client
+    left; ``error`` when it failed)."""
+    content: list[str] = []
+    trace: list[dict[str, Any]] = []
+    started = time.monotonic()
+    first: float | None = None
+    stored = False
+
+    def store(finish: str, usage: dict[str, int] | None, extra: dict[str, Any]) -> str | None:
+        turn = plan.turn
+        if turn is None:
+            return None
+        timings = {"total_ms": round((time.monotonic() - started) * 1000)}
+        if first is not None:
+            timings["first_content_ms"] = round((first - started) * 1000)
+        meta = {"tool_events": trace, "finish_reason": finish, "usage": usage, "model": plan.model, "timings": timings}
+        meta.update(extra)
+        try:
+            return turn.store.add(turn.conversation_id, turn.user_message_id, "assistant", "".join(content), meta)
+        except (StoreError, sqlite3.Error) as exc:
+            log.warning("the answer could not be stored in conversation %s: %s", turn.conversation_id, exc)
+            return None
+
+    try:
+        async for event in source:
+            if isinstance(event, agent.ContentDelta):
+                if first is None:
+                    first = time.monotonic()
+                content.append(event.text)
+            elif isinstance(event, (agent.ToolStarted, agent.ToolFinished)):
+                trace.append(tool_event(event))
+            elif isinstance(event, agent.Done):
+                text = "".join(content)
+                extra: dict[str, Any] = {
+                    "model": plan.model,
+                    "citations": find_citations(text, svc.indexes, plan.repo_path),
+                    "sources": sources_of(trace),
+                }
+                stored = True
+                message_id = store(event.finish_reason, event.usage.to_dict(), extra)
+                if plan.turn is not None and message_id is not None:
+                    extra.update(
+                        conversation_id=plan.turn.conversation_id,
+                        user_message_id=plan.turn.user_message_id,
+                        message_id=message_id,
+                    )
+                event = replace(event, extra={**event.extra, **extra})
+            elif isinstance(event, agent.Failed):
+                stored = True
+                store("error", None, {"error": {"code": event.code, "message": event.message}})
+            yield event
+    finally:
+        if not stored:
+            store("cancelled", None, {})
 
 
 @post("/chat/completions", summary="Chat about the repository; streams SSE by default (docs/api.md)", status_code=200)
@@ -115,33 +284,33 @@ async def post_chat(request: Request[Any, Any, Any], data: JSONBody[ChatBody]) -
     svc = services(request)
     take_chat_slot(svc)
     try:
-        chat = await prepare(svc, data)
+        plan = await prepare(svc, data)
     except BaseException:
         svc.release_chat()
         raise
     request_id = request.scope["state"]["request_id"]
     if data.stream:
-        renderer = ChatStream(chat.model.name, request_id)
+        renderer = ChatStream(plan.model, request_id)
 
         async def frames() -> AsyncIterator[bytes]:
             try:
-                async for frame in renderer.render(agent.run(svc, chat)):
+                async for frame in renderer.render(plan.events(svc)):
                     yield frame
             finally:
                 svc.release_chat()
 
         return sse_stream(frames(), svc.settings.keepalive_seconds, svc.stopping)
     try:
-        return ok(request, await until_disconnect(request, _complete(svc, chat, request_id), svc.stopping))
+        return ok(request, await until_disconnect(request, _complete(svc, plan, request_id), svc.stopping))
     finally:
         svc.release_chat()
 
 
-async def _complete(svc: Services, chat: agent.ChatInput, request_id: str) -> dict[str, Any]:
-    renderer = ChatStream(chat.model.name)
+async def _complete(svc: Services, plan: Plan, request_id: str) -> dict[str, Any]:
+    renderer = ChatStream(plan.model)
     content: list[str] = []
     calls: list[dict[str, Any]] = []
-    events = agent.run(svc, chat)
+    events = plan.events(svc)
     try:
         async for event in events:
             if isinstance(event, agent.ContentDelta):
@@ -159,10 +328,11 @@ async def _complete(svc: Services, chat: agent.ChatInput, request_id: str) -> di
                 extra = {"rounds_exhausted": True} if event.rounds_exhausted else {}
                 return {
                     **extra,
+                    **event.extra,
                     "id": renderer.id,
                     "object": "chat.completion",
                     "created": renderer.created,
-                    "model": chat.model.name,
+                    "model": plan.model,
                     "content": "".join(content),
                     "finish_reason": event.finish_reason,
                     "tool_calls": calls,

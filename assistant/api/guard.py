@@ -28,6 +28,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 from litestar.utils import normalize_path
 
@@ -47,6 +48,20 @@ _API_ROOTS = ("/api", "/v1", "/mcp")
 # a Host header is a name or a bracketed IPv6 address, then at most a numeric port
 _HOST = re.compile(r"^(\[[0-9a-f:.]+\]|[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)(?::(\d{1,5}))?$")
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def _repeated_parameter(query: bytes) -> str | None:
+    """The first query parameter named twice, if any."""
+    if not query:
+        return None
+    seen: set[str] = set()
+    for name, _ in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+        if name in seen:
+            return name
+        seen.add(name)
+    return None
+
+
 _AUTH_EXEMPT = {"/api/v1/health"}
 CSP = (
     "default-src 'self'; img-src 'self' data:; script-src 'self'; style-src 'self'; "
@@ -78,8 +93,16 @@ def static_paths(web_dir: Path) -> frozenset[str]:
 class Guard:
     """ASGI middleware wrapping the whole application (see the module docstring)."""
 
-    def __init__(self, app: ASGIApp, settings: Settings, static: frozenset[str]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: Settings,
+        static: frozenset[str],
+        methods: Callable[[str], list[str]] | None = None,
+    ) -> None:
+        """``methods``: the HTTP methods of a route, by its path template (for ``Allow``)."""
         self.app = app
+        self.methods = methods
         self.settings = settings
         self.static = static
         self.allowed_hosts = _LOCAL_HOSTS | {_host_name(h) or h.strip().lower() for h in settings.allow_host}
@@ -112,7 +135,14 @@ class Guard:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *extra]
+                headers_out = message.get("headers", [])
+                if scope.get("method") == "OPTIONS" and self.methods is not None and "path_template" in scope:
+                    # Litestar's own OPTIONS answer names only the first method of a path whose
+                    # handlers were registered one by one; the route knows them all
+                    allowed = ", ".join(sorted(self.methods(scope["path_template"])))
+                    headers_out = [(k, v) for k, v in headers_out if k.lower() != b"allow"]
+                    headers_out.append((b"allow", allowed.encode()))
+                message["headers"] = [*headers_out, *extra]
             await send(message)
 
         if (
@@ -145,7 +175,7 @@ class Guard:
 
     async def _preflight(self, send: Send) -> None:
         headers = [
-            (b"access-control-allow-methods", b"GET, POST, DELETE, OPTIONS"),
+            (b"access-control-allow-methods", b"GET, POST, PATCH, DELETE, OPTIONS"),
             (b"access-control-allow-headers", b"Authorization, Content-Type, X-Request-ID, X-Repo-Path"),
             (b"access-control-max-age", b"600"),
             (b"content-length", b"0"),
@@ -209,6 +239,9 @@ class Guard:
             return AssistantError(
                 "route_not_found", "no such endpoint or file; the API is described at /api/v1/schema/openapi.json"
             )
+        repeated = _repeated_parameter(scope.get("query_string", b""))
+        if repeated is not None:  # no parameter takes a list: which value was meant is a guess
+            return AssistantError("invalid_parameter", f"`{repeated}` is given more than once", param=repeated)
         return None
 
     @staticmethod

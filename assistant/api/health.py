@@ -39,8 +39,13 @@ async def get_health(request: Request[Any, Any, Any]) -> Response[bytes]:
     ping = await _ping(svc.backend)
     ping.pop("version")
     status = "healthy" if ping["status"] == "connected" else "degraded"
+    if svc.conversations_error is not None:
+        status = "degraded"
     if not svc.roots.roots:
         status = "unhealthy"
+    conversations: dict[str, Any] = {"status": "ok" if svc.conversations is not None else "unavailable"}
+    if svc.conversations_error is not None:
+        conversations["error"] = svc.conversations_error
     backend = svc.backend
     model_server = {
         "kind": backend.kind,
@@ -58,6 +63,7 @@ async def get_health(request: Request[Any, Any, Any]) -> Response[bytes]:
                 "ollama": ping,
                 "model_server": model_server,
                 "mcp_server": {"status": "connected" if svc.mcp_enabled else "disabled"},
+                "conversations": conversations,
             },
             "index": _index_totals(svc),
         },

@@ -173,7 +173,7 @@ COMPLETION = _object(
         "id": STRING,
         "object": {"const": "chat.completion"},
         "created": INTEGER,
-        "model": STRING,
+        "model": NULLABLE_STRING,  # null: answered from search, no model server answered
         "content": STRING,
         "finish_reason": {"enum": ["stop", "length"]},
         "tool_calls": {
@@ -185,7 +185,15 @@ COMPLETION = _object(
             },
         },
         "usage": USAGE,
-    }
+    },
+    {
+        "citations": {"type": "array", "items": {"type": "object"}},
+        "sources": {"type": "array", "items": {"type": "object"}},
+        "conversation_id": STRING,
+        "user_message_id": STRING,
+        "message_id": STRING,
+        "rounds_exhausted": BOOLEAN,
+    },
 )
 OPENAI_MODELS = _object(
     {
@@ -240,6 +248,47 @@ ABSOLUTE = "^(/.*)?$"  # a repository is named by its absolute path (empty or le
 
 JSON = "application/json"
 SSE = "text/event-stream"
+STORE = ("invalid_parameter", "conversations_unavailable")
+CONVERSATION = _object(
+    {
+        "id": STRING,
+        "title": STRING,
+        "repo": NULLABLE_STRING,
+        "model": NULLABLE_STRING,
+        "created_at": STRING,
+        "updated_at": STRING,
+    }
+)
+MESSAGE = _object(
+    {
+        "id": STRING,
+        "parent_id": NULLABLE_STRING,
+        "role": {"enum": ["user", "assistant"]},
+        "content": STRING,
+        "created_at": STRING,
+        "sibling_count": INTEGER,
+        "sibling_index": INTEGER,
+        "sibling_ids": {"type": "array", "items": STRING},
+    },
+    {
+        "tool_events": {"type": "array", "items": {"type": "object"}},
+        "finish_reason": STRING,
+        "usage": {"type": "object"},
+        "model": NULLABLE_STRING,
+        "timings": {"type": "object"},
+        "citations": {"type": "array", "items": {"type": "object"}},
+        "sources": {"type": "array", "items": {"type": "object"}},
+    },
+)
+CONVERSATION_WITH_MESSAGES = {
+    **CONVERSATION,
+    "required": [*CONVERSATION["required"], "active_id", "messages"],
+    "properties": {
+        **CONVERSATION["properties"],
+        "active_id": NULLABLE_STRING,
+        "messages": {"type": "array", "items": MESSAGE},
+    },
+}
 
 OPERATIONS: dict[tuple[str, str], Operation] = {
     ("get", "/api/v1/health"): Operation(
@@ -251,7 +300,12 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                         "version": STRING,
                         "services": _object(
                             {"ollama": SERVICE, "mcp_server": _object({"status": {"enum": ["connected", "disabled"]}})},
-                            {"model_server": {"type": "object"}},
+                            {
+                                "model_server": {"type": "object"},
+                                "conversations": _object(
+                                    {"status": {"enum": ["ok", "unavailable"]}}, {"error": STRING}
+                                ),
+                            },
                         ),
                         "index": _object({"repos": INTEGER, "files": INTEGER, "symbols": INTEGER}),
                     }
@@ -299,6 +353,34 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         {JSON: envelope(SEARCH)},
         (*GUARD, *REPO, "missing_parameter", "invalid_request", "file_not_found"),
         enums={"mode": list(SEARCH_MODES)},
+    ),
+    ("get", "/api/v1/conversations"): Operation(
+        {
+            JSON: envelope(
+                _object({"conversations": {"type": "array", "items": CONVERSATION}, "next_cursor": NULLABLE_STRING})
+            )
+        },
+        (*GUARD, *REPO, "invalid_request", *STORE),
+    ),
+    ("post", "/api/v1/conversations"): Operation(
+        {JSON: envelope(CONVERSATION_WITH_MESSAGES)}, (*GUARD, *BODY, *REPO, *STORE)
+    ),
+    ("get", "/api/v1/conversations/{conversation_id}"): Operation(
+        {JSON: envelope(CONVERSATION_WITH_MESSAGES)}, (*GUARD, "conversation_not_found", *STORE)
+    ),
+    ("patch", "/api/v1/conversations/{conversation_id}"): Operation(
+        {JSON: envelope(CONVERSATION_WITH_MESSAGES)}, (*GUARD, *BODY, "conversation_not_found", *STORE)
+    ),
+    ("delete", "/api/v1/conversations/{conversation_id}"): Operation(
+        {JSON: envelope(_object({"id": STRING, "deleted": BOOLEAN}))}, (*GUARD, "conversation_not_found", *STORE)
+    ),
+    ("get", "/api/v1/conversations/{conversation_id}/export"): Operation(
+        {JSON: envelope(_object({"format": {"enum": ["md", "json"]}, "filename": STRING, "content": {}}))},
+        (*GUARD, "invalid_request", "conversation_not_found", *STORE),
+        enums={"format": ["md", "json"]},
+    ),
+    ("post", "/api/v1/conversations/{conversation_id}/fork"): Operation(
+        {JSON: envelope(CONVERSATION_WITH_MESSAGES)}, (*GUARD, *BODY, "conversation_not_found", *STORE)
     ),
     ("get", "/api/v1/map"): Operation(
         {

@@ -128,7 +128,7 @@ class ChunkWriter:
     alike: one ``id`` and ``created``, the role in the first delta; a usage chunk (``/v1``'s
     ``stream_options.include_usage``) has no choices."""
 
-    def __init__(self, model: str) -> None:
+    def __init__(self, model: str | None) -> None:
         self.id = "chatcmpl-" + secrets.token_hex(12)
         self.created = int(time.time())
         self.model = model
@@ -155,7 +155,7 @@ class ChatStream(ChunkWriter):
     ``tool_call`` events where they happen, the finish chunk, ``done`` with usage, then
     ``[DONE]``; an ``error`` event (then ``[DONE]``) for a failure after the stream began."""
 
-    def __init__(self, model: str, request_id: str = "") -> None:
+    def __init__(self, model: str | None, request_id: str = "") -> None:
         super().__init__(model)
         self.request_id = request_id
 
@@ -170,6 +170,7 @@ class ChatStream(ChunkWriter):
             done: dict[str, Any] = {"type": "done", "usage": event.usage.to_dict()}
             if event.rounds_exhausted:
                 done["rounds_exhausted"] = True
+            done.update(event.extra)
             out.append(sse(done))
             return out
         log_failure(self.request_id, event.code, event.message)

@@ -22,6 +22,7 @@ from tests.conftest import (
     stream,
     text_of,
     tool_events,
+    wait_ready,
 )
 from tests.fakes.ollama import FakeOllama
 
@@ -57,7 +58,13 @@ def test_two_round_tool_conversation_streamed(server: Any, fake_ollama: FakeOlla
     assert answer[1]["choices"][0]["delta"] == {"content": "**42**."}
     assert answer[2]["choices"][0] == {"index": 0, "delta": {}, "finish_reason": "stop"}
     assert all(c["model"] == MODEL for c in answer)
-    assert events[-2] == {"type": "done", "usage": {"prompt_tokens": 20, "completion_tokens": 10, "total_tokens": 30}}
+    assert events[-2] == {
+        "type": "done",
+        "usage": {"prompt_tokens": 20, "completion_tokens": 10, "total_tokens": 30},
+        "model": MODEL,
+        "citations": [],  # the answer cites no path:line
+        "sources": [{"path": "src/main.py", "line": 1, "end_line": 2, "label": "src/main.py:1-2"}],
+    }
     # what the model was sent
     first, second = [r.body for r in fake_ollama.received("/api/chat")]
     assert first["messages"][0]["role"] == "system" and "search_files" in first["messages"][0]["content"]
@@ -74,8 +81,9 @@ def test_two_round_tool_conversation_not_streamed(server: Any, fake_ollama: Fake
     fake_ollama.chat_script(calls(call("read_file", path="src/main.py")), say("It returns 42."))
     response = ask(server, stream=False)
     data = response.json()["data"]
-    assert set(data) == {"id", "object", "created", "model", "content", "finish_reason", "tool_calls", "usage"}
+    assert set(data) == {"id", "object", "created", "model", "content", "finish_reason", "tool_calls", "usage", "citations", "sources"}
     assert data["object"] == "chat.completion" and data["content"] == "It returns 42." and data["finish_reason"] == "stop"
+    assert data["sources"] == [{"path": "src/main.py", "line": 1, "end_line": 2, "label": "src/main.py:1-2"}]
     (tool,) = data["tool_calls"]
     assert set(tool) == {"id", "name", "arguments", "status", "result", "duration_ms"}
     assert tool["name"] == "read_file" and tool["status"] == "completed" and "return 42" in tool["result"]["content"]
@@ -127,11 +135,24 @@ def test_disconnect_cancels_the_model_request(server: Any, fake_ollama: FakeOlla
     assert fake_ollama.disconnects[0][1] - closed < 2
 
 
-def test_ollama_down_before_the_stream(layout: Layout, live_server: Any) -> None:
+def test_ollama_down_before_the_stream_answers_from_search(layout: Layout, live_server: Any) -> None:
     server = live_server(layout.repo, ollama_url=f"http://127.0.0.1:{free_port()}")
-    _, _, response = stream(server)
-    assert_error(response, "ollama_unavailable")
-    assert_error(ask(server, stream=False), "ollama_unavailable")
+    with httpx.Client(base_url=server.url) as client:
+        wait_ready(client)
+    events, _, response = stream(server, "what does main return")
+    assert response.status_code == 200
+    text = text_of(events)
+    assert text.startswith("**Search results, not a model's answer.** Ollama at http://127.0.0.1:")
+    assert "ollama serve" in text  # the way forward is still said
+    assert "1. src/main.py:1-2 — `main`" in text and "return 42" in text
+    done = events[-2]
+    assert done["type"] == "done" and done["model"] is None
+    assert done["citations"] == [
+        {"ref": "src/main.py:1-2", "path": "src/main.py", "line": 1, "end_line": 2, "verified": True}
+    ]
+    assert all(c["model"] is None for c in chunks(events))
+    whole = ask(server, stream=False, question="what does main return").json()["data"]
+    assert whole["model"] is None and whole["content"] == text
 
 
 def test_ollama_dying_during_the_stream(server: Any, fake_ollama: FakeOllama) -> None:
@@ -236,7 +257,7 @@ def test_round_limit_then_one_final_round_without_tools(layout: Layout, live_ser
     assert sent[0]["tools"] and sent[1]["tools"] and not sent[2].get("tools")
     # no instruction is added for the final round: small models repeat it in their answer
     assert sent[2]["messages"][-1]["role"] == "tool" and len(sent[2]["messages"]) == len(sent[1]["messages"]) + 2
-    assert events[-2] == {"type": "done", "usage": events[-2]["usage"], "rounds_exhausted": True}
+    assert events[-2]["type"] == "done" and events[-2]["rounds_exhausted"] is True
     assert len({s["options"]["num_ctx"] for s in sent}) == 1
 
 

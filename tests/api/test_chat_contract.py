@@ -59,7 +59,9 @@ def test_two_round_tool_conversation(server: Any, backend: Backend) -> None:
     assert "return 42" in tools[3]["result"]["content"]
     assert text_of(events) == "It returns 42."
     assert chunks(events)[0]["choices"][0]["delta"]["role"] == "assistant"
-    assert events[-2] == {"type": "done", "usage": {"prompt_tokens": 20, "completion_tokens": 10, "total_tokens": 30}}
+    done = events[-2]
+    assert done["type"] == "done" and done["usage"] == {"prompt_tokens": 20, "completion_tokens": 10, "total_tokens": 30}
+    assert done["sources"] == [{"path": "src/main.py", "line": 1, "end_line": 2, "label": "src/main.py:1-2"}]
     first, second = backend.chat_bodies()
     assert first["messages"][0]["role"] == "system" and first["tools"]
     assert [m for m in second["messages"] if m["role"] == "tool"]
@@ -92,10 +94,11 @@ def test_disconnect_cancels_upstream(server: Any, backend: Backend) -> None:
     assert [what for what, _ in backend.fake.disconnects] == ["chat"]
 
 
-def test_down_before_the_stream(layout: Layout, live_server: Any, backend: Backend) -> None:
+def test_down_before_the_stream_answers_from_search(layout: Layout, live_server: Any, backend: Backend) -> None:
     server = live_server(layout.repo, **backend.down_settings())
-    error = assert_error(ask(server), "ollama_unavailable")
-    assert error["message"].startswith("OpenAI-compatible server at" if backend.kind == "openai" else "Ollama at")  # names the backend
+    answer = ask(server, stream=False).json()["data"]
+    named = "OpenAI-compatible server at" if backend.kind == "openai" else "Ollama at"  # names the backend
+    assert answer["model"] is None and answer["content"].startswith(f"**Search results, not a model's answer.** {named}")
 
 
 def test_dying_during_the_stream(server: Any, backend: Backend) -> None:

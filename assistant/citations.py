@@ -1,0 +1,59 @@
+"""Citations and sources of an answer.
+
+A citation is ``path:line`` or ``path:line-line`` in the answer's text. It is *verified* only when
+the file is in the repository's index and the lines are within it; the UI links verified ones
+to the file preview and marks the rest unverified. The sources are what the tools actually
+read for the answer: each ``read_file`` call that completed, with its line range.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from assistant.index import IndexManager
+
+# a path (with a `/` or an extension) then :line or :line-line; not inside a URL or a longer word
+CITATION = re.compile(
+    r"(?<![\w/.:-])((?:[\w.-]+/)*[\w.-]*[\w-]\.[\w]+|(?:[\w.-]+/)+[\w.-]+):(\d{1,7})(?:[-\u2013](\d{1,7}))?\b"
+)
+_READ = re.compile(r"^read lines (\d+)-(\d+) of (.+)$")
+MAX_CITATIONS = 200
+
+
+def find_citations(text: str, indexes: IndexManager, repo_path: str) -> list[dict[str, Any]]:
+    """Every distinct citation in ``text``, in order, each with ``verified``."""
+    view = indexes.get(repo_path)
+    head = "/".join(view.base) + "/" if view.base else ""
+    files = view.index.files
+    found: dict[str, dict[str, Any]] = {}
+    for match in CITATION.finditer(text):
+        ref = match.group(0)
+        if ref in found or len(found) >= MAX_CITATIONS:
+            continue
+        path = match.group(1).removeprefix("./")
+        line = int(match.group(2))
+        end = int(match.group(3)) if match.group(3) else line
+        record = files.get(head + path)
+        lines = 0
+        if record is not None:
+            lines = record.text.count(b"\n") + (0 if record.text.endswith(b"\n") or not record.text else 1)
+        verified = record is not None and 1 <= line <= end <= max(lines, 1)
+        found[ref] = {"ref": ref, "path": path, "line": line, "end_line": end, "verified": verified}
+    return list(found.values())
+
+
+def sources_of(tool_events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The files and line ranges the tools read for an answer (completed ``read_file`` calls)."""
+    seen: dict[tuple[str, int, int], dict[str, Any]] = {}
+    for event in tool_events:
+        if event.get("name") != "read_file" or event.get("status") != "completed":
+            continue
+        match = _READ.match(str(event.get("summary") or ""))
+        if match is None:
+            continue
+        start, end, path = int(match.group(1)), int(match.group(2)), match.group(3)
+        key = (path, start, end)
+        if key not in seen:
+            seen[key] = {"path": path, "line": start, "end_line": end, "label": f"{path}:{start}-{end}"}
+    return list(seen.values())
