@@ -284,7 +284,24 @@ async def _ask_async(settings: Settings, args: argparse.Namespace, json: Any) ->
         return 2
     services.start()
     try:
-        info = await resolve_model(services.backend, None, settings.model)
+        try:
+            info = await resolve_model(services.backend, None, settings.model)
+        except AssistantError as exc:
+            if exc.code != "ollama_unavailable":
+                raise
+            # no model server: the ranked search results for the question, said to be that
+            import asyncio
+
+            from assistant import search_answer
+
+            await asyncio.to_thread(services.indexes.build, services.roots.default)
+            print(f"[no model server answered; search results on {services.roots.default}]", file=sys.stderr)
+            async for event in search_answer.answer(
+                services.indexes, services.roots.default, args.question, exc.message
+            ):
+                if isinstance(event, agent.ContentDelta):
+                    print(event.text, flush=True)
+            return 0
         chat = agent.ChatInput(
             messages=[{"role": "user", "content": args.question}],
             model=info,

@@ -59,13 +59,15 @@ def test_ask_streams_the_answer_and_shows_tool_calls(layout: Layout, fake_ollama
     assert "✓ read lines 1-2 of src/main.py" in result.stderr
 
 
-def test_ask_reports_an_unreachable_model_server(layout: Layout, tmp_path: Path) -> None:
+def test_ask_without_a_model_server_answers_from_search(layout: Layout, tmp_path: Path) -> None:
     from tests.conftest import free_port
 
     result = subprocess.run(
-        [sys.executable, "-m", "assistant", "ask", "hi", "--repo", str(layout.repo), "--ollama-url", f"http://127.0.0.1:{free_port()}",
-         "--cache-dir", str(tmp_path / "c")],
+        [sys.executable, "-m", "assistant", "ask", "what does main return", "--repo", str(layout.repo),
+         "--ollama-url", f"http://127.0.0.1:{free_port()}", "--cache-dir", str(tmp_path / "c")],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
-    assert result.returncode == 1
-    assert "cannot be reached" in result.stderr and "ollama_unavailable" in result.stderr and "Traceback" not in result.stderr
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("**Search results, not a model's answer.** Ollama at")
+    assert "cannot be reached" in result.stdout and "1. src/main.py:1-2 — `main`" in result.stdout
+    assert "no model server answered" in result.stderr and "Traceback" not in result.stderr

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
@@ -66,6 +67,13 @@ def open_page(browser: Browser) -> Iterator[Any]:
 
 def ready(page: Page) -> None:
     page.wait_for_selector("body[data-ready=true]", timeout=15_000)
+
+
+def until(condition: Any, seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the page did not get there in time"
+        time.sleep(0.05)
 
 
 def send(page: Page, text: str) -> None:
@@ -168,17 +176,26 @@ def test_file_browser_opens_a_file(layout: Layout, live_server: Any, fake_ollama
     assert "return 42" in page.locator("#preview-code").inner_text()
 
 
-def test_ollama_down_error_is_shown_in_plain_words(layout: Layout, live_server: Any, open_page: Any) -> None:
+def test_without_a_model_server_a_question_gets_search_results_said_to_be_that(
+    layout: Layout, live_server: Any, open_page: Any
+) -> None:
     server = live_server(layout.repo, ollama_url=f"http://127.0.0.1:{free_port()}")
     page, _ = open_page(server.url)
     ready(page)
     assert page.locator("#health").inner_text() == "Ollama not reachable"
-    send(page, "hello?")
-    page.wait_for_selector("#error:not([hidden])", timeout=10_000)
-    text = page.locator("#error").inner_text()
-    # said once, with the way forward: start Ollama and pull a model, or use another server
-    assert "(ollama_unavailable)" in text and text.count("?") == 0
+    send(page, "what does main return")
+    page.wait_for_selector(".message.assistant.search-answer", timeout=10_000)
+    answer = page.locator(".message.assistant .body")
+    text = answer.inner_text()
+    # headed as search results, with the way forward: start Ollama and pull a model, or another server
+    assert text.startswith("Search results, not a model's answer.")
     assert "ollama serve" in text and "Pull…" in text and "--backend openai --base-url" in text
+    link = answer.locator("a.cite").first
+    assert link.inner_text() == "src/main.py:1-2"
+    link.click()
+    page.wait_for_selector("#file-preview:not([hidden])", timeout=5_000)
+    assert page.locator("#preview-name").inner_text() == "src/main.py"
+    assert page.locator("#error").is_hidden()
     page.screenshot(path=str(SHOTS / "no-model-server.png"))
 
 
@@ -271,7 +288,7 @@ def test_enter_sends_shift_enter_adds_a_line_and_narrow_layout(layout: Layout, l
     assert page.locator("#prompt").input_value() == "first line\nsecond line"
     page.keyboard.press("Enter")
     page.wait_for_selector(".message.assistant:not(.streaming)", timeout=10_000)
-    assert page.locator(".message.user").inner_text() == "first line\nsecond line"
+    assert page.locator(".message.user .body").inner_text() == "first line\nsecond line"
     assert page.evaluate("document.documentElement.scrollWidth") <= 400  # nothing overflows sideways
     page.click(".tabs >> text=Trace")
     assert page.locator("#trace-panel").is_visible() and not page.locator("#chat-panel").is_visible()
@@ -319,3 +336,79 @@ def test_the_search_box_groups_results_by_file_and_opens_the_preview_at_the_line
     page.screenshot(path=str(SHOTS / "search-preview.png"))
     page.press("#code-search-input", "Escape")
     assert page.locator("#search-results").is_hidden()
+
+
+def test_conversations_are_kept_listed_branched_and_cited(
+    layout: Layout, live_server: Any, fake_ollama: FakeOllama, open_page: Any
+) -> None:
+    server = live_server(layout.repo, ollama_url=fake_ollama.url)
+    fake_ollama.chat_script(
+        tool_round(("read_file", {"path": "src/main.py"})),
+        answer("`main` returns 42: see src/main.py:2, not src/gone.py:3 or src/main.py:90."),
+        answer("A second answer, asked again."),
+        answer("Edited question, new answer."),
+    )
+    page, _ = open_page(server.url)
+    ready(page)
+    send(page, "What does main return?")
+    page.wait_for_selector(".message.assistant .sources", timeout=15_000)
+    # citations: the right one links to the preview, the wrong path and the line past the end do not
+    body = page.locator(".message.assistant .body")
+    assert body.locator("a.cite").all_inner_texts() == ["src/main.py:2"]
+    assert body.locator(".cite.unverified").all_inner_texts() == ["src/gone.py:3", "src/main.py:90"]
+    assert page.locator(".message.assistant .sources a.cite").all_inner_texts() == ["src/main.py:1-2"]
+    body.locator("a.cite").click()
+    page.wait_for_selector("#preview-mark:not([hidden])", timeout=5_000)
+    assert page.locator("#preview-name").inner_text() == "src/main.py"
+    assert page.locator("#preview-mark").get_attribute("data-line") == "2"
+    # the sidebar lists it, titled by the question; a reload brings everything back, trace too
+    page.wait_for_selector(".conversation.active", timeout=5_000)
+    assert page.locator(".conversation.active .conversation-title").inner_text() == "What does main return?"
+    page.reload()
+    ready(page)
+    page.wait_for_selector(".message.assistant .sources", timeout=10_000)
+    assert page.locator(".message.user .body").inner_text() == "What does main return?"
+    assert page.locator(".trace-entry .tool-name").all_inner_texts() == ["read_file"]
+    assert page.locator(".message.assistant a.cite").first.inner_text() == "src/main.py:2"
+    # asking again makes a second version, switched with ‹ 2/2 ›
+    page.click(".message.assistant >> text=Ask again")
+    page.wait_for_selector(".message.assistant .branch-count >> text=2/2", timeout=10_000)
+    assert "asked again" in page.locator(".message.assistant .body").inner_text()
+    page.click(".message.assistant .branches button >> nth=0")
+    page.wait_for_selector(".message.assistant .branch-count >> text=1/2", timeout=5_000)
+    assert "returns 42" in page.locator(".message.assistant .body").inner_text()
+    page.screenshot(path=str(SHOTS / "conversation-branches.png"))
+    # editing the question makes a branch of the question
+    page.click(".message.user >> text=Edit")
+    page.fill(".edit-box", "What does main return, exactly?")
+    page.click("text=Save and ask")
+    page.wait_for_selector(".message.user .branch-count >> text=2/2", timeout=10_000)
+    assert page.locator(".message.user .body").inner_text() == "What does main return, exactly?"
+    assert page.locator(".message.assistant .body").inner_text() == "Edited question, new answer."
+    # a second conversation, then rename and delete (with undo) from the sidebar, newest first
+    page.click("#new-conversation")
+    assert page.locator(".message").count() == 0
+    fake_ollama.chat_script(answer("Nothing else."))
+    send(page, "Anything else?")
+    page.wait_for_selector(".conversation >> nth=1", timeout=10_000)
+    assert page.locator(".conversation-title").all_inner_texts() == ["Anything else?", "What does main return?"]
+    first = page.locator(".conversation").nth(1)
+    first.hover()
+    first.locator("button[title=Rename]").click()
+    page.fill(".rename-box", "About main")
+    page.press(".rename-box", "Enter")
+    page.wait_for_selector(".conversation-title >> text=About main", timeout=5_000)
+    page.fill("#conversation-search", "exactly")  # words of a message, not the title
+    until(lambda: page.locator(".conversation").count() == 1)
+    assert page.locator(".conversation-title").all_inner_texts() == ["About main"]
+    page.fill("#conversation-search", "")
+    until(lambda: page.locator(".conversation").count() == 2)
+    target = page.locator(".conversation").nth(0)
+    target.hover()
+    target.locator("button[title=Delete]").click()
+    assert page.locator("#toast").is_visible() and page.locator(".conversation:visible").count() == 1
+    page.screenshot(path=str(SHOTS / "conversation-sidebar.png"))
+    page.click("#toast >> text=Undo")
+    assert page.locator(".conversation:visible").count() == 2
+    listed = httpx.get(f"{server.url}/api/v1/conversations", timeout=5).json()["data"]["conversations"]
+    assert len(listed) == 2

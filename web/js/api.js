@@ -76,6 +76,18 @@ export async function postJSON(path, body, signal) {
   return response;
 }
 
+// A JSON request with any method; the envelope's data back (or an ApiError).
+export async function requestJSON(method, path, body) {
+  const options = { method };
+  if (body !== undefined) {
+    options.headers = { "Content-Type": "application/json" };
+    options.body = JSON.stringify(body);
+  }
+  const response = await send(path, options);
+  if (!response.ok) throw await errorOf(response);
+  return (await response.json()).data;
+}
+
 // Read a server-sent event stream, calling onEvent for each parsed `data:` event.
 export async function readEvents(response, onEvent) {
   const reader = response.body.getReader();

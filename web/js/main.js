@@ -1,5 +1,6 @@
 // Wires the page together.
-import { ask, clearConversation, restore, showError, stop } from "./chat.js";
+import { ask, newConversation, restore, showError, stop, useSettings } from "./chat.js";
+import { loadConversations, setupConversations } from "./conversations.js";
 import { browse, currentRepo, loadRepos, setupSearch } from "./files.js";
 import { checkHealth, loadModels, setupPull } from "./models.js";
 
@@ -61,6 +62,8 @@ async function start() {
   setupDivider();
   setupPull();
   setupSearch();
+  setupConversations();
+  useSettings(settings);
   $("composer").addEventListener("submit", (event) => {
     event.preventDefault();
     send();
@@ -72,16 +75,17 @@ async function start() {
     }
   });
   $("stop").addEventListener("click", stop);
-  $("clear").addEventListener("click", clearConversation);
+  $("clear").addEventListener("click", newConversation);
   $("preview-close").addEventListener("click", () => ($("file-preview").hidden = true));
   $("settings-open").addEventListener("click", () => {
     const panel = $("settings");
     panel.hidden = !panel.hidden;
     $("settings-open").setAttribute("aria-expanded", String(!panel.hidden));
   });
-  restore();
   await checkHealth();
   await loadRepos(showError);
+  await restore();
+  await loadConversations();
   await Promise.all([loadModels(() => {}), browse("")]);
   setInterval(checkHealth, 15000);
   document.body.dataset.ready = "true";
