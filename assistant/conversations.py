@@ -25,10 +25,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import timestamp
-
 log = logging.getLogger("assistant.conversations")
 
+# a time column (Unix seconds) as the API writes times: ISO 8601 UTC with milliseconds,
+# formatted by SQLite itself (in Python it was most of the time a page of conversations took)
+_ISO = "strftime('%Y-%m-%dT%H:%M:%fZ', {}, 'unixepoch')"
 MAX_TITLE = 200
 TITLE_FROM_QUESTION = 80
 PAGE = 50
@@ -205,7 +206,9 @@ class ConversationStore:
 
     def _row(self, db: sqlite3.Connection, cid: str) -> tuple[Any, ...]:
         row = db.execute(
-            "SELECT id, title, repo, model, created_at, updated_at, active_id FROM conversations WHERE id = ?", (cid,)
+            f"SELECT id, title, repo, model, {_ISO.format('created_at')}, {_ISO.format('updated_at')}, active_id "
+            "FROM conversations WHERE id = ?",
+            (cid,),
         ).fetchone()
         if row is None:
             raise StoreError("conversation_not_found", f"no conversation {cid!r}", "id")
@@ -213,14 +216,15 @@ class ConversationStore:
 
     @staticmethod
     def _summary(row: tuple[Any, ...]) -> dict[str, Any]:
-        cid, title, repo, model, created, updated = row[:6]
+        """A conversation's fields from (id, title, repo, model, created, updated) (the times as
+        SQLite formatted them: ``_ISO``)."""
         return {
-            "id": cid,
-            "title": title,
-            "repo": repo,
-            "model": model,
-            "created_at": timestamp(created),
-            "updated_at": timestamp(updated),
+            "id": row[0],
+            "title": row[1],
+            "repo": row[2],
+            "model": row[3],
+            "created_at": row[4],
+            "updated_at": row[5],
         }
 
     def page(
@@ -242,16 +246,16 @@ class ConversationStore:
             args.append(match)
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         sql = (
-            "SELECT c.id, c.title, c.repo, c.model, c.created_at, c.updated_at FROM conversations c "
-            f"{where} ORDER BY c.updated_at DESC, c.id DESC LIMIT ?"
+            f"SELECT c.id, c.title, c.repo, c.model, {_ISO.format('c.created_at')}, {_ISO.format('c.updated_at')}, "
+            f"c.updated_at FROM conversations c {where} ORDER BY c.updated_at DESC, c.id DESC LIMIT ?"
         )
         with self._read() as db:
             try:
                 rows = db.execute(sql, (*args, limit + 1)).fetchall()
             except sqlite3.OperationalError as exc:  # an FTS5 syntax the quoting did not cover
                 raise StoreError("invalid_parameter", f"`q` cannot be searched: {exc}", "q") from None
-        page = [self._summary(tuple(r)) for r in rows[:limit]]
-        more = _cursor_of(rows[limit - 1][5], rows[limit - 1][0]) if len(rows) > limit else None
+        page = [self._summary(r) for r in rows[:limit]]
+        more = _cursor_of(rows[limit - 1][6], rows[limit - 1][0]) if len(rows) > limit else None
         return page, more
 
     def get(self, cid: str) -> dict[str, Any]:
@@ -271,7 +275,8 @@ class ConversationStore:
                 UNION ALL
                 SELECT m.id, m.parent_id, up.depth + 1 FROM messages m JOIN up ON m.id = up.parent_id
             )
-            SELECT m.id, m.parent_id, m.role, m.content, m.created_at, m.meta, up.depth
+            SELECT m.id, m.parent_id, m.role, m.content, strftime('%Y-%m-%dT%H:%M:%fZ', m.created_at, 'unixepoch'),
+                   m.meta, up.depth
             FROM up JOIN messages m ON m.id = up.id ORDER BY up.depth DESC
             """,
             (leaf, cid),
@@ -289,7 +294,7 @@ class ConversationStore:
                 "parent_id": parent,
                 "role": role,
                 "content": content,
-                "created_at": timestamp(created),
+                "created_at": created,
                 "sibling_count": len(siblings),
                 "sibling_index": siblings.index(mid),
                 "sibling_ids": siblings,
@@ -419,7 +424,8 @@ class ConversationStore:
         with self._read() as db:
             row = self._row(db, cid)
             rows = db.execute(
-                "SELECT id, parent_id, role, content, created_at, meta FROM messages WHERE conversation_id = ? "
+                f"SELECT id, parent_id, role, content, {_ISO.format('created_at')}, meta FROM messages "
+                "WHERE conversation_id = ? "
                 "ORDER BY rowid",
                 (cid,),
             ).fetchall()
@@ -430,7 +436,7 @@ class ConversationStore:
                 "parent_id": parent,
                 "role": role,
                 "content": content,
-                "created_at": timestamp(created),
+                "created_at": created,
             }
             message.update({k: v for k, v in json.loads(meta or "{}").items() if k in META_FIELDS})
             messages.append(message)
