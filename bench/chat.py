@@ -95,7 +95,7 @@ def main() -> None:
         port, proxy_port = free_port(), free_port()
         ours = start(
             [PYTHON, "-m", "assistant", "serve", "--repo", tmp, "--port", str(port), "--ollama-url", fake.url, "--log-level", "error",
-             "--cache-dir", f"{tmp}/cache", "--max-concurrent-chats", "64"],
+             "--cache-dir", f"{tmp}/cache", "--data-dir", f"{tmp}/data", "--max-concurrent-chats", "64"],
             f"http://127.0.0.1:{port}/api/v1/health",
         )  # fmt: skip
         proxy_file = Path(tmp) / "proxy_app.py"

@@ -30,7 +30,7 @@ def main() -> None:
         ours_port, bare_port = free_port(), free_port()
         ours_url = f"http://127.0.0.1:{ours_port}/api/v1/files?path=small.py&read=true"
         ours = start(
-            [PYTHON, "-m", "assistant", "serve", "--repo", str(repo), "--port", str(ours_port), "--log-level", "error", "--cache-dir", f"{tmp}/cache"],
+            [PYTHON, "-m", "assistant", "serve", "--repo", str(repo), "--port", str(ours_port), "--log-level", "error", "--cache-dir", f"{tmp}/cache", "--data-dir", f"{tmp}/data"],
             ours_url,
         )
         try:

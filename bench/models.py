@@ -32,7 +32,7 @@ def main() -> None:
         port = free_port()
         ours_url = f"http://127.0.0.1:{port}/api/v1/models"
         server = start(
-            [PYTHON, "-m", "assistant", "serve", "--repo", tmp, "--port", str(port), "--ollama-url", fake.url, "--log-level", "error", "--cache-dir", f"{tmp}/cache"],
+            [PYTHON, "-m", "assistant", "serve", "--repo", tmp, "--port", str(port), "--ollama-url", fake.url, "--log-level", "error", "--cache-dir", f"{tmp}/cache", "--data-dir", f"{tmp}/data"],
             ours_url,
         )
         try:
