@@ -32,7 +32,7 @@ import msgspec
 import tantivy
 
 from .tags import NO_TAGS
-from .tokens import analyzers, identifier_text, name_words, stem_of
+from .tokens import analyzers, body_text, identifier_text, name_words, stem_of
 
 if TYPE_CHECKING:
     from .records import FileRecord
@@ -48,7 +48,7 @@ FIELDS: dict[str, tuple[str, float]] = {
     "name_id": ("ident", 3.0),
     "refs_id": ("whole", 0.5),
     "body": ("words", 1.0),
-    "body_id": ("whole", 1.0),
+    "body_id": ("body_whole", 1.0),
 }
 PART_FIELDS = ("path", "name", "body")
 IDENT_FIELDS = ("path_id", "name_id", "refs_id", "body_id")
@@ -192,8 +192,9 @@ class RankedIndex:
         doc.add_text("name_id", names)
         doc.add_text("refs_id", refs)
         if not record.minified:  # a minified or generated file is found by its path and names
-            doc.add_text("body", record.text.decode("utf-8", "replace"))
-            doc.add_text("body_id", identifier_text(record.text))
+            body = body_text(record.text)
+            doc.add_text("body", body)
+            doc.add_text("body_id", body)
         doc.add_text("key", path)
         fid = file_id(path)
         doc.add_unsigned("fid", fid)

@@ -23,7 +23,7 @@ from .tags import FileTags, share_names
 log = logging.getLogger("assistant.index")
 
 VERSION = 5  # 2: tags sorted by name; 3: no first line in tags; 4: references per name; 5: packed lines
-RANKED_VERSION = 3  # the ranked index's schema and analyzers
+RANKED_VERSION = 4  # the ranked index's schema and analyzers
 
 
 class CachedFile(msgspec.Struct, array_like=True):

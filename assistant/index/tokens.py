@@ -42,11 +42,15 @@ _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[^\W\d_A-Z]+|[0-9]+|[^\W\d_]+")
 # bytes.translate table: ASCII letters, digits, `_` and every byte of a multi-byte UTF-8
 # character kept, everything else a space
 IDENT_BYTES = bytes(c if c >= 128 or c == 95 or chr(c).isalnum() else 32 for c in range(256))
+# the same, lower-casing ASCII letters on the way (a file's body is lower-cased here, for free,
+# rather than token by token by the analyzers)
+BODY_BYTES = IDENT_BYTES.translate(bytes(range(256)).lower())
 
 
-def _build(tokenizer: tantivy.Tokenizer, *, stop: bool, stem: bool) -> tantivy.TextAnalyzer:
+def _build(tokenizer: tantivy.Tokenizer, *, stop: bool, stem: bool, lower: bool = True) -> tantivy.TextAnalyzer:
     builder = tantivy.TextAnalyzerBuilder(tokenizer).filter(tantivy.Filter.remove_long(MAX_TOKEN))
-    builder = builder.filter(tantivy.Filter.lowercase())
+    if lower:
+        builder = builder.filter(tantivy.Filter.lowercase())
     if stop:
         builder = builder.filter(tantivy.Filter.custom_stopword(_STOP))
     if stem:
@@ -61,8 +65,9 @@ def analyzers() -> dict[str, tantivy.TextAnalyzer]:
     return {
         "parts": _build(tantivy.Tokenizer.whitespace(), stop=True, stem=True),
         "ident": _build(tantivy.Tokenizer.whitespace(), stop=False, stem=False),
-        "words": _build(tantivy.Tokenizer.simple(), stop=True, stem=False),
+        "words": _build(tantivy.Tokenizer.simple(), stop=True, stem=False, lower=False),
         "whole": _build(tantivy.Tokenizer.whitespace(), stop=False, stem=False),
+        "body_whole": _build(tantivy.Tokenizer.whitespace(), stop=False, stem=False, lower=False),
     }
 
 
@@ -97,3 +102,11 @@ def stem_of(word: str) -> str:
 def identifier_text(text: bytes) -> str:
     """``text`` with everything that cannot be part of an identifier made a space."""
     return text.translate(IDENT_BYTES).decode("utf-8", "replace")
+
+
+def body_text(text: bytes) -> str:
+    """A file's text as the body fields take it: identifiers and words, lower-cased, separated
+    by spaces (one string for both: ``words`` splits it further at ``_``)."""
+    if text.isascii():
+        return text.translate(BODY_BYTES).decode("ascii")
+    return text.translate(IDENT_BYTES).decode("utf-8", "replace").lower()

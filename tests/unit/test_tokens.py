@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.index.tokens import analyzers, identifier_text, idents, parts, stem_of
+from assistant.index.tokens import analyzers, body_text, identifier_text, idents, parts, stem_of
 
 
 @pytest.mark.parametrize(
@@ -46,10 +46,13 @@ def test_whole_identifiers_are_kept_lower_cased() -> None:
 
 def test_file_text_is_indexed_as_words_and_as_whole_identifiers() -> None:
     every = analyzers()
-    source = b"def read_file(path):  # naive parseHeader\n"
+    source = b"def Read_File(path):  # naive parseHeader\n"
+    body = body_text(source)  # lower-cased, punctuation gone, in one pass
     # the body is not stemmed (a query's stemmed words are looked up in its forms instead)
-    assert every["words"].analyze(source.decode()) == ["def", "read", "file", "path", "naive", "parseheader"]
+    assert every["words"].analyze(body) == ["def", "read", "file", "path", "naive", "parseheader"]
+    assert every["body_whole"].analyze(body) == ["def", "read_file", "path", "naive", "parseheader"]
     assert every["whole"].analyze(identifier_text(source)) == ["def", "read_file", "path", "naive", "parseheader"]
+    assert body_text("Größe = Straße".encode()).split() == ["größe", "straße"]  # non-ASCII lower-cased too
 
 
 def test_non_ascii_identifiers_survive_the_byte_translation() -> None:
