@@ -290,6 +290,9 @@ def test_enter_sends_shift_enter_adds_a_line_and_narrow_layout(layout: Layout, l
     page.wait_for_selector(".message.assistant:not(.streaming)", timeout=10_000)
     assert page.locator(".message.user .body").inner_text() == "first line\nsecond line"
     assert page.evaluate("document.documentElement.scrollWidth") <= 400  # nothing overflows sideways
+    assert page.locator("#conversation-list .conversation").count() == 1  # the conversations, above the chat
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "narrow-chat.png"))
     page.click(".tabs >> text=Trace")
     assert page.locator("#trace-panel").is_visible() and not page.locator("#chat-panel").is_visible()
     SHOTS.mkdir(exist_ok=True)
@@ -410,5 +413,9 @@ def test_conversations_are_kept_listed_branched_and_cited(
     page.screenshot(path=str(SHOTS / "conversation-sidebar.png"))
     page.click("#toast >> text=Undo")
     assert page.locator(".conversation:visible").count() == 2
+    # fork: a new conversation holding everything up to an answer
+    page.click(".message.assistant >> text=Fork")
+    page.wait_for_selector(".conversation.active .conversation-title >> text=(fork)", timeout=5_000)
+    assert page.locator(".message .body").all_inner_texts() == ["Anything else?", "Nothing else."]
     listed = httpx.get(f"{server.url}/api/v1/conversations", timeout=5).json()["data"]["conversations"]
-    assert len(listed) == 2
+    assert len(listed) == 3

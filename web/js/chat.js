@@ -174,7 +174,11 @@ function messageNode(message, index) {
       again.type = "button";
       again.title = "answer this question again (a new branch)";
       again.addEventListener("click", () => askAgain(message, index));
-      tools.append(again);
+      const fork = el("button", "ghost", "Fork");
+      fork.type = "button";
+      fork.title = "a new conversation with everything up to this answer";
+      fork.addEventListener("click", () => forkAt(message));
+      tools.append(again, fork);
     }
   }
   if (tools.childElementCount) node.append(tools);
@@ -221,6 +225,18 @@ function askAgain(message, index) {
   if (controller) return;
   show(index); // up to the question
   ask(null, settingsOf(), { parentId: message.parent_id });
+}
+
+async function forkAt(message) {
+  if (controller) return;
+  try {
+    current = await requestJSON("POST", `/api/v1/conversations/${encodeURIComponent(current.id)}/fork`, { message_id: message.id });
+    localStorage.setItem(OPEN, current.id);
+    show();
+    changed();
+  } catch (error) {
+    showError(error);
+  }
 }
 
 export async function openConversation(id) {
