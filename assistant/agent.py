@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from assistant import workers
 from assistant.backends import ChatRequest, ModelBackend, ModelInfo, ToolCallRequest
 from assistant.errors import AssistantError, BackendError, timestamp
 from assistant.index import IndexManager
@@ -213,7 +214,11 @@ async def run(services: ChatServices, chat: ChatInput) -> AsyncIterator[Event]:
     with services.roots.open_repo(chat.repo_path) as repo:
         variant = choose_variant(chat.tool_mode, chat.model.native_tools)
         question = next((str(m.get("content") or "") for m in reversed(chat.messages) if m.get("role") == "user"), "")
-        prompt = system_prompt(repo, services.indexes, variant, question, chat.map_tokens)
+        # the map for this question can take a tenth of a second on a large repository: not on
+        # the event loop, where every other stream would wait for it
+        prompt = await workers.run_in(
+            workers.SEARCHES, system_prompt, repo, services.indexes, variant, question, chat.map_tokens
+        )
     context = services.tool_context(chat.repo_path, _previously_read(chat.messages))
     schemas = [tool.openai_schema() for tool in TOOLS.values()]
     messages: list[Message] = [{"role": "system", "content": prompt}, *chat.messages]

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from litestar import Request, Response, get
 from litestar.params import QueryParameter
 
+from assistant import workers
 from assistant.errors import AssistantError
 from assistant.index import MAX_QUERY_BYTES
 from assistant.prompting import choose_variant, model_supports_tools, system_prompt
@@ -31,5 +32,7 @@ async def get_prompt(
     chosen = model or svc.settings.model
     variant = choose_variant(tool_mode, await model_supports_tools(svc.backend, chosen))
     with sandbox_params(repo="repo_path"), svc.roots.open_repo(repo_path) as repo:
-        text = system_prompt(repo, svc.indexes, variant, q, svc.settings.map_tokens)
+        text = await workers.run_in(
+            workers.SEARCHES, system_prompt, repo, svc.indexes, variant, q, svc.settings.map_tokens
+        )
     return ok(request, {"prompt": text, "variant": variant, "model": chosen})
