@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import bisect
 import math
+from array import array
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from operator import attrgetter
 from typing import NamedTuple, TypeVar
 
@@ -27,6 +28,12 @@ def _named(items: tuple[_Named, ...], name: str) -> tuple[_Named, ...]:
     """The run of ``items`` (sorted by name) with this name."""
     start = bisect.bisect_left(items, name, key=_name)
     return items[start : bisect.bisect_right(items, name, start, key=_name)]
+
+
+def _lower(name: str) -> str:
+    """``name`` lower-cased: the same string object when it already is (most names are)."""
+    lower = name.lower()
+    return name if lower == name else lower
 
 
 def _count_references(counts: Counter[str], tags: FileTags, sign: int) -> None:
@@ -66,7 +73,7 @@ class SymbolTable:
         self._by_lower: dict[str, tuple[str, ...]] | None = None
         self._sorted_lower: list[str] | None = None
         self._blob: str | None = None
-        self._blob_starts: list[int] = []
+        self._blob_starts: Sequence[int] = []
         self._ref_counts: Counter[str] | None = None  # built by prepare(), then kept current
         self._popularity: dict[str, float] = {}
 
@@ -77,14 +84,14 @@ class SymbolTable:
         if self._by_lower is None:
             by_lower: dict[str, tuple[str, ...]] = {}
             for name in self.postings:
-                lower = name.lower()
+                lower = _lower(name)
                 names = by_lower.get(lower)
                 by_lower[lower] = (name,) if names is None else (*names, name)
             self._by_lower = by_lower
         return self._by_lower
 
     def _new_name(self, name: str, by_lower: dict[str, tuple[str, ...]]) -> None:
-        lower = name.lower()
+        lower = _lower(name)
         names = by_lower.get(lower)
         if names is not None:
             if name not in names:
@@ -226,11 +233,11 @@ class SymbolTable:
         ordered = self._sorted()
         if self._blob is None:
             self._blob = "\n".join(ordered)
-            starts, pos = [], 0
+            packed, pos = array("L"), 0  # packed: a list of ints took 30 bytes a name
             for name in ordered:
-                starts.append(pos)
+                packed.append(pos)
                 pos += len(name) + 1
-            self._blob_starts = starts
+            self._blob_starts = packed
         blob, starts = self._blob, self._blob_starts
         pos = blob.find(lower)
         while pos >= 0:
