@@ -24,8 +24,6 @@ MAX_CITATIONS = 200
 def find_citations(text: str, indexes: IndexManager, repo_path: str) -> list[dict[str, Any]]:
     """Every distinct citation in ``text``, in order, each with ``verified``."""
     view = indexes.get(repo_path)
-    head = "/".join(view.base) + "/" if view.base else ""
-    files = view.index.files
     found: dict[str, dict[str, Any]] = {}
     for match in CITATION.finditer(text):
         ref = match.group(0)
@@ -34,7 +32,7 @@ def find_citations(text: str, indexes: IndexManager, repo_path: str) -> list[dic
         path = match.group(1).removeprefix("./")
         line = int(match.group(2))
         end = int(match.group(3)) if match.group(3) else line
-        record = files.get(head + path)
+        record = view.record(path)
         lines = 0
         if record is not None:
             lines = record.text.count(b"\n") + (0 if record.text.endswith(b"\n") or not record.text else 1)

@@ -31,13 +31,12 @@ def render(indexes: IndexManager, repo_path: str, question: str, reason: str) ->
     if not found.results:
         return "\n".join([*lines, "Nothing in the repository matches the question's words."])
     lines += ["The parts of the repository that match the question best:", ""]
-    head = "/".join(view.base) + "/" if view.base else ""
     for number, hit in enumerate(found.results, 1):
         where = f"{hit['file']}:{hit['line']}-{hit['end_line']}"
         symbol = f" — `{hit['symbol']}`" if hit.get("symbol") else ""
         why = ", ".join(w for w in hit.get("why", []) if ":" in w)
         lines.append(f"{number}. {where}{symbol}" + (f" ({why})" if why else ""))
-        record = view.index.files.get(head + hit["file"])
+        record = view.record(hit["file"])
         if record is not None:
             text = record.text.split(b"\n")[hit["line"] - 1 : min(hit["end_line"], hit["line"] + PREVIEW_LINES - 1)]
             snippet = "\n".join("   " + ln.decode("utf-8", "replace").rstrip() for ln in text)

@@ -9,7 +9,7 @@ from typing import Any
 from assistant.types import IndexStats
 from sandbox import Components, Roots
 
-from .repo_index import Progress, RepoIndex
+from .repo_index import FileRecord, Progress, RepoIndex
 from .repomap import RepoMap
 from .search import SearchResult, search_index
 
@@ -38,6 +38,10 @@ class IndexView:
 
     def stats(self) -> IndexStats:
         return self.index.stats(self._head)
+
+    def record(self, path: str) -> FileRecord | None:
+        """The indexed file at ``path`` (relative to this repository), if it is indexed."""
+        return self.index.files.get(self._head + path)
 
     def map(self, question: str | None, tokens: int) -> RepoMap:
         """The repository map for ``question`` within ``tokens`` (see ``repomap``)."""

@@ -245,19 +245,19 @@ class RankedIndex:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def variants(self, stem: str, word: str) -> list[str]:
-        """The words of the bodies that share ``stem`` (the stem of the query's ``word``): the
-        body is indexed unstemmed (stemming every word of every file was a third of the ranked
-        index's build time), so a stemmed query term is matched on the forms it has there."""
+    def variants(self, words: dict[str, str]) -> dict[str, list[str]]:
+        """For each stem (of the query's word, ``words``: stem -> word), the words of the bodies
+        that share it: the body is indexed unstemmed (stemming every word of every file was a
+        third of the ranked index's build time), so a stemmed query term is matched on the forms
+        it has there."""
         index = self._index
         if index is None:
-            return []
+            return {stem: [] for stem in words}
         searcher = index.searcher()
-        candidates = dict.fromkeys([word, stem, *(stem + ending for ending in ENDINGS)])
-        found = []
-        for candidate in candidates:
-            if searcher.doc_freq("body", candidate) and (candidate == word or stem_of(candidate) == stem):
-                found.append(candidate)
+        found: dict[str, list[str]] = {}
+        for stem, word in words.items():
+            candidates = dict.fromkeys([word, stem, *(stem + ending for ending in ENDINGS)])
+            found[stem] = [c for c in candidates if searcher.doc_freq("body", c) and (c == word or stem_of(c) == stem)]
         return found
 
     def search(

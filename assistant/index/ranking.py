@@ -200,7 +200,7 @@ class Terms:
                     label.setdefault(term, piece.lower())
             for term in idents(word):
                 label.setdefault(term, word.lower())
-        variants = {t: ranked.variants(t, label.get(t, t)) for t in part_terms}
+        variants = ranked.variants({t: label.get(t, t) for t in part_terms})
         term_weights = ranked.weights(part_terms, ident_terms, variants)
         weights: dict[str, float] = {}
         for term, weight in term_weights.items():
@@ -213,12 +213,6 @@ class Terms:
         telling = [t for t in term_weights if label[t] in kept]
         pattern = _pattern(tuple(sorted(telling, key=len, reverse=True)))
         return cls(part_terms, ident_terms, variants, label, weights, pattern)
-
-    def found_in(self, text: str) -> bool:
-        if self.pattern is None:
-            return False
-        data = text.encode("utf-8", "replace")
-        return any(starts_word(data, m.start()) for m in self.pattern.finditer(data))
 
     def labels(self, text: str) -> set[str]:
         """The labels of the terms in ``text`` (a path, a definition's name)."""
@@ -379,6 +373,18 @@ class ChunkHit:
     score: float
     best_line: int
     why: list[str]
+    text: str = ""  # the best line, stripped (at most MAX_LINE_BYTES)
+
+
+MAX_LINE_BYTES = 300
+
+
+def _line(text: bytes, starts: list[int], line: int) -> str:
+    """Line ``line`` of ``text`` by the layout's line offsets (no second pass over the file)."""
+    if not 1 <= line <= len(starts):
+        return ""
+    end = starts[line] - 1 if line < len(starts) else len(text)
+    return text[starts[line - 1] : end].strip()[:MAX_LINE_BYTES].decode("utf-8", "replace")
 
 
 def best_chunks(record: FileRecord, path: str, terms: Terms, limit: int = CHUNKS_PER_FILE) -> list[ChunkHit]:
@@ -432,8 +438,11 @@ def best_chunks(record: FileRecord, path: str, terms: Terms, limit: int = CHUNKS
         why = [f"name:{t}" for t in names] + [f"path:{t}" for t in in_path]
         strongest = sorted(bag.items(), key=lambda item: (-item[1] * weights.get(item[0], 0.0), item[0]))
         why += [f"body:{t}×{n}" if n > 1 else f"body:{t}" for t, n in strongest[:MAX_WHY_BODY]]  # noqa: RUF001
-        hits.append(ChunkHit(chunk, score, best_line.get(index, (0, chunk.start))[1], why))
+        line = best_line.get(index, (0, chunk.start))[1]
+        hits.append(ChunkHit(chunk, score, line, why, _line(record.text, layout.starts, line)))
     hits.sort(key=lambda h: (-h.score, h.chunk.start))
     if not hits and chunks:
-        hits.append(ChunkHit(chunks[0], 0.0, chunks[0].start, [f"path:{t}" for t in in_path]))
+        first = chunks[0].start
+        why = [f"path:{t}" for t in in_path]
+        hits.append(ChunkHit(chunks[0], 0.0, first, why, _line(record.text, layout.starts, first)))
     return hits[:limit]

@@ -266,7 +266,7 @@ def _ranked(
                 "line": hit.chunk.start,
                 "end_line": hit.chunk.end,
                 "kind": "chunk",
-                "text": _line_of(index, ranked_file.path, hit.best_line),
+                "text": hit.text,
                 "score": round(ranked_file.score * (hit.score / top if hit.score > 0 else 1.0), 4),
                 "why": hit.why + ranked_file.priors,
             }
