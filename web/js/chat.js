@@ -6,6 +6,7 @@ import { ApiError, describe, getJSON, postJSON, readEvents, requestJSON } from "
 import { preview } from "./files.js";
 import { render } from "./markdown.js";
 import { clearTrace, onToolEvent } from "./trace.js";
+import { el } from "./dom.js";
 
 const OPEN = "repo-assistant.open-conversation";
 const EMPTY = "Ask about the repository. The model searches and reads the code with tools; every call shows up in the trace.";
@@ -53,13 +54,6 @@ function busy(on) {
   $("stop").hidden = !on;
   $("prompt").disabled = false;
   for (const button of document.querySelectorAll(".message .tools button")) button.disabled = on;
-}
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
 }
 
 // Citations in a rendered answer become links to the preview when the server verified them

@@ -1,6 +1,7 @@
 // The conversations sidebar: newest first, search (titles and messages), rename, delete with
 // undo, export as Markdown or JSON.
 import { getJSON, requestJSON } from "./api.js";
+import { el } from "./dom.js";
 import { currentConversation, forgetIf, newConversation, onConversationChange, openConversation, renamed, showError } from "./chat.js";
 
 const UNDO_SECONDS = 6;
@@ -8,13 +9,6 @@ const $ = (id) => document.getElementById(id);
 const pending = new Map(); // conversation id -> timer of its deletion (undo still possible)
 let query = "";
 let unavailable = false;
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 function when(iso) {
   const date = new Date(iso);

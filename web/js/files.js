@@ -1,5 +1,6 @@
 // The repository picker and file browser, over /api/v1/files.
 import { getJSON } from "./api.js";
+import { el } from "./dom.js";
 import { highlight } from "./markdown.js";
 
 const $ = (id) => document.getElementById(id);
@@ -115,13 +116,6 @@ function note(text, className = "muted") {
   return p;
 }
 
-function span(className, text) {
-  const s = document.createElement("span");
-  s.className = className;
-  s.textContent = text;
-  return s;
-}
-
 function showResults(found) {
   const box = $("search-results");
   const parts = [];
@@ -137,7 +131,7 @@ function showResults(found) {
   for (const [file, hits] of groups) {
     const group = document.createElement("div");
     group.className = "search-file";
-    group.append(span("search-path", file));
+    group.append(el("span", "search-path", file));
     for (const hit of hits) {
       const button = document.createElement("button");
       button.type = "button";
@@ -146,14 +140,14 @@ function showResults(found) {
       button.dataset.line = String(hit.line);
       const lines = hit.end_line > hit.line ? `${hit.line}–${hit.end_line}` : `${hit.line}`;
       const top = document.createElement("div");
-      top.append(span("search-lines", lines));
-      if (hit.symbol) top.append(span("search-symbol", hit.symbol));
-      else if (hit.kind !== "chunk") top.append(span("search-kind", hit.kind));
-      button.append(top, span("search-text", hit.text));
+      top.append(el("span", "search-lines", lines));
+      if (hit.symbol) top.append(el("span", "search-symbol", hit.symbol));
+      else if (hit.kind !== "chunk") top.append(el("span", "search-kind", hit.kind));
+      button.append(top, el("span", "search-text", hit.text));
       if (hit.why && hit.why.length) {
         const why = document.createElement("div");
         why.className = "why";
-        for (const reason of hit.why) why.append(span("why-label", reason));
+        for (const reason of hit.why) why.append(el("span", "why-label", reason));
         button.append(why);
       }
       button.addEventListener("click", () => preview(file, hit.line, hit.end_line, hit.match_line));

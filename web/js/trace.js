@@ -1,15 +1,9 @@
 // The tool-trace panel: one entry per tool call, built only from the chat stream's own
 // tool_call events (never by re-running a tool).
+import { el } from "./dom.js";
 
 const entries = new Map();
 let count = 0;
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 function updateCount() {
   document.getElementById("trace-count").textContent = count ? String(count) : "";
