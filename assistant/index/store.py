@@ -22,8 +22,9 @@ from .tags import FileTags, share_names
 
 log = logging.getLogger("assistant.index")
 
-VERSION = 5  # 2: tags sorted by name; 3: no first line in tags; 4: references per name; 5: packed lines
-RANKED_VERSION = 4  # the ranked index's schema and analyzers
+VERSION = 6  # 2: tags sorted by name; 3: no first line in tags; 4: references per name; 5: packed lines;
+# 6: tags from one pass of captures (a function in a Rust `mod` is a function, not a method)
+RANKED_VERSION = 5  # the ranked index's schema and analyzers
 
 
 class CachedFile(msgspec.Struct, array_like=True):

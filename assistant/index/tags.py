@@ -13,9 +13,9 @@ from collections.abc import Iterable, Sequence
 from operator import itemgetter
 
 import msgspec
-from tree_sitter import Language, Node, Parser, QueryCursor
+from tree_sitter import Language, Node, Parser, Query, QueryCursor
 
-from .languages import compiled
+from .languages import DEFINED_NAME, REFERENCED_NAME, tags_query
 
 _CLASS_LIKE = ("class", "impl_item", "trait_item", "interface", "struct")
 
@@ -77,11 +77,11 @@ class FileTags(msgspec.Struct, array_like=True, gc=False):
 NO_TAGS = FileTags((), ())
 RawTag = tuple[str, str, bool, int, int]
 RawRefs = tuple[str, str, bytes]
-Role = tuple[str, bool, str]  # the capture naming the tagged node, is it a definition, kind
 
-_by_name = itemgetter(0)
+_by_name_line = itemgetter(0, 3)
+_by_name_kind = itemgetter(0, 1)
 _parsers: dict[str, Parser] = {}
-_roles: dict[str, dict[int, Role | None]] = {}  # language -> pattern index -> its role
+_label_order: dict[str, tuple[str, ...]] = {}
 _class_kinds: dict[str, frozenset[int]] = {}  # language -> ids of its class-like node kinds
 
 
@@ -96,13 +96,18 @@ def _classes(language: str, grammar: Language) -> frozenset[int]:
     return kinds
 
 
-def _role(captures: dict[str, list[Node]]) -> Role | None:
-    for capture in captures:
-        if capture.startswith("definition."):
-            return capture, True, capture[11:]
-        if capture.startswith("reference."):
-            return capture, False, capture[10:]
-    return None
+def _labels(language: str, query: Query) -> tuple[str, ...]:
+    """The query's captures in the order ``_extract_raw`` reads them: a node captured as two
+    kinds of definition keeps the first, and ``function`` comes first (Rust's query also calls
+    every function in a ``{ … }`` list a method, in a ``mod`` too; whether a function is a
+    method is decided by its enclosing class, the same way for every language)."""
+    labels = _label_order.get(language)
+    if labels is None:
+        names = [query.capture_name(i) for i in range(query.capture_count)]
+        labels = _label_order[language] = tuple(
+            sorted((n for n in names if n != DEFINED_NAME), key=lambda n: n != "definition.function")
+        )
+    return labels
 
 
 def extract(language: str, source: bytes) -> FileTags:
@@ -115,61 +120,71 @@ def _extract_raw(language: str, source: bytes) -> tuple[list[RawTag], list[RawRe
     """``extract`` as plain tuples and lists (what parser processes encode: cheaper to build
     than structs, and encoded the same).
 
-    This loop runs once per query match, hundreds of thousands of times in a large
-    repository, so it does the least it can per match: roles are worked out once per
-    pattern, class-likeness is a set lookup of node kind ids, and a reference costs one
-    position lookup and one append.
+    One pass of the language's tags query (``tags_query``: captures by role, unused ones not
+    recorded) gives lists of nodes: a reference costs a slice and a position; a definition's
+    name is paired with the nearest enclosing node its pattern captured as a definition.
+    Class-likeness is a set lookup of node kind ids.
     """
-    grammar, query = compiled(language)
+    grammar, query = tags_query(language)
     parser = _parsers.get(language)
     if parser is None:
         parser = _parsers[language] = Parser(grammar)
     root_node = parser.parse(source).root_node
-    root = root_node.kind_id
-    roles = _roles.setdefault(language, {})
-    classes = _classes(language, grammar)
-    seen: set[tuple[str, int]] = set()
+    captured = QueryCursor(query).captures(root_node)
+    grouped: list[RawRefs] = []
+    defined: dict[int, tuple[str, Node]] = {}  # node id -> (kind, node), the first kind captured
+    for label in _labels(language, query):
+        nodes = captured.get(label)
+        if not nodes:
+            continue
+        if label.startswith(REFERENCED_NAME):
+            kind = label[len(REFERENCED_NAME) :]
+            rows: dict[bytes, list[int]] = {}  # a name's bytes -> its rows (0-based)
+            for node in nodes:
+                start, end = node.byte_range
+                spelled = source[start:end]
+                lines = rows.get(spelled)
+                if lines is None:
+                    rows[spelled] = [node.start_point[0]]
+                else:
+                    lines.append(node.start_point[0])
+            for spelled, lines in rows.items():
+                if spelled:
+                    name = spelled.decode("utf-8", "replace")
+                    grouped.append((name, kind, array("I", sorted({row + 1 for row in lines})).tobytes()))
+        elif label.startswith("definition."):
+            kind = label[11:]
+            for node in nodes:
+                defined.setdefault(node.id, (kind, node))
     definitions: list[RawTag] = []
-    references: dict[tuple[str, str], list[int]] = {}
-    for pattern, captures in QueryCursor(query).matches(root_node):
-        try:
-            role = roles[pattern]
-        except KeyError:
-            role = roles[pattern] = _role(captures)
-        names = captures.get("name")
-        if role is None or not names:
-            continue
-        name_node = names[0]
-        name = source[name_node.start_byte : name_node.end_byte].decode("utf-8", "replace")
-        if not name:
-            continue
-        capture, is_def, kind = role
-        if not is_def:  # a reference is the line of its name (a call may start lines earlier)
-            lines = references.get((name, kind))
-            if lines is None:
-                references[name, kind] = [name_node.start_point[0] + 1]
-            else:
-                lines.append(name_node.start_point[0] + 1)
-            continue
-        node = captures[capture][0]  # a definition spans its whole node
-        row = node.start_point[0] + 1
-        count = len(seen)
-        seen.add((name, row))  # each name and line once (patterns can overlap)
-        if len(seen) == count:
-            continue
-        if kind == "function":  # a function within a class (up to 3 levels up) is a method
-            parent = node.parent
-            for _ in range(3):
-                if parent is None or parent.kind_id == root:
-                    break
-                if parent.kind_id in classes:
-                    kind = "method"
-                    break
-                parent = parent.parent
-        definitions.append((name, kind, True, row, node.end_point[0] + 1))
-    definitions.sort(key=_by_name)  # stable: by name, then position
-    grouped = [(name, kind, array("I", sorted(set(lines))).tobytes()) for (name, kind), lines in references.items()]
-    grouped.sort(key=_by_name)
+    if defined:
+        root = root_node.kind_id
+        classes = _classes(language, grammar)
+        seen: set[tuple[str, int]] = set()
+        for name_node in captured.get(DEFINED_NAME, ()):
+            name = source[name_node.start_byte : name_node.end_byte].decode("utf-8", "replace")
+            found: Node | None = name_node
+            while found is not None and found.id not in defined:
+                found = found.parent
+            if not name or found is None:
+                continue
+            kind, node = defined[found.id]
+            row = node.start_point[0] + 1
+            if (name, row) in seen:  # each name and line once (patterns can overlap)
+                continue
+            seen.add((name, row))
+            if kind == "function":  # a function within a class (up to 3 levels up) is a method
+                parent = node.parent
+                for _ in range(3):
+                    if parent is None or parent.kind_id == root:
+                        break
+                    if parent.kind_id in classes:
+                        kind = "method"
+                        break
+                    parent = parent.parent
+            definitions.append((name, kind, True, row, node.end_point[0] + 1))
+    definitions.sort(key=_by_name_line)
+    grouped.sort(key=_by_name_kind)
     return definitions, grouped
 
 

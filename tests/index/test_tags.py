@@ -89,3 +89,31 @@ def test_unknown_extensions_are_text_only() -> None:
     assert language_for("README.md") is None
     assert language_for("Makefile") is None
     assert language_for("dir.py/file") is None
+
+
+@pytest.mark.parametrize("language", sorted(LANGUAGES))
+def test_each_pattern_of_a_tags_query_has_one_role_so_its_names_can_be_renamed_by_it(language: str) -> None:
+    # the index runs each query with ``@name`` renamed by its pattern's role (one pass of
+    # captures); a pattern mixing definitions and references, or two kinds of reference,
+    # would lose tags there
+    from tree_sitter import Query
+
+    from assistant.index.languages import _ROLE, compiled, tags_query
+
+    grammar, shipped = compiled(language)
+    source = LANGUAGES[language].query_source().encode()
+    for index in range(shipped.pattern_count):
+        text = source[shipped.start_byte_for_pattern(index) : shipped.end_byte_for_pattern(index)].decode()
+        roles = set(_ROLE.findall(text))
+        references = {r for r in roles if r.startswith("reference.")}
+        assert not references or roles == references and len(references) == 1, text
+    _, query = tags_query(language)
+    assert isinstance(query, Query)
+    labels = {query.capture_name(i) for i in range(query.capture_count)}
+    assert "name" not in labels  # every name was renamed by its role
+
+
+def test_a_rust_function_in_a_module_is_a_function_and_in_an_impl_a_method() -> None:
+    source = b"mod tests {\n    fn check() {}\n}\nstruct S;\nimpl S {\n    fn go(&self) {}\n}\n"
+    kinds = {t.name: t.kind for t in extract("rust", source).every() if t.is_definition}
+    assert kinds["check"] == "function" and kinds["go"] == "method"
