@@ -209,11 +209,17 @@ class FileData:
     mtime_ns: int = 0  # the same moment in nanoseconds, as caches key files by it
 
 
-def _read_upto(fd: int, limit: int) -> bytes:
+def _read_upto(fd: int, limit: int, size_hint: int) -> bytes:
+    """Up to ``limit`` bytes. The first read asks for the size the file had when opened (and
+    one byte more, to see it end): a read allocates what it asks for, and asking every file
+    for a mebibyte left each small file's text in a block of its own once large blocks are
+    mapped separately (see ``keep_large_allocations_apart`` in the index)."""
     chunks: list[bytes] = []
     remaining = limit
+    step = max(size_hint + 1, 4096)
     while remaining > 0:
-        chunk = os.read(fd, min(remaining, 1 << 20))
+        chunk = os.read(fd, min(remaining, step))
+        step = 1 << 20
         if not chunk:
             break
         chunks.append(chunk)
@@ -246,7 +252,7 @@ def read_opened(opened: Opened, comps: Components, max_bytes: int) -> FileData:
     """Read at most ``max_bytes`` from an opened file (plus one byte to detect truncation),
     then close it. The binary check always looks at the first 8 KB, whatever the cap."""
     try:
-        raw = _read_upto(opened.fd, max(max_bytes + 1, BINARY_PROBE))
+        raw = _read_upto(opened.fd, max(max_bytes + 1, BINARY_PROBE), opened.st.st_size)
     finally:
         os.close(opened.fd)
     return FileData(
