@@ -225,7 +225,7 @@ def main() -> None:
         # symbol lookups
         rng = random.Random(7)
         names = sorted(index.symbols.postings)
-        picked = rng.sample([n for n in names if any(t.is_definition for p in index.symbols.postings[n][:1] for t in index.symbols.tags_named(p, n))], 100)
+        picked = rng.sample([n for n in names if index.symbols.definers(n)], 100)
         lookups = []
         for name in picked:
             t = time.perf_counter()

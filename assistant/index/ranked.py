@@ -185,8 +185,8 @@ class RankedIndex:
         if writer is None:
             return
         tags = record.tags or NO_TAGS
-        names = " ".join(t.name for t in tags.definitions)
-        refs = " ".join(r.name for r in tags.references)
+        names = " ".join(tags.definition_names())
+        refs = " ".join(name for name, _, _ in tags.reference_groups())
         doc = tantivy.Document()
         doc.add_text("path", name_words(path))
         doc.add_text("path_id", identifier_text(path.encode("utf-8", "replace")))

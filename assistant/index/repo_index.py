@@ -26,7 +26,16 @@ from .cache_writer import CacheWriter
 from .freshness import Freshness
 from .languages import language_for
 from .ranked import RankedIndex
-from .records import MAX_FILE_BYTES, FileRecord, IndexData, gc_paused, join_path, read_record, release_memory
+from .records import (
+    MAX_FILE_BYTES,
+    FileRecord,
+    IndexData,
+    gc_paused,
+    join_path,
+    keep_large_allocations_apart,
+    read_record,
+    release_memory,
+)
 from .repomap import MapMaker
 from .symbols import SymbolTable
 
@@ -124,7 +133,7 @@ class RepoIndex:
         with data.lock:  # the build adds files from another thread
             records = [r for p, r in data.files.items() if p.startswith(under)] if under else list(data.files.values())
             symbols = (
-                len(data.symbols) if not under else sum(len(r.tags.definitions) for r in records if r.tags is not None)
+                len(data.symbols) if not under else sum(r.tags.definition_count for r in records if r.tags is not None)
             )
         languages = Counter(r.language for r in records if r.language)
         return {
@@ -149,6 +158,7 @@ class RepoIndex:
 
     def _build(self, progress: Progress | None) -> None:
         started = time.perf_counter()
+        keep_large_allocations_apart()
         data = self.data
         self._repo = self._roots.acquire(self.repo_path)
         self._freshness.start()
@@ -183,8 +193,7 @@ class RepoIndex:
             self.index_ms = round((time.perf_counter() - started) * 1000)
             self._freshness.last_sweep = time.monotonic()
         self.ready.set()
-        if pending:
-            release_memory()  # what parsing and the ranked index's writer freed, back to the system
+        release_memory()  # what loading, parsing and the ranked index's writer freed, back to the system
         if pending or set(cached) != set(data.files):
             self._cache.save()
 

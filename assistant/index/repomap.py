@@ -125,7 +125,7 @@ class MapMaker:
         shown: list[str] = []
         for path in sorted(ranks, key=lambda p: (-ranks[p], p)):
             record = data.files.get(path)
-            if record is None or record.tags is None or not record.tags.definitions:
+            if record is None or record.tags is None or not record.tags.definition_count:
                 continue
             weights = graph.weight.get(path, {})
             definitions = sorted(
@@ -165,19 +165,18 @@ def build_graph(data: IndexData) -> Graph:
     edges: dict[str, dict[str, float]] = {}
     weight_in: dict[str, dict[str, float]] = {}
     definers_of: dict[str, list[str]] = {}
-    files = sorted(p for p, r in data.files.items() if r.tags is not None and (r.tags.definitions or r.tags.references))
+    files = sorted(p for p, r in data.files.items() if r.tags is not None and r.tags.names)
     for path in files:
         tags = data.files[path].tags
         assert tags is not None
         out: dict[str, float] = {}
-        for refs in tags.references:
-            name = refs.name
+        for name, _, count in tags.reference_groups():
             definers = definers_of.get(name)
             if definers is None:
                 definers = definers_of[name] = symbols.definers(name)
             if not definers or len(definers) > MAX_DEFINERS:
                 continue
-            share = math.sqrt(refs.count) / len(definers) * (0.1 if name.startswith("_") else 1.0)
+            share = math.sqrt(count) / len(definers) * (0.1 if name.startswith("_") else 1.0)
             for target in definers:
                 if target == path:
                     continue

@@ -13,21 +13,9 @@ import math
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from operator import attrgetter
-from typing import NamedTuple, TypeVar
+from typing import NamedTuple
 
-from .tags import FileTags, References, Tag
-
-_name = attrgetter("name")
-
-
-_Named = TypeVar("_Named", Tag, References)
-
-
-def _named(items: tuple[_Named, ...], name: str) -> tuple[_Named, ...]:
-    """The run of ``items`` (sorted by name) with this name."""
-    start = bisect.bisect_left(items, name, key=_name)
-    return items[start : bisect.bisect_right(items, name, start, key=_name)]
+from .tags import FileTags, Tag
 
 
 def _lower(name: str) -> str:
@@ -38,8 +26,17 @@ def _lower(name: str) -> str:
 
 def _count_references(counts: Counter[str], tags: FileTags, sign: int) -> None:
     """Add (``sign`` 1) or take away (-1) a file's references from per-name totals."""
-    for refs in tags.references:
-        counts[refs.name] += sign * refs.count
+    for name, _, count in tags.reference_groups():
+        counts[name] += sign * count
+
+
+Files = str | list[str]  # the files of a name: most names are in one file, kept as its path
+
+
+def _files(found: Files | None) -> Sequence[str]:
+    if found is None:
+        return ()
+    return (found,) if isinstance(found, str) else found
 
 
 EXACT, EXACT_CI, PREFIX, SUBSTRING = 1000.0, 900.0, 500.0, 200.0
@@ -56,22 +53,23 @@ class SymbolHit(NamedTuple):
 
 
 class SymbolTable:
-    """Name -> [(file, tag)], with the indexes prefix and substring lookups need.
+    """Name -> files, with the indexes prefix and substring lookups need.
 
     Built for cheap bulk loading (400,000 tags in well under a second) and cheap per-file
-    updates; reference counts and file popularity are computed on demand and cached. A file's
-    references are kept per name (``References``) and made into ``Tag``s only for hits.
+    updates; reference counts and file popularity are computed on demand and cached. Each
+    file's tags stay packed (``FileTags``) and are made into ``Tag``s only for hits.
     """
 
     def __init__(self) -> None:
-        self.postings: dict[str, list[str]] = {}  # name -> files that have it
+        self.postings: dict[str, Files] = {}  # name -> the files that have it
         self.definitions = 0
         self._file_tags: dict[str, FileTags] = {}
-        # names by lower case, and those sorted: built from the postings by the first search
-        # (or prepare()) rather than name by name while a whole repository is being loaded
-        # lower-cased name -> its spellings (a tuple: almost always one, and a fifth the size of a set)
-        self._by_lower: dict[str, tuple[str, ...]] | None = None
+        # every name in order of its lower case (then itself), and the lower cases in the same
+        # order: built from the postings by the first search (or prepare()) rather than name by
+        # name while a whole repository is loaded. Two lists, not a dict by lower case: a
+        # fifth of the memory, and the prefix scan needs the order anyway.
         self._sorted_lower: list[str] | None = None
+        self._sorted_names: list[str] = []
         self._blob: str | None = None
         self._blob_starts: Sequence[int] = []
         self._ref_counts: Counter[str] | None = None  # built by prepare(), then kept current
@@ -80,67 +78,76 @@ class SymbolTable:
     def __len__(self) -> int:
         return self.definitions
 
-    def _lower_names(self) -> dict[str, tuple[str, ...]]:
-        if self._by_lower is None:
-            by_lower: dict[str, tuple[str, ...]] = {}
-            for name in self.postings:
-                lower = _lower(name)
-                names = by_lower.get(lower)
-                by_lower[lower] = (name,) if names is None else (*names, name)
-            self._by_lower = by_lower
-        return self._by_lower
+    def files_with(self, name: str) -> Sequence[str]:
+        """The files that have ``name`` (this exact spelling), defined or referenced."""
+        return _files(self.postings.get(name))
 
-    def _new_name(self, name: str, by_lower: dict[str, tuple[str, ...]]) -> None:
-        lower = _lower(name)
-        names = by_lower.get(lower)
-        if names is not None:
-            if name not in names:
-                by_lower[lower] = (*names, name)
+    def _sorted(self) -> list[str]:
+        if self._sorted_lower is None:
+            pairs = sorted((_lower(name), name) for name in self.postings)
+            self._sorted_lower = [lower for lower, _ in pairs]
+            self._sorted_names = [name for _, name in pairs]
+        return self._sorted_lower
+
+    def _spellings(self, lower: str) -> list[str]:
+        """The names whose lower case is ``lower``."""
+        ordered = self._sorted()
+        start = bisect.bisect_left(ordered, lower)
+        return self._sorted_names[start : bisect.bisect_right(ordered, lower, start)]
+
+    def _new_name(self, name: str) -> None:
+        if self._sorted_lower is None:
             return
-        by_lower[lower] = (name,)
-        if self._sorted_lower is not None:
-            bisect.insort(self._sorted_lower, lower)
+        lower = _lower(name)
+        at = bisect.bisect_left(self._sorted_lower, lower)
+        while at < len(self._sorted_lower) and self._sorted_lower[at] == lower and self._sorted_names[at] < name:
+            at += 1
+        self._sorted_lower.insert(at, lower)
+        self._sorted_names.insert(at, name)
         self._blob = None
 
+    def _gone_name(self, name: str) -> None:
+        if self._sorted_lower is None:
+            return
+        lower = _lower(name)
+        at = bisect.bisect_left(self._sorted_lower, lower)
+        while at < len(self._sorted_lower) and self._sorted_lower[at] == lower:
+            if self._sorted_names[at] == name:
+                del self._sorted_lower[at], self._sorted_names[at]
+                self._blob = None
+                return
+            at += 1
+
     def add_file(self, path: str, tags: FileTags) -> None:
-        defined = {t.name for t in tags.definitions}
-        postings, by_lower = self.postings, self._by_lower
-        for name in defined.union([r.name for r in tags.references]):
+        postings = self.postings
+        for name in tags.names:
             files = postings.get(name)
             if files is None:
-                postings[name] = [path]
-                if by_lower is not None:
-                    self._new_name(name, by_lower)
+                postings[name] = path
+                self._new_name(name)
+            elif isinstance(files, str):
+                postings[name] = [files, path]
             else:
                 files.append(path)
-        self.definitions += len(tags.definitions)
+        self.definitions += tags.definition_count
         self._file_tags[path] = tags
         if self._ref_counts is not None:
             _count_references(self._ref_counts, tags, 1)
         self._popularity.clear()
 
     def remove_file(self, path: str, tags: FileTags) -> None:
-        for name in {t.name for t in tags.definitions}.union([r.name for r in tags.references]):
-            files = self.postings.get(name)
-            if files is None:
-                continue
-            if path in files:
-                files.remove(path)
-            if files:
-                continue
-            del self.postings[name]
-            if self._by_lower is None:
-                continue
-            lower = name.lower()
-            names = tuple(n for n in self._by_lower.get(lower, ()) if n != name)
-            if names:
-                self._by_lower[lower] = names
-            else:
-                self._by_lower.pop(lower, None)
-                if self._sorted_lower is not None:
-                    del self._sorted_lower[bisect.bisect_left(self._sorted_lower, lower)]
-                self._blob = None
-        self.definitions -= len(tags.definitions)
+        postings = self.postings
+        for name in tags.names:
+            files = postings.get(name)
+            if isinstance(files, list):
+                if path in files:
+                    files.remove(path)
+                if len(files) == 1:
+                    postings[name] = files[0]
+            elif files == path:
+                del postings[name]
+                self._gone_name(name)
+        self.definitions -= tags.definition_count
         self._file_tags.pop(path, None)
         if self._ref_counts is not None:
             _count_references(self._ref_counts, tags, -1)
@@ -163,27 +170,21 @@ class SymbolTable:
     def tags_named(self, path: str, name: str) -> list[Tag]:
         """The definitions of ``name`` in one file, then each line that references it."""
         tags = self._file_tags.get(path)
-        if tags is None:
-            return []
-        found = list(_named(tags.definitions, name))
-        for refs in _named(tags.references, name):
-            found.extend(Tag(name, refs.kind, False, line, line) for line in refs.lines)
-        return found
+        return tags.named(name) if tags is not None else []
 
     def _defines(self, path: str, name: str) -> bool:
         tags = self._file_tags.get(path)
-        return tags is not None and bool(_named(tags.definitions, name))
+        return tags is not None and tags.defines(name)
 
     def definers(self, name: str) -> list[str]:
         """The files that define ``name`` (this exact spelling)."""
-        return [p for p in self.postings.get(name, ()) if self._defines(p, name)]
+        return [p for p in self.files_with(name) if self._defines(p, name)]
 
     def defined_in(self, name: str) -> list[tuple[str, str]]:
         """(file, name) for each file that defines ``name`` (any case), in path order."""
         found: list[tuple[str, str]] = []
-        for spelled in self._lower_names().get(name.lower(), ()):
-            defining = (p for p in self.postings.get(spelled, ()) if self._defines(p, spelled))
-            found.extend((path, spelled) for path in defining)
+        for spelled in self._spellings(name.lower()):
+            found.extend((path, spelled) for path in self.definers(spelled))
         return sorted(set(found))
 
     def ref_count(self, name: str) -> int:
@@ -195,41 +196,35 @@ class SymbolTable:
         if value is None:
             counts = self._counts()
             tags = self._file_tags.get(path)
-            defined = {t.name for t in tags.definitions} if tags is not None else set()
+            defined = tags.defined_names() if tags is not None else set()
             refs = sum(counts[name] for name in defined)
             value = self._popularity[path] = min(50.0, 8.0 * math.log2(1 + refs))
         return value
 
-    def _sorted(self) -> list[str]:
-        if self._sorted_lower is None:
-            self._sorted_lower = sorted(self._lower_names())
-        return self._sorted_lower
-
     def _candidates(self, query: str) -> list[tuple[str, float]]:
         """Names matching ``query`` with their match class score, best classes first."""
         lower = query.lower()
-        by_lower = self._lower_names()
         found: dict[str, float] = {}
         if query in self.postings:
             found[query] = EXACT
-        for name in by_lower.get(lower, ()):
+        for name in self._spellings(lower):
             found.setdefault(name, EXACT_CI)
-        ordered = self._sorted()
+        ordered, names = self._sorted(), self._sorted_names
         start = bisect.bisect_left(ordered, lower)
-        for candidate in ordered[start : start + MAX_CANDIDATE_NAMES]:
-            if not candidate.startswith(lower):
+        for at in range(start, min(len(ordered), start + MAX_CANDIDATE_NAMES)):
+            if not ordered[at].startswith(lower):
                 break
-            for name in by_lower[candidate]:
-                found.setdefault(name, PREFIX - min(50, len(name) - len(query)))
+            name = names[at]
+            found.setdefault(name, PREFIX - min(50, len(name) - len(query)))
         if len(found) < MAX_CANDIDATE_NAMES:
-            for candidate in self._substring_names(lower):
-                for name in by_lower[candidate]:
-                    found.setdefault(name, SUBSTRING - min(50, len(name) - len(query)))
+            for name in self._substring_names(lower):
+                found.setdefault(name, SUBSTRING - min(50, len(name) - len(query)))
                 if len(found) >= MAX_CANDIDATE_NAMES:
                     break
         return sorted(found.items(), key=lambda item: -item[1])
 
     def _substring_names(self, lower: str) -> Iterable[str]:
+        """The names whose lower case contains ``lower``, in order."""
         ordered = self._sorted()
         if self._blob is None:
             self._blob = "\n".join(ordered)
@@ -238,11 +233,11 @@ class SymbolTable:
                 packed.append(pos)
                 pos += len(name) + 1
             self._blob_starts = packed
-        blob, starts = self._blob, self._blob_starts
+        blob, starts, names = self._blob, self._blob_starts, self._sorted_names
         pos = blob.find(lower)
         while pos >= 0:
             index = bisect.bisect_right(starts, pos) - 1
-            yield ordered[index]
+            yield names[index]
             next_start = starts[index + 1] if index + 1 < len(starts) else len(blob)
             pos = blob.find(lower, next_start)
 
@@ -259,10 +254,10 @@ class SymbolTable:
         candidates = self._candidates(query)
         for position, (name, base) in enumerate(candidates):
             if len(hits) >= MAX_COLLECTED:
-                remaining = sum(len(self.postings[n]) for n, _ in candidates[position:])
+                remaining = sum(len(self.files_with(n)) for n, _ in candidates[position:])
                 hits.sort(key=lambda h: (-h.score, h.path, h.tag.line))
                 return hits[:limit], len(hits) + remaining
-            for path in self.postings[name]:
+            for path in self.files_with(name):
                 if path_filter is not None and not path_filter(path):
                     continue
                 boost = self._popularity_of(path) + (READ_BONUS if path in read_files else 0.0)

@@ -6,10 +6,11 @@ in, plain data out, and importing it pulls in only tree-sitter and msgspec.
 
 from __future__ import annotations
 
+import bisect
 import gc
 import sys
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from operator import itemgetter
 
 import msgspec
@@ -37,49 +38,142 @@ class Tag(msgspec.Struct, array_like=True, gc=False):
     end_line: int
 
 
-class References(msgspec.Struct, array_like=True, gc=False):
-    """Every reference of one name and kind in one file: the lines the name is on.
+_U32 = "I"  # packed integers: native unsigned 32-bit
+_name_then_line = itemgetter(0, 2)
+_name_then_kind = itemgetter(0, 1)
+_DEF = 4  # a packed definition: name index, kind index, first line, last line
+_REF = 3  # a packed reference group: name index, kind index, end of its lines in ``reference_lines``
 
-    Most tags are references, and most names are referenced many times in a file, so they
-    are kept per name (a fifth as many objects to build, send, decode and cache), and their
-    lines packed four bytes each (a tuple of Python ints took ten times the memory)."""
 
-    name: str
-    kind: str
-    packed: bytes  # the lines, ascending, each once, as native unsigned 32-bit integers
+def _ints(packed: bytes) -> Sequence[int]:
+    return memoryview(packed).cast("I")
 
-    @classmethod
-    def of(cls, name: str, kind: str, lines: Iterable[int]) -> References:
-        return cls(name, kind, array("I", lines).tobytes())
 
-    @property
-    def lines(self) -> Sequence[int]:
-        return memoryview(self.packed).cast("I")
-
-    @property
-    def count(self) -> int:
-        """How many lines reference the name."""
-        return len(self.packed) // 4
+def _run(packed: Sequence[int], stride: int, name: int) -> range:
+    """The records (``stride`` integers each, sorted by their first, the name index) of one name."""
+    low, high = 0, len(packed) // stride
+    while low < high:
+        middle = (low + high) // 2
+        if packed[middle * stride] < name:
+            low = middle + 1
+        else:
+            high = middle
+    end = low
+    while end * stride < len(packed) and packed[end * stride] == name:
+        end += 1
+    return range(low, end)
 
 
 class FileTags(msgspec.Struct, array_like=True, gc=False):
-    """A file's tags, each part sorted by name (the symbol table bisects them)."""
+    """A file's tags, packed: its names once each, and its definitions and references as
+    32-bit integers that point at them. ``Tag``s are made only for what a search or a layout
+    reads. (As a struct per tag, the tags of the standard library took 18 MB, more than half
+    its text; packed they take a quarter of that, and cost less to decode and to cache.)
 
-    definitions: tuple[Tag, ...]  # by name, then line
-    references: tuple[References, ...]
+    References are grouped by name and kind (most names are referenced many times in a file);
+    their lines are ascending and each once within a group."""
+
+    names: tuple[str, ...]  # every name tagged in the file, each once, sorted
+    kinds: tuple[str, ...]  # the kinds of its tags, each once
+    packed_definitions: bytes  # _DEF integers each, by name index, then line
+    packed_references: bytes  # _REF integers each, by name index, then kind index
+    reference_lines: bytes
+
+    @classmethod
+    def pack(
+        cls, definitions: list[tuple[str, str, int, int]], references: list[tuple[str, str, list[int]]]
+    ) -> FileTags:
+        """From (name, kind, line, end_line) definitions and (name, kind, lines) references
+        (sorted here, in place: strings sort as their indexes into sorted ``names`` do)."""
+        names = sorted({d[0] for d in definitions}.union([r[0] for r in references]))
+        kinds = sorted({d[1] for d in definitions}.union([r[1] for r in references]))
+        name_at = {name: i for i, name in enumerate(names)}
+        kind_at = {kind: i for i, kind in enumerate(kinds)}
+        definitions.sort(key=_name_then_line)
+        flat: list[int] = []
+        for name, kind, line, end_line in definitions:
+            flat += (name_at[name], kind_at[kind], line, end_line)
+        packed_definitions = array(_U32, flat)
+        references.sort(key=_name_then_kind)
+        flat, lines = [], []
+        for name, kind, rows in references:
+            lines += sorted(set(rows))
+            flat += (name_at[name], kind_at[kind], len(lines))
+        return cls(
+            tuple(names), tuple(kinds), packed_definitions.tobytes(), array(_U32, flat).tobytes(),
+            array(_U32, lines).tobytes(),
+        )  # fmt: skip
+
+    def _definitions(self) -> Sequence[int]:
+        return _ints(self.packed_definitions)
+
+    def _references(self) -> Sequence[int]:
+        return _ints(self.packed_references)
+
+    @property
+    def definition_count(self) -> int:
+        return len(self.packed_definitions) // (4 * _DEF)
+
+    @property
+    def definitions(self) -> tuple[Tag, ...]:
+        """Every definition, by name then line."""
+        packed, names, kinds = self._definitions(), self.names, self.kinds
+        return tuple(
+            Tag(names[packed[i]], kinds[packed[i + 1]], True, packed[i + 2], packed[i + 3])
+            for i in range(0, len(packed), _DEF)
+        )
+
+    def definition_names(self) -> list[str]:
+        """The name of each definition (a name defined twice is there twice)."""
+        packed, names = self._definitions(), self.names
+        return [names[packed[i]] for i in range(0, len(packed), _DEF)]
+
+    def defined_names(self) -> set[str]:
+        return set(self.definition_names())
+
+    def reference_groups(self) -> list[tuple[str, str, int]]:
+        """(name, kind, how many lines reference it) for each name and kind referenced."""
+        packed, names, kinds = self._references(), self.names, self.kinds
+        found, start = [], 0
+        for i in range(0, len(packed), _REF):
+            end = packed[i + 2]
+            found.append((names[packed[i]], kinds[packed[i + 1]], end - start))
+            start = end
+        return found
+
+    def _index(self, name: str) -> int:
+        at = bisect.bisect_left(self.names, name)
+        return at if at < len(self.names) and self.names[at] == name else -1
+
+    def defines(self, name: str) -> bool:
+        at = self._index(name)
+        return at >= 0 and bool(_run(self._definitions(), _DEF, at))
+
+    def named(self, name: str) -> list[Tag]:
+        """The definitions of ``name``, then each line that references it."""
+        at = self._index(name)
+        if at < 0:
+            return []
+        packed = self._definitions()
+        found = [
+            Tag(name, self.kinds[packed[r * _DEF + 1]], True, packed[r * _DEF + 2], packed[r * _DEF + 3])
+            for r in _run(packed, _DEF, at)
+        ]
+        groups = self._references()
+        lines = _ints(self.reference_lines)
+        for r in _run(groups, _REF, at):
+            start = groups[(r - 1) * _REF + 2] if r else 0
+            kind = self.kinds[groups[r * _REF + 1]]
+            found.extend(Tag(name, kind, False, line, line) for line in lines[start : groups[r * _REF + 2]])
+        return found
 
     def every(self) -> tuple[Tag, ...]:
         """Definitions and each reference as a ``Tag``, sorted by name and line."""
-        refs = (Tag(r.name, r.kind, False, line, line) for r in self.references for line in r.lines)
-        return tuple(sorted((*self.definitions, *refs), key=lambda t: (t.name, t.line)))
+        found = [tag for name in self.names for tag in self.named(name)]
+        return tuple(sorted(found, key=lambda t: (t.name, t.line)))
 
 
-NO_TAGS = FileTags((), ())
-RawTag = tuple[str, str, bool, int, int]
-RawRefs = tuple[str, str, bytes]
-
-_by_name_line = itemgetter(0, 3)
-_by_name_kind = itemgetter(0, 1)
+NO_TAGS = FileTags((), (), b"", b"", b"")
 _parsers: dict[str, Parser] = {}
 _label_order: dict[str, tuple[str, ...]] = {}
 _class_kinds: dict[str, frozenset[int]] = {}  # language -> ids of its class-like node kinds
@@ -111,14 +205,7 @@ def _labels(language: str, query: Query) -> tuple[str, ...]:
 
 
 def extract(language: str, source: bytes) -> FileTags:
-    """Parse ``source`` and run the language's tags query over it."""
-    definitions, references = _extract_raw(language, source)
-    return FileTags(tuple(Tag(*d) for d in definitions), tuple(References(n, k, lines) for n, k, lines in references))
-
-
-def _extract_raw(language: str, source: bytes) -> tuple[list[RawTag], list[RawRefs]]:
-    """``extract`` as plain tuples and lists (what parser processes encode: cheaper to build
-    than structs, and encoded the same).
+    """Parse ``source`` and run the language's tags query over it.
 
     One pass of the language's tags query (``tags_query``: captures by role, unused ones not
     recorded) gives lists of nodes: a reference costs a slice and a position; a definition's
@@ -131,7 +218,7 @@ def _extract_raw(language: str, source: bytes) -> tuple[list[RawTag], list[RawRe
         parser = _parsers[language] = Parser(grammar)
     root_node = parser.parse(source).root_node
     captured = QueryCursor(query).captures(root_node)
-    grouped: list[RawRefs] = []
+    references: list[tuple[str, str, list[int]]] = []
     defined: dict[int, tuple[str, Node]] = {}  # node id -> (kind, node), the first kind captured
     for label in _labels(language, query):
         nodes = captured.get(label)
@@ -150,13 +237,12 @@ def _extract_raw(language: str, source: bytes) -> tuple[list[RawTag], list[RawRe
                     lines.append(node.start_point[0])
             for spelled, lines in rows.items():
                 if spelled:
-                    name = spelled.decode("utf-8", "replace")
-                    grouped.append((name, kind, array("I", sorted({row + 1 for row in lines})).tobytes()))
+                    references.append((spelled.decode("utf-8", "replace"), kind, [row + 1 for row in lines]))
         elif label.startswith("definition."):
             kind = label[11:]
             for node in nodes:
                 defined.setdefault(node.id, (kind, node))
-    definitions: list[RawTag] = []
+    definitions: list[tuple[str, str, int, int]] = []
     if defined:
         root = root_node.kind_id
         classes = _classes(language, grammar)
@@ -182,10 +268,8 @@ def _extract_raw(language: str, source: bytes) -> tuple[list[RawTag], list[RawRe
                         kind = "method"
                         break
                     parent = parent.parent
-            definitions.append((name, kind, True, row, node.end_point[0] + 1))
-    definitions.sort(key=_by_name_line)
-    grouped.sort(key=_by_name_kind)
-    return definitions, grouped
+            definitions.append((name, kind, row, node.end_point[0] + 1))
+    return FileTags.pack(definitions, references)
 
 
 Batch = list[tuple[str, str, bytes]]  # (path, language, source) items for a parser process
@@ -198,12 +282,12 @@ _result_decoder = msgspec.msgpack.Decoder(BatchResult)
 def extract_batch(batch: Batch) -> bytes:
     """Tag every file of a batch: encoded ``(path, tags)`` out, decoded by ``decode_batch``
     straight into ``FileTags`` structs (far cheaper for the receiving process than unpickling)."""
-    out: list[tuple[str, tuple[list[RawTag], list[RawRefs]]]] = []
+    out: BatchResult = []
     for path, language, source in batch:
         try:
-            tags = _extract_raw(language, source)
+            tags = extract(language, source)
         except Exception:  # a grammar error on one odd file must not lose the batch
-            tags = ([], [])
+            tags = NO_TAGS
         out.append((path, tags))
     return _result_encoder.encode(out)
 
@@ -219,12 +303,8 @@ def share_names(tags: FileTags) -> None:
     """Make every name and kind the one shared string of that spelling (decoding makes a new
     string for each: the names of a repository repeat across its files)."""
     intern = sys.intern
-    for tag in tags.definitions:
-        tag.name = intern(tag.name)
-        tag.kind = intern(tag.kind)
-    for refs in tags.references:
-        refs.name = intern(refs.name)
-        refs.kind = intern(refs.kind)
+    tags.names = tuple(map(intern, tags.names))
+    tags.kinds = tuple(map(intern, tags.kinds))
 
 
 def serve(read_fd: int, write_fd: int) -> None:

@@ -206,3 +206,18 @@ def test_ranked_search_is_fast_enough_to_not_time_out(make_index: Callable[[], R
     started = time.perf_counter()
     search_index(index, "paths", "ranked")
     assert time.perf_counter() - started < 5  # a sanity bound, not a benchmark (bench/localize.py)
+
+
+def test_an_identifier_with_underscores_is_found_whole_where_it_is_defined_or_called(
+    repo: Path, make_index: Callable[[], RepoIndex]
+) -> None:
+    # the body is indexed as words; a whole identifier with `_` is matched among the names a
+    # file defines or references, so a file that only mentions its words ranks after both
+    (repo / "pkg" / "server.py").write_text("def serve(slots):\n    take_chat_slot(slots)\n")
+    (repo / "pkg" / "notes.py").write_text("def plan(slots):\n    # take the chat slot\n    pass\n")
+    index = make_index()
+    files = ranked_files(index, "take_chat_slot")
+    assert files[:2] == ["pkg/chat.py", "pkg/server.py"]
+    assert files.index("pkg/notes.py") == 2
+    # an identifier without `_` is a word of the bodies: found in text, comments and names alike
+    assert ranked_files(index, "resolved")[0] == "pkg/sandbox.py"

@@ -4,11 +4,11 @@ search, then kept current file by file; both ways must find the same names."""
 from __future__ import annotations
 
 from assistant.index.symbols import SymbolTable
-from assistant.index.tags import FileTags, References, Tag
+from assistant.index.tags import FileTags
 
 
 def defs(*names: str) -> FileTags:
-    return FileTags(tuple(sorted((Tag(name, "function", True, i + 1, i + 1) for i, name in enumerate(names)), key=lambda t: t.name)), ())
+    return FileTags.pack([(name, "function", i + 1, i + 1) for i, name in enumerate(names)], [])
 
 
 def found(table: SymbolTable, query: str) -> list[tuple[str, str]]:
@@ -42,8 +42,8 @@ def test_prepare_then_update_matches_a_fresh_table() -> None:
 
 def test_references_are_hits_line_by_line_and_count_towards_popularity() -> None:
     table = SymbolTable()
-    table.add_file("lib.py", FileTags((Tag("parse", "function", True, 1, 3),), ()))
-    table.add_file("app.py", FileTags((), (References.of("parse", "call", (4, 9)), References.of("run", "call", (2,)))))
+    table.add_file("lib.py", FileTags.pack([("parse", "function", 1, 3)], []))
+    table.add_file("app.py", FileTags.pack([], [("parse", "call", (9, 4, 9)), ("run", "call", (2,))]))
     hits, total = table.search("parse", 10)
     assert [(h.path, h.tag.is_definition, h.tag.line, h.tag.end_line) for h in hits] == [
         ("lib.py", True, 1, 3),
@@ -52,6 +52,23 @@ def test_references_are_hits_line_by_line_and_count_towards_popularity() -> None
     ]
     assert total == 3 and table.ref_count("parse") == 2
     assert hits[0].score > 1100  # the definition is ranked up by the two references to it
-    table.remove_file("app.py", FileTags((), (References.of("parse", "call", (4, 9)), References.of("run", "call", (2,)))))
+    table.remove_file("app.py", FileTags.pack([], [("parse", "call", (4, 9)), ("run", "call", (2,))]))
     assert table.ref_count("parse") == 0 and found(table, "run") == []
     assert table.search("parse", 10)[1] == 1 and table.search("parse", 10)[0][0].score == 1100
+
+
+def test_a_name_in_several_files_and_spelled_several_ways_stays_findable_as_files_go() -> None:
+    table = SymbolTable()
+    table.add_file("a.py", defs("load"))
+    table.prepare()
+    table.add_file("b.py", defs("load", "Load"))
+    table.add_file("c.py", defs("load"))
+    assert found(table, "LOAD") == [("Load", "b.py"), ("load", "a.py"), ("load", "b.py"), ("load", "c.py")]
+    assert table.files_with("load") == ["a.py", "b.py", "c.py"]
+    table.remove_file("b.py", defs("load", "Load"))
+    assert found(table, "load") == [("load", "a.py"), ("load", "c.py")]
+    assert found(table, "Lo") == [("load", "a.py"), ("load", "c.py")]  # "Load" is gone from the prefix scan too
+    table.remove_file("a.py", defs("load"))
+    assert table.files_with("load") == ("c.py",) and table.definers("load") == ["c.py"]
+    table.remove_file("c.py", defs("load"))
+    assert found(table, "load") == [] and found(table, "oa") == [] and len(table) == 0

@@ -117,3 +117,33 @@ def test_a_rust_function_in_a_module_is_a_function_and_in_an_impl_a_method() -> 
     source = b"mod tests {\n    fn check() {}\n}\nstruct S;\nimpl S {\n    fn go(&self) {}\n}\n"
     kinds = {t.name: t.kind for t in extract("rust", source).every() if t.is_definition}
     assert kinds["check"] == "function" and kinds["go"] == "method"
+
+
+def test_packed_tags_give_back_what_was_packed_and_survive_the_cache_encoding() -> None:
+    import msgspec
+
+    from assistant.index.tags import FileTags
+
+    tags = FileTags.pack(
+        [("run", "function", 10, 20), ("Box", "class", 1, 30), ("run", "method", 3, 5)],
+        [("run", "call", [40, 12, 40]), ("len", "call", [7]), ("run", "class", [50])],
+    )
+    assert tags.names == ("Box", "len", "run") and tags.definition_count == 3
+    assert [(t.name, t.kind, t.line, t.end_line) for t in tags.definitions] == [
+        ("Box", "class", 1, 30),
+        ("run", "method", 3, 5),
+        ("run", "function", 10, 20),
+    ]
+    assert [(t.kind, t.is_definition, t.line) for t in tags.named("run")] == [
+        ("method", True, 3),
+        ("function", True, 10),
+        ("call", False, 12),  # each line once, ascending
+        ("call", False, 40),
+        ("class", False, 50),
+    ]
+    assert tags.named("missing") == [] and tags.named("len")[0].line == 7
+    assert tags.defines("run") and not tags.defines("len") and not tags.defines("zzz")
+    assert sorted(tags.reference_groups()) == [("len", "call", 1), ("run", "call", 2), ("run", "class", 1)]
+    assert tags.defined_names() == {"Box", "run"}
+    decoded = msgspec.msgpack.decode(msgspec.msgpack.encode(tags), type=FileTags)
+    assert decoded.every() == tags.every() and len(tags.every()) == 7
