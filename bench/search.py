@@ -8,7 +8,8 @@ no site-packages), each against an anchor measured in the same run:
 - re-index after touching one file (tags and ranked index) / cold build;
 - symbol lookup p50 over 100 names;
 - the resident memory the indexes add to a process that has loaded the server, against the
-  bytes of text indexed (after a cold build, and after a warm restart).
+  bytes of text indexed (after a cold build, and after a warm restart; then again after a
+  round of text, ranked and symbol searches, which must keep no copies).
 
     python bench/search.py [--runs 7] [--builds 5]
 
@@ -112,7 +113,14 @@ index.build()
 gc.collect()
 after = rss()
 text = sum(len(r.text) for r in index.files.values())
-print(after - before, text, index.parsed_last_build)
+from assistant.index import search_index
+for mode, query in {queries!r}:  # a round of searches must not grow it (no per-search copies kept)
+    search_index(index, query, mode)
+    search_index(index, query.lower(), mode)
+search_index(index, "how are subprocess pipes closed on timeout", "ranked")
+search_index(index, "Popen", "symbol")
+gc.collect()
+print(after - before, text, index.parsed_last_build, rss() - before)
 index.close()
 """
 
@@ -191,9 +199,11 @@ def main() -> None:
         for label in ("cold", "warm"):
             if label == "cold":
                 shutil.rmtree(cache, ignore_errors=True)
-            _, _, out = run_measured(MEMORY_SCRIPT.format(root=root, corpus=str(corpus), cache=cache) + DONE)
-            added, text, _ = (int(v) for v in out.splitlines()[0].split())
-            memory.append((label, added, text))
+            queries = [(mode, query) for mode, query, _ in QUERIES]
+            script = MEMORY_SCRIPT.format(root=root, corpus=str(corpus), cache=cache, queries=queries)
+            _, _, out = run_measured(script + DONE)
+            added, text, _, searched = (int(v) for v in out.splitlines()[0].split())
+            memory.append((label, added, text, searched))
 
         roots = Roots([str(corpus)])
         index = RepoIndex(roots, roots.default, cache)
@@ -255,10 +265,10 @@ def main() -> None:
     print(f"warm restart (nothing changed): {median(warm):.2f} s (target < 1 s)")
     print(f"re-index after touching one file: {ms(median(touches))} = {median(touches) / median(cold_walls):.2%} of the cold build (target <= 1%)")
     print(f"symbol lookup p50 over 100 names: {ms(median(lookups))} (target <= 2 ms)")
-    for label, added, text in memory:
+    for label, added, text, searched in memory:
         print(
             f"resident memory the indexes add ({label}): {added / 1e6:.0f} MB for {text / 1e6:.1f} MB of text = "
-            f"{added / text:.2f}x (target <= 2x)"
+            f"{added / text:.2f}x (target <= 2x); after {2 * len(QUERIES) + 2} searches {searched / text:.2f}x"
         )
 
 

@@ -19,8 +19,9 @@ from __future__ import annotations
 import bisect
 import functools
 import re
+from array import array
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -286,8 +287,8 @@ class Layout:
     names joined into one string (``names``, each chunk's name starting at ``name_at``)."""
 
     chunks: list[Chunk]
-    starts: list[int]
-    chunk_of_line: list[int]
+    starts: Sequence[int]  # packed (array): a list of ints took ten times the memory, per line
+    chunk_of_line: Sequence[int]
     names: bytes
     name_at: list[int]
     average: float
@@ -305,7 +306,7 @@ def layout_of(record: FileRecord) -> Layout:
         _layouts.move_to_end(key)
         return cached[1]
     text = record.text
-    starts = [0]
+    starts = array("I", [0])
     find = text.find
     at = find(b"\n")
     while at >= 0:
@@ -313,10 +314,10 @@ def layout_of(record: FileRecord) -> Layout:
         at = find(b"\n", at + 1)
     lines = max(1, len(starts) - (1 if text.endswith(b"\n") else 0))
     chunks = _chunk(record, lines)
-    chunk_of_line = [0] * (lines + 2)
+    chunk_of_line = array("I", [0]) * (lines + 2)
     for index in range(len(chunks) - 1, -1, -1):  # backwards: the first chunk holding a line wins
         chunk = chunks[index]
-        chunk_of_line[chunk.start : chunk.end + 1] = [index] * (chunk.end - chunk.start + 1)
+        chunk_of_line[chunk.start : chunk.end + 1] = array("I", [index]) * (chunk.end - chunk.start + 1)
     name_at: list[int] = []
     pieces: list[bytes] = []
     offset = 0
@@ -379,7 +380,7 @@ class ChunkHit:
 MAX_LINE_BYTES = 300
 
 
-def _line(text: bytes, starts: list[int], line: int) -> str:
+def _line(text: bytes, starts: Sequence[int], line: int) -> str:
     """Line ``line`` of ``text`` by the layout's line offsets (no second pass over the file)."""
     if not 1 <= line <= len(starts):
         return ""

@@ -11,7 +11,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sandbox import Components, Repo, SandboxError, display_name
 
@@ -95,17 +95,10 @@ class FileRecord:
     language: str | None
     text: bytes
     tags: FileTags | None = None
-    _lower: bytes | None = field(default=None, repr=False)
     # the name's real components, kept only when it is not valid UTF-8: the index knows the file
     # by its display form (``\xNN``), which every result and cache can encode
     comps: Components | None = None
     minified: bool = False  # lines averaging over MINIFIED_LINE bytes: searched and ranked last
-
-    @property
-    def lower(self) -> bytes:
-        if self._lower is None:
-            self._lower = self.text.lower()
-        return self._lower
 
     def cached(self) -> store.CachedFile:
         return store.CachedFile(self.mtime_ns, self.size, self.language, self.tags or NO_TAGS)

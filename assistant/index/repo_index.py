@@ -215,17 +215,15 @@ class RepoIndex:
 
     # -- reading ----------------------------------------------------------------------------
 
-    def texts(
-        self, path_filter: Callable[[str], bool] | None, need_lower: bool
-    ) -> Iterator[tuple[str, bytes, bytes | None]]:
-        """(path, text, lower) in path order, minified or generated files last: from memory, or
+    def texts(self, path_filter: Callable[[str], bool] | None) -> Iterator[tuple[str, bytes]]:
+        """(path, text) in path order, minified or generated files last: from memory, or
         read directly while building (then in path order only)."""
         if self.text_ready.is_set():
             with self.data.lock:
                 items = sorted(self.data.files.items())
             chosen = [(p, r) for p, r in items if path_filter is None or path_filter(p)]
             for path, record in sorted(chosen, key=lambda item: item[1].minified):  # stable: path order within
-                yield path, record.text, record.lower if need_lower else None
+                yield path, record.text
             return
         with self._roots.open_repo(self.repo_path) as repo:
             found = sorted(walk_files(repo, max_size=MAX_FILE_BYTES))
@@ -235,7 +233,7 @@ class RepoIndex:
                     continue
                 read = read_record(repo, comps)
                 if read is not None:
-                    yield path, read.text, None
+                    yield path, read.text
 
     def unparsed(self, path_filter: Callable[[str], bool] | None) -> list[tuple[str, bytes]]:
         """(path, text) of the source files whose tags are not in the symbol table yet: waiting
@@ -247,7 +245,7 @@ class RepoIndex:
                     for p, r in sorted(self.data.files.items())
                     if r.tags is None and (path_filter is None or path_filter(p))
                 ]
-        return [(p, t) for p, t, _ in self.texts(path_filter, need_lower=False) if language_for(p) is not None]
+        return [(p, t) for p, t in self.texts(path_filter) if language_for(p) is not None]
 
     def is_minified(self, path: str) -> bool:
         record = self.data.files.get(path)

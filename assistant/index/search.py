@@ -190,7 +190,7 @@ def search_index(
     if resolved in ("text", "regex") or mode == "auto":
         matcher = Matcher.build(query_, regex=resolved == "regex")
         room = max(0, limit - len(results)) if mode == "auto" and resolved == "symbol" else limit
-        texts = index.texts(accept, need_lower=not matcher.case_sensitive and matcher.pattern is None)
+        texts = index.texts(accept)
         text_hits, text_total, text_truncated, stopped = search_text(matcher, texts, room + len(seen_lines), stop)
         added = 0
         for text_hit in text_hits:

@@ -3,8 +3,11 @@
 Like ripgrep: line-oriented (a match never spans lines), smart case (case-insensitive unless
 the query has an upper-case letter), one result per matching line. A regex is compiled by RE2,
 which runs in linear time, so no pattern can hang the server; look-arounds and back-references
-are refused. Where a regex requires a literal (``def\\s+parse_\\w+`` requires ``parse_``), files
-and lines without it are skipped before the regex runs.
+are refused. Where a regex requires a literal (``def\\s+parse_\\w+`` requires ``parse_``),
+files without it are skipped before the regex runs (the literal found ignoring case when the
+regex ignores it). A search that ignores case runs RE2 too, over the text as it is (a
+lower-cased copy of every file, kept for such searches, was as large as the text itself, and
+searching it was slower than RE2).
 """
 
 from __future__ import annotations
@@ -109,6 +112,8 @@ class Matcher:
     case_sensitive: bool
     literal: bytes | None  # for a literal query: the bytes; for a regex: a required literal
     pattern: re2._Regexp | None
+    # a regex ignoring case whose required literal has letters: that literal, ignoring case
+    prefilter: re2._Regexp | None = None
 
     @classmethod
     def build(cls, query: str, regex: bool) -> Matcher:
@@ -117,9 +122,10 @@ class Matcher:
         if regex and len(query.encode("utf-8", "surrogatepass")) > MAX_REGEX_BYTES:
             raise QueryError(f"a regular expression may be at most {MAX_REGEX_BYTES} bytes long")
         sensitive = smart_case_sensitive(query, regex)
-        if not regex and (sensitive or query.isascii()):
-            literal = query.encode()
-            return cls(query, False, sensitive, literal if sensitive else literal.lower(), None)
+        if not regex and sensitive:
+            return cls(query, False, True, query.encode(), None)
+        # ignoring case: RE2, with no lower-cased copy of every file (RE2 ignores case faster
+        # than a search of such a copy, and the copy was as large as the text itself)
         options = re2.Options()
         options.log_errors = False
         options.never_nl = True
@@ -144,10 +150,12 @@ class Matcher:
                 f"at most {MAX_PROGRAM_SIZE}); simplify it"
             )
         required = required_literal(query) if regex else None
-        needle = None
-        if required and required.isascii():
-            needle = required.encode() if sensitive else required.lower().encode()
-        return cls(query, True, sensitive, needle, compiled)
+        if not required or not required.isascii():
+            return cls(query, regex, sensitive, None, compiled)
+        if sensitive or required.lower() == required.upper():  # no letters: case cannot differ
+            return cls(query, regex, sensitive, required.encode(), compiled)
+        prefilter = re2.compile(re.escape(required).encode(), options)
+        return cls(query, regex, sensitive, None, compiled, prefilter)
 
 
 def _line_at(text: bytes, start: int, end: int) -> str:
@@ -194,10 +202,11 @@ class _Collector:
         self.hits.append(TextHit(path, line, _line_at(text, start, end), before, after))
 
 
-def _scan(matcher: Matcher, path: str, text: bytes, lower: bytes | None, out: _Collector) -> None:
-    haystack = text if matcher.case_sensitive or lower is None else lower
+def _scan(matcher: Matcher, path: str, text: bytes, out: _Collector) -> None:
     needle = matcher.literal
-    if needle is not None and haystack.find(needle) < 0:
+    if needle is not None and text.find(needle) < 0:
+        return
+    if matcher.prefilter is not None and matcher.prefilter.search(text) is None:
         return
     line_no = 1
     counted_to = 0
@@ -205,7 +214,7 @@ def _scan(matcher: Matcher, path: str, text: bytes, lower: bytes | None, out: _C
     while pos <= len(text) and not out.full:
         if matcher.pattern is None:
             assert needle is not None
-            found = haystack.find(needle, pos)
+            found = text.find(needle, pos)
             if found < 0:
                 return
         else:
@@ -222,7 +231,7 @@ def _scan(matcher: Matcher, path: str, text: bytes, lower: bytes | None, out: _C
             return
 
 
-FileText = tuple[str, bytes, bytes | None]  # (path, text, lower-cased text or None)
+FileText = tuple[str, bytes]  # (path, text)
 
 
 def search_text(
@@ -233,12 +242,10 @@ def search_text(
     ``stop`` is asked between files (and every few hundred matching lines): when it says yes
     the search ends with what it found, ``stopped`` and truncated."""
     out = _Collector(limit, stop)
-    for path, text, lower in files:
+    for path, text in files:
         if not out.check():
             break
-        if matcher.pattern is None and not matcher.case_sensitive and lower is None:
-            lower = text.lower()
-        _scan(matcher, path, text, lower, out)
+        _scan(matcher, path, text, out)
         if out.full:
             break
     return out.hits, out.total, out.full or out.total > len(out.hits), out.stopped

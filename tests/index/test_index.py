@@ -177,6 +177,14 @@ def test_text_search_smart_case_regex_context_and_filters(repo: Path, make_index
     assert {r["file"] for r in only_pkg} == {"pkg/parser.py", "pkg/cli.py"}
 
 
+def test_a_search_that_ignores_case_finds_every_spelling(repo: Path, make_index) -> None:  # type: ignore[no-untyped-def]
+    (repo / "shout.txt").write_text("DEF LOUD_TEST(X)\nMixed Parser Here\nnaïve CAFÉ\n")
+    index = make_index()
+    assert ("shout.txt", 2) in texts(index, "mixed parser here")
+    assert texts(index, r"def \w+_test\(", "regex") == [("shout.txt", 1)]  # its literal, upper case in the file
+    assert ("shout.txt", 3) in texts(index, "café")  # non-ASCII letters fold too
+
+
 def test_total_and_truncation(repo: Path, make_index) -> None:  # type: ignore[no-untyped-def]
     (repo / "many.txt").write_text("needle\n" * 30)
     index = make_index()
