@@ -86,7 +86,7 @@ def release_memory() -> None:
             libc.malloc_trim(0)
 
 
-@dataclass
+@dataclass(slots=True)
 class FileRecord:
     """One indexed file: its identity, text and tags (``None`` while waiting to be parsed)."""
 

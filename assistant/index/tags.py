@@ -38,15 +38,14 @@ class Tag(msgspec.Struct, array_like=True, gc=False):
     end_line: int
 
 
-_U32 = "I"  # packed integers: native unsigned 32-bit
 _name_then_line = itemgetter(0, 2)
 _name_then_kind = itemgetter(0, 1)
 _DEF = 4  # a packed definition: name index, kind index, first line, last line
 _REF = 3  # a packed reference group: name index, kind index, end of its lines in ``reference_lines``
 
 
-def _ints(packed: bytes) -> Sequence[int]:
-    return memoryview(packed).cast("I")
+def _ints(packed: bytes, wide: bool) -> Sequence[int]:
+    return memoryview(packed).cast("I" if wide else "H")
 
 
 def _run(packed: Sequence[int], stride: int, name: int) -> range:
@@ -66,9 +65,10 @@ def _run(packed: Sequence[int], stride: int, name: int) -> range:
 
 class FileTags(msgspec.Struct, array_like=True, gc=False):
     """A file's tags, packed: its names once each, and its definitions and references as
-    32-bit integers that point at them. ``Tag``s are made only for what a search or a layout
-    reads. (As a struct per tag, the tags of the standard library took 18 MB, more than half
-    its text; packed they take a quarter of that, and cost less to decode and to cache.)
+    integers that point at them, 16-bit (32-bit in a file with 65,536 lines or names or more).
+    ``Tag``s are made only for what a search or a layout reads. (As a struct per tag, the tags
+    of the standard library took 18 MB, more than half its text; packed they take a fifth of
+    that, and cost less to decode and to cache.)
 
     References are grouped by name and kind (most names are referenced many times in a file);
     their lines are ascending and each once within a group."""
@@ -78,6 +78,7 @@ class FileTags(msgspec.Struct, array_like=True, gc=False):
     packed_definitions: bytes  # _DEF integers each, by name index, then line
     packed_references: bytes  # _REF integers each, by name index, then kind index
     reference_lines: bytes
+    wide: bool = False  # 32-bit integers
 
     @classmethod
     def pack(
@@ -90,29 +91,31 @@ class FileTags(msgspec.Struct, array_like=True, gc=False):
         name_at = {name: i for i, name in enumerate(names)}
         kind_at = {kind: i for i, kind in enumerate(kinds)}
         definitions.sort(key=_name_then_line)
-        flat: list[int] = []
+        defined: list[int] = []
         for name, kind, line, end_line in definitions:
-            flat += (name_at[name], kind_at[kind], line, end_line)
-        packed_definitions = array(_U32, flat)
+            defined += (name_at[name], kind_at[kind], line, end_line)
         references.sort(key=_name_then_kind)
-        flat, lines = [], []
+        referenced: list[int] = []
+        lines: list[int] = []
         for name, kind, rows in references:
             lines += sorted(set(rows))
-            flat += (name_at[name], kind_at[kind], len(lines))
+            referenced += (name_at[name], kind_at[kind], len(lines))
+        wide = max(max(defined, default=0), max(referenced, default=0), max(lines, default=0)) > 0xFFFF
+        code = "I" if wide else "H"
         return cls(
-            tuple(names), tuple(kinds), packed_definitions.tobytes(), array(_U32, flat).tobytes(),
-            array(_U32, lines).tobytes(),
+            tuple(names), tuple(kinds), array(code, defined).tobytes(), array(code, referenced).tobytes(),
+            array(code, lines).tobytes(), wide,
         )  # fmt: skip
 
     def _definitions(self) -> Sequence[int]:
-        return _ints(self.packed_definitions)
+        return _ints(self.packed_definitions, self.wide)
 
     def _references(self) -> Sequence[int]:
-        return _ints(self.packed_references)
+        return _ints(self.packed_references, self.wide)
 
     @property
     def definition_count(self) -> int:
-        return len(self.packed_definitions) // (4 * _DEF)
+        return len(self.packed_definitions) // ((4 if self.wide else 2) * _DEF)
 
     @property
     def definitions(self) -> tuple[Tag, ...]:
@@ -160,7 +163,7 @@ class FileTags(msgspec.Struct, array_like=True, gc=False):
             for r in _run(packed, _DEF, at)
         ]
         groups = self._references()
-        lines = _ints(self.reference_lines)
+        lines = _ints(self.reference_lines, self.wide)
         for r in _run(groups, _REF, at):
             start = groups[(r - 1) * _REF + 2] if r else 0
             kind = self.kinds[groups[r * _REF + 1]]

@@ -147,3 +147,14 @@ def test_packed_tags_give_back_what_was_packed_and_survive_the_cache_encoding() 
     assert tags.defined_names() == {"Box", "run"}
     decoded = msgspec.msgpack.decode(msgspec.msgpack.encode(tags), type=FileTags)
     assert decoded.every() == tags.every() and len(tags.every()) == 7
+
+
+def test_tags_of_a_file_past_65535_lines_keep_their_line_numbers() -> None:
+    from assistant.index.tags import FileTags
+
+    narrow = FileTags.pack([("a", "function", 1, 9)], [("a", "call", [65535])])
+    wide = FileTags.pack([("a", "function", 70_000, 70_010)], [("a", "call", [3, 100_000])])
+    assert not narrow.wide and wide.wide
+    assert [(t.line, t.end_line) for t in narrow.named("a")] == [(1, 9), (65535, 65535)]
+    assert [(t.line, t.end_line) for t in wide.named("a")] == [(70_000, 70_010), (3, 3), (100_000, 100_000)]
+    assert wide.definition_count == narrow.definition_count == 1
