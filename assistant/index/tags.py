@@ -67,7 +67,7 @@ class FileTags(msgspec.Struct, array_like=True, gc=False):
     """A file's tags, packed: its names once each, and its definitions and references as
     integers that point at them, 16-bit (32-bit in a file with 65,536 lines or names or more).
     ``Tag``s are made only for what a search or a layout reads. (As a struct per tag, the tags
-    of the standard library took 18 MB, more than half its text; packed they take a fifth of
+    of the standard library took 18 MB, more than half its text; packed they take a sixth of
     that, and cost less to decode and to cache.)
 
     References are grouped by name and kind (most names are referenced many times in a file);
