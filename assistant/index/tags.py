@@ -194,7 +194,7 @@ def _classes(language: str, grammar: Language) -> frozenset[int]:
 
 
 def _labels(language: str, query: Query) -> tuple[str, ...]:
-    """The query's captures in the order ``_extract_raw`` reads them: a node captured as two
+    """The query's captures in the order ``extract`` reads them: a node captured as two
     kinds of definition keeps the first, and ``function`` comes first (Rust's query also calls
     every function in a ``{ … }`` list a method, in a ``mod`` too; whether a function is a
     method is decided by its enclosing class, the same way for every language)."""
@@ -222,8 +222,10 @@ def extract(language: str, source: bytes) -> FileTags:
     root_node = parser.parse(source).root_node
     captured = QueryCursor(query).captures(root_node)
     references: list[tuple[str, str, list[int]]] = []
-    defined: dict[int, tuple[str, Node]] = {}  # node id -> (kind, node), the first kind captured
-    for label in _labels(language, query):
+    # node id -> (rank, kind, node): the first kind it was captured as (rank: that capture's
+    # place in ``_labels``)
+    defined: dict[int, tuple[int, str, Node]] = {}
+    for rank, label in enumerate(_labels(language, query)):
         nodes = captured.get(label)
         if not nodes:
             continue
@@ -244,12 +246,14 @@ def extract(language: str, source: bytes) -> FileTags:
         elif label.startswith("definition."):
             kind = label[11:]
             for node in nodes:
-                defined.setdefault(node.id, (kind, node))
-    definitions: list[tuple[str, str, int, int]] = []
+                defined.setdefault(node.id, (rank, kind, node))
+    # (name, first line) -> (rank, kind, last line): one definition a name and line (a
+    # ``typedef struct X {…} X;`` is a struct and a type at one line: the kind whose pattern
+    # comes first in the query, as it would be read, wins)
+    chosen: dict[tuple[str, int], tuple[int, str, int]] = {}
     if defined:
         root = root_node.kind_id
         classes = _classes(language, grammar)
-        seen: set[tuple[str, int]] = set()
         for name_node in captured.get(DEFINED_NAME, ()):
             name = source[name_node.start_byte : name_node.end_byte].decode("utf-8", "replace")
             found: Node | None = name_node
@@ -257,11 +261,11 @@ def extract(language: str, source: bytes) -> FileTags:
                 found = found.parent
             if not name or found is None:
                 continue
-            kind, node = defined[found.id]
+            rank, kind, node = defined[found.id]
             row = node.start_point[0] + 1
-            if (name, row) in seen:  # each name and line once (patterns can overlap)
+            earlier = chosen.get((name, row))
+            if earlier is not None and earlier[0] <= rank:
                 continue
-            seen.add((name, row))
             if kind == "function":  # a function within a class (up to 3 levels up) is a method
                 parent = node.parent
                 for _ in range(3):
@@ -271,7 +275,8 @@ def extract(language: str, source: bytes) -> FileTags:
                         kind = "method"
                         break
                     parent = parent.parent
-            definitions.append((name, kind, row, node.end_point[0] + 1))
+            chosen[name, row] = (rank, kind, node.end_point[0] + 1)
+    definitions = [(name, kind, row, end) for (name, row), (_, kind, end) in chosen.items()]
     return FileTags.pack(definitions, references)
 
 

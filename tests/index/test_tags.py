@@ -158,3 +158,15 @@ def test_tags_of_a_file_past_65535_lines_keep_their_line_numbers() -> None:
     assert [(t.line, t.end_line) for t in narrow.named("a")] == [(1, 9), (65535, 65535)]
     assert [(t.line, t.end_line) for t in wide.named("a")] == [(70_000, 70_010), (3, 3), (100_000, 100_000)]
     assert wide.definition_count == narrow.definition_count == 1
+
+
+def test_a_typedef_struct_is_one_definition_of_the_kind_its_query_names_first() -> None:
+    # captures come back in the order matches finish, not in the order of the text: here the
+    # struct's name comes after the typedef's, and the kind must not depend on that
+    source = (
+        b'#ifdef __cplusplus\nextern "C" {\n#endif\n\ntypedef struct point {\n    int x;\n} point;\n\n'
+        b"int point_wait(point *p, long timeout);\n\nvoid point_wakeup(point *p);\n\n"
+        b"void point_init(point *p);\nvoid point_destroy(point *p);\n\n#ifdef __cplusplus\n}\n#endif\n"
+    )
+    definitions = [(t.name, t.kind, t.line) for t in extract("c", source).every() if t.name == "point"]
+    assert definitions == [("point", "class", 5)]
