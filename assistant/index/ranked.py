@@ -61,7 +61,7 @@ ENDINGS = (
     "ied", "ly", "ity", "able", "al", "ive", "ize", "ized", "ise", "ised", "ence", "ance", "ent", "ant",
 )  # fmt: skip
 MAX_TERMS = 64  # a long query (a pasted issue) keeps its rarest terms
-COMMIT_EVERY = 1.0  # seconds between commits while a build adds files
+COMMIT_EVERY = 2.0  # seconds between commits while a build adds files
 BUILD_HEAP = 64 * 1024 * 1024  # the writer's memory while building (released after)
 UPDATE_HEAP = 16 * 1024 * 1024
 
@@ -186,7 +186,7 @@ class RankedIndex:
             return
         tags = record.tags or NO_TAGS
         names = " ".join(tags.definition_names())
-        refs = " ".join(name for name, _, _ in tags.reference_groups())
+        refs = " ".join(tags.referenced_names())
         doc = tantivy.Document()
         doc.add_text("path", name_words(path))
         doc.add_text("path_id", identifier_text(path.encode("utf-8", "replace")))

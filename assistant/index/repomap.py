@@ -170,7 +170,7 @@ def build_graph(data: IndexData) -> Graph:
         tags = data.files[path].tags
         assert tags is not None
         out: dict[str, float] = {}
-        for name, _, count in tags.reference_groups():
+        for name, count in tags.reference_counts():
             definers = definers_of.get(name)
             if definers is None:
                 definers = definers_of[name] = symbols.definers(name)

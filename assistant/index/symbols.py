@@ -26,7 +26,7 @@ def _lower(name: str) -> str:
 
 def _count_references(counts: Counter[str], tags: FileTags, sign: int) -> None:
     """Add (``sign`` 1) or take away (-1) a file's references from per-name totals."""
-    for name, _, count in tags.reference_groups():
+    for name, count in tags.reference_counts():
         counts[name] += sign * count
 
 

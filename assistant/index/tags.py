@@ -134,15 +134,17 @@ class FileTags(msgspec.Struct, array_like=True, gc=False):
     def defined_names(self) -> set[str]:
         return set(self.definition_names())
 
-    def reference_groups(self) -> list[tuple[str, str, int]]:
-        """(name, kind, how many lines reference it) for each name and kind referenced."""
-        packed, names, kinds = self._references(), self.names, self.kinds
-        found, start = [], 0
-        for i in range(0, len(packed), _REF):
-            end = packed[i + 2]
-            found.append((names[packed[i]], kinds[packed[i + 1]], end - start))
-            start = end
-        return found
+    def referenced_names(self) -> list[str]:
+        """The name of each (name, kind) referenced (a name referenced as two kinds is there twice)."""
+        packed, names = self._references(), self.names
+        return [names[packed[i]] for i in range(0, len(packed), _REF)]
+
+    def reference_counts(self) -> list[tuple[str, int]]:
+        """(name, how many lines reference it) for each (name, kind) referenced."""
+        packed, names = self._references(), self.names
+        ends = list(packed[2::_REF])
+        starts = [0, *ends[:-1]] if ends else []
+        return [(names[packed[i * _REF]], end - start) for i, (start, end) in enumerate(zip(starts, ends, strict=True))]
 
     def _index(self, name: str) -> int:
         at = bisect.bisect_left(self.names, name)

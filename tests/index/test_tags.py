@@ -143,7 +143,9 @@ def test_packed_tags_give_back_what_was_packed_and_survive_the_cache_encoding() 
     ]
     assert tags.named("missing") == [] and tags.named("len")[0].line == 7
     assert tags.defines("run") and not tags.defines("len") and not tags.defines("zzz")
-    assert sorted(tags.reference_groups()) == [("len", "call", 1), ("run", "call", 2), ("run", "class", 1)]
+    assert tags.reference_counts() == [("len", 1), ("run", 2), ("run", 1)]  # by name, then kind
+    assert tags.referenced_names() == ["len", "run", "run"]
+    assert FileTags.pack([("f", "function", 1, 2)], []).reference_counts() == []
     assert tags.defined_names() == {"Box", "run"}
     decoded = msgspec.msgpack.decode(msgspec.msgpack.encode(tags), type=FileTags)
     assert decoded.every() == tags.every() and len(tags.every()) == 7
