@@ -234,7 +234,7 @@ def main() -> None:
 
         # symbol lookups
         rng = random.Random(7)
-        names = sorted(index.symbols.postings)
+        names = sorted(index.symbols.names())
         picked = rng.sample([n for n in names if index.symbols.definers(n)], 100)
         lookups = []
         for name in picked:

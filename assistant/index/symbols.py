@@ -61,15 +61,18 @@ class SymbolTable:
     """
 
     def __init__(self) -> None:
-        self.postings: dict[str, Files] = {}  # name -> the files that have it
         self.definitions = 0
         self._file_tags: dict[str, FileTags] = {}
+        # While a repository is loaded: name -> its files. ``prepare`` (after the load) turns it
+        # into ``_files``, aligned with ``_names``: a dict of every name cost three times a list.
+        self._by_name: dict[str, Files] | None = {}
+        self._files: list[Files] = []
         # every name in order of its lower case (then itself), and the lower cases in the same
-        # order: built from the postings by the first search (or prepare()) rather than name by
-        # name while a whole repository is loaded. Two lists, not a dict by lower case: a
-        # fifth of the memory, and the prefix scan needs the order anyway.
-        self._sorted_lower: list[str] | None = None
-        self._sorted_names: list[str] = []
+        # order: built by the first search (or prepare()) rather than name by name during the
+        # load. Lists, not a dict by lower case: a fifth of the memory, and the prefix scan
+        # needs the order anyway.
+        self._lowers: list[str] | None = None
+        self._names: list[str] = []
         self._blob: str | None = None
         self._blob_starts: Sequence[int] = []
         self._ref_counts: Counter[str] | None = None  # built by prepare(), then kept current
@@ -78,57 +81,80 @@ class SymbolTable:
     def __len__(self) -> int:
         return self.definitions
 
+    def names(self) -> list[str]:
+        """Every name, in order of its lower case."""
+        self._sorted()
+        return list(self._names)
+
     def files_with(self, name: str) -> Sequence[str]:
         """The files that have ``name`` (this exact spelling), defined or referenced."""
-        return _files(self.postings.get(name))
+        if self._by_name is not None:
+            return _files(self._by_name.get(name))
+        at, found = self._locate(name)
+        return _files(self._files[at]) if found else ()
 
     def _sorted(self) -> list[str]:
-        if self._sorted_lower is None:
-            pairs = sorted((_lower(name), name) for name in self.postings)
-            self._sorted_lower = [lower for lower, _ in pairs]
-            self._sorted_names = [name for _, name in pairs]
-        return self._sorted_lower
+        if self._lowers is None:
+            pairs = sorted((_lower(name), name) for name in self._by_name or ())
+            self._lowers = [lower for lower, _ in pairs]
+            self._names = [name for _, name in pairs]
+        return self._lowers
+
+    def _locate(self, name: str) -> tuple[int, bool]:
+        """Where ``name`` is in the sorted lists, or would go; and whether it is there."""
+        lowers, names = self._sorted(), self._names
+        lower = _lower(name)
+        at = bisect.bisect_left(lowers, lower)
+        while at < len(lowers) and lowers[at] == lower and names[at] < name:
+            at += 1
+        return at, at < len(lowers) and lowers[at] == lower and names[at] == name
 
     def _spellings(self, lower: str) -> list[str]:
         """The names whose lower case is ``lower``."""
         ordered = self._sorted()
         start = bisect.bisect_left(ordered, lower)
-        return self._sorted_names[start : bisect.bisect_right(ordered, lower, start)]
+        return self._names[start : bisect.bisect_right(ordered, lower, start)]
 
-    def _new_name(self, name: str) -> None:
-        if self._sorted_lower is None:
+    def _new_name(self, name: str, files: Files) -> None:
+        """Put a name in the sorted lists (when they are built)."""
+        if self._lowers is None:
             return
-        lower = _lower(name)
-        at = bisect.bisect_left(self._sorted_lower, lower)
-        while at < len(self._sorted_lower) and self._sorted_lower[at] == lower and self._sorted_names[at] < name:
-            at += 1
-        self._sorted_lower.insert(at, lower)
-        self._sorted_names.insert(at, name)
+        at, _ = self._locate(name)
+        self._lowers.insert(at, _lower(name))
+        self._names.insert(at, name)
+        if self._by_name is None:
+            self._files.insert(at, files)
         self._blob = None
 
-    def _gone_name(self, name: str) -> None:
-        if self._sorted_lower is None:
-            return
-        lower = _lower(name)
-        at = bisect.bisect_left(self._sorted_lower, lower)
-        while at < len(self._sorted_lower) and self._sorted_lower[at] == lower:
-            if self._sorted_names[at] == name:
-                del self._sorted_lower[at], self._sorted_names[at]
-                self._blob = None
-                return
-            at += 1
+    def _gone_name(self, at: int) -> None:
+        assert self._lowers is not None
+        del self._lowers[at], self._names[at]
+        if self._by_name is None:
+            del self._files[at]
+        self._blob = None
 
     def add_file(self, path: str, tags: FileTags) -> None:
-        postings = self.postings
+        by_name = self._by_name
         for name in tags.names:
-            files = postings.get(name)
-            if files is None:
-                postings[name] = path
-                self._new_name(name)
-            elif isinstance(files, str):
-                postings[name] = [files, path]
+            if by_name is not None:  # loading
+                files = by_name.get(name)
+                if files is None:
+                    by_name[name] = path
+                    self._new_name(name, path)
+                elif isinstance(files, str):
+                    by_name[name] = [files, path]
+                else:
+                    files.append(path)
+                continue
+            at, found = self._locate(name)
+            if not found:
+                self._new_name(name, path)
             else:
-                files.append(path)
+                current = self._files[at]
+                if isinstance(current, str):
+                    self._files[at] = [current, path]
+                else:
+                    current.append(path)
         self.definitions += tags.definition_count
         self._file_tags[path] = tags
         if self._ref_counts is not None:
@@ -136,26 +162,40 @@ class SymbolTable:
         self._popularity.clear()
 
     def remove_file(self, path: str, tags: FileTags) -> None:
-        postings = self.postings
         for name in tags.names:
-            files = postings.get(name)
+            if self._by_name is not None:
+                files = self._by_name.get(name)
+            else:
+                at, found = self._locate(name)
+                files = self._files[at] if found else None
             if isinstance(files, list):
                 if path in files:
                     files.remove(path)
                 if len(files) == 1:
-                    postings[name] = files[0]
+                    self._set_files(name, files[0])
             elif files == path:
-                del postings[name]
-                self._gone_name(name)
+                if self._by_name is not None:
+                    del self._by_name[name]
+                if self._lowers is not None:
+                    self._gone_name(self._locate(name)[0])
         self.definitions -= tags.definition_count
         self._file_tags.pop(path, None)
         if self._ref_counts is not None:
             _count_references(self._ref_counts, tags, -1)
         self._popularity.clear()
 
+    def _set_files(self, name: str, files: Files) -> None:
+        if self._by_name is not None:
+            self._by_name[name] = files
+        else:
+            self._files[self._locate(name)[0]] = files
+
     def prepare(self) -> None:
         """Build the lookup structures now (after a bulk load) rather than on the first search."""
         self._sorted()
+        if self._by_name is not None:
+            self._files = [self._by_name[name] for name in self._names]
+            self._by_name = None
         next(iter(self._substring_names("\0")), None)
         self._counts()
 
@@ -205,11 +245,11 @@ class SymbolTable:
         """Names matching ``query`` with their match class score, best classes first."""
         lower = query.lower()
         found: dict[str, float] = {}
-        if query in self.postings:
+        if self.files_with(query):
             found[query] = EXACT
         for name in self._spellings(lower):
             found.setdefault(name, EXACT_CI)
-        ordered, names = self._sorted(), self._sorted_names
+        ordered, names = self._sorted(), self._names
         start = bisect.bisect_left(ordered, lower)
         for at in range(start, min(len(ordered), start + MAX_CANDIDATE_NAMES)):
             if not ordered[at].startswith(lower):
@@ -233,7 +273,7 @@ class SymbolTable:
                 packed.append(pos)
                 pos += len(name) + 1
             self._blob_starts = packed
-        blob, starts, names = self._blob, self._blob_starts, self._sorted_names
+        blob, starts, names = self._blob, self._blob_starts, self._names
         pos = blob.find(lower)
         while pos >= 0:
             index = bisect.bisect_right(starts, pos) - 1

@@ -72,3 +72,34 @@ def test_a_name_in_several_files_and_spelled_several_ways_stays_findable_as_file
     assert table.files_with("load") == ("c.py",) and table.definers("load") == ["c.py"]
     table.remove_file("c.py", defs("load"))
     assert found(table, "load") == [] and found(table, "oa") == [] and len(table) == 0
+
+
+def test_any_sequence_of_adds_and_removes_after_preparing_matches_a_table_loaded_fresh() -> None:
+    import random
+
+    spellings = ["load", "Load", "LOAD", "loader", "reload", "parse", "Parse", "parse_args", "x", "run"]
+    rng = random.Random(5)
+    for _ in range(40):
+        table = SymbolTable()
+        files: dict[str, FileTags] = {}
+        for step in range(rng.randrange(4, 14)):
+            if step == 2:
+                table.prepare()  # half the changes before the table is prepared, half after
+            path = f"f{rng.randrange(5)}.py"
+            if path in files and rng.random() < 0.5:
+                table.remove_file(path, files.pop(path))
+                continue
+            if path in files:
+                table.remove_file(path, files.pop(path))
+            files[path] = FileTags.pack(
+                [(n, "function", 1, 2) for n in rng.sample(spellings, 2)], [(n, "call", [3]) for n in rng.sample(spellings, 2)]
+            )
+            table.add_file(path, files[path])
+        fresh = SymbolTable()
+        for path, tags in files.items():
+            fresh.add_file(path, tags)
+        for name in spellings:
+            assert sorted(table.files_with(name)) == sorted(fresh.files_with(name)), name
+            assert found(table, name.lower()) == found(fresh, name.lower())
+            assert table.ref_count(name) == fresh.ref_count(name)
+        assert table.names() == fresh.names() and len(table) == len(fresh)
