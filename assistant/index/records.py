@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
+import functools
 import gc
 import sys
 import threading
@@ -54,13 +54,11 @@ M_MMAP_THRESHOLD = -3  # mallopt's parameter number (glibc's malloc.h)
 MMAP_THRESHOLD = 128 * 1024  # glibc's initial value, kept from then on
 
 
+@functools.cache
 def _libc() -> ctypes.CDLL | None:
-    if sys.platform != "linux":
-        return None
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    except OSError:
-        return None
+    """The C library's functions, through the symbols this process already has (no search for
+    the library file: ``ctypes.util.find_library`` runs ``ldconfig`` in a subprocess)."""
+    return ctypes.CDLL(None) if sys.platform == "linux" else None
 
 
 def keep_large_allocations_apart() -> None:
@@ -69,7 +67,8 @@ def keep_large_allocations_apart() -> None:
     each mapped block freed (up to 32 MiB); a build frees many large blocks (parser batches,
     the ranked index writer's pages), after which they came from the heap, between objects
     that live on, and the heap could not shrink: the standard library's index kept ~25 MB more
-    after a cold build than after a warm start. Once per process, before building."""
+    after a cold build than after a warm start. Called before each build (setting it again
+    changes nothing)."""
     libc = _libc()
     if libc is not None:
         with contextlib.suppress(AttributeError):  # not glibc (musl has no mallopt): nothing to do
