@@ -5,10 +5,10 @@ A document's fields (weights in ``FIELDS``): the path, the names the file define
 it references (from the tree-sitter tags), and the body; the path and names both split
 (``parts``, stemmed) and whole (``ident``, ``whole``), the body as words (``words``: an
 identifier without ``_`` is a word there, and one with ``_`` is whole among the names); see
-``tokens``. Files rank whole (BM25 over
-these fields, summed with the weights); ``chunks`` then picks the parts of a file a person
-reads. Measured on the localization questions, files ranked whole found a right file in the
-first five more often than definition-sized documents (0.795 against 0.76, same fields).
+``tokens``. Files rank whole (BM25 over these fields, summed with the weights); ``chunks`` then
+picks the parts of a file a person reads. Measured on the localization questions, files ranked
+whole found a right file in the first five more often than definition-sized documents (0.795
+against 0.76, same fields).
 
 Identity: each file's (mtime, size) at the time it was indexed is kept in a small state file
 written after each commit, so a restart re-indexes only files that changed; a file listed
@@ -171,9 +171,10 @@ class RankedIndex:
 
     def _write(self) -> tantivy.IndexWriter | None:
         if self._writer is None and self._index is not None and not self.failed:
-            heap, threads = (BUILD_HEAP, 1) if self.building else (UPDATE_HEAP, 1)
+            # one indexing thread: while building, the parser processes use the cores
+            heap = BUILD_HEAP if self.building else UPDATE_HEAP
             try:
-                self._writer = self._index.writer(heap_size=heap, num_threads=threads)
+                self._writer = self._index.writer(heap_size=heap, num_threads=1)
             except ValueError as exc:  # another process holds the index's lock
                 log.warning("the ranked index cannot be written (%s); ranked search uses what it holds", exc)
                 self.failed = True

@@ -115,7 +115,7 @@ class FileTags(msgspec.Struct, array_like=True, gc=False):
 
     @property
     def definition_count(self) -> int:
-        return len(self.packed_definitions) // ((4 if self.wide else 2) * _DEF)
+        return len(self._definitions()) // _DEF
 
     @property
     def definitions(self) -> tuple[Tag, ...]:
@@ -233,18 +233,18 @@ def extract(language: str, source: bytes) -> FileTags:
             continue
         if label.startswith(REFERENCED_NAME):
             kind = label[len(REFERENCED_NAME) :]
-            rows: dict[bytes, list[int]] = {}  # a name's bytes -> its rows (0-based)
+            lines_of: dict[bytes, list[int]] = {}  # a name's bytes -> the lines it is on
             for node in nodes:
                 start, end = node.byte_range
                 spelled = source[start:end]
-                lines = rows.get(spelled)
+                lines = lines_of.get(spelled)
                 if lines is None:
-                    rows[spelled] = [node.start_point[0]]
+                    lines_of[spelled] = [node.start_point[0] + 1]
                 else:
-                    lines.append(node.start_point[0])
-            for spelled, lines in rows.items():
+                    lines.append(node.start_point[0] + 1)
+            for spelled, lines in lines_of.items():
                 if spelled:
-                    references.append((spelled.decode("utf-8", "replace"), kind, [row + 1 for row in lines]))
+                    references.append((spelled.decode("utf-8", "replace"), kind, lines))
         elif label.startswith("definition."):
             kind = label[11:]
             for node in nodes:
