@@ -88,10 +88,7 @@ class SymbolTable:
 
     def files_with(self, name: str) -> Sequence[str]:
         """The files that have ``name`` (this exact spelling), defined or referenced."""
-        if self._by_name is not None:
-            return _files(self._by_name.get(name))
-        at, found = self._locate(name)
-        return _files(self._files[at]) if found else ()
+        return _files(self._entry(name)[1])
 
     def _sorted(self) -> list[str]:
         if self._lowers is None:
@@ -115,46 +112,57 @@ class SymbolTable:
         start = bisect.bisect_left(ordered, lower)
         return self._names[start : bisect.bisect_right(ordered, lower, start)]
 
-    def _new_name(self, name: str, files: Files) -> None:
-        """Put a name in the sorted lists (when they are built)."""
-        if self._lowers is None:
-            return
-        at, _ = self._locate(name)
+    def _entry(self, name: str) -> tuple[int, Files | None]:
+        """A name's files (``None``: no file has it) and its place in the sorted lists (where it
+        is or would go; -1 while loading, when the lists may not be built)."""
+        if self._by_name is not None:
+            return -1, self._by_name.get(name)
+        at, found = self._locate(name)
+        return at, self._files[at] if found else None
+
+    def _store(self, name: str, at: int, files: Files) -> None:
+        """Give a name that has files others (``at`` from ``_entry``)."""
+        if self._by_name is not None:
+            self._by_name[name] = files
+        else:
+            self._files[at] = files
+
+    def _insert(self, name: str, at: int, files: Files) -> None:
+        """A name no file had (``at`` from ``_entry``), kept in the sorted lists once built."""
+        if self._by_name is not None:
+            self._by_name[name] = files
+            if self._lowers is None:
+                return
+            at, _ = self._locate(name)
+        else:
+            self._files.insert(at, files)
+        assert self._lowers is not None
         self._lowers.insert(at, _lower(name))
         self._names.insert(at, name)
-        if self._by_name is None:
-            self._files.insert(at, files)
         self._blob = None
 
-    def _gone_name(self, at: int) -> None:
+    def _drop(self, name: str, at: int) -> None:
+        """A name no file has any more (``at`` from ``_entry``)."""
+        if self._by_name is not None:
+            del self._by_name[name]
+            if self._lowers is None:
+                return
+            at, _ = self._locate(name)
+        else:
+            del self._files[at]
         assert self._lowers is not None
         del self._lowers[at], self._names[at]
-        if self._by_name is None:
-            del self._files[at]
         self._blob = None
 
     def add_file(self, path: str, tags: FileTags) -> None:
-        by_name = self._by_name
         for name in tags.names:
-            if by_name is not None:  # loading
-                files = by_name.get(name)
-                if files is None:
-                    by_name[name] = path
-                    self._new_name(name, path)
-                elif isinstance(files, str):
-                    by_name[name] = [files, path]
-                else:
-                    files.append(path)
-                continue
-            at, found = self._locate(name)
-            if not found:
-                self._new_name(name, path)
+            at, files = self._entry(name)
+            if files is None:
+                self._insert(name, at, path)
+            elif isinstance(files, str):
+                self._store(name, at, [files, path])
             else:
-                current = self._files[at]
-                if isinstance(current, str):
-                    self._files[at] = [current, path]
-                else:
-                    current.append(path)
+                files.append(path)
         self.definitions += tags.definition_count
         self._file_tags[path] = tags
         if self._ref_counts is not None:
@@ -163,32 +171,19 @@ class SymbolTable:
 
     def remove_file(self, path: str, tags: FileTags) -> None:
         for name in tags.names:
-            if self._by_name is not None:
-                files = self._by_name.get(name)
-            else:
-                at, found = self._locate(name)
-                files = self._files[at] if found else None
+            at, files = self._entry(name)
             if isinstance(files, list):
                 if path in files:
                     files.remove(path)
                 if len(files) == 1:
-                    self._set_files(name, files[0])
+                    self._store(name, at, files[0])
             elif files == path:
-                if self._by_name is not None:
-                    del self._by_name[name]
-                if self._lowers is not None:
-                    self._gone_name(self._locate(name)[0])
+                self._drop(name, at)
         self.definitions -= tags.definition_count
         self._file_tags.pop(path, None)
         if self._ref_counts is not None:
             _count_references(self._ref_counts, tags, -1)
         self._popularity.clear()
-
-    def _set_files(self, name: str, files: Files) -> None:
-        if self._by_name is not None:
-            self._by_name[name] = files
-        else:
-            self._files[self._locate(name)[0]] = files
 
     def prepare(self) -> None:
         """Build the lookup structures now (after a bulk load) rather than on the first search."""
