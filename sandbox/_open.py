@@ -30,6 +30,10 @@ _SYS_OPENAT2 = 437  # the same number on every architecture (unified syscall tab
 _RESOLVE_NO_MAGICLINKS = 0x02
 _RESOLVE_BENEATH = 0x08
 _MAX_LINKS = 40  # the kernel's MAXSYMLINKS
+# openat2 answers EAGAIN when a rename anywhere on the mount raced a resolution that crossed
+# ".." (RESOLVE_BENEATH checks the rename sequence count); retried this many times, then the
+# walk, which is safe by construction, opens the path instead
+_EAGAIN_RETRIES = 16
 
 # O_NONBLOCK: a FIFO opens at once instead of waiting for a writer; fstat then refuses it.
 OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
@@ -47,6 +51,7 @@ _syscall.restype = ctypes.c_long
 
 def _openat2(dirfd: int, path: bytes, flags: int) -> int:
     how = _OpenHow(flags, 0, _RESOLVE_BENEATH | _RESOLVE_NO_MAGICLINKS)
+    retries = _EAGAIN_RETRIES
     while True:
         fd = _syscall(
             ctypes.c_long(_SYS_OPENAT2),
@@ -58,6 +63,9 @@ def _openat2(dirfd: int, path: bytes, flags: int) -> int:
         if fd >= 0:
             return int(fd)
         err = ctypes.get_errno()
+        if err == errno.EAGAIN and retries > 0:
+            retries -= 1
+            continue
         if err != errno.EINTR:
             raise OSError(err, os.strerror(err))
 
@@ -119,6 +127,8 @@ def _open_openat2(dirfd: int, base: str, comps: Components) -> Opened:
     try:
         fd = _openat2(dirfd, path.encode("utf-8", "surrogateescape"), OPEN_FLAGS)
     except OSError as exc:
+        if exc.errno == errno.EAGAIN:  # renames kept racing the resolution: not a refusal
+            return _open_walk(dirfd, comps)
         raise _error_for(exc.errno or 0) from None
     try:
         resolved = _relative_to(_proc_path(fd), base)

@@ -133,12 +133,15 @@ def test_attack_table_direct(attack: Layout, mode: str) -> None:
 
 
 def test_both_modes_agree_on_every_attack(attack: Layout) -> None:
-    answers = []
+    answers: dict[str, dict[str, str | None]] = {}
     for mode in OPEN_MODES:
         roots = Roots([str(attack.repo)], mode)  # type: ignore[arg-type]
-        answers.append([_direct(roots, path)[0] for path, _ in _table(attack)])
+        answers[mode] = {path: _direct(roots, path)[0] for path, _ in _table(attack)}
         roots.close()
-    assert all(a == answers[0] for a in answers)
+    first = answers[OPEN_MODES[0]]
+    differ = {path: {mode: answers[mode][path] for mode in OPEN_MODES} for path in first if
+              len({answers[mode][path] for mode in OPEN_MODES}) > 1}
+    assert differ == {}, f"the open modes answer differently for: {differ}"
 
 
 def test_attack_table_over_http(attack: Layout, client: Any) -> None:
