@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -46,8 +47,8 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        if shared.conversations is None and shared.conversations_error is None:
-            shared.open_conversations()
+        if shared.conversations is None:
+            await asyncio.to_thread(shared.open_conversations)
         shared.start()
         try:
             async with mcp_manager.run():

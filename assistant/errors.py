@@ -4,7 +4,10 @@ Hierarchy::
 
     AssistantError          base: ``code`` (a key of ERROR_CODES), message, param, details
     ├── (raised directly with any code by the API layer and the agent)
-    └── BackendError        the model server failed: ollama_* codes, not_supported
+    ├── BackendError        the model server failed: ollama_* codes, not_supported
+    ├── StoreError          the conversation store refused: conversation_not_found, invalid_parameter
+    ├── StoreUnavailable    the store cannot be used now: conversations_unavailable (with the reason)
+    └── StoreInterrupted    the client left while the store worked on its request
 
 ``sandbox.SandboxError`` is separate (the sandbox knows no HTTP); the API layer converts it
 with ``from_sandbox``, naming the parameter in the client's own spelling. One exception handler
@@ -43,7 +46,10 @@ ERROR_CODES: dict[str, ErrorKind] = {
     "tool_not_found": ErrorKind(404, "not_found_error"),
     "route_not_found": ErrorKind(404, "not_found_error"),
     "conversation_not_found": ErrorKind(404, "not_found_error"),
+    "history_unavailable": ErrorKind(404, "not_found_error"),
+    "commit_not_found": ErrorKind(404, "not_found_error"),
     "method_not_allowed": ErrorKind(405, "invalid_request_error"),
+    "conversation_busy": ErrorKind(409, "conflict_error"),
     "payload_too_large": ErrorKind(413, "invalid_request_error"),
     "server_busy": ErrorKind(429, "rate_limit_error"),
     "ollama_unavailable": ErrorKind(502, "upstream_error"),
@@ -99,6 +105,30 @@ class AssistantError(Exception):
 
 class BackendError(AssistantError):
     """The model server failed (or cannot do what was asked)."""
+
+
+class StoreError(AssistantError):
+    """The conversation store refused a request: an unknown conversation or message, a bad
+    title, cursor or query (``conversation_not_found``, ``invalid_parameter``)."""
+
+
+class StoreUnavailable(AssistantError):
+    """The conversation store cannot be used right now: it could not be opened, the disk is
+    full, the file was damaged, or another process holds it too long."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            "conversations_unavailable",
+            f"conversations are not kept on this server right now ({reason}); chat still works without conversation_id",
+        )
+        self.reason = reason
+
+
+class StoreInterrupted(AssistantError):
+    """A store request was stopped because the client that asked for it went away."""
+
+    def __init__(self) -> None:
+        super().__init__("invalid_request", "the client closed the connection before the answer was ready")
 
 
 def from_sandbox(exc: SandboxError, *, path: str | None = "path", repo: str | None = "repo") -> AssistantError:

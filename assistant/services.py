@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.backends import ModelBackend, OllamaBackend, OpenAICompatBackend, Timeouts
-from assistant.conversations import ConversationStore, StoreUnavailable
+from assistant.conversations import Conversations, SqliteStore, StoreUnavailable
 from assistant.index import IndexManager
 from assistant.settings import Settings
 from assistant.tools import ToolContext
@@ -44,8 +44,7 @@ class Services:
     mcp_enabled: bool = False
     stopping: asyncio.Event | None = None
     active_chats: int = 0
-    conversations: ConversationStore | None = None
-    conversations_error: str | None = None  # why there is no store (chat then works statelessly)
+    conversations: Conversations | None = None  # opened with the server (open_conversations)
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -62,16 +61,27 @@ class Services:
     def open_conversations(self) -> None:
         """Open the conversations database (the server's); when it cannot be, say why once and
         go on without it: chat then works statelessly, and /health says so."""
-        path = ConversationStore.default_path(self.settings.data_dir)
+        path = SqliteStore.default_path(self.settings.data_dir)
         try:
-            self.conversations = ConversationStore(path)
+            store = SqliteStore(path)
+            interrupted = store.end_unfinished()
         except StoreUnavailable as exc:
-            self.conversations_error = str(exc)
+            self.conversations = Conversations(None, exc.reason)
             log.warning(
                 "conversations cannot be kept (%s); chat works without them. Use --data-dir for a writable "
                 "directory, or move the damaged file away.",
-                exc,
+                exc.reason,
             )
+            return
+        if interrupted:
+            log.info("conversations: %d answer(s) left unfinished by the last run marked interrupted", interrupted)
+        self.conversations = Conversations(store)
+
+    def kept(self) -> Conversations:
+        """The conversations, or 503 ``conversations_unavailable`` before they were opened."""
+        if self.conversations is None:
+            raise StoreUnavailable("the server has not opened them yet")
+        return self.conversations
 
     def start(self) -> None:
         """Begin indexing every allowed root in the background (called in the event loop)."""
@@ -101,7 +111,7 @@ class Services:
 
     async def aclose(self) -> None:
         if self.conversations is not None:
-            self.conversations.close()
+            await asyncio.to_thread(self.conversations.close)
             self.conversations = None
         await self.backend.aclose()
         await asyncio.to_thread(self.indexes.close)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -17,13 +16,13 @@ from litestar.response import Stream
 from assistant import agent, search_answer
 from assistant.backends import ModelInfo
 from assistant.citations import find_citations, sources_of
-from assistant.conversations import ConversationStore, StoreError
-from assistant.errors import AssistantError, BackendError
+from assistant.conversations import AnswerFields, Conversations, ConversationStore, NewMessage, TraceEntry
+from assistant.conversations.documents import Citation, ErrorInfo, Source, Timings, Usage
+from assistant.errors import AssistantError, BackendError, StoreError
 from assistant.prompting import resolve_model
 from assistant.services import Services, services
 from assistant.types import Message
 
-from .conversations import store_of_services
 from .disconnect import until_disconnect
 from .envelope import ok, sandbox_params, strict_body
 from .sse import ChatStream, log_failure, sse_stream, tool_event
@@ -109,9 +108,13 @@ class Turn:
     """A chat inside a stored conversation: the question is stored before the model is asked,
     the answer (with its trace) when it ends, however it ends."""
 
-    store: ConversationStore
+    conversations: Conversations
     conversation_id: str
     user_message_id: str
+
+    def end(self) -> None:
+        """This turn no longer keeps its conversation busy."""
+        _release(self.conversations, self.conversation_id)
 
 
 @dataclass
@@ -159,26 +162,47 @@ def _messages(body: ChatBody) -> None:
         )
 
 
-def _history(svc: Services, body: ChatBody) -> tuple[ConversationStore, str | None, list[Message]]:
-    """The conversation's store, the parent of the new turn, and the messages before it."""
-    store = store_of_services(svc)
+def _history(store: ConversationStore, body: ChatBody) -> tuple[str | None, list[Message]]:
+    """The parent of the new turn and the messages before it (run in a store thread)."""
     cid = body.conversation_id or ""
     try:
-        parent = store.active(cid) if body.parent_id is msgspec.UNSET else body.parent_id
-        if body.parent_id is not msgspec.UNSET and parent is not None:
-            store.message(cid, parent, "parent_id")
-        path = store.path_to(cid, parent) if parent else []
+        shown = store.active(cid)  # an unknown conversation first, whatever parent_id says
     except StoreError as exc:
-        param = "conversation_id" if exc.code == "conversation_not_found" else exc.param
-        raise AssistantError(exc.code, exc.message, param=param) from None
-    if body.messages and path and path[-1]["role"] != "assistant":
+        exc.param = "conversation_id"
+        raise
+    parent = shown if body.parent_id is msgspec.UNSET else body.parent_id
+    if body.parent_id is not msgspec.UNSET and parent is not None:
+        store.role_of(cid, parent, "parent_id")
+    path = store.path_to(cid, parent) if parent else []
+    if body.messages and path and path[-1].role != "assistant":
         raise AssistantError(
             "invalid_parameter", "a new question goes under an answer (or first, with no parent)", param="parent_id"
         )
-    if not body.messages and (not path or path[-1]["role"] != "user"):
+    if not body.messages and (not path or path[-1].role != "user"):
         raise AssistantError("invalid_parameter", "asking again needs `parent_id` to be a question", param="parent_id")
-    history: list[Message] = [{"role": m["role"], "content": m["content"]} for m in path]
-    return store, parent, history
+    history: list[Message] = [{"role": m.role, "content": m.content} for m in path]
+    return parent, history
+
+
+def _occupy(conversations: Conversations, body: ChatBody) -> str:
+    """A question under the answer shown waits for the answer being written in its conversation
+    (409 ``conversation_busy``); a branch (an explicit ``parent_id``: an edit, asking again, a
+    second tab) may be asked beside it."""
+    cid = body.conversation_id or ""
+    if body.parent_id is msgspec.UNSET and conversations.busy[cid]:
+        raise AssistantError(
+            "conversation_busy",
+            "an answer is being written in this conversation; wait for it (or stop it) before asking again",
+            param="conversation_id",
+        )
+    conversations.busy[cid] += 1
+    return cid
+
+
+def _release(conversations: Conversations, cid: str) -> None:
+    conversations.busy[cid] -= 1
+    if conversations.busy[cid] <= 0:
+        del conversations.busy[cid]
 
 
 async def prepare(svc: Services, body: ChatBody) -> Plan:
@@ -187,9 +211,32 @@ async def prepare(svc: Services, body: ChatBody) -> Plan:
     repo = _setting(body, "repo_path", None)
     with sandbox_params(repo=repo.param):
         repo_path = svc.roots.resolve(repo.value)
-    store, parent, history = _history(svc, body) if body.conversation_id is not None else (None, None, [])
-    new: list[Message] = [{"role": m.role, "content": m.content} for m in body.messages]
-    messages = history + new
+    if body.conversation_id is None:
+        return await _plan(svc, body, repo_path, body_messages(body))
+    conversations = svc.kept()
+    cid = _occupy(conversations, body)
+    try:
+        parent, history = await conversations.run(lambda s: _history(s, body))
+        plan = await _plan(svc, body, repo_path, history + body_messages(body))
+        # the question is stored before the model is asked (asking again: it is stored already)
+        if body.messages:
+            question = NewMessage(role="user", content=body.messages[0].content, parent_id=parent)
+            user_id = await conversations.run(lambda s: s.add(cid, question))
+        else:
+            user_id = parent or ""
+    except BaseException:
+        _release(conversations, cid)
+        raise
+    plan.turn = Turn(conversations, cid, user_id)
+    return plan
+
+
+def body_messages(body: ChatBody) -> list[Message]:
+    return [{"role": m.role, "content": m.content} for m in body.messages]
+
+
+async def _plan(svc: Services, body: ChatBody, repo_path: str, messages: list[Message]) -> Plan:
+    """The chat for the model, or (no model server answering) the answer from search."""
     question = next((str(m["content"]) for m in reversed(messages) if m["role"] == "user"), "")
     model = _setting(body, "model", None)
     try:
@@ -197,27 +244,21 @@ async def prepare(svc: Services, body: ChatBody) -> Plan:
     except BackendError as exc:
         if exc.code != "ollama_unavailable":
             raise
-        plan = Plan(repo_path, question, None, reason=exc.message)
-    else:
-        plan = Plan(
-            repo_path,
-            question,
-            agent.ChatInput(
-                messages=messages,
-                model=info,
-                repo_path=repo_path,
-                max_rounds=svc.settings.max_rounds,
-                map_tokens=svc.settings.map_tokens,
-                temperature=_setting(body, "temperature", agent.DEFAULT_TEMPERATURE).value,
-                max_tokens=_setting(body, "max_tokens", agent.DEFAULT_MAX_TOKENS).value,
-                tool_mode=_setting(body, "tool_mode", "auto").value,
-            ),
-        )
-    if store is not None and body.conversation_id is not None:
-        # the question is stored before the model is asked (asking again: it is stored already)
-        user_id = store.add(body.conversation_id, parent, "user", str(new[0]["content"])) if new else parent or ""
-        plan.turn = Turn(store, body.conversation_id, user_id)
-    return plan
+        return Plan(repo_path, question, None, reason=exc.message)
+    return Plan(
+        repo_path,
+        question,
+        agent.ChatInput(
+            messages=messages,
+            model=info,
+            repo_path=repo_path,
+            max_rounds=svc.settings.max_rounds,
+            map_tokens=svc.settings.map_tokens,
+            temperature=_setting(body, "temperature", agent.DEFAULT_TEMPERATURE).value,
+            max_tokens=_setting(body, "max_tokens", agent.DEFAULT_MAX_TOKENS).value,
+            tool_mode=_setting(body, "tool_mode", "auto").value,
+        ),
+    )
 
 
 async def recorded(svc: Services, plan: Plan, source: AsyncIterator[agent.Event]) -> AsyncIterator[agent.Event]:
@@ -230,19 +271,30 @@ async def recorded(svc: Services, plan: Plan, source: AsyncIterator[agent.Event]
     first: float | None = None
     stored = False
 
-    def store(finish: str, usage: dict[str, int] | None, extra: dict[str, Any]) -> str | None:
+    async def store(finish: str, usage: dict[str, int] | None, extra: dict[str, Any]) -> str | None:
         turn = plan.turn
         if turn is None:
             return None
-        timings = {"total_ms": round((time.monotonic() - started) * 1000)}
+        timings = Timings(round((time.monotonic() - started) * 1000))
         if first is not None:
-            timings["first_content_ms"] = round((first - started) * 1000)
-        meta = {"tool_events": trace, "finish_reason": finish, "usage": usage, "model": plan.model, "timings": timings}
-        meta.update(extra)
+            timings.first_content_ms = round((first - started) * 1000)
+        fields = AnswerFields(
+            tool_events=[msgspec.convert(entry, TraceEntry) for entry in trace],
+            finish_reason=finish,  # type: ignore[arg-type]
+            usage=msgspec.convert(usage, Usage) if usage is not None else None,
+            model=plan.model,
+            timings=timings,
+        )
+        if "citations" in extra:
+            fields.citations = [msgspec.convert(c, Citation) for c in extra["citations"]]
+            fields.sources = [msgspec.convert(c, Source) for c in extra["sources"]]
+        if "error" in extra:
+            fields.error = msgspec.convert(extra["error"], ErrorInfo)
+        answer = NewMessage(role="assistant", content="".join(content), parent_id=turn.user_message_id, fields=fields)
         try:
-            return turn.store.add(turn.conversation_id, turn.user_message_id, "assistant", "".join(content), meta)
-        except (StoreError, sqlite3.Error) as exc:
-            log.warning("the answer could not be stored in conversation %s: %s", turn.conversation_id, exc)
+            return await turn.conversations.run(lambda s: s.add(turn.conversation_id, answer), interruptible=False)
+        except AssistantError as exc:
+            log.warning("the answer could not be stored in conversation %s: %s", turn.conversation_id, exc.message)
             return None
 
     try:
@@ -261,7 +313,7 @@ async def recorded(svc: Services, plan: Plan, source: AsyncIterator[agent.Event]
                     "sources": sources_of(trace),
                 }
                 stored = True
-                message_id = store(event.finish_reason, event.usage.to_dict(), extra)
+                message_id = await store(event.finish_reason, event.usage.to_dict(), extra)
                 if plan.turn is not None and message_id is not None:
                     extra.update(
                         conversation_id=plan.turn.conversation_id,
@@ -271,11 +323,13 @@ async def recorded(svc: Services, plan: Plan, source: AsyncIterator[agent.Event]
                 event = replace(event, extra={**event.extra, **extra})
             elif isinstance(event, agent.Failed):
                 stored = True
-                store("error", None, {"error": {"code": event.code, "message": event.message}})
+                await store("error", None, {"error": {"code": event.code, "message": event.message}})
             yield event
     finally:
         if not stored:
-            store("cancelled", None, {})
+            await store("cancelled", None, {})
+        if plan.turn is not None:
+            plan.turn.end()
 
 
 @post("/chat/completions", summary="Chat about the repository; streams SSE by default (docs/api.md)", status_code=200)

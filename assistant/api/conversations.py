@@ -1,8 +1,10 @@
 """/api/v1/conversations: list, create (or import), read, rename or switch branch, delete,
-export and fork the conversations the server keeps (``assistant.conversations``)."""
+export and fork the conversations the server keeps (``assistant.conversations``). Every store
+call runs off the event loop, and stops when its client goes away."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Annotated, Any, Literal
 
@@ -10,56 +12,63 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from assistant.conversations import MAX_PAGE, PAGE, ConversationStore, StoreError, markdown
+from assistant.citations import find_citations
+from assistant.conversations import (
+    MAX_IMPORT_BYTES,
+    MAX_IMPORT_MESSAGES,
+    MAX_MODEL,
+    MAX_PAGE,
+    PAGE,
+    ImportedMessage,
+    check_import,
+    markdown,
+    search_words,
+)
+from assistant.conversations.documents import Citation, Title
 from assistant.errors import AssistantError
 from assistant.services import Services, services
 
+from .disconnect import until_disconnect
 from .envelope import ok, sandbox_params, strict_body
 
 
-def store_of(request: Request[Any, Any, Any]) -> ConversationStore:
-    return store_of_services(services(request))
-
-
-def store_of_services(svc: Services) -> ConversationStore:
-    """The conversations store, or 503 ``conversations_unavailable`` saying why there is none."""
-    if svc.conversations is None:
-        raise AssistantError(
-            "conversations_unavailable",
-            f"conversations are not kept on this server ({svc.conversations_error or 'no store'}); chat still works "
-            "without conversation_id",
-        )
-    return svc.conversations
-
-
-def failed(exc: StoreError) -> AssistantError:
-    return AssistantError(exc.code, exc.message, param=exc.param)
-
-
-def _repo(request: Request[Any, Any, Any], repo: str) -> str:
+def _repo(svc: Services, repo: str) -> str:
     """A repository named by the client: resolved (and refused) as everywhere else."""
     with sandbox_params(repo="repo"):
-        return services(request).roots.resolve(repo)
+        return svc.roots.resolve(repo)
 
 
-ConversationId = Annotated[str, PathParameter(description="the conversation's id")]
+ConversationId = Annotated[str, PathParameter(description="the conversation's id", min_length=1)]
+ModelName = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_MODEL)]
 
 
 class NewConversation(msgspec.Struct):
-    title: str | None = None
+    """A new conversation; with ``messages`` (an export's), an import."""
+
+    title: Title | None = None
     repo: str | None = None
-    model: str | None = None
-    messages: list[dict[str, Any]] | None = None  # an export's messages: an import
+    model: ModelName | None = None
+    messages: Annotated[list[ImportedMessage], msgspec.Meta(max_length=MAX_IMPORT_MESSAGES)] | None = None
     active_id: str | None = None
 
 
 class ConversationChange(msgspec.Struct):
-    title: str | None = None
+    title: Title | None = None
     active_id: str | None = None
 
 
 class Fork(msgspec.Struct):
-    message_id: str
+    message_id: Annotated[str, msgspec.Meta(min_length=1)]
+
+
+def verified(svc: Services, repo: str | None, messages: list[ImportedMessage]) -> None:
+    """An import's citations found and checked again here, against the repository it names
+    (else the default one), never taken on trust from the document."""
+    where = repo or svc.roots.default
+    for message in messages:
+        if message.role == "assistant":
+            found = find_citations(message.content, svc.indexes, where)
+            message.citations = [msgspec.convert(c, Citation) for c in found]
 
 
 class ConversationsController(Controller):
@@ -75,60 +84,57 @@ class ConversationsController(Controller):
         q: Annotated[str | None, QueryParameter(description="words in the title or any message")] = None,
         repo: Annotated[str | None, QueryParameter(description="only this repository's")] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = PAGE,
-        cursor: Annotated[str | None, QueryParameter(description="next_cursor of the page before")] = None,
+        cursor: Annotated[str | None, QueryParameter(description="the page before's next_cursor", min_length=1)] = None,
     ) -> Response[bytes]:
-        store = store_of(request)
-        repo_path = _repo(request, repo) if repo is not None else None
-        try:
-            page, more = store.page(q, repo_path, limit, cursor)
-        except StoreError as exc:
-            raise failed(exc) from None
-        return ok(request, {"conversations": page, "next_cursor": more})
+        svc = services(request)
+        words = search_words(q)
+        repo_path = _repo(svc, repo) if repo is not None else None
+        page = await until_disconnect(request, svc.kept().run(lambda s: s.page(words, repo_path, limit, cursor)))
+        return ok(request, page)
 
     @post("/", summary="Start a conversation (or import an exported one)", status_code=200)
     async def create_conversation(
         self, request: Request[Any, Any, Any], data: JSONBody[NewConversation]
     ) -> Response[bytes]:
+        if len(await request.body()) > MAX_IMPORT_BYTES:
+            raise AssistantError(
+                "payload_too_large", f"an import is at most {MAX_IMPORT_BYTES >> 20} MiB; this one is larger"
+            )
         data = await strict_body(request, data)
-        store = store_of(request)
-        try:
-            document = msgspec.structs.asdict(data)
-            document["repo"] = _repo(request, data.repo) if data.repo is not None else None
-            if data.messages is not None:
-                made = store.import_(document)
-            else:
-                made = store.create(data.title, document["repo"], data.model)
-        except StoreError as exc:
-            raise failed(exc) from None
+        svc = services(request)
+        repo = _repo(svc, data.repo) if data.repo is not None else None
+        conversations = svc.kept()
+        if data.messages is None:
+            made = await conversations.run(lambda s: s.create(data.title, repo, data.model))
+            return ok(request, made)
+        messages = data.messages
+        check_import(messages)
+        await asyncio.to_thread(verified, svc, repo, messages)
+        title = data.title or "Imported conversation"
+        made = await until_disconnect(
+            request, conversations.run(lambda s: s.import_(title, repo, data.model, messages, data.active_id))
+        )
         return ok(request, made)
 
     @get("/{conversation_id:str}", summary="A conversation with its active branch")
     async def get_conversation(
         self, request: Request[Any, Any, Any], conversation_id: ConversationId
     ) -> Response[bytes]:
-        try:
-            return ok(request, store_of(request).get(conversation_id))
-        except StoreError as exc:
-            raise failed(exc) from None
+        return ok(request, await services(request).kept().run(lambda s: s.get(conversation_id)))
 
     @patch("/{conversation_id:str}", summary="Rename, or show another branch (active_id)")
     async def patch_conversation(
         self, request: Request[Any, Any, Any], conversation_id: ConversationId, data: JSONBody[ConversationChange]
     ) -> Response[bytes]:
         data = await strict_body(request, data)
-        try:
-            return ok(request, store_of(request).update(conversation_id, data.title, data.active_id))
-        except StoreError as exc:
-            raise failed(exc) from None
+        changed = await services(request).kept().run(lambda s: s.update(conversation_id, data.title, data.active_id))
+        return ok(request, changed)
 
     @delete("/{conversation_id:str}", summary="Delete a conversation", status_code=200)
     async def delete_conversation(
         self, request: Request[Any, Any, Any], conversation_id: ConversationId
     ) -> Response[bytes]:
-        try:
-            store_of(request).delete(conversation_id)
-        except StoreError as exc:
-            raise failed(exc) from None
+        await services(request).kept().run(lambda s: s.delete(conversation_id))
         return ok(request, {"id": conversation_id, "deleted": True})
 
     @get("/{conversation_id:str}/export", summary="Export as Markdown (active branch) or JSON (all)")
@@ -138,15 +144,13 @@ class ConversationsController(Controller):
         conversation_id: ConversationId,
         format: Annotated[Literal["md", "json"], QueryParameter(description="md or json")] = "md",
     ) -> Response[bytes]:
-        store = store_of(request)
-        try:
-            if format == "json":
-                document: Any = store.export(conversation_id)
-            else:
-                document = markdown(store.get(conversation_id))
-            title = store.get(conversation_id)["title"]
-        except StoreError as exc:
-            raise failed(exc) from None
+        conversations = services(request).kept()
+        if format == "json":
+            exported = await until_disconnect(request, conversations.run(lambda s: s.export(conversation_id)))
+            title, document = exported.title, msgspec.to_builtins(exported)
+        else:
+            shown = await until_disconnect(request, conversations.run(lambda s: s.get(conversation_id)))
+            title, document = shown.title, markdown(shown)
         stem = re.sub(r"[^\w.-]+", "-", title).strip("-")[:60] or "conversation"
         return ok(request, {"format": format, "filename": f"{stem}.{format}", "content": document})
 
@@ -159,7 +163,5 @@ class ConversationsController(Controller):
         self, request: Request[Any, Any, Any], conversation_id: ConversationId, data: JSONBody[Fork]
     ) -> Response[bytes]:
         data = await strict_body(request, data)
-        try:
-            return ok(request, store_of(request).fork(conversation_id, data.message_id))
-        except StoreError as exc:
-            raise failed(exc) from None
+        forked = await services(request).kept().run(lambda s: s.fork(conversation_id, data.message_id))
+        return ok(request, forked)

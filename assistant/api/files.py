@@ -98,8 +98,8 @@ async def get_files(
 class FileReadBody(msgspec.Struct):
     """Body of POST /files/read."""
 
-    path: str
-    repo_path: str
+    path: Annotated[str, msgspec.Meta(min_length=1)]
+    repo_path: str | None = None  # the first --repo when left out
     max_bytes: Annotated[int, msgspec.Meta(ge=1, le=MAX_READ_BYTES)] = DEFAULT_MAX_BYTES
     encoding: Encoding | None = None
     start_line: Annotated[int, msgspec.Meta(ge=1)] | None = None

@@ -25,11 +25,11 @@ async def _ping(backend: ModelBackend) -> dict[str, Any]:
 
 
 def _index_totals(svc: Services) -> dict[str, int]:
-    stats = [index.stats() for index in svc.indexes.known()]
+    totals = [index.totals() for index in svc.indexes.known()]
     return {
         "repos": len(svc.roots.roots),
-        "files": sum(int(s["files_indexed"]) for s in stats),
-        "symbols": sum(int(s["symbols"]) for s in stats),
+        "files": sum(files for files, _ in totals),
+        "symbols": sum(symbols for _, symbols in totals),
     }
 
 
@@ -39,13 +39,15 @@ async def get_health(request: Request[Any, Any, Any]) -> Response[bytes]:
     ping = await _ping(svc.backend)
     ping.pop("version")
     status = "healthy" if ping["status"] == "connected" else "degraded"
-    if svc.conversations_error is not None:
+    kept = svc.conversations
+    conversations: dict[str, Any] = {"status": kept.status if kept is not None else "unavailable"}
+    if kept is not None and kept.error is not None:
+        conversations["error"] = kept.error
+        kept.probe_soon()
+    if conversations["status"] != "ok":
         status = "degraded"
     if not svc.roots.roots:
         status = "unhealthy"
-    conversations: dict[str, Any] = {"status": "ok" if svc.conversations is not None else "unavailable"}
-    if svc.conversations_error is not None:
-        conversations["error"] = svc.conversations_error
     backend = svc.backend
     model_server = {
         "kind": backend.kind,

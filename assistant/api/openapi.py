@@ -272,10 +272,11 @@ MESSAGE = _object(
     },
     {
         "tool_events": {"type": "array", "items": {"type": "object"}},
-        "finish_reason": STRING,
-        "usage": {"type": "object"},
+        "finish_reason": NULLABLE_STRING,
+        "usage": {"type": ["object", "null"]},
         "model": NULLABLE_STRING,
-        "timings": {"type": "object"},
+        "timings": {"type": ["object", "null"]},
+        "error": {"type": ["object", "null"]},
         "citations": {"type": "array", "items": {"type": "object"}},
         "sources": {"type": "array", "items": {"type": "object"}},
     },
@@ -405,7 +406,17 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("post", "/api/v1/tools/call"): Operation({JSON: envelope(TOOL_CALL)}, (*GUARD, *BODY, *REPO, "tool_not_found")),
     ("post", "/api/v1/chat/completions"): Operation(
         {SSE: EVENT_STREAM, JSON: envelope(COMPLETION)},
-        (*GUARD, *BODY, *REPO, "server_busy", "ollama_model_not_found", *MODEL_SERVER),
+        (
+            *GUARD,
+            *BODY,
+            *REPO,
+            "server_busy",
+            "ollama_model_not_found",
+            *MODEL_SERVER,
+            "conversation_not_found",
+            "conversation_busy",
+            *STORE,
+        ),
     ),
     ("get", "/v1/models"): Operation({JSON: OPENAI_MODELS}, (*GUARD, *MODEL_SERVER), openai=True),
     ("post", "/v1/chat/completions"): Operation(

@@ -127,14 +127,21 @@ class RepoIndex:
             return 1.0
         return round(self.data.done / self.data.total, 3) if self.data.total else 0.0
 
+    def totals(self) -> tuple[int, int]:
+        """(files, symbols) indexed, read without waiting for the index (``/health``)."""
+        return len(self.data.files), len(self.data.symbols)
+
     def stats(self, under: str = "") -> IndexStats:
         """What ``/status`` shows; ``under`` (``"src/"``) counts only the files below it."""
         data = self.data
-        with data.lock:  # the build adds files from another thread
-            records = [r for p, r in data.files.items() if p.startswith(under)] if under else list(data.files.values())
-            symbols = (
-                len(data.symbols) if not under else sum(r.tags.definition_count for r in records if r.tags is not None)
-            )
+        # never the index lock: a map or a build holding it for seconds must not hold up /health.
+        # A dict's copy is made in one step under the GIL (no Python code runs while it is made,
+        # unlike iterating it), however other threads change it.
+        files = data.files.copy()
+        records = [r for p, r in files.items() if p.startswith(under)] if under else list(files.values())
+        symbols = (
+            len(data.symbols) if not under else sum(r.tags.definition_count for r in records if r.tags is not None)
+        )
         languages = Counter(r.language for r in records if r.language)
         return {
             "path": self.repo_path + ("/" + under.rstrip("/") if under else ""),

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from assistant.conversations import MIGRATIONS, ConversationStore
+from assistant.conversations import MIGRATIONS, SqliteStore as ConversationStore
 from tests.conftest import Layout, assert_error, call, calls, free_port, read, say, text_of, wait_ready
 from tests.fakes.ollama import FakeOllama
 
@@ -253,7 +253,7 @@ def test_export_and_import_round_trip_and_fork(server: Any, fake_ollama: FakeOll
         "invalid_parameter",
         "message_id",
     )
-    assert_error(api(server, "POST", "/conversations", json={"messages": [{"id": "a", "role": "robot", "content": "x"}]}), "invalid_parameter", "messages[0]")
+    assert_error(api(server, "POST", "/conversations", json={"messages": [{"id": "a", "role": "robot", "content": "x"}]}), "invalid_parameter", "messages[0].role")
 
 
 def test_search_finds_titles_and_message_text(server: Any, fake_ollama: FakeOllama) -> None:
@@ -323,8 +323,8 @@ def test_migrating_an_older_database_keeps_everything(tmp_path: Path) -> None:
     try:
         assert store.check() == "ok"
         loaded = store.get("c_old")
-        assert [m["content"] for m in loaded["messages"]] == ["an old question about lexers", "an old answer"]
-        assert [c["id"] for c in store.page("lexers")[0]] == ["c_old"]  # indexed for search by the migration
+        assert [m.content for m in loaded.messages] == ["an old question about lexers", "an old answer"]
+        assert [c.id for c in store.page(["lexers"], None, 10, None).conversations] == ["c_old"]  # indexed by the migration
         version = sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0]
         assert version == len(MIGRATIONS)
     finally:
