@@ -21,9 +21,30 @@ _READ = re.compile(r"^read lines (\d+)-(\d+) of (.+)$")
 MAX_CITATIONS = 200
 
 
+class Verifier:
+    """Whether cited lines exist in a repository's index (each file's line count taken once)."""
+
+    def __init__(self, indexes: IndexManager, repo_path: str) -> None:
+        self.view = indexes.get(repo_path)
+        self._lines: dict[str, int | None] = {}
+
+    def lines(self, path: str) -> int | None:
+        if path not in self._lines:
+            record = self.view.record(path)
+            text = record.text if record is not None else None
+            self._lines[path] = (
+                None if text is None else text.count(b"\n") + (0 if text.endswith(b"\n") or not text else 1)
+            )
+        return self._lines[path]
+
+    def verified(self, path: str, line: int, end: int) -> bool:
+        lines = self.lines(path)
+        return lines is not None and 1 <= line <= end <= max(lines, 1)
+
+
 def find_citations(text: str, indexes: IndexManager, repo_path: str) -> list[dict[str, Any]]:
     """Every distinct citation in ``text``, in order, each with ``verified``."""
-    view = indexes.get(repo_path)
+    verifier = Verifier(indexes, repo_path)
     found: dict[str, dict[str, Any]] = {}
     for match in CITATION.finditer(text):
         ref = match.group(0)
@@ -32,12 +53,13 @@ def find_citations(text: str, indexes: IndexManager, repo_path: str) -> list[dic
         path = match.group(1).removeprefix("./")
         line = int(match.group(2))
         end = int(match.group(3)) if match.group(3) else line
-        record = view.record(path)
-        lines = 0
-        if record is not None:
-            lines = record.text.count(b"\n") + (0 if record.text.endswith(b"\n") or not record.text else 1)
-        verified = record is not None and 1 <= line <= end <= max(lines, 1)
-        found[ref] = {"ref": ref, "path": path, "line": line, "end_line": end, "verified": verified}
+        found[ref] = {
+            "ref": ref,
+            "path": path,
+            "line": line,
+            "end_line": end,
+            "verified": verifier.verified(path, line, end),
+        }
     return list(found.values())
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from assistant.backends import ModelBackend, OllamaBackend, OpenAICompatBackend, Timeouts
 from assistant.conversations import Conversations, SqliteStore, StoreUnavailable
 from assistant.index import IndexManager
+from assistant.model_watch import ModelServerWatch
 from assistant.settings import Settings
 from assistant.tools import ToolContext
 from sandbox import Roots
@@ -45,6 +46,10 @@ class Services:
     stopping: asyncio.Event | None = None
     active_chats: int = 0
     conversations: Conversations | None = None  # opened with the server (open_conversations)
+    watch: ModelServerWatch = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.watch = ModelServerWatch(self.backend)
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -87,6 +92,7 @@ class Services:
         """Begin indexing every allowed root in the background (called in the event loop)."""
         self.stopping = asyncio.Event()
         self._loop = asyncio.get_running_loop()
+        self.watch.start()
         for root in self.roots.roots:
             self.indexes.get(root.path)
 
@@ -113,6 +119,7 @@ class Services:
         if self.conversations is not None:
             await asyncio.to_thread(self.conversations.close)
             self.conversations = None
+        await self.watch.stop()
         await self.backend.aclose()
         await asyncio.to_thread(self.indexes.close)
         self.roots.close()

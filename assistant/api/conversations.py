@@ -12,7 +12,7 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from assistant.citations import find_citations
+from assistant.citations import Verifier
 from assistant.conversations import (
     MAX_IMPORT_BYTES,
     MAX_IMPORT_MESSAGES,
@@ -24,7 +24,7 @@ from assistant.conversations import (
     markdown,
     search_words,
 )
-from assistant.conversations.documents import Citation, Title
+from assistant.conversations.documents import Title
 from assistant.errors import AssistantError
 from assistant.services import Services, services
 
@@ -62,13 +62,12 @@ class Fork(msgspec.Struct):
 
 
 def verified(svc: Services, repo: str | None, messages: list[ImportedMessage]) -> None:
-    """An import's citations found and checked again here, against the repository it names
-    (else the default one), never taken on trust from the document."""
-    where = repo or svc.roots.default
+    """An import's citations checked again against the repository it names (else the default
+    one), never taken on trust from the document."""
+    verifier = Verifier(svc.indexes, repo or svc.roots.default)
     for message in messages:
-        if message.role == "assistant":
-            found = find_citations(message.content, svc.indexes, where)
-            message.citations = [msgspec.convert(c, Citation) for c in found]
+        for citation in message.citations or ():
+            citation.verified = verifier.verified(citation.path, citation.line, citation.end_line)
 
 
 class ConversationsController(Controller):

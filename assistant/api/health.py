@@ -8,20 +8,20 @@ from typing import Any
 from litestar import Request, Response, get
 
 from assistant import __version__
-from assistant.backends import ModelBackend, ModelInfo, default_model
+from assistant.backends import ModelInfo, Reachability, default_model
 from assistant.errors import BackendError
 from assistant.services import Services, services
 
 from .envelope import ok, timestamp
 
 
-async def _ping(backend: ModelBackend) -> dict[str, Any]:
-    started = time.perf_counter()
-    try:
-        version = await backend.version()
-    except BackendError as exc:
-        return {"status": "unavailable", "latency_ms": None, "error": exc.message, "version": None}
-    return {"status": "connected", "latency_ms": round((time.perf_counter() - started) * 1000, 1), "version": version}
+def _state(reach: Reachability) -> dict[str, Any]:
+    """The model server as /health shows it (``services.ollama`` and ``services.model_server``)."""
+    status = "unavailable" if reach.status == "unknown" else reach.status
+    out: dict[str, Any] = {"status": status, "latency_ms": reach.latency_ms if status != "unavailable" else None}
+    if reach.error is not None and status != "connected":
+        out["error"] = reach.error
+    return out
 
 
 def _index_totals(svc: Services) -> dict[str, int]:
@@ -36,9 +36,8 @@ def _index_totals(svc: Services) -> dict[str, int]:
 @get("/health", summary="Is the server up, and can it reach the model server? (never needs auth)")
 async def get_health(request: Request[Any, Any, Any]) -> Response[bytes]:
     svc = services(request)
-    ping = await _ping(svc.backend)
-    ping.pop("version")
-    status = "healthy" if ping["status"] == "connected" else "degraded"
+    ping = _state(await svc.watch.current())
+    status = "healthy" if ping["status"] in ("connected", "busy") else "degraded"
     kept = svc.conversations
     conversations: dict[str, Any] = {"status": kept.status if kept is not None else "unavailable"}
     if kept is not None and kept.error is not None:
@@ -75,7 +74,8 @@ async def get_health(request: Request[Any, Any, Any]) -> Response[bytes]:
 @get("/status", summary="Version, uptime, the model server and every repository's index")
 async def get_status(request: Request[Any, Any, Any]) -> Response[bytes]:
     svc = services(request)
-    ping = await _ping(svc.backend)
+    reach = await svc.watch.current()
+    ping = _state(reach)
     models: list[ModelInfo] = []
     if ping["status"] == "connected":
         try:
@@ -96,7 +96,7 @@ async def get_status(request: Request[Any, Any, Any]) -> Response[bytes]:
             "backend": {
                 "kind": svc.backend.kind,
                 "url": svc.backend.url,
-                "version": ping["version"],
+                "version": reach.version,
                 "status": ping["status"],
             },
             "default_model": default_model(svc.settings.model, models),

@@ -91,7 +91,8 @@ MODEL = _object(
     }
 )
 SERVICE = _object(
-    {"status": {"enum": ["connected", "unavailable"]}, "latency_ms": {"type": ["number", "null"]}}, {"error": STRING}
+    {"status": {"enum": ["connected", "busy", "unavailable"]}, "latency_ms": {"type": ["number", "null"]}},
+    {"error": STRING},
 )
 INDEX_STATS = _object(
     {

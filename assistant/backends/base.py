@@ -12,10 +12,10 @@ from __future__ import annotations
 import abc
 import asyncio
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -134,25 +134,71 @@ class ModelInfo:
         }
 
 
+ReachStatus = Literal["unknown", "connected", "busy", "unavailable"]
+
+
+class Reachability:
+    """What the exchanges with the model server said last: every request, every chunk of an
+    answer, and the probes of ``/health`` report here, so the server knows whether its model
+    server is up without asking it again (a server busy generating is slow to answer a probe,
+    and is not down). ``listeners`` are told when it goes up or down."""
+
+    def __init__(self) -> None:
+        self.status: ReachStatus = "unknown"
+        self.error: str | None = None
+        self.latency_ms: float | None = None
+        self.version: str | None = None
+        self.streams = 0  # answers streaming from it right now
+        self.listeners: list[Callable[[ReachStatus, str | None], None]] = []
+
+    def _set(self, status: ReachStatus, error: str | None) -> None:
+        was_up = self.status in ("connected", "busy")
+        self.status, self.error = status, error
+        if was_up != (status in ("connected", "busy")) or self.status == "unknown":
+            for listener in self.listeners:
+                listener(status, error)
+
+    def succeeded(self, latency_ms: float | None = None, version: str | None = None) -> None:
+        if latency_ms is not None:
+            self.latency_ms = latency_ms
+        if version is not None:
+            self.version = version
+        if self.status != "connected":
+            self._set("connected", None)
+
+    def failed(self, error: BackendError) -> None:
+        """A request failed: the server is down, or (a timeout while it streams) busy."""
+        if error.code == "ollama_timeout" and self.streams:
+            self._set("busy", error.message)
+        elif error.code in ("ollama_unavailable", "ollama_timeout"):
+            self.latency_ms = None
+            self._set("unavailable", error.message)
+
+
 @contextmanager
 def transport_errors(backend: ModelBackend) -> Iterator[None]:
     """Map what can go wrong on the wire to our codes (the message names the server, and says
-    what to do when nothing answers)."""
+    what to do when nothing answers); the outcome is noted in ``backend.reach``."""
     display_name = backend.display_name
     try:
-        yield
-    except BackendError:
+        try:
+            yield
+        except BackendError:
+            raise
+        except (httpx.ConnectError, ConnectionError):
+            raise BackendError(
+                "ollama_unavailable", f"{display_name} cannot be reached. {backend.unreachable_hint}"
+            ) from None
+        except (TimeoutError, httpx.TimeoutException):
+            raise BackendError("ollama_timeout", f"{display_name} did not answer in time") from None
+        except (httpx.RemoteProtocolError, httpx.ReadError):
+            raise BackendError("ollama_error", f"{display_name} closed the connection unexpectedly") from None
+        except (httpx.HTTPError, ValueError) as exc:  # ValueError: a malformed answer
+            raise BackendError("ollama_error", f"{display_name} failed: {exc}") from None
+    except BackendError as exc:
+        backend.reach.failed(exc)
         raise
-    except (httpx.ConnectError, ConnectionError):
-        raise BackendError(
-            "ollama_unavailable", f"{display_name} cannot be reached. {backend.unreachable_hint}"
-        ) from None
-    except (TimeoutError, httpx.TimeoutException):
-        raise BackendError("ollama_timeout", f"{display_name} did not answer in time") from None
-    except (httpx.RemoteProtocolError, httpx.ReadError):
-        raise BackendError("ollama_error", f"{display_name} closed the connection unexpectedly") from None
-    except (httpx.HTTPError, ValueError) as exc:  # ValueError: a malformed answer
-        raise BackendError("ollama_error", f"{display_name} failed: {exc}") from None
+    backend.reach.succeeded()
 
 
 CODE_HINTS = ("coder", "code")
@@ -219,6 +265,7 @@ class ModelBackend(abc.ABC):
     def __init__(self, url: str, timeouts: Timeouts | None = None) -> None:
         self.url = url
         self.timeouts = timeouts or Timeouts()
+        self.reach = Reachability()
 
     @abc.abstractmethod
     async def list_models(self) -> list[ModelInfo]:
@@ -239,6 +286,7 @@ class ModelBackend(abc.ABC):
         stream = self.chat(request).__aiter__()
         received = False
         size = 0
+        self.reach.streams += 1
         try:
             while True:
                 try:
@@ -254,6 +302,8 @@ class ModelBackend(abc.ABC):
                     raise BackendError("ollama_timeout", f"{self.display_name} did not {what} in time") from None
                 if loop.time() > ends:  # a timer per chunk would cost more than the check
                     raise BackendError("ollama_timeout", f"{self.display_name} did not finish its answer in time")
+                if not received:
+                    self.reach.succeeded()
                 received = True
                 size += len(chunk.content)
                 if size > MAX_ANSWER_CHARS:
@@ -263,6 +313,7 @@ class ModelBackend(abc.ABC):
                     return
                 yield chunk
         finally:
+            self.reach.streams -= 1
             await stream.aclose()  # type: ignore[attr-defined]
         if not received:
             raise BackendError("ollama_error", f"{self.display_name} returned an empty answer")

@@ -81,7 +81,8 @@ def test_malformed_json_and_wrong_content_type(client: Any, layout: Layout) -> N
 def test_missing_and_invalid_parameters_name_the_field(client: Any, layout: Layout) -> None:
     repo = str(layout.repo)
     assert_error(client.post("/api/v1/files/read", json={"repo_path": repo}), "missing_parameter", "path")
-    assert_error(client.post("/api/v1/files/read", json={"path": "README.md"}), "missing_parameter", "repo_path")
+    default_repo = client.post("/api/v1/files/read", json={"path": "README.md"})  # the first --repo, as documented
+    assert default_repo.status_code == 200 and default_repo.json()["data"]["content"].startswith("# Demo repo")
     assert_error(client.post("/api/v1/files/read", json={"path": 3, "repo_path": repo}), "invalid_parameter", "path")
     for value in (0, 10_485_761, "many"):
         body = {"path": "README.md", "repo_path": repo, "max_bytes": value}

@@ -286,11 +286,19 @@ def test_an_import_field_of_the_wrong_shape_is_400_naming_it(server: Any, fields
 
 
 def test_imported_citations_are_checked_again_and_every_page_still_renders(server: Any) -> None:
-    claimed = [{"ref": "nowhere.py:9", "path": "nowhere.py", "line": 9, "end_line": 9, "verified": True}]
+    claimed = [
+        {"ref": "src/main.py:1", "path": "src/main.py", "line": 1, "end_line": 1, "verified": False},
+        {"ref": "nowhere.py:9", "path": "nowhere.py", "line": 9, "end_line": 9, "verified": True},
+        {"ref": "src/main.py:7", "path": "src/main.py", "line": 7, "end_line": 7, "verified": True},
+    ]
     made = data(api(server, "POST", "/conversations", json=_document(_answer(content="src/main.py:1 and nowhere.py:9",
                                                                              citations=claimed))))  # fmt: skip
     answer = data(api(server, "GET", f"/conversations/{made['id']}"))["messages"][1]
-    assert {c["ref"]: c["verified"] for c in answer["citations"]} == {"src/main.py:1": True, "nowhere.py:9": False}
+    assert {c["ref"]: c["verified"] for c in answer["citations"]} == {
+        "src/main.py:1": True,
+        "nowhere.py:9": False,
+        "src/main.py:7": False,  # main.py has two lines
+    }
     for format in ("md", "json"):
         assert data(api(server, "GET", f"/conversations/{made['id']}/export", params={"format": format}))
 
