@@ -4,6 +4,9 @@ exhausting the process.
 - A connection that sends nothing is closed after ``IDLE_SECONDS`` (uvicorn times out idle
   keep-alive connections, but not one that never sent a request: 20,000 of those exhausted the
   file descriptors).
+- A request head (request line and headers) must be complete within ``HEAD_SECONDS`` of its first
+  byte, as Go's ``ReadHeaderTimeout`` and nginx's ``client_header_timeout`` do: 1,000 connections
+  that sent a request line and one header, then nothing, held every slot until they gave up.
 - ``limit_concurrency``: past it uvicorn answers 503 at once instead of taking more work.
 - The descriptor limit is raised to the hard limit, and the accept loop's "out of system
   resource" error, which asyncio logs with a traceback on every failed accept, is logged at most
@@ -18,21 +21,46 @@ import resource
 import time
 from typing import Any
 
+import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 IDLE_SECONDS = 5
+HEAD_SECONDS = 10
 MAX_CONNECTIONS = 1000
 ACCEPT_LOG_SECONDS = 10.0
 
 
 class IdleTimeoutProtocol(H11Protocol):
     """uvicorn's h11 protocol, with the keep-alive timer armed from the moment a connection is
-    made: one that never sends a request is closed like an idle keep-alive connection."""
+    made (one that never sends a request is closed like an idle keep-alive connection), and a
+    request head that has begun but not ended within ``HEAD_SECONDS`` closing the connection."""
+
+    head_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive, self.timeout_keep_alive_handler)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        waiting_for_head = self.conn.their_state is h11.IDLE and bool(self.conn.trailing_data[0])
+        if waiting_for_head and self.head_timer is None:
+            self.head_timer = self.loop.call_later(HEAD_SECONDS, self.head_timeout)
+        elif not waiting_for_head and self.head_timer is not None:
+            self.head_timer.cancel()
+            self.head_timer = None
+
+    def head_timeout(self) -> None:
+        self.head_timer = None
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.head_timer is not None:
+            self.head_timer.cancel()
+            self.head_timer = None
+        super().connection_lost(exc)
 
 
 class AcceptErrorFilter(logging.Filter):
