@@ -30,6 +30,7 @@ ITERATIONS = 30
 TOLERANCE = 1e-6
 MAX_DEFINERS = 8  # a name defined in more files than this (get, new, run) says nothing about which
 PERSONAL_FILES = 10
+MAX_QUESTION_BYTES = 16 * 1024  # what a question is mapped by: as much as a search query may be
 DEFS_PER_FILE = 8
 SIGNATURE_CHARS = 110
 
@@ -65,6 +66,8 @@ class MapMaker:
     def make(self, question: str | None, tokens: int, under: str = "") -> RepoMap:
         if tokens <= 0:
             return RepoMap("", 0, [])
+        if question is not None:  # a pasted 900 KB question is mapped by its first 16 KB, like a search
+            question = question.encode("utf-8", "surrogatepass")[:MAX_QUESTION_BYTES].decode("utf-8", "ignore")
         data = self.data
         with data.lock:
             graph = self._current_graph()

@@ -102,3 +102,21 @@ def test_a_chat_sends_the_map_made_for_its_question(layout: Layout, live_server:
     stream(server, "where is the password hash compared?")
     system = fake_ollama.received("/api/chat")[0].body["messages"][0]["content"]
     assert "Repository map" in system and "check_password" in system
+
+
+def test_a_pasted_900_kb_question_is_mapped_by_its_first_16_kb(mapped: Any, layout: Layout) -> None:
+    view = mapped.app.state["services"].indexes.get(str(layout.repo))
+    head = ("Why does check_password in web/auth.py fail? " * 400)[: 16 * 1024]
+    pasted = head + "Traceback: store/cache.py Cache.get index_page\n" * 19_000  # ~900 KB in all
+    assert view.map(pasted, 256) == view.map(head, 256)
+    assert view.map(pasted, 256) != view.map(pasted[16 * 1024 :], 256)  # what is past 16 KB is not used
+
+
+def test_health_and_status_never_wait_for_the_index(mapped: Any, layout: Layout) -> None:
+    """A map or a build may hold the index for seconds: /health and /status read their counts
+    without it."""
+    index = mapped.app.state["services"].indexes.get(str(layout.repo)).index
+    with index.data.lock:  # held here for as long as the requests take: they must not need it
+        health = mapped.get("/api/v1/health").json()["data"]
+        status = mapped.get("/api/v1/status").json()["data"]
+    assert health["index"]["files"] == status["repos"][0]["files_indexed"] == len(MODULES) + 3
