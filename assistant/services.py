@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.backends import ModelBackend, OllamaBackend, OpenAICompatBackend, Timeouts
+from assistant.backends.base import DEFAULT_CONNECTIONS
 from assistant.conversations import Conversations, SqliteStore, StoreUnavailable
 from assistant.index import IndexManager
 from assistant.model_watch import ModelServerWatch
@@ -28,9 +29,11 @@ def build_backend(settings: Settings) -> ModelBackend:
         request=settings.request_timeout,
         answer=settings.answer_timeout,
     )
+    # every chat allowed at once may stream an answer, and resolves its model first: room for all
+    connections = max(DEFAULT_CONNECTIONS, settings.max_concurrent_chats + 16)
     if settings.backend == "openai":
-        return OpenAICompatBackend(settings.base_url or "", settings.backend_api_key, timeouts)
-    return OllamaBackend(settings.ollama_url, timeouts)
+        return OpenAICompatBackend(settings.base_url or "", settings.backend_api_key, timeouts, connections)
+    return OllamaBackend(settings.ollama_url, timeouts, connections)
 
 
 @dataclass

@@ -84,11 +84,16 @@ class _CappedLines(httpx.AsyncByteStream):
         await self._inner.aclose()
 
 
-class CappedTransport(httpx.AsyncBaseTransport):
-    """httpx's transport, with every response body read through ``_CappedLines``."""
+DEFAULT_CONNECTIONS = 100  # httpx's own default pool
 
-    def __init__(self) -> None:
-        self._inner = httpx.AsyncHTTPTransport()
+
+class CappedTransport(httpx.AsyncBaseTransport):
+    """httpx's transport, with every response body read through ``_CappedLines``, and a pool of
+    ``connections`` (one per answer streaming at once, so it is sized from the chats allowed)."""
+
+    def __init__(self, connections: int = DEFAULT_CONNECTIONS) -> None:
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=min(connections, 100))
+        self._inner = httpx.AsyncHTTPTransport(limits=limits)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         response = await self._inner.handle_async_request(request)
@@ -262,9 +267,12 @@ class ModelBackend(abc.ABC):
     label: str = "model server"  # the server's kind in a few words: "Ollama", "llama.cpp"
     unreachable_hint: str = "Start it, or point this server at another with its flags."
 
-    def __init__(self, url: str, timeouts: Timeouts | None = None) -> None:
+    def __init__(self, url: str, timeouts: Timeouts | None = None, connections: int = DEFAULT_CONNECTIONS) -> None:
+        """``connections``: how many requests may be open to the server at once (each streaming
+        answer holds one for its whole length)."""
         self.url = url
         self.timeouts = timeouts or Timeouts()
+        self.connections = connections
         self.reach = Reachability()
 
     @abc.abstractmethod

@@ -14,6 +14,7 @@ import ollama
 from assistant.errors import BackendError
 
 from .base import (
+    DEFAULT_CONNECTIONS,
     CappedTransport,
     ChatChunk,
     ChatRequest,
@@ -38,15 +39,15 @@ class OllamaBackend(ModelBackend):
         "or use any OpenAI-compatible server instead: --backend openai --base-url URL."
     )
 
-    def __init__(self, url: str, timeouts: Timeouts | None = None) -> None:
-        super().__init__(url, timeouts)
+    def __init__(self, url: str, timeouts: Timeouts | None = None, connections: int = DEFAULT_CONNECTIONS) -> None:
+        super().__init__(url, timeouts, connections)
         self.display_name = f"Ollama at {url}"
         t = self.timeouts
         self._control = ollama.AsyncClient(
-            host=url, timeout=httpx.Timeout(t.request, connect=t.connect), transport=CappedTransport()
+            host=url, timeout=httpx.Timeout(t.request, connect=t.connect), transport=CappedTransport(connections)
         )
         self._stream = ollama.AsyncClient(
-            host=url, timeout=httpx.Timeout(t.first_token, connect=t.connect), transport=CappedTransport()
+            host=url, timeout=httpx.Timeout(max(t.first_token, t.between_chunks), connect=t.connect), transport=CappedTransport(connections)
         )
         self._show_cache: dict[tuple[str, str | None], tuple[float, ModelInfo]] = {}
 

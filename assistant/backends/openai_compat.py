@@ -15,6 +15,7 @@ from assistant.errors import BackendError
 from assistant.types import Message
 
 from .base import (
+    DEFAULT_CONNECTIONS,
     CappedTransport,
     ChatChunk,
     ChatRequest,
@@ -44,13 +45,21 @@ class OpenAICompatBackend(ModelBackend):
         "with --base-url URL; for Ollama use --backend ollama."
     )
 
-    def __init__(self, url: str, api_key: str | None = None, timeouts: Timeouts | None = None) -> None:
-        super().__init__(url.rstrip("/"), timeouts)
+    def __init__(
+        self,
+        url: str,
+        api_key: str | None = None,
+        timeouts: Timeouts | None = None,
+        connections: int = DEFAULT_CONNECTIONS,
+    ) -> None:
+        super().__init__(url.rstrip("/"), timeouts, connections)
         self.display_name = f"OpenAI-compatible server at {self.url}"  # until it says it is llama.cpp
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         t = self.timeouts
         self._client = httpx.AsyncClient(
-            headers=headers, timeout=httpx.Timeout(t.first_token, connect=t.connect), transport=CappedTransport()
+            headers=headers,
+            timeout=httpx.Timeout(max(t.first_token, t.between_chunks), connect=t.connect),
+            transport=CappedTransport(connections),
         )
         self._refuses_streaming_tools: set[str] = set()  # models whose server would not stream with tools
 
