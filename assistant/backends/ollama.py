@@ -46,9 +46,9 @@ class OllamaBackend(ModelBackend):
         self._control = ollama.AsyncClient(
             host=url, timeout=httpx.Timeout(t.request, connect=t.connect), transport=CappedTransport(connections)
         )
-        self._stream = ollama.AsyncClient(
-            host=url, timeout=httpx.Timeout(max(t.first_token, t.between_chunks), connect=t.connect), transport=CappedTransport(connections)
-        )
+        # a read may wait for the first token or between chunks (answer() bounds each as it should)
+        streaming = httpx.Timeout(max(t.first_token, t.between_chunks), connect=t.connect)
+        self._stream = ollama.AsyncClient(host=url, timeout=streaming, transport=CappedTransport(connections))
         self._show_cache: dict[tuple[str, str | None], tuple[float, ModelInfo]] = {}
 
     @contextmanager
