@@ -217,7 +217,7 @@ async def run(services: ChatServices, chat: ChatInput) -> AsyncIterator[Event]:
         # the map for this question can take a tenth of a second on a large repository: not on
         # the event loop, where every other stream would wait for it
         prompt = await workers.run_in(
-            workers.SEARCHES, system_prompt, repo, services.indexes, variant, question, chat.map_tokens
+            workers.QUICK, system_prompt, repo, services.indexes, variant, question, chat.map_tokens
         )
     context = services.tool_context(chat.repo_path, _previously_read(chat.messages))
     schemas = [tool.openai_schema() for tool in TOOLS.values()]

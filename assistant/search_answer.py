@@ -50,6 +50,6 @@ def render(indexes: IndexManager, repo_path: str, question: str, reason: str) ->
 
 async def answer(indexes: IndexManager, repo_path: str, question: str, reason: str) -> AsyncIterator[agent.Event]:
     """The search answer as chat events."""
-    text = await workers.run_in(workers.SEARCHES, render, indexes, repo_path, question, reason)
+    text = await workers.run_in(workers.QUICK, render, indexes, repo_path, question, reason)
     yield agent.ContentDelta(text)
     yield agent.Done("stop", agent.Usage())

@@ -33,6 +33,6 @@ async def get_prompt(
     variant = choose_variant(tool_mode, await model_supports_tools(svc.backend, chosen))
     with sandbox_params(repo="repo_path"), svc.roots.open_repo(repo_path) as repo:
         text = await workers.run_in(
-            workers.SEARCHES, system_prompt, repo, svc.indexes, variant, q, svc.settings.map_tokens
+            workers.QUICK, system_prompt, repo, svc.indexes, variant, q, svc.settings.map_tokens
         )
     return ok(request, {"prompt": text, "variant": variant, "model": chosen})

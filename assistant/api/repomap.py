@@ -37,5 +37,5 @@ async def get_map(
     def run() -> RepoMap:
         return view.map(q, budget)
 
-    made = await until_disconnect(request, workers.run_in(workers.SEARCHES, run))
+    made = await until_disconnect(request, workers.run_in(workers.QUICK, run))
     return ok(request, {"map": made.text, "tokens": made.tokens, "files": made.files, "index": view.state})

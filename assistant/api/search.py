@@ -11,7 +11,7 @@ from litestar.params import QueryParameter
 
 from assistant import workers
 from assistant.errors import AssistantError
-from assistant.index import DEADLINE_SECONDS, MAX_LIMIT, MODES, QueryError, SearchResult
+from assistant.index import DEADLINE_SECONDS, MAX_LIMIT, MODES, QueryError, SearchResult, scans_files
 from assistant.services import services
 
 from .disconnect import until_disconnect
@@ -42,7 +42,8 @@ async def get_search(
         remaining = max(0.0, ends - time.monotonic())
         return index.search(q, mode, prefix=prefix, glob=glob, limit=limit, cancel=cancel, deadline=remaining)
 
-    work = workers.run_in(workers.SEARCHES, run, cancel=cancel)
+    lane = workers.SCANS if scans_files(q, mode) else workers.QUICK
+    work = workers.start(lane, run, cancel=cancel)
     try:
         result = await until_disconnect(request, work)
     except QueryError as exc:

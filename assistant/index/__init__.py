@@ -20,7 +20,16 @@ if TYPE_CHECKING:
     from .languages import EXTENSIONS, LANGUAGES, language_for
     from .manager import IndexManager, IndexView
     from .repo_index import MAX_FILE_BYTES, FileRecord, RepoIndex
-    from .search import DEADLINE_SECONDS, MAX_LIMIT, MAX_QUERY_BYTES, MODES, SearchResult, path_filter, search_index
+    from .search import (
+        DEADLINE_SECONDS,
+        MAX_LIMIT,
+        MAX_QUERY_BYTES,
+        MODES,
+        SearchResult,
+        path_filter,
+        scans_files,
+        search_index,
+    )
     from .tags import Tag, extract
     from .text import QueryError
 
@@ -41,6 +50,7 @@ _WHERE = {
     "SearchResult": "search",
     "path_filter": "search",
     "search_index": "search",
+    "scans_files": "search",
     "Tag": "tags",
     "extract": "tags",
 }
@@ -63,6 +73,7 @@ __all__ = [
     "extract",
     "language_for",
     "path_filter",
+    "scans_files",
     "search_index",
 ]
 

@@ -66,6 +66,14 @@ class SearchResult:
         }
 
 
+def scans_files(query: str, mode: str) -> bool:
+    """Whether a search reads every file's text (text and regex; ``auto`` for an identifier: its
+    symbols, then its text), rather than the ranked and symbol indexes alone."""
+    if mode == "auto":
+        return bool(_IDENTIFIER.match(query.strip()))
+    return mode in ("text", "regex")
+
+
 def path_filter(prefix: Components, glob: str | None) -> Callable[[str], bool] | None:
     """A filter on repo-relative paths: under ``prefix`` (whole components) and matching ``glob``.
 

@@ -81,29 +81,48 @@ def test_the_tool_says_when_a_search_was_stopped(tmp_path: Path) -> None:
     assert "stopped at its time limit" in result.content
 
 
-def test_costly_searches_neither_starve_other_requests_nor_outlive_their_callers(tmp_path: Path, live_server: Any) -> None:
+def test_costly_scans_wait_in_their_own_lane_and_a_full_lane_says_retry(tmp_path: Path, live_server: Any) -> None:
+    """24 regex scans of 10 s each: two run, eight wait, the rest are told to retry (429); ranked
+    and symbol searches, tools and reads answer meanwhile; the callers give up, their work stops
+    and a new scan is taken at once."""
     server = live_server(_big_repo(tmp_path / "repo"))
     with httpx.Client(base_url=server.url) as status_client:
         wait_ready(status_client)
+    answers: list[httpx.Response] = []
+    refused = threading.Semaphore(0)
 
-    def give_up_early() -> None:
-        with pytest.raises(httpx.TimeoutException):
-            httpx.get(f"{server.url}/api/v1/search", params={"q": COSTLY, "mode": "regex"}, timeout=1.5)
+    def costly_scan() -> None:
+        try:
+            response = httpx.get(f"{server.url}/api/v1/search", params={"q": COSTLY, "mode": "regex"}, timeout=8)
+        except httpx.TimeoutException:
+            return  # the caller gave up: its scan is told to stop
+        answers.append(response)
+        if response.status_code == 429:
+            refused.release()
 
-    callers = [threading.Thread(target=give_up_early) for _ in range(10)]
+    callers = [threading.Thread(target=costly_scan) for _ in range(24)]
     for caller in callers:
         caller.start()
-    time.sleep(0.3)
-    # while ten costly searches are running or queued, tools and reads still answer at once
-    started = time.monotonic()
-    listed = httpx.post(f"{server.url}/api/v1/tools/call", json={"name": "list_files", "arguments": {}}, timeout=5)
-    read = httpx.get(f"{server.url}/api/v1/files", params={"path": "README.md", "read": "true"}, timeout=5)
-    assert listed.status_code == 200 and read.status_code == 200
-    assert time.monotonic() - started < 1.5
+    for _ in range(10):  # the lane is full once requests are refused
+        assert refused.acquire(timeout=60), "no scan was refused"
+    quick = {
+        "ranked": lambda: httpx.get(f"{server.url}/api/v1/search", params={"q": "hello world", "mode": "ranked"}, timeout=30),
+        "symbol": lambda: httpx.get(f"{server.url}/api/v1/search", params={"q": "hello", "mode": "symbol"}, timeout=30),
+        "tool": lambda: httpx.post(f"{server.url}/api/v1/tools/call", json={"name": "list_files", "arguments": {}}, timeout=30),
+        "read": lambda: httpx.get(f"{server.url}/api/v1/files", params={"path": "README.md", "read": "true"}, timeout=30),
+    }
+    for name, request in quick.items():
+        started = time.monotonic()
+        assert request().status_code == 200, name
+        assert time.monotonic() - started < 3, name  # milliseconds of work: not the scans' queue of ~40 s
     for caller in callers:
         caller.join()
-    # the callers left: their work stopped, so a new search gets a thread at once
-    started = time.monotonic()
-    found = httpx.get(f"{server.url}/api/v1/search", params={"q": "hello"}, timeout=10).json()["data"]
-    assert found["results"][0]["file"] == "README.md"
-    assert time.monotonic() - started < 2
+    busy = [r for r in answers if r.status_code == 429]
+    assert len(busy) >= 10 and all(r.headers["retry-after"] == "2" for r in busy)
+    assert_error(busy[0], "server_busy")
+    # the callers left: their scans stopped, so a new one is taken (and ends at its deadline)
+    deadline = time.monotonic() + 60
+    while (again := httpx.get(f"{server.url}/api/v1/search", params={"q": "vwxyz", "mode": "text"}, timeout=30)).status_code == 429:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert again.status_code == 200 and again.json()["data"]["results"]
