@@ -5,7 +5,7 @@ lane of its own, so it never waits behind scans of every file (text and regex se
 can take a second each on a large repository); tool calls (the chat loop, ``/tools/call``,
 ``/mcp``) have a third. None of them is the event loop's default pool, which file reads, health
 checks and chats use. The scan lane refuses work (429 ``server_busy``, with ``Retry-After``)
-once more than ``threads × 4`` searches wait in it, instead of making every caller wait longer.
+once four searches a thread wait in it, instead of making every caller wait longer.
 Work in a lane is bounded by its own deadline, and ``run_in`` sets a cancel flag when the
 awaiting request goes away, which the work checks between files.
 """
