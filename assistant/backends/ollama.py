@@ -127,8 +127,8 @@ class OllamaBackend(ModelBackend):
     async def pull(self, model: str) -> AsyncIterator[dict[str, Any]]:
         with self._errors(model):
             stream = await self._stream.pull(model, stream=True)
-            async for part in _paced(stream, self.timeouts.between_chunks):
-                yield _progress(part)
+            async for event in _progressing(stream, self.timeouts.between_chunks, self.display_name):
+                yield event
 
     async def delete(self, model: str) -> None:
         with self._errors(model):
@@ -183,6 +183,35 @@ def _progress(part: Any) -> dict[str, Any]:
     if event["status"] == "downloading":
         event.setdefault("completed", 0)
     return event
+
+
+async def _progressing(stream: AsyncIterator[Any], between: float, server: str) -> AsyncIterator[dict[str, Any]]:
+    """A pull's progress events, ended with ``ollama_timeout`` when none has said anything new for
+    ``between`` seconds: a server dripping a byte a second (or repeating one line) makes no
+    progress, however busy the connection looks."""
+    loop = asyncio.get_running_loop()
+    iterator = stream.__aiter__()
+    last: dict[str, Any] | None = None
+    deadline = loop.time() + between
+    try:
+        while True:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    part = await iterator.__anext__()
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise BackendError(
+                    "ollama_timeout", f"{server} made no progress pulling for {between:g} s; the pull was stopped"
+                ) from None
+            event = _progress(part)
+            if event != last:
+                last, deadline = event, loop.time() + between
+            yield event
+    finally:
+        closer = getattr(iterator, "aclose", None)
+        if closer is not None:
+            await closer()
 
 
 async def _paced(stream: AsyncIterator[Any], between: float) -> AsyncIterator[Any]:

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.conftest import Layout, assert_error, free_port
 from tests.fakes.ollama import FakeOllama
@@ -142,6 +143,26 @@ def test_pull_error_mid_stream(layout: Layout, live_server: Any, fake_ollama: Fa
     assert error["type"] == "error" and error["error"]["code"] == "ollama_error"
     assert "file does not exist" in error["error"]["message"]
     assert events[-1] == "[DONE]"
+
+
+@pytest.mark.parametrize(
+    "drip",
+    [
+        [b'{"status": "pulling manifest"}\n', *([0.25, b" "] * 400)],  # a byte at a time, never a line
+        [b'{"status": "pulling manifest"}\n', *([0.25, b'{"status": "pulling manifest"}\n'] * 400)],  # the same line
+    ],
+    ids=["bytes", "repeated-line"],
+)
+def test_a_pull_that_makes_no_progress_ends_with_ollama_timeout(
+    layout: Layout, live_server: Any, fake_ollama: FakeOllama, drip: list[Any]
+) -> None:
+    fake_ollama.pull_script = drip  # 100 s of dripping unless the pull is stopped
+    server = live_server(layout.repo, ollama_url=fake_ollama.url, chunk_timeout=1.5)
+    with httpx.stream("POST", f"{server.url}/api/v1/models/pull", json={"model": "m"}, timeout=60) as response:
+        events, _ = read(response)
+    error = events[-2]
+    assert error["type"] == "error" and error["error"]["code"] == "ollama_timeout", events
+    assert "no progress" in error["error"]["message"] and events[-1] == "[DONE]"
 
 
 def test_keepalive_comments_while_the_pull_is_silent(layout: Layout, live_server: Any, fake_ollama: FakeOllama) -> None:

@@ -85,6 +85,7 @@ class FakeOllama:
     drop_after: int | None = None
     chunk_delay: float = 0.0
     pull_error_after: int | None = None
+    pull_script: list[Any] | None = None  # what a pull streams instead of its progress (as chat scripts)
     echo_chunks: int | None = None  # unscripted chats echo the last user message in this many chunks
     requests: list[Recorded] = field(default_factory=list)
     disconnects: list[tuple[str, float]] = field(default_factory=list)
@@ -320,7 +321,7 @@ class _Handler(BaseHTTPRequestHandler):
                 },
             )
         elif self.path == "/api/pull":
-            steps: list[Any] = pull_progress(name)
+            steps: list[Any] = list(self.owner.pull_script) if self.owner.pull_script is not None else pull_progress(name)
             if self.owner.pull_error_after is not None:
                 steps = steps[: self.owner.pull_error_after] + [{"error": "pull model manifest: file does not exist"}]
             self._stream("pull", steps)
