@@ -65,6 +65,8 @@ class ChatBody(msgspec.Struct):
     conversation_id: str | None = None  # a stored conversation: `messages` is only the new question
     # where the new turn goes: absent, under the answer shown; null, a first question again (an
     # edit of the first); a message id, under it (an edit, or asking a question again): a branch
+    # "" is no message (the OpenAPI document says minLength 1), but it is decoded: an unknown
+    # conversation answers 404 first, a known one 400 naming parent_id
     parent_id: str | msgspec.UnsetType | None = msgspec.UNSET
 
 

@@ -36,7 +36,7 @@ ROLES = {"system", "developer", "user", "assistant", "tool"}
 
 
 class OpenAIMessage(msgspec.Struct):
-    role: str
+    role: Annotated[str, msgspec.Meta(min_length=1)]  # checked against ROLES with a clear message
     content: str | list[dict[str, Any]] | None = None
     tool_calls: list[dict[str, Any]] | None = None
     tool_call_id: str | None = None

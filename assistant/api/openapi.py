@@ -448,9 +448,17 @@ def _responses(operation: Operation) -> dict[str, Any]:
     return responses
 
 
+# constraints of request fields that are checked after decoding (the order of the checks matters:
+# an unknown conversation is a 404 whatever its parent_id), so the types cannot state them
+CHECKED_LATER: dict[tuple[str, str], Schema] = {("ChatBody", "parent_id"): {"minLength": 1}}
+
+
 def describe(document: dict[str, Any]) -> dict[str, Any]:
     """``document`` with every operation's responses (and enumerations) as the API answers."""
     out = copy.deepcopy(document)
+    schemas = out.get("components", {}).get("schemas", {})
+    for (name, field_name), extra in CHECKED_LATER.items():
+        schemas.get(name, {}).get("properties", {}).get(field_name, {}).update(extra)
     for path, item in out.get("paths", {}).items():
         for method, spec in item.items():
             operation = OPERATIONS.get((method, path))

@@ -64,3 +64,20 @@ def test_schemathesis_finds_nothing(layout: Layout, live_server: Any, fake_ollam
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path, check=False)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     assert " passed" in done.stdout and "failures" not in done.stdout.split("SUMMARY")[-1]
+
+
+def test_fields_the_server_refuses_empty_are_described_with_min_length(client: Any) -> None:
+    document = _document(client)
+    schemas = document["components"]["schemas"]
+    for name, field in [
+        ("NewConversation", "title"),
+        ("ConversationChange", "title"),
+        ("Fork", "message_id"),
+        ("ChatBody", "parent_id"),
+        ("FileReadBody", "path"),
+        ("OpenAIMessage", "role"),
+    ]:
+        assert schemas[name]["properties"][field].get("minLength") == 1, (name, field)
+    assert "" not in schemas["ChatMessage"]["properties"]["role"]["enum"]
+    listing = {p["name"]: p["schema"] for p in document["paths"]["/api/v1/conversations"]["get"]["parameters"]}
+    assert listing["cursor"]["minLength"] == 1
