@@ -24,6 +24,7 @@ class CacheWriter:
         self.data = data
         self.path = path
         self.repo_path = repo_path
+        self.writes = True  # false while another process keeps this repository's caches
         self._timer: threading.Timer | None = None
 
     def load(self) -> dict[str, store.CachedFile]:
@@ -31,6 +32,8 @@ class CacheWriter:
 
     def schedule(self) -> None:
         """Save in ``SAVE_DELAY`` seconds (a later change moves the save on)."""
+        if not self.writes:
+            return
         if self._timer is not None:
             self._timer.cancel()
         self._timer = threading.Timer(SAVE_DELAY, self.save)
@@ -47,6 +50,8 @@ class CacheWriter:
     def save(self, unvisited: dict[str, store.CachedFile] | None = None) -> None:
         """Write the cache: every parsed file, plus ``unvisited`` entries of files the walk
         did not reach (a build stopped part way must not forget the rest of the old cache)."""
+        if not self.writes:
+            return
         with self.data.lock:
             self._timer = None
             snapshot = {p: r.cached() for p, r in self.data.files.items() if r.tags is not None}

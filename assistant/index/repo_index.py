@@ -66,6 +66,7 @@ class RepoIndex:
         self._freshness = Freshness(self.data, self._builder, repo_path, watch)
         self.maps = MapMaker(self.data)
         self._cache = CacheWriter(self.data, store.cache_file(cache_dir, repo_path), repo_path)
+        self._cache_lock = store.CacheLock(store.lock_file(cache_dir, repo_path))
         self.state: IndexState = "building"
         self.text_ready = threading.Event()
         self.ready = threading.Event()
@@ -120,6 +121,7 @@ class RepoIndex:
             if self._repo is not None:
                 self._repo.close()
                 self._repo = None
+        self._cache_lock.release()
 
     @property
     def progress(self) -> float:
@@ -170,6 +172,12 @@ class RepoIndex:
         self._repo = self._roots.acquire(self.repo_path)
         self._freshness.start()
         ranked = data.ranked
+        if not self._cache_lock.acquire():
+            log.info(
+                "another process keeps the index cache of %s; this one reads it and indexes in memory", self.repo_path
+            )
+            ranked.directory = None
+            self._cache.writes = False
         with data.lock:
             ranked.open()
             ranked.building = True

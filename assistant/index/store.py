@@ -4,11 +4,19 @@ One msgpack file per repository under ``<cache>/index-v<VERSION>/``. It is writt
 temporary file in the same directory and renamed over the old one, so a reader (the CLI, or
 another server) sees either the old or the new cache, never half of one. A cache that cannot
 be read, or of another version, is ignored and rebuilt.
+
+One process at a time keeps a repository's caches (the tags cache and the ranked index): the
+one holding its lock file (``CacheLock``, an ``flock`` released when the process ends, however
+it ends). Another process on the same repository and cache directory (a second server, the CLI
+beside a server) reads the tags cache as a warm start and keeps its ranked index in memory,
+writing nothing: two writers of one tantivy directory, or two cache files renamed in turn
+from two different states, are not possible.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import logging
 import os
@@ -57,6 +65,46 @@ def ranked_dir(configured: str | None, repo_path: str) -> Path:
     """Where a repository's ranked index lives: beside its tags cache."""
     digest = hashlib.sha256(repo_path.encode("utf-8", "surrogateescape")).hexdigest()[:24]
     return cache_root(configured) / f"ranked-v{RANKED_VERSION}" / digest
+
+
+def lock_file(configured: str | None, repo_path: str) -> Path:
+    digest = hashlib.sha256(repo_path.encode("utf-8", "surrogateescape")).hexdigest()[:24]
+    return cache_root(configured) / "locks" / f"{digest}.lock"
+
+
+class CacheLock:
+    """The right to write one repository's caches (see the module docstring)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self) -> bool:
+        """Take the lock if no other process holds it; whether this process holds it now."""
+        if self._fd is not None or self.path is None:
+            return self._fd is not None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            log.warning("cannot use the cache lock %s (%s); this process writes no cache", self.path, exc)
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor releases the flock
+            self._fd = None
 
 
 def load(path: Path, repo_path: str) -> dict[str, CachedFile]:
