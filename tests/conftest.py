@@ -174,6 +174,18 @@ def live_server(cache_dir: Path) -> Iterator[Callable[..., LiveServer]]:
         server.__exit__()
 
 
+def wait_until(condition: Callable[[], Any], what: str = "the condition", seconds: float = 30) -> Any:
+    """Wait for something observable (never sleep and then assume): the condition's first true
+    value, or a failure naming what did not happen within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"{what} did not happen within {seconds} s"
+        time.sleep(0.02)
+
+
 def wait_ready(client: Any) -> None:
     """Wait until every repository's index is ready (polling /status through ``client``)."""
     deadline = time.monotonic() + 30

@@ -191,7 +191,8 @@ def test_ctrl_c_stops_within_5s_with_a_request_open(layout: Layout, tmp_path: Pa
             b"POST /api/v1/files/read HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             b"Content-Length: 1000\r\n\r\n{\"path\": "
         )
-        time.sleep(0.3)
+        # a request sent after it is answered: the server has read the first one's head by then
+        assert httpx.get(f"http://127.0.0.1:{port}/api/v1/files", timeout=10).status_code == 200
         started = time.monotonic()
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=10)

@@ -91,7 +91,7 @@ class CacheLock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError as exc:
-            log.warning("cannot use the cache lock %s (%s); this process writes no cache", self.path, exc)
+            log.warning("cannot write the index cache (its lock %s: %s); the index is kept in memory", self.path, exc)
             return False
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -23,6 +23,7 @@ from tests.conftest import (
     text_of,
     tool_events,
     wait_ready,
+    wait_until,
 )
 from tests.fakes.ollama import FakeOllama
 
@@ -177,7 +178,7 @@ def test_hung_model_gives_ollama_timeout(layout: Layout, live_server: Any, fake_
     events, _, _ = stream(server)
     assert events[-2]["error"]["code"] == "ollama_timeout" and events[-1] == "[DONE]"
     assert_error(ask(server, stream=False), "ollama_timeout")  # stalls between chunks
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 30  # about 1 s of timeouts: not a hang
 
 
 @pytest.mark.parametrize(
@@ -208,13 +209,13 @@ def test_text_that_only_looks_like_a_call_is_shown(server: Any, fake_ollama: Fak
 
 def test_ordinary_text_streams_at_once(layout: Layout, live_server: Any, fake_ollama: FakeOllama) -> None:
     server = live_server(layout.repo, ollama_url=fake_ollama.url)
-    fake_ollama.chat_script([{"message": {"role": "assistant", "content": "Hello"}}, 2.0, *say(" world")])
+    fake_ollama.chat_script([{"message": {"role": "assistant", "content": "Hello"}}, 60.0, *say(" world")])
     body = {"messages": [{"role": "user", "content": "hi"}], "settings": {"model": MODEL}}
     with httpx.stream("POST", f"{server.url}/api/v1/chat/completions", json=body) as response:
         started = time.monotonic()
         for line in response.iter_lines():
             if '"Hello"' in line:
-                assert time.monotonic() - started < 1.5  # not held until the round ends
+                assert time.monotonic() - started < 20  # not held until the round ends, 60 s later
                 break
 
 
@@ -289,11 +290,11 @@ def test_num_ctx_covers_prompt_and_max_tokens_within_the_model_context(server: A
 
 def test_server_busy_past_max_concurrent_chats(layout: Layout, live_server: Any, fake_ollama: FakeOllama) -> None:
     server = live_server(layout.repo, ollama_url=fake_ollama.url, max_concurrent_chats=1)
-    fake_ollama.chat_script([1.0, *say("slow")], say("after"))
+    fake_ollama.chat_script([5.0, *say("slow")], say("after"))
     results: list[Any] = []
     worker = threading.Thread(target=lambda: results.append(stream(server)))
     worker.start()
-    time.sleep(0.4)
+    wait_until(lambda: fake_ollama.received("/api/chat"), "the first chat reaching the model")  # it holds the slot
     busy = ask(server, stream=False)
     assert_error(busy, "server_busy")
     assert busy.headers["retry-after"] == "2"
@@ -350,8 +351,7 @@ def test_non_streaming_disconnect_cancels_the_model_request_and_frees_the_slot(
 
 def test_files_read_earlier_rank_higher_in_later_searches(server: Any, fake_ollama: FakeOllama, layout: Layout) -> None:
     (layout.repo / "a.py").write_text("def shared():\n    pass\n")
-    (layout.repo / "z.py").write_text("def shared():\n    pass\n")
-    time.sleep(0.2)
+    (layout.repo / "z.py").write_text("def shared():\n    pass\n")  # seen by the next search (inotify)
     fake_ollama.chat_script(calls(call("read_file", path="z.py")), calls(call("search_files", query="shared", mode="symbol")), say("ok"))
     events, _, _ = stream(server)
     search = [t for t in tool_events(events) if t["name"] == "search_files" and t["status"] == "completed"][0]
@@ -361,7 +361,6 @@ def test_files_read_earlier_rank_higher_in_later_searches(server: Any, fake_olla
 
 def test_tool_output_is_cut_to_what_is_left_of_the_context(server: Any, fake_ollama: FakeOllama, layout: Layout) -> None:
     (layout.repo / "long.py").write_text("".join(f"value_{i} = {i}  # some padding text here\n" for i in range(400)))
-    time.sleep(0.2)
     # a 16,384-token model asked for 14,000 tokens of answer leaves little room for tool output
     fake_ollama.chat_script(calls(call("read_file", path="long.py")), say("ok"))
     events, _, _ = stream(server, settings={"model": "codellama:7b", "max_tokens": 14000})

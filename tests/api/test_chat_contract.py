@@ -11,7 +11,20 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Layout, ask, assert_error, call, calls, chunks, free_port, say, stream, text_of, tool_events
+from tests.conftest import (
+    Layout,
+    ask,
+    assert_error,
+    call,
+    calls,
+    chunks,
+    free_port,
+    say,
+    stream,
+    text_of,
+    tool_events,
+    wait_until,
+)
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.openai import FakeOpenAI
 
@@ -145,10 +158,10 @@ def test_round_limit(layout: Layout, live_server: Any, backend: Backend) -> None
 
 def test_server_busy(layout: Layout, live_server: Any, backend: Backend) -> None:
     server = live_server(layout.repo, **backend.settings(max_concurrent_chats=1))
-    backend.fake.chat_script([1.0, *say("slow")])
+    backend.fake.chat_script([5.0, *say("slow")])
     worker = threading.Thread(target=lambda: stream(server))
     worker.start()
-    time.sleep(0.4)
+    wait_until(lambda: backend.chat_bodies(), "the first chat reaching the model")  # it holds the slot
     assert_error(ask(server, stream=False), "server_busy")
     worker.join()
 

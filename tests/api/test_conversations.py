@@ -18,7 +18,8 @@ from typing import Any
 import httpx
 import pytest
 
-from assistant.conversations import MIGRATIONS, SqliteStore as ConversationStore
+from assistant.conversations import MIGRATIONS
+from assistant.conversations import SqliteStore as ConversationStore
 from tests.conftest import Layout, assert_error, call, calls, free_port, read, say, text_of, wait_ready
 from tests.fakes.ollama import FakeOllama
 

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import MODEL, Layout, assert_error, say
+from tests.conftest import MODEL, Layout, assert_error, say, wait_until
 from tests.fakes.ollama import FakeOllama
 from tests.sse import read
 
@@ -156,7 +156,7 @@ def test_disconnects_leave_no_pending_tasks_and_no_tracebacks(layout: Layout, li
                 for number, _ in enumerate(response.iter_lines()):
                     if number > 3:
                         break
-    time.sleep(0.5)
+    wait_until(lambda: _services(server).active_chats == 0, "every chat ending")
     gc.collect()
     assert not [r for r in caplog.records if "Task was destroyed" in r.getMessage()]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

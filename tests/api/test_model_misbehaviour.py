@@ -44,12 +44,12 @@ def test_a_line_without_end_is_capped(server: Any, fake_ollama: FakeOllama) -> N
 def test_a_drip_of_bytes_ends_at_the_answer_deadline(server: Any, fake_ollama: FakeOllama) -> None:
     drip: list[Any] = []
     for byte in b'{"message": {"role": "assistant", "content": "hello"}}':
-        drip += [bytes([byte]), 0.4]
+        drip += [bytes([byte]), 1.0]  # about a minute in all
     fake_ollama.chat_script(drip)
     started = time.monotonic()
     events, _, _ = stream(server)
     assert _error(events)["code"] == "ollama_timeout"
-    assert time.monotonic() - started < 6  # answer_timeout=2, though no 8 s gap ever came
+    assert time.monotonic() - started < 20  # answer_timeout=2, though no gap between bytes was long
 
 
 def test_an_endless_stream_of_chunks_ends_at_the_answer_deadline(server: Any, fake_ollama: FakeOllama) -> None:
@@ -63,7 +63,7 @@ def test_an_endless_stream_of_chunks_ends_at_the_answer_deadline(server: Any, fa
     events, _, _ = stream(server)
     assert _error(events)["code"] == "ollama_timeout"
     assert text_of(events).startswith("more more")
-    assert time.monotonic() - started < 6
+    assert time.monotonic() - started < 20  # answer_timeout=2; the stream itself never ends
 
 
 def test_a_flood_of_content_is_cut_at_the_answer_cap(layout: Layout, live_server: Any, fake_ollama: FakeOllama) -> None:

@@ -60,7 +60,7 @@ def test_hung_server_gives_ollama_timeout_not_a_hang(layout: Layout, client_for:
     assert_error(client.get("/api/v1/models"), "ollama_timeout")
     health = client.get("/api/v1/health").json()["data"]
     assert health["status"] == "degraded" and "did not answer in time" in health["services"]["ollama"]["error"]
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 30  # about 1 s of timeouts: not a hang
 
 
 def test_ollama_appearing_after_start_is_picked_up(layout: Layout, client_for: Any, fake_ollama: FakeOllama) -> None:

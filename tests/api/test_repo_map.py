@@ -66,8 +66,7 @@ def test_the_map_changes_with_the_question(mapped: Any) -> None:
 
 def test_the_map_is_current_after_an_edit(mapped: Any, layout: Layout) -> None:
     before = get_map(mapped, tokens=400)["map"]
-    (layout.repo / "web" / "auth.py").write_text("def verify_token(token):\n    return True\n")
-    time.sleep(0.1)
+    (layout.repo / "web" / "auth.py").write_text("def verify_token(token):\n    return True\n")  # seen at once
     after = get_map(mapped, tokens=400)["map"]
     assert "check_password" in before and "check_password" not in after and "verify_token" in after
 

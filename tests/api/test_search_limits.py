@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from assistant.index import IndexManager, RepoIndex, search_index
 from assistant.tools import ToolContext, run_tool

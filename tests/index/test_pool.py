@@ -151,7 +151,7 @@ def test_closing_during_a_build_stops_the_parser_processes_and_keeps_the_progres
         wait_for_parser()
         started = time.monotonic()
         index.close()
-        assert time.monotonic() - started < 5
+        assert time.monotonic() - started < 20  # a fraction of a second: not a wait for the build
         assert index.state == "building" and not index.ready.is_set()
         assert parser_processes() == []  # killed and reaped, not left running
         assert not [t for t in threading.enumerate() if t.name.startswith("parser-")]

@@ -69,7 +69,7 @@ def ready(page: Page) -> None:
     page.wait_for_selector("body[data-ready=true]", timeout=15_000)
 
 
-def until(condition: Any, seconds: float = 5.0) -> None:
+def until(condition: Any, seconds: float = 30.0) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
         assert time.monotonic() < deadline, "the page did not get there in time"
@@ -268,7 +268,7 @@ def test_remote_markdown_image_is_never_requested(layout: Layout, live_server: A
     ready(page)
     send(page, "show me")
     page.wait_for_selector(".message.assistant:not(.streaming)", timeout=10_000)
-    time.sleep(0.3)
+    page.wait_for_load_state("networkidle")
     assert not [url for url in requests if "evil.example" in url]
     assert page.locator(".message.assistant img").count() == 0
     assert "image not loaded" in page.locator(".message.assistant").inner_text()
