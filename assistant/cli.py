@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant import __version__
 from assistant.settings import Settings, SettingsError, check_bind, load_settings, warn_about_local_config
-from assistant.types import SEARCH_MODES
+from assistant.types import SEARCH_MODES, Message
 from sandbox import SandboxError
 
 if TYPE_CHECKING:
@@ -264,17 +264,19 @@ def _search(settings: Settings, args: argparse.Namespace) -> int:
 
 def _ask(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
+    return asyncio.run(_ask_async(settings, args))
+
+
+async def _ask_async(settings: Settings, args: argparse.Namespace) -> int:
     import json
 
-    return asyncio.run(_ask_async(settings, args, json))
-
-
-async def _ask_async(settings: Settings, args: argparse.Namespace, json: Any) -> int:
     if settings.log_level == "info":  # the terminal shows this command's own trace, not the log
         logging.getLogger().setLevel(logging.WARNING)
-    from assistant import agent
+    from assistant.chat import events as ev
+    from assistant.chat import loop
+    from assistant.chat.prompting import resolve_model
+    from assistant.chat.turn import ChatOptions, chat_input
     from assistant.errors import AssistantError
-    from assistant.prompting import resolve_model
     from assistant.services import Services
 
     try:
@@ -292,41 +294,32 @@ async def _ask_async(settings: Settings, args: argparse.Namespace, json: Any) ->
             # no model server: the ranked search results for the question, said to be that
             import asyncio
 
-            from assistant import search_answer
+            from assistant.chat import fallback
 
             await asyncio.to_thread(services.indexes.build, services.roots.default)
             print(f"[no model server answered; search results on {services.roots.default}]", file=sys.stderr)
-            async for event in search_answer.answer(
-                services.indexes, services.roots.default, args.question, exc.message
-            ):
-                if isinstance(event, agent.ContentDelta):
+            async for event in fallback.answer(services.indexes, services.roots.default, args.question, exc.message):
+                if isinstance(event, ev.ContentDelta):
                     print(event.text, flush=True)
             return 0
-        chat = agent.ChatInput(
-            messages=[{"role": "user", "content": args.question}],
-            model=info,
-            repo_path=services.roots.default,
-            max_rounds=settings.max_rounds,
-            map_tokens=settings.map_tokens,
-            temperature=args.temperature if args.temperature is not None else agent.DEFAULT_TEMPERATURE,
-            max_tokens=args.max_tokens if args.max_tokens is not None else agent.DEFAULT_MAX_TOKENS,
-            tool_mode=args.tool_mode,
-        )
+        options = ChatOptions(temperature=args.temperature, max_tokens=args.max_tokens, tool_mode=args.tool_mode)
+        question: list[Message] = [{"role": "user", "content": args.question}]
+        chat = chat_input(settings, info, services.roots.default, question, options)
         print(f"[{info.name} on {services.roots.default}]", file=sys.stderr)
-        async for event in agent.run(services, chat):
-            if isinstance(event, agent.ContentDelta):
+        async for event in loop.run(services, chat):
+            if isinstance(event, ev.ContentDelta):
                 print(event.text, end="", flush=True)
-            elif isinstance(event, agent.ToolStarted):
+            elif isinstance(event, ev.ToolStarted):
                 print(
                     f"\n→ {event.name} {json.dumps(event.arguments, ensure_ascii=False)}", file=sys.stderr, flush=True
                 )
-            elif isinstance(event, agent.ToolFinished):
+            elif isinstance(event, ev.ToolFinished):
                 mark = "✓" if event.status == "completed" else "✗"
                 print(f"  {mark} {event.summary} ({event.duration_ms} ms)", file=sys.stderr, flush=True)
-            elif isinstance(event, agent.Failed):
+            elif isinstance(event, ev.Failed):
                 print(f"\nrepo-assistant: {event.message} ({event.code})", file=sys.stderr)
                 return 1
-            elif isinstance(event, agent.Done):
+            elif isinstance(event, ev.Done):
                 print(flush=True)
                 print(f"[{event.usage.total_tokens} tokens]", file=sys.stderr)
         return 0

@@ -49,7 +49,7 @@ class ScriptedBackend(ModelBackend):
 
 @dataclass
 class ScriptedServices:
-    """What ``agent.run`` needs (``ChatServices``), around a scripted backend."""
+    """What ``loop.run`` needs (``ChatServices``), around a scripted backend."""
 
     roots: Roots
     indexes: IndexManager

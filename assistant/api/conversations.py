@@ -12,7 +12,7 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from assistant.citations import Verifier
+from assistant.chat.citations import Verifier
 from assistant.conversations import (
     MAX_IMPORT_BYTES,
     MAX_IMPORT_MESSAGES,

@@ -19,8 +19,11 @@ from litestar import Request, Response, get, post
 from litestar.params import JSONBody
 from litestar.response import Stream
 
-from assistant import agent
-from assistant.backends import ChatRequest, ModelInfo, ToolCallRequest
+from assistant.backends import ChatRequest, ToolCallRequest
+from assistant.chat import events as ev
+from assistant.chat import loop
+from assistant.chat.loop import ChatInput
+from assistant.chat.turn import ChatOptions, chat_input
 from assistant.errors import AssistantError
 from assistant.services import Services, services
 from assistant.types import Message, Role
@@ -206,16 +209,13 @@ async def v1_chat(request: Request[Any, Any, Any], data: JSONBody[OpenAIChatBody
     try:
         info = await chat_model(svc, data.model, "model")
         include_usage = bool((data.stream_options or {}).get("include_usage"))
-        max_tokens = data.max_completion_tokens or data.max_tokens or agent.DEFAULT_MAX_TOKENS
-        temperature = agent.DEFAULT_TEMPERATURE if data.temperature is None else data.temperature
+        options = ChatOptions(
+            temperature=data.temperature, max_tokens=data.max_completion_tokens or data.max_tokens, seed=data.seed
+        )
+        chat = chat_input(svc.settings, info, repo_path, messages, options)
         if data.tools:
-            source = _client_tools(svc, data, info, messages, temperature, max_tokens)
+            source = _client_tools(svc, chat, data.tools)
         else:
-            chat = agent.ChatInput(
-                messages=messages, model=info, repo_path=repo_path, max_rounds=svc.settings.max_rounds,
-                map_tokens=svc.settings.map_tokens,
-                temperature=temperature, max_tokens=max_tokens, seed=data.seed,
-            )  # fmt: skip
             source = _our_tools(svc, chat, request.scope["state"]["request_id"])
     except BaseException:
         svc.release_chat()
@@ -276,12 +276,12 @@ async def _stream(
     yield b"data: [DONE]\n\n"
 
 
-async def _our_tools(svc: Services, chat: agent.ChatInput, request_id: str) -> AsyncIterator[tuple[str, Any]]:
+async def _our_tools(svc: Services, chat: ChatInput, request_id: str) -> AsyncIterator[tuple[str, Any]]:
     """Our agent loop; tool calls are logged, not sent."""
-    async for event in agent.run(svc, chat):
-        if isinstance(event, agent.ContentDelta):
+    async for event in loop.run(svc, chat):
+        if isinstance(event, ev.ContentDelta):
             yield "content", event.text
-        elif isinstance(event, agent.ToolFinished):
+        elif isinstance(event, ev.ToolFinished):
             log.info(
                 "tool %s %s %s: %s (%d ms)",
                 event.name,
@@ -290,32 +290,25 @@ async def _our_tools(svc: Services, chat: agent.ChatInput, request_id: str) -> A
                 event.summary,
                 event.duration_ms,
             )
-        elif isinstance(event, agent.Failed):
+        elif isinstance(event, ev.Failed):
             log_failure(request_id, event.code, event.message)
             raise AssistantError(event.code, event.message)
-        elif isinstance(event, agent.Done):
+        elif isinstance(event, ev.Done):
             yield "done", (event.finish_reason, event.usage.to_dict(), None)
 
 
-async def _client_tools(
-    svc: Services,
-    data: OpenAIChatBody,
-    info: ModelInfo,
-    messages: list[Message],
-    temperature: float,
-    max_tokens: int,
-) -> AsyncIterator[tuple[str, Any]]:
+async def _client_tools(svc: Services, chat: ChatInput, tools: list[dict[str, Any]]) -> AsyncIterator[tuple[str, Any]]:
     """One round with the client's tools; the model's calls go back to the client."""
     request = ChatRequest(
-        model=info.name,
-        messages=messages,
-        tools=data.tools,
-        temperature=temperature,
-        max_tokens=max_tokens,
-        seed=data.seed,
+        model=chat.model.name,
+        messages=chat.messages,
+        tools=tools,
+        temperature=chat.temperature,
+        max_tokens=chat.max_tokens,
+        seed=chat.seed,
     )
     calls: list[ToolCallRequest] = []
-    usage = agent.Usage()
+    usage = ev.Usage()
     finish = "stop"
     async for chunk in svc.backend.answer(request):
         calls.extend(chunk.tool_calls)

@@ -8,9 +8,9 @@ from litestar import Request, Response, get
 from litestar.params import QueryParameter
 
 from assistant import workers
+from assistant.chat.prompting import choose_variant, model_supports_tools, system_prompt
 from assistant.errors import AssistantError
 from assistant.index import MAX_QUERY_BYTES
-from assistant.prompting import choose_variant, model_supports_tools, system_prompt
 from assistant.services import services
 
 from .envelope import ok, sandbox_params

@@ -15,9 +15,8 @@ from typing import Any
 import anyio
 from litestar.response import Stream
 
-from assistant import agent
+from assistant.chat import events as ev
 from assistant.errors import AssistantError
-from sandbox import cut_utf8
 
 from .envelope import CLIENT_GONE, encode
 
@@ -159,12 +158,12 @@ class ChatStream(ChunkWriter):
         super().__init__(model)
         self.request_id = request_id
 
-    def frames(self, event: agent.Event) -> list[bytes]:
-        if isinstance(event, agent.ContentDelta):
+    def frames(self, event: ev.Event) -> list[bytes]:
+        if isinstance(event, ev.ContentDelta):
             return [self.chunk({"content": event.text})]
-        if isinstance(event, (agent.ToolStarted, agent.ToolFinished)):
+        if isinstance(event, (ev.ToolStarted, ev.ToolFinished)):
             return [sse(tool_event(event))]
-        if isinstance(event, agent.Done):
+        if isinstance(event, ev.Done):
             out = [] if self.role_sent else [self.chunk({})]
             out.append(self.chunk({}, event.finish_reason))
             done: dict[str, Any] = {"type": "done", "usage": event.usage.to_dict()}
@@ -173,10 +172,16 @@ class ChatStream(ChunkWriter):
             done.update(event.extra)
             out.append(sse(done))
             return out
+        if isinstance(event, ev.Status):
+            status: dict[str, Any] = {"type": "status", "state": event.state, "round": event.round}
+            if event.tool is not None:
+                status["tool"] = event.tool
+            status["timestamp"] = event.timestamp
+            return [sse(status)]
         log_failure(self.request_id, event.code, event.message)
         return [error_event(event.code, event.message)]
 
-    def render(self, events: AsyncIterator[agent.Event]) -> AsyncIterator[bytes]:
+    def render(self, events: AsyncIterator[ev.Event]) -> AsyncIterator[bytes]:
         async def frames() -> AsyncIterator[bytes]:
             async for event in events:
                 for frame in self.frames(event):
@@ -206,24 +211,13 @@ async def finished(frames: AsyncIterator[bytes], source: Any) -> AsyncIterator[b
     yield DONE
 
 
-EVENT_RESULT_BYTES = 8192  # a tool result in the stream's tool_call events (the model got it whole)
-
-
-def cut_bytes(text: str, limit: int) -> tuple[str, bool]:
-    """``text`` cut to at most ``limit`` UTF-8 bytes on a character boundary, and whether it was."""
-    raw = text.encode("utf-8")
-    if len(raw) <= limit:
-        return text, False
-    return cut_utf8(raw[:limit]).decode("utf-8"), True
-
-
-def tool_event(event: agent.ToolStarted | agent.ToolFinished) -> dict[str, Any]:
+def tool_event(event: ev.ToolStarted | ev.ToolFinished) -> dict[str, Any]:
     """A ``tool_call`` event; a finished call carries its result as the model saw it (cut at 8 KB)."""
     out: dict[str, Any] = {"type": "tool_call", "id": event.id, "name": event.name}
-    if isinstance(event, agent.ToolStarted):
+    if isinstance(event, ev.ToolStarted):
         out.update(status="started", arguments=event.arguments, timestamp=event.timestamp)
         return out
-    content, cut = cut_bytes(event.content, EVENT_RESULT_BYTES)
+    content, cut = ev.cut_bytes(event.content, ev.SHOWN_RESULT_BYTES)
     out.update(
         status=event.status,
         arguments=event.arguments,

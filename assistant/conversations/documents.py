@@ -36,7 +36,7 @@ Count = Annotated[int, Meta(ge=0)]
 Finish = Literal["stop", "length", "cancelled", "error", "interrupted"]
 
 
-class ToolOutput(Struct):
+class ShownResult(Struct):
     """A tool's result as the model received it (cut at 8 KB in the stored trace)."""
 
     content: Annotated[str, Meta(max_length=MAX_RESULT)]
@@ -48,8 +48,18 @@ class ErrorInfo(Struct):
     message: Annotated[str, Meta(max_length=4096)]
 
 
+class Source(Struct):
+    """A file and the lines a ``read_file`` call read for an answer."""
+
+    path: str
+    line: int
+    end_line: int
+    label: str
+
+
 class TraceEntry(Struct, kw_only=True, omit_defaults=True):
-    """One tool call of an answer, as the trace panel shows it."""
+    """One tool call of an answer, as the trace panel shows it (an answer stored before this
+    server kept one entry a call may hold a ``started`` entry before each)."""
 
     type: Literal["tool_call"] = "tool_call"
     id: Id
@@ -59,8 +69,9 @@ class TraceEntry(Struct, kw_only=True, omit_defaults=True):
     timestamp: Annotated[str, Meta(max_length=64)] | None = None
     duration_ms: Count | None = None
     summary: Annotated[str, Meta(max_length=4096)] | None = None
-    result: ToolOutput | None = None
+    result: ShownResult | None = None
     error: ErrorInfo | None = None
+    source: Source | None = None  # the lines a completed read_file read
 
 
 class Usage(Struct):
@@ -84,15 +95,6 @@ class Citation(Struct):
     verified: bool
 
 
-class Source(Struct):
-    """A file and the lines a ``read_file`` call read for an answer."""
-
-    path: str
-    line: int
-    end_line: int
-    label: str
-
-
 class AnswerFields(Struct, kw_only=True, omit_defaults=True):
     """What an answer keeps beside its text (a question keeps none of it). ``UNSET`` fields are
     left out of every response; ``model`` is ``null`` for an answer made from search."""
@@ -105,6 +107,7 @@ class AnswerFields(Struct, kw_only=True, omit_defaults=True):
     citations: Annotated[list[Citation], Meta(max_length=MAX_CITATIONS)] | UnsetType = UNSET
     sources: Annotated[list[Source], Meta(max_length=MAX_TRACE)] | UnsetType = UNSET
     error: ErrorInfo | UnsetType | None = UNSET
+    rounds_exhausted: bool | UnsetType = UNSET  # the model ran out of tool rounds
 
 
 FIELD_NAMES = AnswerFields.__struct_fields__

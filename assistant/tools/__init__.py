@@ -4,6 +4,7 @@ from . import list_files, read_file, search_files  # noqa: F401  (registration)
 from .registry import (
     DEFAULT_BUDGET,
     TOOLS,
+    Lines,
     Tool,
     ToolContext,
     ToolFailure,
@@ -18,6 +19,7 @@ from .registry import (
 __all__ = [
     "DEFAULT_BUDGET",
     "TOOLS",
+    "Lines",
     "Tool",
     "ToolContext",
     "ToolFailure",

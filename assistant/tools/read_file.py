@@ -6,7 +6,7 @@ from typing import Any
 
 from sandbox import MAX_READ_BYTES, Ignored, NotAFile
 
-from .registry import Tool, ToolContext, ToolFailure, ToolOutput, fit, register
+from .registry import Lines, Tool, ToolContext, ToolFailure, ToolOutput, fit, register
 
 DEFAULT_LINES = 400
 MAX_LINE_CHARS = 2000
@@ -76,7 +76,7 @@ def read_file(ctx: ToolContext, args: dict[str, Any], budget: int) -> ToolOutput
         body += f"\n[showing lines {start}-{last} of {total:,}; call read_file with start_line={last + 1} to read more]"
         cut = True
     summary = f"read lines {start}-{last} of {shown}" if total else f"{shown} is empty"
-    return ToolOutput(body, cut or data.truncated, summary)
+    return ToolOutput(body, cut or data.truncated, summary, Lines(shown, start, last) if total else None)
 
 
 register(

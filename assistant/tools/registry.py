@@ -39,12 +39,23 @@ class ToolContext:
 
 
 @dataclass(frozen=True)
+class Lines:
+    """The lines of a file a tool read: where an answer's sources come from."""
+
+    path: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
 class ToolOutput:
-    """The text the model receives (bounded), whether it was cut, and a one-line summary."""
+    """The text the model receives (bounded), whether it was cut, a one-line summary, and the
+    lines of a file it read (``read_file``)."""
 
     content: str
     truncated: bool
     summary: str
+    read: Lines | None = None
 
 
 class ToolFailure(Exception):
@@ -148,6 +159,7 @@ class ToolResult:
     summary: str
     duration_ms: int
     error: dict[str, str] | None = None
+    read: Lines | None = None  # the lines a completed read_file read
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -179,7 +191,9 @@ def run_tool(ctx: ToolContext, name: str, arguments: dict[str, Any], budget: int
         return ToolResult(
             name, arguments, "failed", f"Error (internal_error): {message}", False, message, _ms(started), error
         )
-    return ToolResult(name, arguments, "completed", output.content, output.truncated, output.summary, _ms(started))
+    return ToolResult(
+        name, arguments, "completed", output.content, output.truncated, output.summary, _ms(started), read=output.read
+    )
 
 
 async def call_tool(ctx: ToolContext, name: str, arguments: dict[str, Any], budget: int = DEFAULT_BUDGET) -> ToolResult:

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from assistant import agent
+from assistant.chat import events as ev
+from assistant.chat import loop
 from assistant.index import IndexManager
-from assistant.textcalls import HoldBack, parse_text_calls
+from assistant.chat.textcalls import HoldBack, parse_text_calls
 from sandbox import Roots
 from tests.conftest import Layout
 from tests.scripted import ScriptedBackend, ScriptedServices, text, tools
@@ -33,15 +34,15 @@ def services(layout: Layout, tmp_path: Path) -> Iterator[Any]:
     roots.close()
 
 
-def run(svc: ScriptedServices, question: str = "What does main return?", **options: Any) -> list[agent.Event]:
+def run(svc: ScriptedServices, question: str = "What does main return?", **options: Any) -> list[ev.Event]:
     backend = svc.backend
     assert isinstance(backend, ScriptedBackend)
-    chat = agent.ChatInput(
+    chat = loop.ChatInput(
         messages=[{"role": "user", "content": question}], model=backend.info, repo_path=svc.roots.default, max_rounds=options.pop("max_rounds", 8), **options
     )
 
-    async def collect() -> list[agent.Event]:
-        return [event async for event in agent.run(svc, chat)]
+    async def collect() -> list[ev.Event]:
+        return [event async for event in loop.run(svc, chat)]
 
     return asyncio.run(collect())
 
@@ -49,19 +50,19 @@ def run(svc: ScriptedServices, question: str = "What does main return?", **optio
 def test_a_direct_answer_streams_and_ends_with_usage(services: Any) -> None:
     svc = services(text("It returns ", "42."))
     events = run(svc)
-    assert [e.text for e in events if isinstance(e, agent.ContentDelta)] == ["It returns ", "42."]
+    assert [e.text for e in events if isinstance(e, ev.ContentDelta)] == ["It returns ", "42."]
     done = events[-1]
-    assert isinstance(done, agent.Done) and done.usage.total_tokens == 5 and not done.rounds_exhausted
+    assert isinstance(done, ev.Done) and done.usage.total_tokens == 5 and not done.rounds_exhausted
     sent = svc.backend.requests[0]
     assert sent.messages[0]["role"] == "system" and "read_file" in sent.messages[0]["content"]
-    assert sent.tools and sent.temperature == agent.DEFAULT_TEMPERATURE and sent.max_tokens == agent.DEFAULT_MAX_TOKENS
+    assert sent.tools and sent.temperature == loop.DEFAULT_TEMPERATURE and sent.max_tokens == loop.DEFAULT_MAX_TOKENS
 
 
 def test_a_tool_round_runs_the_tool_and_feeds_the_result_back(services: Any) -> None:
     svc = services(tools(("read_file", {"path": "src/main.py"})), text("42."))
     events = run(svc)
-    started, finished = [e for e in events if isinstance(e, (agent.ToolStarted, agent.ToolFinished))]
-    assert isinstance(finished, agent.ToolFinished) and finished.status == "completed" and started.id == finished.id
+    started, finished = [e for e in events if isinstance(e, (ev.ToolStarted, ev.ToolFinished))]
+    assert isinstance(finished, ev.ToolFinished) and finished.status == "completed" and started.id == finished.id
     second = svc.backend.requests[1].messages
     assert second[-2]["role"] == "assistant" and second[-2]["tool_calls"][0]["function"]["name"] == "read_file"
     assert second[-1]["role"] == "tool" and "return 42" in second[-1]["content"]
@@ -70,15 +71,15 @@ def test_a_tool_round_runs_the_tool_and_feeds_the_result_back(services: Any) -> 
 def test_a_tool_call_written_as_text_is_run_and_not_shown(services: Any) -> None:
     svc = services(text('<tool_call>{"name": "list_files", "arguments": {"depth": 1}}</tool_call>'), text("Done."))
     events = run(svc)
-    shown = "".join(e.text for e in events if isinstance(e, agent.ContentDelta))
+    shown = "".join(e.text for e in events if isinstance(e, ev.ContentDelta))
     assert shown == "Done."
-    assert [e.name for e in events if isinstance(e, agent.ToolFinished)] == ["list_files"]
+    assert [e.name for e in events if isinstance(e, ev.ToolFinished)] == ["list_files"]
 
 
 def test_the_round_limit_then_a_round_without_tools(services: Any) -> None:
     svc = services(tools(("list_files", {})), tools(("list_files", {"depth": 2})), text("Final."))
     events = run(svc, max_rounds=2)
-    assert isinstance(events[-1], agent.Done) and events[-1].rounds_exhausted
+    assert isinstance(events[-1], ev.Done) and events[-1].rounds_exhausted
     assert [bool(r.tools) for r in svc.backend.requests] == [True, True, False]
 
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from assistant import agent, workers
+from assistant import workers
 from assistant.index import IndexManager, QueryError
+
+from .events import ContentDelta, Done, Event, Usage
 
 RESULTS = 8
 PREVIEW_LINES = 6
@@ -48,8 +50,8 @@ def render(indexes: IndexManager, repo_path: str, question: str, reason: str) ->
     return "\n".join(lines)
 
 
-async def answer(indexes: IndexManager, repo_path: str, question: str, reason: str) -> AsyncIterator[agent.Event]:
+async def answer(indexes: IndexManager, repo_path: str, question: str, reason: str) -> AsyncIterator[Event]:
     """The search answer as chat events."""
     text = await workers.run_in(workers.QUICK, render, indexes, repo_path, question, reason)
-    yield agent.ContentDelta(text)
-    yield agent.Done("stop", agent.Usage())
+    yield ContentDelta(text)
+    yield Done("stop", Usage())

@@ -1,10 +1,9 @@
 """The tool loop, knowing no HTTP: messages in, an async stream of events out.
 
 ``run`` takes a validated chat (``ChatInput``, its model resolved) and what it works with
-(``ChatServices``), and yields events (``ContentDelta``, ``ToolStarted``, ``ToolFinished``,
-``Done``, ``Failed``); ``api/sse.py`` turns them into SSE frames and the non-streaming handlers
-fold them into one result. What the model is told (the system prompt, the variant, the model)
-is ``prompting``'s.
+(``ChatServices``), and yields events (``events``); ``api/sse.py`` turns them into SSE frames
+and the non-streaming handlers fold them into one result. What the model is told (the system
+prompt, the variant, the model) is ``prompting``'s.
 """
 
 from __future__ import annotations
@@ -13,18 +12,20 @@ import json
 import re
 import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from assistant import workers
 from assistant.backends import ChatRequest, ModelBackend, ModelInfo, ToolCallRequest
 from assistant.errors import AssistantError, BackendError, timestamp
 from assistant.index import IndexManager
-from assistant.prompting import choose_variant, system_prompt
-from assistant.textcalls import HoldBack, parse_text_calls
 from assistant.tools import DEFAULT_BUDGET, TOOLS, ToolContext, ToolResult, call_tool, get_tool, validate_arguments
-from assistant.types import FinishReason, Message, ToolStatus
+from assistant.types import FinishReason, Message
 from sandbox import Roots
+
+from .events import ContentDelta, Done, Event, Failed, ToolFinished, ToolStarted, Usage
+from .prompting import choose_variant, system_prompt
+from .textcalls import HoldBack, parse_text_calls
 
 DEFAULT_TEMPERATURE = 0.7
 DEFAULT_MAX_TOKENS = 2048
@@ -49,95 +50,6 @@ MANUAL_TRIGGERS = re.compile(r"\b(read_file|search_files|list_files|use tools?)\
 _READ_HEADER = re.compile(r"^(\S+) \([\d,]+\+? lines")
 MAX_CALLS_PER_ROUND = 16  # a model asking for hundreds of calls at once gets the first ones run
 MAX_FAILING_CALLS = 3  # failed or repeated calls in a row: the model is stuck, so it answers now
-
-
-@dataclass
-class Usage:
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-    def to_dict(self) -> dict[str, int]:
-        return {
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "total_tokens": self.total_tokens,
-        }
-
-
-@dataclass(frozen=True)
-class ContentDelta:
-    text: str
-
-
-@dataclass(frozen=True)
-class ToolStarted:
-    id: str
-    name: str
-    arguments: dict[str, Any]
-    timestamp: str
-
-
-@dataclass(frozen=True)
-class ToolFinished:
-    """A call's outcome: its ``ToolResult`` (with the arguments as the model sent them)."""
-
-    id: str
-    result: ToolResult
-    timestamp: str
-    repeated: bool = False  # answered from an identical earlier call
-
-    @property
-    def name(self) -> str:
-        return self.result.name
-
-    @property
-    def arguments(self) -> dict[str, Any]:
-        return self.result.arguments
-
-    @property
-    def status(self) -> ToolStatus:
-        return self.result.status
-
-    @property
-    def duration_ms(self) -> int:
-        return self.result.duration_ms
-
-    @property
-    def summary(self) -> str:
-        return self.result.summary
-
-    @property
-    def content(self) -> str:
-        return self.result.content
-
-    @property
-    def truncated(self) -> bool:
-        return self.result.truncated
-
-    @property
-    def error(self) -> dict[str, str] | None:
-        return self.result.error
-
-
-@dataclass(frozen=True)
-class Done:
-    finish_reason: FinishReason
-    usage: Usage
-    rounds_exhausted: bool = False  # stopped by the round limit (or stuck), not done on its own
-    extra: dict[str, Any] = field(default_factory=dict)  # added to the done event (citations, ids)
-
-
-@dataclass(frozen=True)
-class Failed:
-    code: str
-    message: str
-
-
-Event = ContentDelta | ToolStarted | ToolFinished | Done | Failed
 
 
 @dataclass

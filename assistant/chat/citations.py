@@ -11,13 +11,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from assistant.conversations import Source, TraceEntry
 from assistant.index import IndexManager
 
 # a path (with a `/` or an extension) then :line or :line-line; not inside a URL or a longer word
 CITATION = re.compile(
     r"(?<![\w/.:-])((?:[\w.-]+/)*[\w.-]*[\w-]\.[\w]+|(?:[\w.-]+/)+[\w.-]+):(\d{1,7})(?:[-\u2013](\d{1,7}))?\b"
 )
-_READ = re.compile(r"^read lines (\d+)-(\d+) of (.+)$")
 MAX_CITATIONS = 200
 
 
@@ -63,17 +63,11 @@ def find_citations(text: str, indexes: IndexManager, repo_path: str) -> list[dic
     return list(found.values())
 
 
-def sources_of(tool_events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The files and line ranges the tools read for an answer (completed ``read_file`` calls)."""
-    seen: dict[tuple[str, int, int], dict[str, Any]] = {}
-    for event in tool_events:
-        if event.get("name") != "read_file" or event.get("status") != "completed":
-            continue
-        match = _READ.match(str(event.get("summary") or ""))
-        if match is None:
-            continue
-        start, end, path = int(match.group(1)), int(match.group(2)), match.group(3)
-        key = (path, start, end)
-        if key not in seen:
-            seen[key] = {"path": path, "line": start, "end_line": end, "label": f"{path}:{start}-{end}"}
+def sources_of(trace: list[TraceEntry]) -> list[Source]:
+    """The files and line ranges the tools read for an answer (completed ``read_file`` calls),
+    each once, in the order they were read."""
+    seen: dict[tuple[str, int, int], Source] = {}
+    for entry in trace:
+        if entry.source is not None:
+            seen.setdefault((entry.source.path, entry.source.line, entry.source.end_line), entry.source)
     return list(seen.values())
