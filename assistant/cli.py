@@ -264,6 +264,7 @@ def _search(settings: Settings, args: argparse.Namespace) -> int:
 
 def _ask(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
+
     return asyncio.run(_ask_async(settings, args))
 
 

@@ -99,7 +99,7 @@ def options_of(body: ChatBody) -> ChatOptions:
 async def chat_model(svc: Services, name: str | None, param: str) -> ModelInfo:
     """The chat's model; a missing one is named by ``param``, the client's spelling."""
     try:
-        return await resolve_model(svc.backend, name, svc.settings.model)
+        return await resolve_model(svc.backend, name, svc.settings.model, svc.settings.first_token_timeout)
     except BackendError as exc:
         exc.param = param if exc.code == "ollama_model_not_found" else None
         raise

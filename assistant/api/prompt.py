@@ -8,7 +8,7 @@ from litestar import Request, Response, get
 from litestar.params import QueryParameter
 
 from assistant import workers
-from assistant.chat.prompting import choose_variant, model_supports_tools, system_prompt
+from assistant.chat.prompting import choose_variant, chosen_model, model_supports_tools, system_prompt
 from assistant.errors import AssistantError
 from assistant.index import MAX_QUERY_BYTES
 from assistant.services import services
@@ -29,7 +29,7 @@ async def get_prompt(
     if tool_mode not in ("auto", "manual"):
         raise AssistantError("invalid_parameter", "`tool_mode` must be 'auto' or 'manual'", param="tool_mode")
     svc = services(request)
-    chosen = model or svc.settings.model
+    chosen = await chosen_model(svc.backend, model, svc.settings.model)
     variant = choose_variant(tool_mode, await model_supports_tools(svc.backend, chosen))
     with sandbox_params(repo="repo_path"), svc.roots.open_repo(repo_path) as repo:
         text = await workers.run_in(

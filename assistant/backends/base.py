@@ -274,6 +274,7 @@ class ModelBackend(abc.ABC):
         self.timeouts = timeouts or Timeouts()
         self.connections = connections
         self.reach = Reachability()
+        self.resolved: dict[str, ModelInfo] = {}  # what the server last said of a model a chat asked for
 
     @abc.abstractmethod
     async def list_models(self) -> list[ModelInfo]:

@@ -134,6 +134,7 @@ class OllamaBackend(ModelBackend):
         with self._errors(model):
             await self._control.delete(model)
         self._show_cache = {k: v for k, v in self._show_cache.items() if k[0] != model}
+        self.resolved = {k: v for k, v in self.resolved.items() if v.name != model}
 
     async def chat(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         options: dict[str, Any] = {"temperature": request.temperature, "num_predict": request.max_tokens}

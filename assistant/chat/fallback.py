@@ -54,4 +54,4 @@ async def answer(indexes: IndexManager, repo_path: str, question: str, reason: s
     """The search answer as chat events."""
     text = await workers.run_in(workers.QUICK, render, indexes, repo_path, question, reason)
     yield ContentDelta(text)
-    yield Done("stop", Usage())
+    yield Done("stop", Usage(), extra={"from_search": True})

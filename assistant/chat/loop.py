@@ -23,7 +23,8 @@ from assistant.tools import DEFAULT_BUDGET, TOOLS, ToolContext, ToolResult, call
 from assistant.types import FinishReason, Message
 from sandbox import Roots
 
-from .events import ContentDelta, Done, Event, Failed, ToolFinished, ToolStarted, Usage
+from . import fallback
+from .events import ContentDelta, Done, Event, Failed, Status, ToolFinished, ToolStarted, Usage
 from .prompting import choose_variant, system_prompt
 from .textcalls import HoldBack, parse_text_calls
 
@@ -160,8 +161,19 @@ async def run(services: ChatServices, chat: ChatInput) -> AsyncIterator[Event]:
                 seed=chat.seed,
             )
             result = _Round()
-            async for event in _model_round(services.backend, request, result, usage, with_tools):
+            yield Status("waiting_for_model", rounds + 1, timestamp())
+            async for event in _model_round(services.backend, request, result, usage, with_tools, rounds + 1):
                 yield event
+            if final and result.calls:
+                # the last round offered no tools, and the model still only asked for them (small
+                # models do): it gave no answer. The question's search results stand in for one.
+                reason = "The model gave no answer: it asked for more tool calls after its last round."
+                text = await workers.run_in(
+                    workers.QUICK, fallback.render, services.indexes, chat.repo_path, question, reason
+                )
+                yield ContentDelta(text)
+                yield Done(result.finish_reason, usage, rounds_exhausted=exhausted, extra={"from_search": True})
+                return
             if not result.calls and with_tools and not result.content.strip():
                 # "no answer yet": llama.cpp's function-calling grammar forces an empty turn on a
                 # model that would answer directly. Ask once more, without tools.
@@ -176,6 +188,7 @@ async def run(services: ChatServices, chat: ChatInput) -> AsyncIterator[Event]:
             remaining_tokens = num_ctx - estimate_tokens(messages, native) - chat.max_tokens
             budget = max(1024, min(DEFAULT_BUDGET, remaining_tokens * CHARS_PER_TOKEN // max(1, len(result.calls))))
             for number, call in enumerate(result.calls, 1):
+                yield Status("running_tool", rounds + 1, timestamp(), tool=call.name)
                 async for event in _run_call(context, call, budget, answered):
                     yield event
                     if isinstance(event, ToolFinished):
@@ -195,11 +208,15 @@ async def run(services: ChatServices, chat: ChatInput) -> AsyncIterator[Event]:
 
 
 async def _model_round(
-    backend: ModelBackend, request: ChatRequest, result: _Round, usage: Usage, with_tools: bool
+    backend: ModelBackend, request: ChatRequest, result: _Round, usage: Usage, with_tools: bool, number: int
 ) -> AsyncIterator[Event]:
-    names = set(TOOLS) if with_tools else set()
-    hold = HoldBack(active=with_tools)
+    """One round, its content streamed as it comes; content that may be tool calls written as
+    text is held back to the end of the round. In the round without tools too: what is only
+    tool calls is then no answer (``result.calls`` says so, and nothing of it is shown)."""
+    schemas = {name: tool.schema for name, tool in TOOLS.items()}
+    hold = HoldBack(active=True)
     stream = backend.answer(request)
+    writing = False
     try:
         async for chunk in stream:
             if chunk.tool_calls:
@@ -208,6 +225,9 @@ async def _model_round(
                 result.content += chunk.content
                 shown = hold.feed(chunk.content)
                 if shown:
+                    if not writing:
+                        writing = True
+                        yield Status("writing", number, timestamp())
                     result.shown += shown
                     yield ContentDelta(shown)
             if chunk.done:
@@ -218,10 +238,12 @@ async def _model_round(
         await stream.aclose()  # type: ignore[attr-defined]
     held = hold.finish()
     if held:
-        written = parse_text_calls(held, names) if not result.calls else None
+        written = parse_text_calls(held, schemas) if not result.calls else None
         if written:
             result.calls.extend(written)
         elif not result.calls:
+            if not writing:
+                yield Status("writing", number, timestamp())
             result.shown += held
             yield ContentDelta(held)
 

@@ -3,6 +3,7 @@ from the registry), which variant of it a model gets, and which model answers.""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 
 import prompts
@@ -59,9 +60,33 @@ def repo_overview(repo: Repo, indexes: IndexManager) -> str:
     return "\n".join(lines)
 
 
-async def resolve_model(backend: ModelBackend, name: str | None, configured: str | None) -> ModelInfo:
+async def resolve_model(
+    backend: ModelBackend, name: str | None, configured: str | None, patience: float = 0.0
+) -> ModelInfo:
     """The model a chat will use (the named one, else the default rule over ``--model`` and the
-    installed models) with its capabilities."""
+    installed models) with its capabilities. A server that does not answer in time is busy, not
+    dead: the request is tried again for up to ``patience`` seconds (a chat waits for its first
+    token that long), and meanwhile what the server said of that model before is good enough."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + patience
+    key = name or ""
+    while True:
+        try:
+            info = await _resolve(backend, name, configured)
+        except BackendError as exc:
+            if exc.code != "ollama_timeout":
+                raise
+            known = backend.resolved.get(key)
+            if known is not None:
+                return known
+            if loop.time() >= deadline:
+                raise
+            continue
+        backend.resolved[key] = info
+        return info
+
+
+async def _resolve(backend: ModelBackend, name: str | None, configured: str | None) -> ModelInfo:
     if not name:
         name = default_model(configured, await backend.list_models())
         if not name:
@@ -69,6 +94,17 @@ async def resolve_model(backend: ModelBackend, name: str | None, configured: str
                 "ollama_model_not_found", "no model is installed; pull one first (POST /api/v1/models/pull)"
             )
     return await backend.show(name)
+
+
+async def chosen_model(backend: ModelBackend, name: str | None, configured: str | None) -> str | None:
+    """The name a chat would use (the default rule when none is given), ``None`` when no model
+    server answers or none is installed."""
+    if name:
+        return name
+    try:
+        return (await resolve_model(backend, None, configured)).name
+    except BackendError:
+        return None
 
 
 async def model_supports_tools(backend: ModelBackend, model: str | None) -> bool:

@@ -16,11 +16,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+import anyio
 import msgspec
 
 from assistant.backends import ModelInfo
@@ -118,22 +121,40 @@ class StoredTurn:
         self.conversation_id = conversation_id
         self.user_message_id = user_message_id
         self.answer_id: str | None = None
-        self._saved_at = time.monotonic()
+        self._saved = (0, 0)  # (parts, trace entries) of the answer when it was last stored
+        self._saving = asyncio.Lock()  # one save at a time: the first one makes the message
         self._released = False
 
     async def save(self, answer: Answer, fields: AnswerFields, *, streaming: bool) -> str | None:
         """Store the answer as it is now (made the first time); its id, or ``None`` when the
         store failed (the chat goes on: it is only not kept)."""
+        async with self._saving:
+            return await self._save(answer, fields, streaming)
+
+    async def keep_saving(self, answer: Answer, model: str | None, stop: asyncio.Event) -> None:
+        """Until ``stop``, store what is new of the answer every ``PROGRESS_SECONDS`` (a model may
+        say nothing for minutes after its last words; a crash then keeps them)."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), PROGRESS_SECONDS)
+            if not stop.is_set() and (len(answer.parts), len(answer.trace)) != self._saved:
+                await self.save(answer, AnswerFields(model=model), streaming=True)
+
+    async def _save(self, answer: Answer, fields: AnswerFields, streaming: bool) -> str | None:
         cid, text = self.conversation_id, answer.text
         fields.tool_events = list(answer.trace)
         fields.timings = answer.timings()
-        self._saved_at = time.monotonic()
+        self._saved = (len(answer.parts), len(answer.trace))
         try:
             if self.answer_id is None:
                 message = NewMessage(
                     role="assistant", content=text, parent_id=self.user_message_id, fields=fields, streaming=streaming
                 )
-                self.answer_id = await self.conversations.run(lambda s: s.add(cid, message), interruptible=False)
+
+                def made(store: ConversationStore) -> None:  # kept here: the caller may be cancelled meanwhile
+                    self.answer_id = store.add(cid, message)
+
+                await self.conversations.run(made, interruptible=False)
             else:
                 aid = self.answer_id
                 await self.conversations.run(
@@ -143,12 +164,6 @@ class StoredTurn:
             log.warning("the answer could not be stored in conversation %s: %s", cid, exc.message)
             return None
         return self.answer_id
-
-    def due(self, event: Event) -> bool:
-        """Whether the answer's progress should be stored after ``event``."""
-        if isinstance(event, ToolFinished):
-            return True
-        return isinstance(event, ContentDelta) and time.monotonic() - self._saved_at >= PROGRESS_SECONDS
 
     async def fail(self, error: AssistantError, model: str | None) -> None:
         """The chat failed before the model answered: the question stays, with the error."""
@@ -255,11 +270,14 @@ async def answer_events(services: loop.ChatServices, plan: Plan) -> AsyncIterato
     answer = Answer()
     turn = plan.turn
     ended = False
+    stop_saving = asyncio.Event()
+    saver = asyncio.ensure_future(turn.keep_saving(answer, plan.model, stop_saving)) if turn is not None else None
     try:
         async for event in source:
             answer.note(event)
             if isinstance(event, Done):
                 ended = True
+                stop_saving.set()
                 citations = find_citations(answer.text, services.indexes, plan.repo_path)
                 sources = sources_of(answer.trace)
                 extra = {
@@ -277,6 +295,8 @@ async def answer_events(services: loop.ChatServices, plan: Plan) -> AsyncIterato
                     )
                     if event.rounds_exhausted:
                         fields.rounds_exhausted = True
+                    if event.extra.get("from_search"):
+                        fields.from_search = True
                     if await turn.save(answer, fields, streaming=False) is not None:
                         extra.update(
                             conversation_id=turn.conversation_id,
@@ -286,15 +306,20 @@ async def answer_events(services: loop.ChatServices, plan: Plan) -> AsyncIterato
                 event = Done(event.finish_reason, event.usage, event.rounds_exhausted, {**event.extra, **extra})
             elif isinstance(event, Failed):
                 ended = True
+                stop_saving.set()
                 if turn is not None:
                     fields = AnswerFields(
                         finish_reason="error", model=plan.model, error=ErrorInfo(event.code, event.message)
                     )
                     await turn.save(answer, fields, streaming=False)
-            elif turn is not None and turn.due(event):
+            elif turn is not None and isinstance(event, ToolFinished):  # each finished call is kept at once
                 await turn.save(answer, AnswerFields(model=plan.model), streaming=True)
             yield event
     finally:
+        stop_saving.set()
+        if saver is not None:  # a save it began ends first (the answer is made once)
+            with anyio.CancelScope(shield=True):
+                await asyncio.wait({saver})
         if turn is not None:
             if not ended:
                 await turn.save(answer, AnswerFields(finish_reason="cancelled", model=plan.model), streaming=False)

@@ -67,9 +67,14 @@ class Conversations:
         future = asyncio.get_running_loop().run_in_executor(self._pool, call)
         if not interruptible:
             # shielded twice: from the server's cancel scope, and from a task cancellation that
-            # would otherwise cancel the work before a store thread took it up
+            # would otherwise cancel the work before a store thread took it up; a caller that is
+            # cancelled still waits for the work to end, so what it does next follows it
             with anyio.CancelScope(shield=True):
-                return await asyncio.shield(future)
+                try:
+                    return await asyncio.shield(future)
+                except asyncio.CancelledError:
+                    await asyncio.wait({future})
+                    raise
         try:
             return await future
         except asyncio.CancelledError:

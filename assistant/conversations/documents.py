@@ -108,6 +108,7 @@ class AnswerFields(Struct, kw_only=True, omit_defaults=True):
     sources: Annotated[list[Source], Meta(max_length=MAX_TRACE)] | UnsetType = UNSET
     error: ErrorInfo | UnsetType | None = UNSET
     rounds_exhausted: bool | UnsetType = UNSET  # the model ran out of tool rounds
+    from_search: bool | UnsetType = UNSET  # the answer is ranked search results, not a model's
 
 
 FIELD_NAMES = AnswerFields.__struct_fields__

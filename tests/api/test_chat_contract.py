@@ -65,7 +65,16 @@ def test_two_round_tool_conversation(server: Any, backend: Backend) -> None:
     backend.fake.chat_script(calls(call("search_files", query="main"), call("read_file", path="src/main.py")), say("It ", "returns 42."))
     events, _, _ = stream(server)
     kinds = [e if isinstance(e, str) else e.get("type") or e.get("object") for e in events]
-    assert kinds == ["tool_call"] * 4 + ["chat.completion.chunk"] * 3 + ["done", "[DONE]"]
+    assert [k for k in kinds if k != "status"] == ["tool_call"] * 4 + ["chat.completion.chunk"] * 3 + ["done", "[DONE]"]
+    states = [(e["state"], e["round"], e.get("tool")) for e in events if isinstance(e, dict) and e.get("type") == "status"]
+    assert states == [
+        ("waiting_for_model", 1, None),
+        ("running_tool", 1, "search_files"),
+        ("running_tool", 1, "read_file"),
+        ("waiting_for_model", 2, None),
+        ("writing", 2, None),
+    ]
+    assert kinds.index("status") == 0 and kinds[-3:] == ["chat.completion.chunk", "done", "[DONE]"]
     tools = tool_events(events)
     assert [(t["name"], t["status"]) for t in tools] == [("search_files", "started"), ("search_files", "completed"), ("read_file", "started"), ("read_file", "completed")]
     assert tools[2]["arguments"] == {"path": "src/main.py"}

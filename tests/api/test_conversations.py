@@ -20,7 +20,7 @@ import pytest
 
 from assistant.conversations import MIGRATIONS
 from assistant.conversations import SqliteStore as ConversationStore
-from tests.conftest import Layout, assert_error, call, calls, free_port, read, say, text_of, wait_ready
+from tests.conftest import Layout, assert_error, call, calls, free_port, read, say, text_of, wait_ready, wait_until
 from tests.fakes.ollama import FakeOllama
 
 MODEL = "qwen2.5-coder:7b"
@@ -332,7 +332,11 @@ def test_migrating_an_older_database_keeps_everything(tmp_path: Path) -> None:
         store.close()
 
 
-def test_a_server_killed_mid_answer_loses_at_most_that_answer(layout: Layout, fake_ollama: FakeOllama, tmp_path: Path) -> None:
+def test_a_server_killed_mid_answer_keeps_its_progress_and_takes_the_next_question(
+    layout: Layout, fake_ollama: FakeOllama, tmp_path: Path
+) -> None:
+    """kill -9 while an answer streams: after a restart the question, the answer's text so far and
+    the tool calls it ran are there, marked interrupted, and a new question is taken."""
     port = free_port()
     args = [
         sys.executable, "-m", "assistant", "serve", "--repo", str(layout.repo), "--port", str(port),
@@ -360,14 +364,25 @@ def test_a_server_killed_mid_answer_loses_at_most_that_answer(layout: Layout, fa
     proc = start()
     try:
         conversation = data(api(Server, "POST", "/conversations", json={}))["id"]
-        fake_ollama.chat_script(say("first answer"), [{"message": {"role": "assistant", "content": "half "}}, 2.0, *say("never")])
+        fake_ollama.chat_script(
+            say("first answer"),
+            calls(call("read_file", path="src/main.py")),
+            [{"message": {"role": "assistant", "content": "half an answer"}}, 60.0, *say("never")],
+        )
         ask(Server, conversation, "first question")
         body = {"conversation_id": conversation, "messages": [{"role": "user", "content": "second"}], "settings": {"model": MODEL}}
         with httpx.stream("POST", f"{Server.url}/api/v1/chat/completions", json=body, timeout=30) as response:
-            for line in response.iter_lines():
-                if "half" in line:
-                    os.kill(proc.pid, signal.SIGKILL)
+            lines = response.iter_lines()
+            for line in lines:
+                if "half an answer" in line:
                     break
+
+            def kept() -> bool:  # stored within a few seconds, while the model is silent
+                shown = data(api(Server, "GET", f"/conversations/{conversation}"))["messages"]
+                return len(shown) == 4 and shown[3]["content"] == "half an answer"
+
+            wait_until(kept, "the answer's text so far being stored")
+            os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
     finally:
         if proc.poll() is None:
@@ -376,8 +391,15 @@ def test_a_server_killed_mid_answer_loses_at_most_that_answer(layout: Layout, fa
     proc = start()
     try:
         messages = data(api(Server, "GET", f"/conversations/{conversation}"))["messages"]
-        assert [m["content"] for m in messages[:2]] == ["first question", "first answer"]
-        assert [m["content"] for m in messages[2:]] in ([], ["second"])  # the question was stored before the model was asked
+        assert [m["content"] for m in messages] == ["first question", "first answer", "second", "half an answer"]
+        interrupted = messages[3]
+        assert interrupted["finish_reason"] == "interrupted"
+        assert [(e["name"], e["status"]) for e in interrupted["tool_events"]] == [("read_file", "completed")]
+        fake_ollama.chat_script(say("third answer"))
+        done = ask(Server, conversation, "a third question")  # under the interrupted answer
+        after = data(api(Server, "GET", f"/conversations/{conversation}"))["messages"]
+        assert [m["content"] for m in after[-2:]] == ["a third question", "third answer"]
+        assert after[-2]["parent_id"] == interrupted["id"]
     finally:
         proc.terminate()
         proc.wait(10)
