@@ -132,24 +132,34 @@ def configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    # one line per request to the model server drowned everything else (167 of 204 lines)
-    for noisy in ("httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    # one line per request to the model server drowned everything else (167 of 204 lines), and
+    # the MCP SDK says "Terminating session" for every request: debug, not info
+    quiet = logging.DEBUG if logging.getLogger().level <= logging.DEBUG else logging.WARNING
+    for noisy in ("httpx", "httpcore", "mcp"):
+        logging.getLogger(noisy).setLevel(max(quiet, logging.getLogger().level))
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from assistant.app import create_app
-    from assistant.server import uvicorn_config
+    from assistant.server import SHUTDOWN_GRACE_SECONDS, port_in_use, uvicorn_config
 
     check_bind(settings)
+    taken = port_in_use(settings.host, settings.port)
+    if taken:
+        print(
+            f"repo-assistant: port {settings.port} on {settings.host} is in use ({taken}); "
+            f"start with another, e.g. --port {settings.port + 1}",
+            file=sys.stderr,
+        )
+        return 2
     app = create_app(settings)
     config = uvicorn_config(
         app,
         settings.host,
         settings.port,
-        timeout_graceful_shutdown=2,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
         log_level=settings.log_level,
         access_log=settings.log_level == "debug",
     )
@@ -168,8 +178,6 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 def startup_block(settings: Settings, backend: Any) -> str:
     """What a person starting the server needs to see: where it is, what it serves, and whether
     the model server answers (and what to do if not)."""
-    import httpx
-
     from assistant.index.store import cache_file
 
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
@@ -178,17 +186,38 @@ def startup_block(settings: Settings, backend: Any) -> str:
         cached = cache_file(settings.cache_dir, os.path.realpath(repo)).exists()
         state = "indexing in the background" + ("; cached index found, only changes are parsed" if cached else "")
         lines.append(f"  {'repositories' if number == 0 else '':<15} {repo} ({state})")
-    probe = f"{backend.url}/api/version" if backend.kind == "ollama" else f"{backend.url}/models"
-    try:
-        answered = httpx.get(probe, timeout=2).status_code < 500
-    except httpx.HTTPError:
-        answered = False
+    name, answered = _probe_model_server(settings)
     if answered:
-        lines.append(f"  model server    {backend.display_name}: answers")
+        lines.append(f"  model server    {name}: connected")
     else:
-        lines.append(f"  model server    {backend.display_name}: not reachable. Everything but chat works meanwhile.")
+        lines.append(
+            f"  model server    {name}: not reachable. Until it is, chat answers with search results; "
+            "everything else works."
+        )
         lines.append(f"                  {backend.unreachable_hint}")
     return "\n".join(lines)
+
+
+def _probe_model_server(settings: Settings) -> tuple[str, bool]:
+    """The model server's name as /health and the web UI say it ("llama.cpp at …"), and whether
+    it answers (asked once, by a backend of its own, within 2 s)."""
+    import asyncio
+
+    from assistant.errors import BackendError
+    from assistant.services import build_backend
+
+    async def probe() -> tuple[str, bool]:
+        backend = build_backend(settings)
+        try:
+            async with asyncio.timeout(2):
+                await backend.version()
+            return backend.display_name, True
+        except (BackendError, TimeoutError):
+            return backend.display_name, False
+        finally:
+            await backend.aclose()
+
+    return asyncio.run(probe())
 
 
 def _progress_bar(done: int, total: int) -> None:

@@ -16,8 +16,10 @@ exhausting the process.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import resource
+import socket
 import time
 from typing import Any
 
@@ -27,6 +29,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 IDLE_SECONDS = 5
 HEAD_SECONDS = 10
+SHUTDOWN_GRACE_SECONDS = 0.5  # Ctrl-C: open streams end at once; a request still being sent is cut
 MAX_CONNECTIONS = 1000
 ACCEPT_LOG_SECONDS = 10.0
 
@@ -63,6 +66,23 @@ class IdleTimeoutProtocol(H11Protocol):
         super().connection_lost(exc)
 
 
+class ShutdownCancelFilter(logging.Filter):
+    """A request still waiting for its body when Ctrl-C's grace period ends is cancelled, and
+    uvicorn logs that as an exception with a traceback: it is no error, one line says it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, asyncio.CancelledError) and "graceful shutdown" in str(exc):
+            record.msg, record.args, record.exc_info, record.levelno, record.levelname = (
+                "a request still open at shutdown was closed",
+                None,
+                None,
+                logging.INFO,
+                "INFO",
+            )
+        return True
+
+
 class AcceptErrorFilter(logging.Filter):
     """Let one accept-loop resource error through per interval; drop the rest."""
 
@@ -87,6 +107,20 @@ class AcceptErrorFilter(logging.Filter):
         return True
 
 
+def port_in_use(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on (another server has it), or ``None``."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no obstacle
+        try:
+            probe.bind((host.strip("[]"), port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return "another program is listening on it"
+            return None  # another problem: uvicorn's own message says it
+    return None
+
+
 def raise_descriptor_limit() -> int:
     """Raise the soft limit on open files to the hard limit; returns the limit in force."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -106,6 +140,9 @@ def uvicorn_config(app: Any, host: str, port: int, **options: Any) -> uvicorn.Co
     asyncio_log = logging.getLogger("asyncio")
     if not any(isinstance(f, AcceptErrorFilter) for f in asyncio_log.filters):
         asyncio_log.addFilter(AcceptErrorFilter())
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, ShutdownCancelFilter) for f in uvicorn_log.filters):
+        uvicorn_log.addFilter(ShutdownCancelFilter())
     settings: dict[str, Any] = {
         "http": IdleTimeoutProtocol,
         "proxy_headers": False,

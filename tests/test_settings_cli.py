@@ -176,7 +176,7 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
     raise AssertionError("server did not start")
 
 
-def test_ctrl_c_stops_within_5s_with_a_request_open(layout: Layout, tmp_path: Path) -> None:
+def test_ctrl_c_stops_within_2s_with_a_request_open(layout: Layout, tmp_path: Path) -> None:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "assistant", "serve", "--repo", str(layout.repo), "--port", str(port), "--cache-dir", str(tmp_path / "c")],
@@ -196,7 +196,7 @@ def test_ctrl_c_stops_within_5s_with_a_request_open(layout: Layout, tmp_path: Pa
         started = time.monotonic()
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=10)
-        assert time.monotonic() - started < 5
+        assert time.monotonic() - started < 5  # 2 s documented, about 1 s here; room for a busy machine
         sock.close()
     finally:
         if proc.poll() is None:
@@ -206,7 +206,7 @@ def test_ctrl_c_stops_within_5s_with_a_request_open(layout: Layout, tmp_path: Pa
             proc.stderr.close()
 
 
-def test_ctrl_c_stops_within_5s_with_a_stream_open(layout: Layout, tmp_path: Path) -> None:
+def test_ctrl_c_stops_within_2s_with_a_stream_open(layout: Layout, tmp_path: Path) -> None:
     from tests.fakes.ollama import FakeOllama
 
     port = free_port()
@@ -225,7 +225,7 @@ def test_ctrl_c_stops_within_5s_with_a_stream_open(layout: Layout, tmp_path: Pat
                 started = time.monotonic()
                 proc.send_signal(signal.SIGINT)
                 proc.wait(timeout=10)
-                assert time.monotonic() - started < 5
+                assert time.monotonic() - started < 5  # 2 s documented, about 1 s here; room for a busy machine
                 rest = [line for line in lines if line.startswith("data: ")]
             # the stream ended cleanly: an error event saying why, then [DONE]
             assert rest[-1] == "data: [DONE]"
@@ -301,7 +301,53 @@ def test_the_start_up_block_says_where_what_and_what_to_do(layout: Layout, tmp_p
             proc.wait()
     assert f"http://127.0.0.1:{port}/" in err and str(layout.repo) in err and "indexing in the background" in err
     assert f"Ollama at {down}: not reachable" in err and "ollama serve" in err
+    assert "chat answers with search results" in err
     assert "HTTP Request:" not in err  # httpx's request lines stay out of the log
+
+
+def _banner_and_log(args: list[str]) -> str:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "serve", "--port", str(port), *args],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}/api/v1/files", proc)
+        httpx.post(f"http://127.0.0.1:{port}/mcp", timeout=5, headers={"accept": "application/json, text/event-stream"},
+                   json={"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}})  # fmt: skip
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return err
+
+
+def test_the_banner_names_the_model_server_as_health_does(layout: Layout, tmp_path: Path) -> None:
+    from tests.fakes.openai import FakeOpenAI
+
+    fake = FakeOpenAI().start()  # it says it is llama.cpp, as llama-cpp-python does
+    try:
+        err = _banner_and_log(["--repo", str(layout.repo), "--cache-dir", str(tmp_path / "c"), "--backend", "openai",
+                               "--base-url", fake.base_url])  # fmt: skip
+    finally:
+        fake.down()
+    assert f"model server    llama.cpp at {fake.base_url}: connected" in err
+    assert "Terminating session" not in err  # the MCP SDK's line per request is debug, not info
+
+
+def test_a_port_in_use_is_one_line_before_any_banner(layout: Layout, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _cli("serve", "--repo", str(layout.repo), "--port", str(port), "--cache-dir", str(tmp_path / "c"))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"repo-assistant: port {port} on 127.0.0.1 is in use (another program is listening on it); "
+        f"start with another, e.g. --port {port + 1}"
+    ]
 
 
 def test_ask_prints_only_its_own_trace(layout: Layout, tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from litestar.response import Stream
 from assistant.backends import ModelInfo
 from assistant.chat import events as ev
 from assistant.chat.prompting import resolve_model
-from assistant.chat.turn import ChatOptions, Plan, StoredTurn, answer_events, begin, chat_input
+from assistant.chat.turn import ChatOptions, Plan, StoredTurn, answer_events, begin, chat_input, logged
 from assistant.errors import AssistantError, BackendError
 from assistant.services import Services, services
 from assistant.types import Message
@@ -184,12 +184,16 @@ async def post_chat(request: Request[Any, Any, Any], data: JSONBody[ChatBody]) -
         svc.release_chat()
         raise
     request_id = request.scope["state"]["request_id"]
+    conversation = plan.turn.conversation_id if plan.turn is not None else None
+    events = logged(
+        answer_events(svc, plan), route="/api/v1", request_id=request_id, conversation=conversation, model=plan.model
+    )
     if data.stream:
         renderer = ChatStream(plan.model, request_id)
 
         async def frames() -> AsyncIterator[bytes]:
             try:
-                async for frame in renderer.render(answer_events(svc, plan)):
+                async for frame in renderer.render(events):
                     yield frame
             finally:
                 svc.release_chat()
@@ -198,18 +202,17 @@ async def post_chat(request: Request[Any, Any, Any], data: JSONBody[ChatBody]) -
 
         return sse_stream(frames(), svc.settings.keepalive_seconds, svc.stopping)
     try:
-        return ok(request, await until_disconnect(request, _complete(svc, plan, request_id), svc.stopping))
+        return ok(request, await until_disconnect(request, _complete(events, plan, request_id), svc.stopping))
     finally:
         svc.release_chat()
         if plan.turn is not None:
             plan.turn.release()
 
 
-async def _complete(svc: Services, plan: Plan, request_id: str) -> dict[str, Any]:
+async def _complete(events: AsyncIterator[ev.Event], plan: Plan, request_id: str) -> dict[str, Any]:
     renderer = ChatStream(plan.model)
     content: list[str] = []
     calls: list[dict[str, Any]] = []
-    events = answer_events(svc, plan)
     started = time.monotonic()
     try:
         async for event in events:

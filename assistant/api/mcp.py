@@ -7,6 +7,7 @@ the outer guard's (the SDK's own DNS-rebinding check is left off: one policy, on
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import mcp.types as types
@@ -20,6 +21,8 @@ from assistant.errors import AssistantError
 from assistant.services import Services
 from assistant.tools import TOOLS, get_tool, validate_arguments
 from assistant.tools import call_tool as run_tool_call
+
+log = logging.getLogger("assistant.mcp")
 
 
 def build_mcp(services: Services) -> StreamableHTTPSessionManager:
@@ -38,6 +41,7 @@ def build_mcp(services: Services) -> StreamableHTTPSessionManager:
             return _result(f"Error ({exc.code}): {exc.message}", error=True)
         context = services.tool_context(services.roots.default)
         outcome = await run_tool_call(context, tool.name, arguments)
+        log.info("mcp %s %s %s: %s (%d ms)", tool.name, arguments, outcome.status, outcome.summary, outcome.duration_ms)
         return _result(
             outcome.content,
             error=outcome.status == "failed",

@@ -26,7 +26,12 @@ async def get_models(request: Request[Any, Any, Any]) -> Response[bytes]:
     svc = services(request)
     models = await svc.backend.list_models()
     return ok(
-        request, {"models": [m.to_dict() for m in models], "default_model": default_model(svc.settings.model, models)}
+        request,
+        {
+            "models": [m.to_dict() for m in models],
+            "default_model": default_model(svc.settings.model, models),
+            "can_pull": svc.backend.can_pull,
+        },
     )
 
 

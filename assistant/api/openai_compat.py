@@ -23,7 +23,7 @@ from assistant.backends import ChatRequest, ToolCallRequest
 from assistant.chat import events as ev
 from assistant.chat import loop
 from assistant.chat.loop import ChatInput
-from assistant.chat.turn import ChatOptions, chat_input
+from assistant.chat.turn import ChatOptions, chat_input, logged
 from assistant.errors import AssistantError
 from assistant.services import Services, services
 from assistant.types import Message, Role
@@ -278,7 +278,8 @@ async def _stream(
 
 async def _our_tools(svc: Services, chat: ChatInput, request_id: str) -> AsyncIterator[tuple[str, Any]]:
     """Our agent loop; tool calls are logged, not sent."""
-    async for event in loop.run(svc, chat):
+    events = logged(loop.run(svc, chat), route="/v1", request_id=request_id, conversation=None, model=chat.model.name)
+    async for event in events:
         if isinstance(event, ev.ContentDelta):
             yield "content", event.text
         elif isinstance(event, ev.ToolFinished):

@@ -333,7 +333,13 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         GUARD,
     ),
     ("get", "/api/v1/models"): Operation(
-        {JSON: envelope(_object({"models": {"type": "array", "items": MODEL}, "default_model": NULLABLE_STRING}))},
+        {
+            JSON: envelope(
+                _object(
+                    {"models": {"type": "array", "items": MODEL}, "default_model": NULLABLE_STRING, "can_pull": BOOLEAN}
+                )
+            )
+        },
         (*GUARD, *MODEL_SERVER),
     ),
     ("post", "/api/v1/models/pull"): Operation(

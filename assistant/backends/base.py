@@ -266,6 +266,8 @@ class ModelBackend(abc.ABC):
     display_name: str = "the model server"  # names the server in messages: "Ollama at http://…"
     label: str = "model server"  # the server's kind in a few words: "Ollama", "llama.cpp"
     unreachable_hint: str = "Start it, or point this server at another with its flags."
+    can_pull: bool = False  # whether ``pull`` and ``delete`` work (the UI offers Pull… only then)
+    install_hint: str = "load one in that server"  # how a model gets there, when none is
 
     def __init__(self, url: str, timeouts: Timeouts | None = None, connections: int = DEFAULT_CONNECTIONS) -> None:
         """``connections``: how many requests may be open to the server at once (each streaming

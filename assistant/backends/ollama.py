@@ -34,6 +34,8 @@ class OllamaBackend(ModelBackend):
 
     kind = "ollama"
     label = "Ollama"
+    can_pull = True
+    install_hint = "pull one first (Pull… in the web UI, or POST /api/v1/models/pull)"
     unreachable_hint = (
         "Start Ollama (ollama serve), then pull a model with Pull… in the web UI (or POST /api/v1/models/pull); "
         "or use any OpenAI-compatible server instead: --backend openai --base-url URL."

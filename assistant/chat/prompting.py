@@ -91,7 +91,7 @@ async def _resolve(backend: ModelBackend, name: str | None, configured: str | No
         name = default_model(configured, await backend.list_models())
         if not name:
             raise BackendError(
-                "ollama_model_not_found", "no model is installed; pull one first (POST /api/v1/models/pull)"
+                "ollama_model_not_found", f"no model is installed on {backend.display_name}; {backend.install_hint}"
             )
     return await backend.show(name)
 

@@ -35,7 +35,7 @@ from assistant.types import Message
 
 from . import fallback, loop
 from .citations import find_citations, sources_of
-from .events import SHOWN_RESULT_BYTES, ContentDelta, Done, Event, Failed, ToolFinished, cut_bytes
+from .events import SHOWN_RESULT_BYTES, ContentDelta, Done, Event, Failed, Status, ToolFinished, cut_bytes
 
 log = logging.getLogger("assistant.chat")
 
@@ -324,3 +324,43 @@ async def answer_events(services: loop.ChatServices, plan: Plan) -> AsyncIterato
             if not ended:
                 await turn.save(answer, AnswerFields(finish_reason="cancelled", model=plan.model), streaming=False)
             turn.release()
+
+
+async def logged(
+    events: AsyncIterator[Event], *, route: str, request_id: str, conversation: str | None, model: str | None
+) -> AsyncIterator[Event]:
+    """Pass the events through, then log one info line for the chat: its request id, route,
+    conversation, model, rounds, tool calls, tokens, time to first token, duration and outcome."""
+    started = time.monotonic()
+    first: float | None = None
+    rounds = calls = 0
+    tokens = "-"
+    outcome = "cancelled"  # unless it ends otherwise: the client left
+    try:
+        async for event in events:
+            if isinstance(event, Status) and event.state == "waiting_for_model":
+                rounds += 1
+            elif isinstance(event, ContentDelta) and first is None:
+                first = time.monotonic()
+            elif isinstance(event, ToolFinished):
+                calls += 1
+            elif isinstance(event, Done):
+                outcome = "rounds exhausted" if event.rounds_exhausted else event.finish_reason
+                tokens = f"{event.usage.prompt_tokens}+{event.usage.completion_tokens}"
+            elif isinstance(event, Failed):
+                outcome = f"failed ({event.code})"
+            yield event
+    finally:
+        log.info(
+            "chat %s %s conversation=%s model=%s rounds=%d tool_calls=%d tokens=%s first_token=%s duration=%.1fs %s",
+            request_id or "-",
+            route,
+            conversation or "-",
+            model or "(search)",
+            rounds,
+            calls,
+            tokens,
+            "-" if first is None else f"{first - started:.1f}s",
+            time.monotonic() - started,
+            outcome,
+        )

@@ -168,3 +168,22 @@ def test_a_last_round_of_only_tool_call_text_is_answered_from_search(
     assert "src/main.py:1-2" in text
     done = events[-2]
     assert done["type"] == "done" and done["from_search"] is True and done["rounds_exhausted"] is True
+
+
+def test_one_log_line_a_chat_whatever_the_route(
+    server: Any, fake_ollama: FakeOllama, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="assistant.chat")
+    fake_ollama.chat_script(calls(call("list_files")), say("Done."), say("plain"), say("v1"))
+    stream(server)
+    httpx.post(f"{server.url}/api/v1/chat/completions", json={"messages": [{"role": "user", "content": "x"}],
+               "settings": {"model": MODEL}, "stream": False}, timeout=30)  # fmt: skip
+    httpx.post(f"{server.url}/v1/chat/completions", json={"model": MODEL, "messages": [{"role": "user", "content": "x"}]},
+               timeout=30)  # fmt: skip
+    lines = [r.getMessage() for r in caplog.records if r.name == "assistant.chat" and r.getMessage().startswith("chat ")]
+    assert len(lines) == 3, lines
+    first, second, third = lines
+    assert " /api/v1 " in first and f"model={MODEL}" in first and "rounds=2 tool_calls=1" in first
+    assert "tokens=20+10" in first and "first_token=" in first and first.endswith(" stop")
+    assert " /api/v1 " in second and "rounds=1 tool_calls=0" in second
+    assert " /v1 " in third and third.endswith(" stop")
