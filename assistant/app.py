@@ -32,7 +32,6 @@ from assistant.api.envelope import handle_exception
 from assistant.api.guard import Guard, static_paths
 from assistant.api.mcp import build_mcp, mcp_route
 from assistant.api.openapi import DescribedJsonRenderPlugin
-from assistant.errors import DOC_PAGE
 from assistant.services import Services
 from assistant.settings import Settings
 
@@ -80,7 +79,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
     app = Litestar(
         route_handlers=[
             api,
-            docs.get_error_docs,
+            docs.get_docs,
             openai_compat.v1_models,
             openai_compat.v1_chat,
             mcp_route(mcp_manager),
@@ -108,6 +107,6 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
     def methods(path_template: str) -> list[str]:
         return by_format.get(path_template, [])
 
-    guard = Guard(cast(Any, app.asgi_handler), settings, static_paths(WEB_DIR) | {DOC_PAGE}, methods)
+    guard = Guard(cast(Any, app.asgi_handler), settings, static_paths(WEB_DIR) | docs.DOC_PATHS, methods)
     app.asgi_handler = cast(ASGIApp, guard)
     return app

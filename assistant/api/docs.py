@@ -1,9 +1,10 @@
-"""GET /docs/errors.md: the error codes page, rendered, so every ``doc_url`` resolves here.
+"""GET /docs/{errors,api,security,integrations}.md: the documentation pages, rendered, so every
+``doc_url`` and every link between the pages resolves on the server.
 
-The page ships in the package (``web/docs/errors.md``; ``docs/errors.md`` in the repository
-points to it). Its Markdown is the small subset that file uses (headings, paragraphs, lists,
-fenced code, inline code, bold, the ``<a id>`` anchors), rendered once by the few lines below
-rather than a Markdown dependency.
+The pages ship in the package (``web/docs/``; ``docs/`` in the repository points to them). Their
+Markdown is the small subset they use (headings, paragraphs, lists, tables, fenced code, inline
+code, bold, links, the ``<a id>`` anchors), rendered once by the few lines below rather than a
+Markdown dependency.
 """
 
 from __future__ import annotations
@@ -12,14 +13,22 @@ import html
 import re
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from litestar import Request, Response, get
+from litestar import MediaType, Request, Response, get
+from litestar.params import PathParameter
 
 import web
-from assistant.errors import DOC_PAGE
+from assistant.errors import AssistantError
 
-ERRORS_PAGE = Path(web.__file__).parent / "docs" / "errors.md"
+DOCS = Path(web.__file__).parent / "docs"
+PAGES = {
+    "errors.md": "error codes",
+    "api.md": "the API",
+    "security.md": "security",
+    "integrations.md": "editors and clients",
+}
+DOC_PATHS = frozenset(f"/docs/{name}" for name in PAGES)
 _ANCHOR = re.compile(r'^<a id="([a-z_]+)"></a>$')
 _INLINE = re.compile(r"`([^`]+)`|\*\*([^*]+)\*\*|\[([^\]]+)\]\(([^)\s]+)\)")
 
@@ -41,11 +50,24 @@ def _inline(text: str) -> str:
     return "".join(out)
 
 
+def _cells(row: str) -> list[str]:
+    return [cell.strip() for cell in row.strip().strip("|").split("|")]
+
+
+def _table(rows: list[str]) -> str:
+    head, body = _cells(rows[0]), [_cells(r) for r in rows[2:]]  # rows[1] is the |---| line
+    out = ["<table><thead><tr>", *(f"<th>{_inline(c)}</th>" for c in head), "</tr></thead><tbody>"]
+    for row in body:
+        out += ["<tr>", *(f"<td>{_inline(c)}</td>" for c in row), "</tr>"]
+    return "".join([*out, "</tbody></table>"])
+
+
 def render_markdown(text: str) -> str:
     """HTML for the Markdown subset of our docs."""
     out: list[str] = []
     paragraph: list[str] = []
     items: list[str] = []
+    rows: list[str] = []
     lines = iter(text.splitlines())
 
     def flush() -> None:
@@ -55,6 +77,9 @@ def render_markdown(text: str) -> str:
         if items:
             out.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in items) + "</ul>")
             items.clear()
+        if rows:
+            out.append(_table(rows))
+            rows.clear()
 
     for line in lines:
         stripped = line.strip()
@@ -74,6 +99,10 @@ def render_markdown(text: str) -> str:
             flush()
             level = min(len(stripped) - len(stripped.lstrip("#")), 6)
             out.append(f"<h{level}>{_inline(stripped[level:].strip())}</h{level}>")
+        elif stripped.startswith("|"):
+            if paragraph or items:
+                flush()
+            rows.append(stripped)
         elif stripped.startswith(("- ", "* ")):
             if paragraph:
                 flush()
@@ -89,15 +118,17 @@ def render_markdown(text: str) -> str:
 
 
 @cache
-def _page() -> bytes:
-    body = render_markdown(ERRORS_PAGE.read_text(encoding="utf-8"))
+def _page(name: str) -> bytes:
+    body = render_markdown((DOCS / name).read_text(encoding="utf-8"))
     return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>repo-assistant: error codes</title>'
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>repo-assistant: {PAGES[name]}</title>'
         '<link rel="stylesheet" href="/app.css"></head><body class="doc"><main class="doc-page">'
         f"{body}</main></body></html>"
     ).encode()
 
 
-@get(DOC_PAGE, include_in_schema=False, summary="The error codes, rendered")
-async def get_error_docs(request: Request[Any, Any, Any]) -> Response[bytes]:
-    return Response(_page(), media_type="text/html; charset=utf-8")
+@get("/docs/{name:str}", include_in_schema=False, summary="A documentation page, rendered")
+async def get_docs(request: Request[Any, Any, Any], name: Annotated[str, PathParameter()]) -> Response[bytes]:
+    if name not in PAGES:
+        raise AssistantError("route_not_found", f"no such page; the pages are {', '.join(sorted(PAGES))}")
+    return Response(_page(name), media_type=MediaType.HTML)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -145,3 +146,17 @@ def test_every_doc_url_resolves_on_this_server(client: Any, layout: Layout, clie
     # it is one of the UI's pages: no API key needed for it
     keyed = client_for(layout.repo, api_key="k")
     assert keyed.get(page).status_code == 200
+
+
+def test_the_documentation_pages_and_their_links_resolve_on_this_server(client: Any) -> None:
+    pages = ["errors.md", "api.md", "security.md", "integrations.md"]
+    for page in pages:
+        rendered = client.get(f"/docs/{page}")
+        assert rendered.status_code == 200, page
+        assert rendered.headers["content-type"] == "text/html; charset=utf-8"  # one charset
+        assert "<script" not in rendered.text
+        for target in re.findall(r'href="([^"#:]+\.md)(?:#[^"]*)?"', rendered.text):
+            assert client.get(f"/docs/{target}").status_code == 200, (page, target)
+    api_page = client.get("/docs/api.md").text
+    assert "<table>" in api_page and 'href="errors.md"' in api_page and 'href="security.md"' in api_page
+    assert_error(client.get("/docs/secrets.md"), "route_not_found")
