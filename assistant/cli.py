@@ -112,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--tool-mode", choices=["auto", "manual"], default="auto")
     ask.add_argument("--temperature", type=float, default=None, help="default 0.7")
     ask.add_argument("--max-tokens", type=int, default=None, help="default 2048")
+    ask.add_argument("--max-rounds", type=int, help="tool-loop rounds (default 8)")
     ask.set_defaults(handler=_ask)
     return parser
 
@@ -245,14 +246,17 @@ def _index(settings: Settings, args: argparse.Namespace) -> int:
         view = services.indexes.build(services.roots.default, _progress_bar)
         print(file=sys.stderr)
         stats = view.stats()
-        parsed = view.index.parsed_last_build
+        counts = view.index.last_build_counts
     finally:
         asyncio.run(services.aclose())
     languages = ", ".join(f"{name} {count}" for name, count in stats["languages"].items()) or "none"
     print(f"files:     {stats['files_indexed']}")
     print(f"symbols:   {stats['symbols']}")
     print(f"languages: {languages}")
-    print(f"parsed:    {parsed} (the rest came from the cache)")
+    print(
+        f"parsed:    {counts.get('parsed', 0)} (from the cache: {counts.get('cached', 0)}; not code, searched as text: "
+        f"{counts.get('not_code', 0)}; skipped as binary: {counts.get('skipped', 0)})"
+    )
     print(f"time:      {time.perf_counter() - started:.2f} s")
     return 0
 
@@ -277,12 +281,14 @@ def _search(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     finally:
         asyncio.run(services.aclose())
+    ranks: dict[str, int] = {}
     for r in result.results:
         if r["kind"] == "chunk":
+            rank = ranks.setdefault(r["file"], len(ranks) + 1)
             where = f"{r['file']}:{r['line']}-{r['end_line']}"
             print(f"{where}: [chunk{' ' + r['symbol'] if r.get('symbol') else ''}] {r['text']}")
             if args.explain:
-                print(f"    score {r['score']:.2f}: {', '.join(r.get('why', []))}")
+                print(f"    file #{rank}, score {r['score']:.2f}: {', '.join(r.get('why', []))}")
             continue
         label = r["kind"] if r["kind"] == "text" else f"{r['kind']} {r['symbol_kind']} {r['symbol']}"
         print(f"{r['file']}:{r['line']}: [{label}] {r['text']}")
@@ -351,6 +357,12 @@ async def _ask_async(settings: Settings, args: argparse.Namespace) -> int:
                 return 1
             elif isinstance(event, ev.Done):
                 print(flush=True)
+                if event.rounds_exhausted:
+                    print(
+                        f"[the model ran out of tool rounds (--max-rounds {settings.max_rounds}); "
+                        "this answer is from what it had found by then]",
+                        file=sys.stderr,
+                    )
                 print(f"[{event.usage.total_tokens} tokens]", file=sys.stderr)
         return 0
     except AssistantError as exc:

@@ -275,10 +275,40 @@ def test_search_ranks_a_question_and_explains_why(layout: Layout, tmp_path: Path
     assert found.returncode == 0, found.stderr
     first, why = found.stdout.splitlines()[:2]
     assert first.startswith("src/retry.py:1-2: [chunk backoff]")
-    assert why.startswith("    score ") and "body:sleep" in why and "source file" in why
+    assert why.startswith("    file #1, score ") and "body:sleep" in why and "source file" in why
     assert "mode ranked" in found.stderr
     plain = _cli("search", "how long to sleep before a retry", "--mode", "ranked", *common)
     assert "score" not in plain.stdout and plain.stdout.startswith("src/retry.py:1-2:")
+    stemmed = _cli("search", "the backoffs", "--explain", *common)  # the name is spelled backoff
+    assert "name:backoffs (by stem)" in stemmed.stdout.splitlines()[1], stemmed.stdout
+
+
+def test_index_says_what_it_parsed_read_from_the_cache_and_skipped(tmp_path: Path) -> None:
+    repo = tmp_path / "r"
+    repo.mkdir()
+    for i in range(3):
+        (repo / f"m{i}.py").write_text(f"def f{i}():\n    pass\n")
+    (repo / "notes.txt").write_text("plain text\n")
+    (repo / "logo.bin").write_bytes(b"\x00\x01binary")
+    common = ("--cache-dir", str(tmp_path / "cache"))
+    first = _cli("index", str(repo), *common).stdout
+    assert "parsed:    3 (from the cache: 0; not code, searched as text: 1; skipped as binary: 1)" in first
+    again = _cli("index", str(repo), *common).stdout
+    assert "parsed:    0 (from the cache: 3; not code, searched as text: 1; skipped as binary: 1)" in again
+
+
+def test_ask_says_when_the_rounds_ran_out(layout: Layout, tmp_path: Path) -> None:
+    from tests.fakes.ollama import FakeOllama
+
+    with FakeOllama() as fake:
+        fake.chat_script(
+            [{"message": {"role": "assistant", "content": "", "tool_calls": [{"function": {"name": "list_files", "arguments": {}}}]}}, {"done": True}],
+            [{"message": {"role": "assistant", "content": "What I found."}}, {"done": True}],
+        )  # fmt: skip
+        result = _cli("ask", "what is here?", "--repo", str(layout.repo), "--cache-dir", str(tmp_path / "c"),
+                      "--ollama-url", fake.url, "--model", "qwen2.5-coder:7b", "--max-rounds", "1")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "ran out of tool rounds (--max-rounds 1)" in result.stderr
 
 
 def test_the_start_up_block_says_where_what_and_what_to_do(layout: Layout, tmp_path: Path) -> None:

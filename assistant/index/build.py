@@ -34,6 +34,7 @@ class Builder:
         self.batch_files = batch_files
         self.closed = False
         self._pool: ParserPool | None = None
+        self.counts = {"cached": 0, "not_code": 0, "skipped": 0}  # of the last walk: what was not parsed
 
     def load_texts(
         self, repo: Repo, cached: dict[str, store.CachedFile], on_directory: OnDirectory
@@ -45,6 +46,7 @@ class Builder:
         data = self.data
         pending: list[str] = []
         queued = 0  # pending files already sent to the pool: parsing overlaps the walk
+        counts = self.counts = {"cached": 0, "not_code": 0, "skipped": 0}
         for comps, _ in walk_files(repo, max_size=MAX_FILE_BYTES, on_directory=on_directory):
             if self.closed:
                 break
@@ -52,7 +54,8 @@ class Builder:
                 self._submit(pending[queued:])
                 queued = len(pending)
             record = read_record(repo, comps)
-            if record is None:
+            if record is None:  # binary, or gone or unreadable since the walk saw it
+                counts["skipped"] += 1
                 continue
             path = join_path(comps)
             hit = cached.get(path)
@@ -63,9 +66,11 @@ class Builder:
                     record.tags = hit.tags
                     data.symbols.add_file(path, record.tags)
                     data.index_as_is(path, record)
+                    counts["cached" if record.language is not None else "not_code"] += 1
                 elif record.language is None:
                     record.tags = NO_TAGS
                     data.index_as_is(path, record)
+                    counts["not_code"] += 1
                 else:
                     pending.append(path)
         return pending, queued

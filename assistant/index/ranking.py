@@ -167,6 +167,12 @@ def _pattern(terms: tuple[str, ...]) -> Any:
         return None
 
 
+def _spelled(field: str, labels: list[str], where: str) -> list[str]:
+    """``field:label`` for each label, ``(by stem)`` where ``where`` does not spell it so (the
+    query's ``retries`` matching a name ``retry``)."""
+    return [f"{field}:{t}" if t in where else f"{field}:{t} (by stem)" for t in labels]
+
+
 def starts_word(text: bytes, at: int) -> bool:
     """Whether a match at ``at`` starts a word: the text's start, after a character that is
     not an ASCII letter or digit (``_`` included: snake_case parts), or at a lower→upper change."""
@@ -436,7 +442,7 @@ def best_chunks(record: FileRecord, path: str, terms: Terms, limit: int = CHUNKS
         norm = K1 * (1 - B + B * (chunk.end - chunk.start + 1) / layout.average)
         score = sum(weights.get(t, 0.0) * n * (K1 + 1) / (n + norm) for t, n in bag.items())
         score += sum(2 * weights.get(t, 0.0) for t in names)
-        why = [f"name:{t}" for t in names] + [f"path:{t}" for t in in_path]
+        why = _spelled("name", names, (chunk.symbol or "").lower()) + _spelled("path", in_path, path.lower())
         strongest = sorted(bag.items(), key=lambda item: (-item[1] * weights.get(item[0], 0.0), item[0]))
         why += [f"body:{t}×{n}" if n > 1 else f"body:{t}" for t, n in strongest[:MAX_WHY_BODY]]  # noqa: RUF001
         line = best_line.get(index, (0, chunk.start))[1]
@@ -444,6 +450,6 @@ def best_chunks(record: FileRecord, path: str, terms: Terms, limit: int = CHUNKS
     hits.sort(key=lambda h: (-h.score, h.chunk.start))
     if not hits and chunks:
         first = chunks[0].start
-        why = [f"path:{t}" for t in in_path]
+        why = _spelled("path", in_path, path.lower())
         hits.append(ChunkHit(chunks[0], 0.0, first, why, _line(record.text, layout.starts, first)))
     return hits[:limit]

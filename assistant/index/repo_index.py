@@ -71,6 +71,7 @@ class RepoIndex:
         self.text_ready = threading.Event()
         self.ready = threading.Event()
         self.parsed_last_build = 0
+        self.last_build_counts: dict[str, int] = {}  # parsed, cached, not_code, skipped: the CLI says them
         self.last_indexed: float | None = None
         self.index_ms: int | None = None
         self.error: str | None = None
@@ -196,6 +197,7 @@ class RepoIndex:
                 ranked.commit(final=True)
             return
         self.parsed_last_build = len(pending)
+        self.last_build_counts = dict(self._builder.counts, parsed=len(pending))
         with data.lock:
             for path in [p for p in ranked.indexed if p not in data.files]:  # gone since the last run
                 ranked.remove(path)
