@@ -39,6 +39,12 @@ class IndexView:
     def stats(self) -> IndexStats:
         return self.index.stats(self._head)
 
+    def paths(self) -> list[str]:
+        """Every indexed file of this repository, relative to it."""
+        files = self.index.files.copy()  # one step under the GIL (see RepoIndex.stats)
+        head = self._head
+        return [p[len(head) :] for p in files if p.startswith(head)]
+
     def record(self, path: str) -> FileRecord | None:
         """The indexed file at ``path`` (relative to this repository), if it is indexed."""
         return self.index.files.get(self._head + path)

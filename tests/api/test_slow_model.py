@@ -187,3 +187,21 @@ def test_one_log_line_a_chat_whatever_the_route(
     assert "tokens=20+10" in first and "first_token=" in first and first.endswith(" stop")
     assert " /api/v1 " in second and "rounds=1 tool_calls=0" in second
     assert " /v1 " in third and third.endswith(" stop")
+
+
+def test_an_overview_question_without_a_model_starts_from_the_readme_and_the_map(
+    layout: Layout, live_server: Any
+) -> None:
+    (layout.repo / "README.md").write_text(
+        "# Demo repo\n\n[![build](https://ci.example/badge.svg)](https://ci.example)\n\n"
+        "A small repository that answers 42.\n\n## Installing\n\npip install demo\n"
+    )
+    (layout.repo / "pyproject.toml").write_text('[project]\nname = "demo"\ndescription = "the project"\n')
+    server = live_server(layout.repo, ollama_url="http://127.0.0.1:9")
+    with httpx.Client(base_url=server.url) as client:
+        wait_until(lambda: client.get("/api/v1/status").json()["data"]["repos"][0]["state"] == "ready", "the index")
+    text = text_of(stream(server, "What does this project do?")[0])
+    opening = text.index("What the project says of itself (README.md:1-5)")
+    assert "> A small repository that answers 42." in text and "badge.svg" not in text and "pip install" not in text
+    assert opening < text.index("src/main.py")  # the map of central files follows it
+    assert text.index("src/main.py") < text.find("pyproject.toml") or "pyproject.toml" not in text
