@@ -20,9 +20,10 @@ from assistant.backends import ModelInfo
 from assistant.chat import events as ev
 from assistant.chat.prompting import resolve_model
 from assistant.chat.turn import ChatOptions, Plan, StoredTurn, answer_events, begin, chat_input, logged
-from assistant.errors import AssistantError, BackendError
+from assistant.errors import AssistantError, BackendError, StoreError
 from assistant.services import Services, services
 from assistant.types import Message
+from sandbox import SandboxError
 
 from .disconnect import until_disconnect
 from .envelope import ok, sandbox_params, strict_body
@@ -148,6 +149,7 @@ async def prepare(svc: Services, body: ChatBody) -> Plan:
     turn: StoredTurn | None = None
     said: list[Message] = []
     if body.conversation_id is not None:
+        repo_path = await _conversation_repo(svc, body.conversation_id, repo_path)
         question = body.messages[0].content if body.messages else None
         turn, said = await begin(svc.kept(), body.conversation_id, body.parent_id, question)
     model = _setting(body, "model")
@@ -159,6 +161,26 @@ async def prepare(svc: Services, body: ChatBody) -> Plan:
         raise
     plan.turn = turn
     return plan
+
+
+async def _conversation_repo(svc: Services, cid: str, requested: str) -> str:
+    """A conversation's turns run on its own repository, whatever the request names; one this
+    server does not serve is read-only here (403)."""
+    try:
+        summary = await svc.kept().run(lambda s: s.summary(cid))
+    except StoreError as exc:
+        exc.param = "conversation_id"
+        raise
+    if summary.repo is None or summary.repo == requested:
+        return requested
+    try:
+        return svc.roots.resolve(summary.repo)
+    except SandboxError:
+        raise AssistantError(
+            "access_denied",
+            f"this conversation is about {summary.repo}, which this server does not serve: it is read-only here",
+            param="conversation_id",
+        ) from None
 
 
 async def _plan(svc: Services, repo_path: str, messages: list[Message], model: Resolved, options: ChatOptions) -> Plan:

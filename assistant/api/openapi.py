@@ -258,6 +258,7 @@ CONVERSATION = _object(
         "model": NULLABLE_STRING,
         "created_at": STRING,
         "updated_at": STRING,
+        "forked_from": NULLABLE_STRING,
     }
 )
 MESSAGE = _object(

@@ -32,6 +32,7 @@ from .documents import (
     Message,
     NewMessage,
     Page,
+    Summary,
 )
 
 TITLE_FROM_QUESTION = 80
@@ -112,6 +113,10 @@ class ConversationStore(abc.ABC):
     def page(self, words: list[str], repo: str | None, limit: int, cursor: str | None) -> Page:
         """Conversations newest update first (only ``repo``'s when given; only those whose
         title or one message has every word as a prefix of its words), and the next cursor."""
+
+    @abc.abstractmethod
+    def summary(self, cid: str) -> Summary:
+        """A conversation without its messages."""
 
     @abc.abstractmethod
     def get(self, cid: str) -> Conversation:

@@ -178,7 +178,7 @@ class ExportedMessage(AnswerFields, kw_only=True, omit_defaults=True):
 
 
 class Summary(Struct):
-    """A conversation as the list shows it."""
+    """A conversation as the list shows it (``forked_from``: the conversation it was forked from)."""
 
     id: str
     title: str
@@ -186,6 +186,7 @@ class Summary(Struct):
     model: str | None
     created_at: str
     updated_at: str
+    forked_from: str | None
 
 
 class Conversation(Struct):
@@ -197,8 +198,14 @@ class Conversation(Struct):
     model: str | None
     created_at: str
     updated_at: str
+    forked_from: str | None
     active_id: str | None
     messages: list[Message]
+
+
+def with_messages(summary: Summary, active_id: str | None, messages: list[Message]) -> Conversation:
+    s = summary
+    return Conversation(s.id, s.title, s.repo, s.model, s.created_at, s.updated_at, s.forked_from, active_id, messages)
 
 
 class Page(Struct):

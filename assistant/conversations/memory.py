@@ -38,6 +38,7 @@ from .documents import (
     Summary,
     field_values,
     fields_of,
+    with_messages,
 )
 
 _WORD = re.compile(r"\w+")
@@ -86,6 +87,8 @@ class _Conversation:
     updated: float
     active: str | None
     messages: list[str]  # every message, in the order they were stored
+    titled: bool = True  # a person chose the title (else it follows the first question)
+    forked_from: str | None = None
 
 
 class MemoryStore(ConversationStore):
@@ -114,7 +117,7 @@ class MemoryStore(ConversationStore):
 
     @staticmethod
     def _summary(c: _Conversation) -> Summary:
-        return Summary(c.id, c.title, c.repo, c.model, timestamp(c.created), timestamp(c.updated))
+        return Summary(c.id, c.title, c.repo, c.model, timestamp(c.created), timestamp(c.updated), c.forked_from)
 
     def _lineage(self, leaf: str | None) -> list[_Row]:
         rows = []
@@ -146,9 +149,7 @@ class MemoryStore(ConversationStore):
     def _conversation(self, cid: str) -> Conversation:
         c = self._get(cid)
         s = self._summary(c)
-        return Conversation(
-            s.id, s.title, s.repo, s.model, s.created_at, s.updated_at, c.active, self._branch(cid, c.active)
-        )
+        return with_messages(s, c.active, self._branch(cid, c.active))
 
     def _newest_leaf(self, cid: str, mid: str) -> str:
         while self._children.get((cid, mid)):
@@ -161,9 +162,11 @@ class MemoryStore(ConversationStore):
         # strictly increasing, as SQLite's REAL times effectively are between two writes
         c.updated = max(time.time(), c.updated + 1e-6)
 
-    def _insert_conversation(self, title: str, repo: str | None, model: str | None) -> _Conversation:
+    def _insert_conversation(
+        self, title: str, repo: str | None, model: str | None, *, titled: bool = True
+    ) -> _Conversation:
         now = time.time()
-        c = _Conversation(new_id("c"), title, repo, model, now, now, None, [])
+        c = _Conversation(new_id("c"), title, repo, model, now, now, None, [], titled)
         self._conversations[c.id] = c
         return c
 
@@ -186,7 +189,7 @@ class MemoryStore(ConversationStore):
     def create(self, title: str | None, repo: str | None, model: str | None) -> Conversation:
         name = check_title(title) if title is not None else UNTITLED
         with self._lock:
-            return self._conversation(self._insert_conversation(name, repo, model).id)
+            return self._conversation(self._insert_conversation(name, repo, model, titled=title is not None).id)
 
     def page(self, words: list[str], repo: str | None, limit: int, cursor: str | None) -> Page:
         query = [_words(w) for w in words]
@@ -209,6 +212,10 @@ class MemoryStore(ConversationStore):
         more = encode_cursor(chosen[limit - 1].updated, chosen[limit - 1].id) if len(chosen) > limit else None
         return Page([self._summary(c) for c in chosen[:limit]], more)
 
+    def summary(self, cid: str) -> Summary:
+        with self._lock:
+            return self._summary(self._get(cid))
+
     def get(self, cid: str) -> Conversation:
         with self._lock:
             return self._conversation(cid)
@@ -221,7 +228,7 @@ class MemoryStore(ConversationStore):
                 self._owned(cid, active_id, "active_id")
                 c.active = self._newest_leaf(cid, active_id)
             if name is not None:
-                c.title = name
+                c.title, c.titled = name, True
                 self._touch(c)
             return self._conversation(cid)
 
@@ -244,8 +251,8 @@ class MemoryStore(ConversationStore):
             self._insert_message(c, mid, message)
             c.active = mid
             self._touch(c)
-            if title_from_question and message.role == "user" and message.parent_id is None and c.title == UNTITLED:
-                c.title = title_from(message.content)
+            if title_from_question and message.role == "user" and message.parent_id is None and not c.titled:
+                c.title = title_from(message.content)  # a first question, or its edit
             return mid
 
     def set_answer(self, cid: str, mid: str, content: str, fields: AnswerFields, *, streaming: bool) -> None:
@@ -307,7 +314,9 @@ class MemoryStore(ConversationStore):
                 (r.id, r.parent, NewMessage(role=r.role, content=r.content, fields=fields_of(r.fields)))  # type: ignore[arg-type]
                 for r in self._lineage(mid)
             ]
-            return self._conversation(self._copy(f"{c.title} (fork)"[:MAX_TITLE], c.repo, c.model, copied, None))
+            made = self._copy(f"{c.title} (fork)"[:MAX_TITLE], c.repo, c.model, copied, None)
+            self._conversations[made].forked_from = cid
+            return self._conversation(made)
 
     def export(self, cid: str) -> Export:
         with self._lock:

@@ -50,5 +50,12 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE messages ADD COLUMN streaming INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX messages_streaming ON messages(streaming) WHERE streaming = 1;
     """,
+    # 4: whether a person chose the title (else it follows the first question, edits included),
+    # and the conversation a fork was made from
+    """
+    ALTER TABLE conversations ADD COLUMN titled INTEGER NOT NULL DEFAULT 1;
+    UPDATE conversations SET titled = 0 WHERE title = 'New conversation';
+    ALTER TABLE conversations ADD COLUMN forked_from TEXT;
+    """,
 )
 VERSION = len(MIGRATIONS)

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import platformdirs
 
@@ -51,6 +51,7 @@ from .documents import (
     encode_fields,
     field_values,
     fields_of,
+    with_messages,
 )
 from .schema import MIGRATIONS, VERSION
 
@@ -59,7 +60,29 @@ log = logging.getLogger("assistant.conversations")
 # a time column (Unix seconds) as the API writes times: ISO 8601 UTC with milliseconds,
 # formatted by SQLite itself (in Python it was most of the time a page of conversations took)
 _ISO = "strftime('%Y-%m-%dT%H:%M:%fZ', {}, 'unixepoch')"
-_SUMMARY = f"c.id, c.title, c.repo, c.model, {_ISO.format('c.created_at')}, {_ISO.format('c.updated_at')}"
+_SUMMARY = (
+    f"c.id, c.title, c.repo, c.model, {_ISO.format('c.created_at')}, {_ISO.format('c.updated_at')}, c.forked_from"
+)
+
+
+class _Row(NamedTuple):
+    """A conversation's row as ``_row`` reads it."""
+
+    id: str
+    title: str
+    repo: str | None
+    model: str | None
+    created_at: str
+    updated_at: str
+    forked_from: str | None
+    active_id: str | None
+    titled: int
+    rowid: int
+
+    def summary(self) -> Summary:
+        return Summary(self.id, self.title, self.repo, self.model, self.created_at, self.updated_at, self.forked_from)
+
+
 BUSY_MS = 5000
 PROGRESS_STEPS = 10_000  # virtual-machine steps between checks of the cancel flag
 
@@ -198,14 +221,13 @@ class SqliteStore(ConversationStore):
     # -- reading rows ----------------------------------------------------------------------------
 
     @staticmethod
-    def _row(db: sqlite3.Connection, cid: str) -> tuple[Any, ...]:
-        """(id, title, repo, model, created, updated, active_id, rowid) of a conversation."""
+    def _row(db: sqlite3.Connection, cid: str) -> _Row:
         row = db.execute(
-            f"SELECT {_SUMMARY}, c.active_id, c.rowid FROM conversations c WHERE c.id = ?", (cid,)
+            f"SELECT {_SUMMARY}, c.active_id, c.titled, c.rowid FROM conversations c WHERE c.id = ?", (cid,)
         ).fetchone()
         if row is None:
             raise not_found(cid)
-        return tuple(row)
+        return _Row(*row)
 
     @staticmethod
     def _owned(db: sqlite3.Connection, cid: str, mid: str, param: str) -> tuple[str, str | None]:
@@ -251,8 +273,8 @@ class SqliteStore(ConversationStore):
         return out
 
     def _conversation(self, db: sqlite3.Connection, cid: str) -> Conversation:
-        cid, title, repo, model, created, updated, active, _ = self._row(db, cid)
-        return Conversation(cid, title, repo, model, created, updated, active, self._branch(db, cid, active))
+        row = self._row(db, cid)
+        return with_messages(row.summary(), row.active_id, self._branch(db, cid, row.active_id))
 
     # -- writing rows ----------------------------------------------------------------------------
 
@@ -276,20 +298,21 @@ class SqliteStore(ConversationStore):
 
     @staticmethod
     def _insert_conversation(
-        db: sqlite3.Connection, title: str, repo: str | None, model: str | None, now: float
+        db: sqlite3.Connection, title: str, repo: str | None, model: str | None, now: float, *, titled: bool = True
     ) -> str:
         cid = new_id("c")
         cursor = db.execute(
-            "INSERT INTO conversations(id, title, repo, model, created_at, updated_at) VALUES (?,?,?,?,?,?)",
-            (cid, title, repo, model, now, now),
+            "INSERT INTO conversations(id, title, repo, model, created_at, updated_at, titled) VALUES (?,?,?,?,?,?,?)",
+            (cid, title, repo, model, now, now, int(titled)),
         )
         db.execute("INSERT INTO title_text(rowid, text) VALUES (?, ?)", (cursor.lastrowid, title))
         return cid
 
     @staticmethod
-    def _retitle(db: sqlite3.Connection, row: tuple[Any, ...], title: str) -> None:
-        db.execute("UPDATE conversations SET title = ? WHERE rowid = ?", (title, row[7]))
-        db.execute("UPDATE title_text SET text = ? WHERE rowid = ?", (title, row[7]))
+    def _retitle(db: sqlite3.Connection, row: _Row, title: str, *, chosen: bool) -> None:
+        """A new title: ``chosen`` by a person (it stays), or the first question's (it follows it)."""
+        db.execute("UPDATE conversations SET title = ?, titled = ? WHERE rowid = ?", (title, int(chosen), row.rowid))
+        db.execute("UPDATE title_text SET text = ? WHERE rowid = ?", (title, row.rowid))
 
     @staticmethod
     def _newest_leaf(db: sqlite3.Connection, cid: str, mid: str) -> str:
@@ -308,7 +331,7 @@ class SqliteStore(ConversationStore):
     def create(self, title: str | None, repo: str | None, model: str | None) -> Conversation:
         name = check_title(title) if title is not None else UNTITLED
         with self._write() as db:
-            cid = self._insert_conversation(db, name, repo, model, time.time())
+            cid = self._insert_conversation(db, name, repo, model, time.time(), titled=title is not None)
             return self._conversation(db, cid)
 
     def page(self, words: list[str], repo: str | None, limit: int, cursor: str | None) -> Page:
@@ -339,8 +362,12 @@ class SqliteStore(ConversationStore):
                 if "fts5" not in str(exc):
                     raise
                 raise StoreError("invalid_parameter", f"`q` cannot be searched: {exc}", param="q") from None
-        more = encode_cursor(rows[limit - 1][6], rows[limit - 1][0]) if len(rows) > limit else None
-        return Page([Summary(*r[:6]) for r in rows[:limit]], more)
+        more = encode_cursor(rows[limit - 1][7], rows[limit - 1][0]) if len(rows) > limit else None
+        return Page([Summary(*r[:7]) for r in rows[:limit]], more)
+
+    def summary(self, cid: str) -> Summary:
+        with self._read() as db:
+            return self._row(db, cid).summary()
 
     def get(self, cid: str) -> Conversation:
         with self._read() as db:
@@ -350,12 +377,12 @@ class SqliteStore(ConversationStore):
         with self._write() as db:
             row = self._row(db, cid)
             if title is not None:
-                self._retitle(db, row, check_title(title))
-                db.execute("UPDATE conversations SET updated_at = ? WHERE rowid = ?", (time.time(), row[7]))
+                self._retitle(db, row, check_title(title), chosen=True)
+                db.execute("UPDATE conversations SET updated_at = ? WHERE rowid = ?", (time.time(), row.rowid))
             if active_id is not None:
                 self._owned(db, cid, active_id, "active_id")
                 leaf = self._newest_leaf(db, cid, active_id)
-                db.execute("UPDATE conversations SET active_id = ? WHERE rowid = ?", (leaf, row[7]))
+                db.execute("UPDATE conversations SET active_id = ? WHERE rowid = ?", (leaf, row.rowid))
             return self._conversation(db, cid)
 
     def delete(self, cid: str) -> None:
@@ -365,8 +392,8 @@ class SqliteStore(ConversationStore):
                 "DELETE FROM message_text WHERE rowid IN (SELECT rowid FROM messages WHERE conversation_id = ?)", (cid,)
             )
             db.execute("DELETE FROM messages WHERE conversation_id = ?", (cid,))
-            db.execute("DELETE FROM title_text WHERE rowid = ?", (row[7],))
-            db.execute("DELETE FROM conversations WHERE rowid = ?", (row[7],))
+            db.execute("DELETE FROM title_text WHERE rowid = ?", (row.rowid,))
+            db.execute("DELETE FROM conversations WHERE rowid = ?", (row.rowid,))
 
     # -- messages -------------------------------------------------------------------------------
 
@@ -378,9 +405,9 @@ class SqliteStore(ConversationStore):
             if message.parent_id is not None:
                 self._owned(db, cid, message.parent_id, param)
             self._insert_message(db, cid, mid, message, now)
-            db.execute("UPDATE conversations SET updated_at = ?, active_id = ? WHERE rowid = ?", (now, mid, row[7]))
-            if title_from_question and message.role == "user" and message.parent_id is None and row[1] == UNTITLED:
-                self._retitle(db, row, title_from(message.content))
+            db.execute("UPDATE conversations SET updated_at = ?, active_id = ? WHERE rowid = ?", (now, mid, row.rowid))
+            if title_from_question and message.role == "user" and message.parent_id is None and not row.titled:
+                self._retitle(db, row, title_from(message.content), chosen=False)  # a first question, or its edit
         return mid
 
     def set_answer(self, cid: str, mid: str, content: str, fields: AnswerFields, *, streaming: bool) -> None:
@@ -408,7 +435,7 @@ class SqliteStore(ConversationStore):
 
     def active(self, cid: str) -> str | None:
         with self._read() as db:
-            return self._row(db, cid)[6]  # type: ignore[no-any-return]
+            return self._row(db, cid).active_id
 
     def end_unfinished(self) -> int:
         with self._write() as db:
@@ -460,7 +487,8 @@ class SqliteStore(ConversationStore):
                 (m, parent, NewMessage(role=role, content=content, fields=decode_fields(meta)))
                 for m, parent, role, content, _, meta in lineage
             ]
-            made = self._copy(db, f"{row[1]} (fork)"[:MAX_TITLE], row[2], row[3], copied, None)
+            made = self._copy(db, f"{row.title} (fork)"[:MAX_TITLE], row.repo, row.model, copied, None)
+            db.execute("UPDATE conversations SET forked_from = ? WHERE id = ?", (cid, made))
             return self._conversation(db, made)
 
     def export(self, cid: str) -> Export:
@@ -480,8 +508,10 @@ class SqliteStore(ConversationStore):
             )
             for mid, parent, role, content, created, meta in rows
         ]
-        cid, title, repo, model, created, updated, active, _ = row
-        return Export(EXPORT_FORMAT, 1, cid, title, repo, model, created, updated, active, messages)
+        return Export(
+            EXPORT_FORMAT, 1, row.id, row.title, row.repo, row.model, row.created_at, row.updated_at, row.active_id,
+            messages,
+        )  # fmt: skip
 
     def import_(
         self,

@@ -410,3 +410,51 @@ def test_the_json_export_is_plain_json(server: Any) -> None:
     exported = data(api(server, "GET", f"/conversations/{made['id']}/export", params={"format": "json"}))
     assert exported["filename"] == "ünïcode.json"
     assert json.loads(json.dumps(exported["content"]))["title"] == "ünïcode ✓"
+
+
+def test_titles_follow_the_first_question_until_a_person_names_them(server: Any, fake_ollama: FakeOllama) -> None:
+    conversation = data(api(server, "POST", "/conversations", json={}))["id"]
+    fake_ollama.chat_script(say("one"), say("two"), say("three"))
+    ask(server, conversation, "first wording")
+    ask(server, conversation, "second wording", parent=None)  # the first question, edited
+    assert data(api(server, "GET", f"/conversations/{conversation}"))["title"] == "second wording"
+    data(api(server, "PATCH", f"/conversations/{conversation}", json={"title": "Mine"}))
+    ask(server, conversation, "third wording", parent=None)
+    assert data(api(server, "GET", f"/conversations/{conversation}"))["title"] == "Mine"
+    named = data(api(server, "POST", "/conversations", json={"title": "Named at the start"}))["id"]
+    fake_ollama.chat_script(say("x"))
+    ask(server, named, "a question")
+    assert data(api(server, "GET", f"/conversations/{named}"))["title"] == "Named at the start"
+
+
+def test_a_fork_says_where_it_came_from(server: Any, fake_ollama: FakeOllama) -> None:
+    conversation = data(api(server, "POST", "/conversations", json={}))["id"]
+    fake_ollama.chat_script(say("answer"))
+    done = ask(server, conversation, "question")
+    forked = data(api(server, "POST", f"/conversations/{conversation}/fork", json={"message_id": done["message_id"]}))
+    assert forked["forked_from"] == conversation
+    listed = {c["id"]: c for c in data(api(server, "GET", "/conversations"))["conversations"]}
+    assert listed[forked["id"]]["forked_from"] == conversation and listed[conversation]["forked_from"] is None
+
+
+def test_a_conversation_runs_on_its_own_repository_and_one_not_served_is_read_only(
+    layout: Layout, live_server: Any, fake_ollama: FakeOllama, tmp_path: Path
+) -> None:
+    other = tmp_path / "other"
+    (other / "lib").mkdir(parents=True)
+    (other / "lib" / "only_here.py").write_text("def only_here():\n    return 1\n")
+    data_dir = str(tmp_path / "shared-data")
+    both = live_server([layout.repo, other], ollama_url=fake_ollama.url, data_dir=data_dir)
+    conversation = data(api(both, "POST", "/conversations", json={"repo": str(other)}))["id"]
+    fake_ollama.chat_script(calls(call("read_file", path="lib/only_here.py")), say("read it"))
+    body = {"conversation_id": conversation, "messages": [{"role": "user", "content": "q"}],
+            "settings": {"model": MODEL, "repo_path": str(layout.repo)}}  # fmt: skip
+    events = chat(both, **body)
+    read = [e for e in events if isinstance(e, dict) and e.get("type") == "tool_call" and e["status"] == "completed"]
+    assert read and read[0]["result"]["content"].startswith("lib/only_here.py")  # on the conversation's repository
+    both.__exit__()
+    flask_only = live_server(layout.repo, ollama_url=fake_ollama.url, data_dir=data_dir)
+    error = assert_error(httpx.post(f"{flask_only.url}/api/v1/chat/completions", json=body, timeout=30), "access_denied",
+                         "conversation_id")  # fmt: skip
+    assert "read-only" in error["message"]
+    assert len(data(api(flask_only, "GET", f"/conversations/{conversation}"))["messages"]) == 2  # nothing added
