@@ -1,15 +1,19 @@
-// The conversations sidebar: newest first, search (titles and messages), rename, delete with
-// undo, export as Markdown or JSON.
-import { getJSON, requestJSON } from "./api.js";
-import { el } from "./dom.js";
-import { currentConversation, forgetIf, newConversation, onConversationChange, openConversation, renamed, showError } from "./chat.js";
+// @ts-check
+// The conversations sidebar: this repository's conversations (or all of them), newest first;
+// search (titles and messages), rename, delete with undo, export as Markdown or JSON.
+import { ApiError, getJSON, requestJSON } from "./api.js";
+import { showApiError } from "./ask.js";
+import { currentConversation, forgetIf, newConversation, onConversationChange, openConversation, renamed } from "./conversation.js";
+import { $, button, el } from "./dom.js";
 
 const UNDO_SECONDS = 6;
-const $ = (id) => document.getElementById(id);
-const pending = new Map(); // conversation id -> timer of its deletion (undo still possible)
+/** @type {Map<string, ReturnType<typeof setTimeout>>} conversation id -> the timer of its deletion (undo possible) */
+const pending = new Map();
 let query = "";
-let unavailable = false;
+let everyRepo = false;
+let repoOf = () => /** @type {string | null} */ (null);
 
+/** @param {string} iso */
 function when(iso) {
   const date = new Date(iso);
   const today = new Date();
@@ -18,23 +22,27 @@ function when(iso) {
     : date.toLocaleDateString([], { month: "short", day: "numeric" });
 }
 
+/** @param {string} path */
+function repoName(path) {
+  return path.split("/").pop() || path;
+}
+
 export async function loadConversations() {
-  if (unavailable) return;
   const params = new URLSearchParams({ limit: "100" });
   if (query) params.set("q", query);
+  const repo = repoOf();
+  if (!everyRepo && repo) params.set("repo", repo);
   try {
     const page = await getJSON(`/api/v1/conversations?${params}`);
-    show(page.conversations.filter((c) => !pending.has(c.id)));
+    show(page.conversations.filter((/** @type {any} */ c) => !pending.has(c.id)));
   } catch (error) {
-    if (error.code === "conversations_unavailable") {
-      unavailable = true;
-      $("conversation-list").replaceChildren(el("li", "muted", "Conversations are not kept on this server; this one lasts as long as the tab."));
-    } else {
-      showError(error);
-    }
+    if (error instanceof ApiError && error.code === "conversations_unavailable") {
+      $("conversation-list").replaceChildren(el("li", "muted", error.message));
+    } else showApiError(error);
   }
 }
 
+/** @param {any[]} conversations */
 function show(conversations) {
   const list = $("conversation-list");
   const open = currentConversation();
@@ -45,33 +53,39 @@ function show(conversations) {
   list.replaceChildren(...conversations.map((c) => item(c, open && open.id === c.id)));
 }
 
+/**
+ * @param {any} conversation
+ * @param {boolean} active
+ */
 function item(conversation, active) {
   const li = el("li", `conversation${active ? " active" : ""}`);
   li.dataset.id = conversation.id;
-  const open = el("button", "conversation-open");
-  open.type = "button";
-  open.append(el("span", "conversation-title", conversation.title), el("span", "conversation-when", when(conversation.updated_at)));
-  open.title = conversation.title;
-  open.addEventListener("click", () => openConversation(conversation.id));
-  const rename = el("button", "ghost icon", "✎");
-  rename.type = "button";
-  rename.title = "Rename";
-  rename.setAttribute("aria-label", `rename ${conversation.title}`);
-  rename.addEventListener("click", () => startRename(li, conversation));
-  const exportButton = el("button", "ghost icon", "⤓");
-  exportButton.type = "button";
-  exportButton.title = "Export (Markdown; Shift-click: JSON)";
-  exportButton.setAttribute("aria-label", `export ${conversation.title}`);
-  exportButton.addEventListener("click", (event) => download(conversation, event.shiftKey ? "json" : "md"));
-  const remove = el("button", "ghost icon", "×");
-  remove.type = "button";
-  remove.title = "Delete";
-  remove.setAttribute("aria-label", `delete ${conversation.title}`);
-  remove.addEventListener("click", () => remove_(li, conversation));
+  const open = button("", { className: "conversation-open", onClick: () => openConversation(conversation.id).catch(showApiError) });
+  const title = el("span", "conversation-title", conversation.title);
+  const facts = el("span", "conversation-when", when(conversation.updated_at));
+  if (conversation.forked_from) facts.prepend(el("span", "badge", "fork"), " ");
+  if (everyRepo && conversation.repo) facts.append(` · ${repoName(conversation.repo)}`);
+  open.append(title, facts);
+  open.title = conversation.title + (conversation.forked_from ? " (a fork)" : "") + (conversation.repo ? `\n${conversation.repo}` : "");
+  const label = (/** @type {string} */ what) => `${what} ${conversation.title}`;
+  const rename = button("✎", { className: "ghost icon", title: "Rename", onClick: () => startRename(li, conversation) });
+  rename.setAttribute("aria-label", label("rename"));
+  const exportButton = button("⤓", {
+    className: "ghost icon",
+    title: "Export (Markdown; Shift-click: JSON)",
+    onClick: (event) => download(conversation, event.shiftKey ? "json" : "md"),
+  });
+  exportButton.setAttribute("aria-label", label("export"));
+  const remove = button("×", { className: "ghost icon", title: "Delete", onClick: () => deleteWithUndo(li, conversation) });
+  remove.setAttribute("aria-label", label("delete"));
   li.append(open, rename, exportButton, remove);
   return li;
 }
 
+/**
+ * @param {HTMLElement} li
+ * @param {any} conversation
+ */
 function startRename(li, conversation) {
   const input = el("input", "rename-box");
   input.value = conversation.title;
@@ -81,7 +95,7 @@ function startRename(li, conversation) {
   input.focus();
   input.select();
   let finished = false;
-  const finish = async (save) => {
+  const finish = async (/** @type {boolean} */ save) => {
     if (finished) return;
     finished = true;
     const title = input.value.trim();
@@ -89,12 +103,12 @@ function startRename(li, conversation) {
       try {
         renamed(await requestJSON("PATCH", `/api/v1/conversations/${encodeURIComponent(conversation.id)}`, { title }));
       } catch (error) {
-        showError(error);
+        showApiError(error);
       }
     }
     loadConversations();
   };
-  input.addEventListener("keydown", (event) => {
+  input.addEventListener("keydown", (/** @type {KeyboardEvent} */ event) => {
     if (event.key === "Enter") finish(true);
     if (event.key === "Escape") finish(false);
   });
@@ -102,12 +116,15 @@ function startRename(li, conversation) {
 }
 
 // Deleting hides the conversation at once and deletes it UNDO_SECONDS later unless undone.
-function remove_(li, conversation) {
+/**
+ * @param {HTMLElement} li
+ * @param {any} conversation
+ */
+function deleteWithUndo(li, conversation) {
   li.hidden = true;
   forgetIf(conversation.id);
   const toast = $("toast");
-  const undo = el("button", "ghost", "Undo");
-  undo.type = "button";
+  const undo = button("Undo");
   toast.replaceChildren(el("span", "", `Deleted “${conversation.title}”.`), undo);
   toast.hidden = false;
   const timer = setTimeout(async () => {
@@ -116,7 +133,7 @@ function remove_(li, conversation) {
     try {
       await requestJSON("DELETE", `/api/v1/conversations/${encodeURIComponent(conversation.id)}`);
     } catch (error) {
-      if (error.code !== "conversation_not_found") showError(error);
+      if (!(error instanceof ApiError && error.code === "conversation_not_found")) showApiError(error);
     }
     loadConversations();
   }, UNDO_SECONDS * 1000);
@@ -129,6 +146,10 @@ function remove_(li, conversation) {
   });
 }
 
+/**
+ * @param {any} conversation
+ * @param {"md" | "json"} format
+ */
 async function download(conversation, format) {
   try {
     const exported = await getJSON(`/api/v1/conversations/${encodeURIComponent(conversation.id)}/export?format=${format}`);
@@ -140,24 +161,31 @@ async function download(conversation, format) {
     document.body.append(link);
     link.click();
     link.remove();
-    setTimeout(() => URL.revokeObjectURL(url), 1000);
+    setTimeout(() => URL.revokeObjectURL(url)); // after the click has started the download
   } catch (error) {
-    showError(error);
+    showApiError(error);
   }
 }
 
-export function setupConversations() {
+/** @param {() => string | null} read the repository picked (its conversations are listed) */
+export function setupConversations(read) {
+  repoOf = read;
   $("new-conversation").addEventListener("click", () => {
     newConversation();
     $("prompt").focus();
   });
-  let typing = null;
-  $("conversation-search").addEventListener("input", (event) => {
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let typing;
+  $("conversation-search").addEventListener("input", (/** @type {Event} */ event) => {
     clearTimeout(typing);
     typing = setTimeout(() => {
-      query = event.target.value.trim();
+      query = /** @type {HTMLInputElement} */ (event.target).value.trim();
       loadConversations();
     }, 200);
+  });
+  $("every-repo").addEventListener("change", (/** @type {Event} */ event) => {
+    everyRepo = /** @type {HTMLInputElement} */ (event.target).checked;
+    loadConversations();
   });
   onConversationChange(() => loadConversations());
 }

@@ -1,11 +1,27 @@
-// Wires the page together.
-import { ask, newConversation, restore, showError, stop, useSettings } from "./chat.js";
+// @ts-check
+// Wires the page together. Start-up never waits for the model server: the repositories, the
+// open conversation and the files load at once; the model list and the model server's state
+// arrive when they arrive.
+import { ask, asking, hideError, showApiError, stop } from "./ask.js";
+import {
+  currentConversation,
+  forkAt,
+  newConversation,
+  onConversationChange,
+  readOnlyReason,
+  restore,
+  setServed,
+  switchBranch,
+} from "./conversation.js";
 import { loadConversations, setupConversations } from "./conversations.js";
-import { browse, currentRepo, loadRepos, setupSearch } from "./files.js";
+import { $ } from "./dom.js";
+import { browse, currentRepo, loadRepos, onRepoChange, setupSearch } from "./files.js";
+import { showMessages } from "./messages.js";
 import { checkHealth, loadModels, setupPull } from "./models.js";
+import { clearTrace, onToolEvent, startAnswer } from "./trace.js";
+import { setupViewer, useRepo } from "./viewer.js";
 
-const $ = (id) => document.getElementById(id);
-
+/** What a chat asks with: the pickers and the settings (no model chosen yet: the server's rule). */
 function settings() {
   return {
     model: $("model-picker").value || undefined,
@@ -16,34 +32,73 @@ function settings() {
   };
 }
 
+/** @type {import("./messages.js").Actions} */
+const actions = {
+  edit: (message, index, text) => {
+    draw(index); // the conversation up to the edited question
+    ask(text, settings(), { parentId: message.parent_id ?? null });
+  },
+  askAgain: (message, index) => {
+    draw(index); // up to the question
+    ask(null, settings(), { parentId: message.parent_id });
+  },
+  fork: (message) => forkAt(message.id).catch(showApiError),
+  switchTo: (messageId) => switchBranch(messageId).catch(showApiError),
+  busy: asking,
+  readOnly: () => readOnlyReason() !== null,
+};
+
+/** Draw the open conversation (the first `upTo` messages), its trace under one heading an answer. */
+function draw(upTo = undefined) {
+  const conversation = currentConversation();
+  const messages = conversation ? conversation.messages : [];
+  const shown = upTo === undefined ? messages : messages.slice(0, upTo);
+  showMessages(shown, actions, readOnlyReason());
+  clearTrace();
+  let number = 0;
+  shown.forEach((/** @type {any} */ message, /** @type {number} */ index) => {
+    if (message.role !== "assistant") return;
+    number += 1;
+    const question = index > 0 && shown[index - 1].role === "user" ? shown[index - 1].content : "";
+    startAnswer(question, number);
+    for (const entry of message.tool_events || []) onToolEvent(entry);
+  });
+  const locked = readOnlyReason() !== null;
+  $("prompt").disabled = locked;
+  $("send").disabled = locked;
+}
+
 function send() {
-  const text = $("prompt").value.trim();
-  if (!text || !$("stop").hidden) return;
-  $("prompt").value = "";
-  ask(text, settings());
+  const prompt = $("prompt");
+  const text = prompt.value.trim();
+  if (!text || asking() || readOnlyReason()) return;
+  // the text stays in the composer until the server has the question
+  ask(text, settings(), { onAccepted: () => prompt.value === text && (prompt.value = "") });
 }
 
 function setupTabs() {
   for (const tab of document.querySelectorAll(".tabs button")) {
     tab.addEventListener("click", () => {
       for (const other of document.querySelectorAll(".tabs button")) other.classList.toggle("active", other === tab);
-      for (const panel of document.querySelectorAll("[data-panel]")) panel.classList.toggle("active", panel.dataset.panel === tab.dataset.tab);
+      for (const panel of document.querySelectorAll("[data-panel]")) {
+        panel.classList.toggle("active", /** @type {HTMLElement} */ (panel).dataset.panel === /** @type {HTMLElement} */ (tab).dataset.tab);
+      }
     });
   }
 }
 
-// The divider between the file panel (and its preview) and the chat: drag to widen.
+// The divider between the file panel and the chat: drag to widen.
 function setupDivider() {
-  const layout = document.querySelector(".layout");
+  const layout = /** @type {HTMLElement} */ (document.querySelector(".layout"));
   const divider = $("files-divider");
   const saved = localStorage.getItem("repo-assistant.files-width");
   if (saved) layout.style.setProperty("--files-width", saved);
-  divider.addEventListener("pointerdown", (event) => {
+  divider.addEventListener("pointerdown", (/** @type {PointerEvent} */ event) => {
     event.preventDefault();
     divider.setPointerCapture(event.pointerId);
     divider.classList.add("dragging");
     const left = layout.getBoundingClientRect().left;
-    const move = (e) => {
+    const move = (/** @type {PointerEvent} */ e) => {
       const width = Math.max(180, Math.min(e.clientX - left, layout.clientWidth * 0.7));
       layout.style.setProperty("--files-width", `${Math.round(width)}px`);
     };
@@ -62,13 +117,19 @@ async function start() {
   setupDivider();
   setupPull();
   setupSearch();
-  setupConversations();
-  useSettings(settings);
-  $("composer").addEventListener("submit", (event) => {
+  setupViewer();
+  useRepo(currentRepo);
+  setupConversations(currentRepo);
+  onConversationChange(() => {
+    hideError();
+    draw();
+  });
+  onRepoChange(() => loadConversations());
+  $("composer").addEventListener("submit", (/** @type {Event} */ event) => {
     event.preventDefault();
     send();
   });
-  $("prompt").addEventListener("keydown", (event) => {
+  $("prompt").addEventListener("keydown", (/** @type {KeyboardEvent} */ event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       send();
@@ -76,18 +137,21 @@ async function start() {
   });
   $("stop").addEventListener("click", stop);
   $("clear").addEventListener("click", newConversation);
-  $("preview-close").addEventListener("click", () => ($("file-preview").hidden = true));
   $("settings-open").addEventListener("click", () => {
     const panel = $("settings");
     panel.hidden = !panel.hidden;
     $("settings-open").setAttribute("aria-expanded", String(!panel.hidden));
   });
-  await checkHealth();
-  await loadRepos(showError);
-  await restore();
-  await loadConversations();
-  await Promise.all([loadModels(() => {}), browse("")]);
+  // the model server may be slow to answer (busy generating): nothing below waits for it
+  checkHealth();
+  loadModels();
   setInterval(checkHealth, 15000);
+  try {
+    setServed(await loadRepos());
+  } catch (error) {
+    showApiError(error);
+  }
+  await Promise.all([restore().catch(showApiError), browse("")]);
   document.body.dataset.ready = "true";
 }
 

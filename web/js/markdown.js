@@ -1,52 +1,60 @@
-// Markdown -> sanitised HTML with highlighted code and copy buttons. Model output may name
-// remote images (the classic exfiltration channel): they are replaced by plain links and the
-// page's Content-Security-Policy (img-src 'self' data:) blocks any that slip through.
+// @ts-check
+// Markdown -> sanitised HTML with highlighted code and copy buttons. Remote images in model
+// output are replaced by a note (rules.js), and the page's Content-Security-Policy
+// (img-src 'self' data:) blocks any that slip through.
 import { marked } from "/vendor/marked.esm.js";
 import DOMPurify from "/vendor/purify.es.js";
 import hljs from "/vendor/highlight.min.js";
+import { button, el } from "./dom.js";
+import { blockedImageLabel, keepImage, languageOf } from "./rules.js";
 
 marked.setOptions({ gfm: true, breaks: false });
 
-DOMPurify.addHook("uponSanitizeElement", (node, data) => {
+DOMPurify.addHook("uponSanitizeElement", (/** @type {any} */ node, /** @type {any} */ data) => {
   if (data.tagName !== "img") return;
   const src = node.getAttribute("src") || "";
-  if (src.startsWith("data:image/")) return;
-  const note = node.ownerDocument.createElement("span");
-  note.className = "blocked-image";
-  note.textContent = `[image not loaded: ${node.getAttribute("alt") || src}]`;
-  node.replaceWith(note);
+  if (keepImage(src)) return;
+  node.replaceWith(el("span", "blocked-image", blockedImageLabel(node.getAttribute("alt"), src)));
 });
 
+/**
+ * @param {HTMLElement} target
+ * @param {string} markdown
+ */
 export function render(target, markdown) {
-  const html = DOMPurify.sanitize(marked.parse(markdown), {
+  target.innerHTML = DOMPurify.sanitize(marked.parse(markdown), {
     FORBID_TAGS: ["style", "form", "input", "iframe", "object", "embed"],
     FORBID_ATTR: ["style", "srcset"],
   });
-  target.innerHTML = html;
   for (const link of target.querySelectorAll("a[href]")) {
-    link.target = "_blank";
-    link.rel = "noopener noreferrer";
+    link.setAttribute("target", "_blank");
+    link.setAttribute("rel", "noopener noreferrer");
   }
   for (const code of target.querySelectorAll("pre code")) {
     hljs.highlightElement(code);
-    const pre = code.parentElement;
-    const button = document.createElement("button");
-    button.type = "button";
-    button.className = "copy";
-    button.textContent = "Copy";
-    button.addEventListener("click", async () => {
-      await navigator.clipboard.writeText(code.textContent);
-      button.textContent = "Copied";
-      setTimeout(() => (button.textContent = "Copy"), 1200);
+    const pre = /** @type {HTMLElement} */ (code.parentElement);
+    const copy = button("Copy", {
+      className: "copy",
+      title: "copy the code",
+      onClick: async () => {
+        await navigator.clipboard.writeText(code.textContent || "");
+        copy.textContent = "Copied";
+      },
     });
-    pre.append(button);
+    copy.addEventListener("mouseleave", () => (copy.textContent = "Copy"));
+    const bar = el("div", "code-bar");
+    bar.append(copy);
+    pre.before(bar); // above the code, never over it
   }
 }
 
+/**
+ * Highlight a file's text in place by its extension.
+ * @param {HTMLElement} code
+ * @param {string} path
+ */
 export function highlight(code, path) {
-  const ext = (path.split(".").pop() || "").toLowerCase();
-  const lang = hljs.getLanguage(ext) ? ext : undefined;
-  code.textContent = code.textContent;
-  if (lang) code.className = `language-${lang}`;
-  hljs.highlightElement(code);
+  const lang = languageOf(path, (name) => Boolean(hljs.getLanguage(name)));
+  code.className = lang ? `language-${lang}` : "";
+  if (lang) hljs.highlightElement(code);
 }

@@ -1,13 +1,22 @@
-// The model picker, pulling a model with a progress bar, and the health indicator.
+// @ts-check
+// The model picker, pulling a model with a progress bar (only where the model server can pull),
+// and the model server's state in the header.
 import { describe, getJSON, postJSON, readEvents } from "./api.js";
+import { $ } from "./dom.js";
 
-const $ = (id) => document.getElementById(id);
+/** A model's short name: a GGUF path's file name without the extension (the full id is the tooltip). @param {string} id */
+export function shortName(id) {
+  if (!id.endsWith(".gguf") && !id.includes("/")) return id;
+  return (id.split("/").pop() || id).replace(/\.gguf$/, "");
+}
 
-export async function loadModels(onError) {
+/** The installed models into the picker; the default one chosen. Until they are known, the
+ * picker says the default rule applies (the server picks). */
+export async function loadModels() {
   const picker = $("model-picker");
   try {
     const data = await getJSON("/api/v1/models");
-    const options = data.models.map((m) => {
+    const options = data.models.map((/** @type {any} */ m) => {
       const tools = m.capabilities.includes("tools");
       const option = new Option(`${shortName(m.name)}${tools ? "  ⚒ tools" : ""}`, m.name);
       option.title = `${m.name}: ${tools ? "can call tools natively" : "tools are described in the prompt"}`;
@@ -15,32 +24,34 @@ export async function loadModels(onError) {
     });
     picker.replaceChildren(...options);
     if (data.default_model) picker.value = data.default_model;
-    if (!options.length) picker.append(new Option("(no models: pull one)", ""));
-  } catch (error) {
-    picker.replaceChildren(new Option("(model server unavailable)", ""));
-    onError(error);
+    if (!options.length) picker.append(new Option(data.can_pull ? "(no models: pull one)" : "(no models)", ""));
+    const pull = $("pull-open");
+    pull.hidden = !data.can_pull;
+  } catch {
+    picker.replaceChildren(new Option("(the server's default)", ""));
   }
 }
 
-// A model's short name: a GGUF path's file name without the extension (the full id is the tooltip).
-export function shortName(id) {
-  if (!id.endsWith(".gguf") && !id.includes("/")) return id;
-  return id.split("/").pop().replace(/\.gguf$/, "");
+/** @param {any} server services.model_server of /health */
+export function showModelServer(server) {
+  const box = $("health");
+  const up = server.status === "connected" || server.status === "busy";
+  box.className = `health ${server.status === "busy" ? "busy" : up ? "ok" : "down"}`;
+  const label = box.querySelector(".label");
+  if (server.status === "busy") label.textContent = `${server.name} · busy generating`;
+  else if (up) label.textContent = `${server.name} · connected${server.latency_ms != null ? ` (${Math.round(server.latency_ms)} ms)` : ""}`;
+  else label.textContent = `${server.label} not reachable`;
+  box.title = up ? `${server.name} answers` : server.error || `${server.name} cannot be reached`;
+  document.body.dataset.modelServer = server.status;
 }
 
 export async function checkHealth() {
-  const box = $("health");
   try {
     const health = await getJSON("/api/v1/health");
-    const server = health.services.model_server;
-    const ok = server.status === "connected";
-    box.className = `health ${ok ? "ok" : "down"}`;
-    box.querySelector(".label").textContent = ok ? `${server.name} · connected (${Math.round(server.latency_ms)} ms)` : `${server.label} not reachable`;
-    box.title = ok ? `${server.name} answers` : server.error || `${server.name} cannot be reached`;
-    document.body.dataset.modelServer = server.status;
-  } catch (error) {
-    box.className = "health down";
-    box.querySelector(".label").textContent = "server unreachable";
+    showModelServer(health.services.model_server);
+  } catch {
+    $("health").className = "health down";
+    $("health").querySelector(".label").textContent = "server unreachable";
   }
 }
 
@@ -58,8 +69,9 @@ export function setupPull() {
     status.textContent = "starting…";
     try {
       const response = await postJSON("/api/v1/models/pull", { model: name });
+      /** @type {any} */
       let failed = null;
-      await readEvents(response, (event) => {
+      await readEvents(response, (/** @type {any} */ event) => {
         if (event.type === "error") failed = event.error;
         else if (event.type === "done") {
           progress.value = 100;
@@ -70,7 +82,7 @@ export function setupPull() {
         }
       });
       if (failed) status.textContent = describe(failed);
-      else await loadModels(() => {});
+      else await loadModels();
     } catch (error) {
       status.textContent = describe(error);
     }
