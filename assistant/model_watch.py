@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import time
 
-from assistant.backends import ModelBackend, Reachability
+from assistant.backends import ModelBackend, ModelInfo, Reachability
 from assistant.errors import BackendError
 
 HEALTH_WAIT = 0.1  # how long /health waits for a probe before answering from what it knows
@@ -32,6 +32,20 @@ class ModelServerWatch:
         self.timeout = min(PROBE_SECONDS, backend.timeouts.request)
         self._probe: asyncio.Task[None] | None = None
         self._runner: asyncio.Task[None] | None = None
+        self._listing: asyncio.Task[None] | None = None
+        self._models: list[ModelInfo] = []  # what the server listed last
+
+    async def _list(self) -> None:
+        with contextlib.suppress(BackendError):
+            self._models = await self.backend.list_models()
+
+    async def known_models(self, wait: float = HEALTH_WAIT) -> list[ModelInfo]:
+        """The installed models: listed now if the server answers within ``wait``, else what it
+        listed last (the listing goes on in the background)."""
+        if self._listing is None or self._listing.done():
+            self._listing = asyncio.ensure_future(self._list())
+        await asyncio.wait({self._listing}, timeout=wait)
+        return self._models
 
     @property
     def reach(self) -> Reachability:
@@ -73,7 +87,7 @@ class ModelServerWatch:
         self._runner = asyncio.ensure_future(forever())
 
     async def stop(self) -> None:
-        for task in (self._runner, self._probe):
+        for task in (self._runner, self._probe, self._listing):
             if task is not None and not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):

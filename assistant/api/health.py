@@ -8,8 +8,7 @@ from typing import Any
 from litestar import Request, Response, get
 
 from assistant import __version__
-from assistant.backends import ModelInfo, Reachability, default_model
-from assistant.errors import BackendError
+from assistant.backends import Reachability, default_model
 from assistant.services import Services, services
 
 from .envelope import ok, timestamp
@@ -76,12 +75,7 @@ async def get_status(request: Request[Any, Any, Any]) -> Response[bytes]:
     svc = services(request)
     reach = await svc.watch.current()
     ping = _state(reach)
-    models: list[ModelInfo] = []
-    if ping["status"] == "connected":
-        try:
-            models = await svc.backend.list_models()
-        except BackendError:
-            models = []
+    models = await svc.watch.known_models() if ping["status"] != "unavailable" else []
     repos = []
     for index in svc.indexes.known():
         stats = index.stats()

@@ -30,3 +30,26 @@ export function splitCitations(text, known) {
   if (last < text.length || !pieces.length) pieces.push({ text: text.slice(last) });
   return pieces;
 }
+
+const CODE = /(```[\s\S]*?(?:```|$)|`[^`\n]*`)/g;
+
+/**
+ * The Markdown of an answer with its citations kept whole: outside code, the `_` and `*` of a
+ * cited path (`json/__init__.py:3`) would be read as emphasis and break it apart; they are
+ * escaped there (code is left as written: Markdown does not read it).
+ * @param {string} markdown
+ * @param {Iterable<string>} refs
+ */
+export function protectCitations(markdown, refs) {
+  const special = [...refs].filter((ref) => /[_*]/.test(ref));
+  if (!special.length) return markdown;
+  return markdown
+    .split(CODE)
+    .map((part, index) => {
+      if (index % 2 === 1) return part; // code: a captured separator
+      let out = part;
+      for (const ref of special) out = out.split(ref).join(ref.replace(/([_*])/g, "\\$1"));
+      return out;
+    })
+    .join("");
+}

@@ -2,7 +2,7 @@
 // The conversations sidebar: this repository's conversations (or all of them), newest first;
 // search (titles and messages), rename, delete with undo, export as Markdown or JSON.
 import { ApiError, getJSON, requestJSON } from "./api.js";
-import { showApiError } from "./ask.js";
+import { hideError, showApiError } from "./ask.js";
 import { currentConversation, forgetIf, newConversation, onConversationChange, openConversation, renamed } from "./conversation.js";
 import { $, button, el } from "./dom.js";
 
@@ -60,7 +60,13 @@ function show(conversations) {
 function item(conversation, active) {
   const li = el("li", `conversation${active ? " active" : ""}`);
   li.dataset.id = conversation.id;
-  const open = button("", { className: "conversation-open", onClick: () => openConversation(conversation.id).catch(showApiError) });
+  const open = button("", {
+    className: "conversation-open",
+    onClick: () => {
+      hideError();
+      openConversation(conversation.id).catch(showApiError);
+    },
+  });
   const title = el("span", "conversation-title", conversation.title);
   const facts = el("span", "conversation-when", when(conversation.updated_at));
   if (conversation.forked_from) facts.prepend(el("span", "badge", "fork"), " ");
@@ -171,6 +177,7 @@ async function download(conversation, format) {
 export function setupConversations(read) {
   repoOf = read;
   $("new-conversation").addEventListener("click", () => {
+    hideError();
     newConversation();
     $("prompt").focus();
   });

@@ -73,7 +73,12 @@ function send() {
   const text = prompt.value.trim();
   if (!text || asking() || readOnlyReason()) return;
   // the text stays in the composer until the server has the question
-  ask(text, settings(), { onAccepted: () => prompt.value === text && (prompt.value = "") });
+  ask(text, settings(), {
+    onAccepted: () => {
+      if (prompt.value === text) prompt.value = "";
+      loadConversations(); // its title now comes from the question
+    },
+  });
 }
 
 function setupTabs() {
@@ -120,10 +125,7 @@ async function start() {
   setupViewer();
   useRepo(currentRepo);
   setupConversations(currentRepo);
-  onConversationChange(() => {
-    hideError();
-    draw();
-  });
+  onConversationChange(() => draw());
   onRepoChange(() => loadConversations());
   $("composer").addEventListener("submit", (/** @type {Event} */ event) => {
     event.preventDefault();
@@ -136,7 +138,10 @@ async function start() {
     }
   });
   $("stop").addEventListener("click", stop);
-  $("clear").addEventListener("click", newConversation);
+  $("clear").addEventListener("click", () => {
+    hideError();
+    newConversation();
+  });
   $("settings-open").addEventListener("click", () => {
     const panel = $("settings");
     panel.hidden = !panel.hidden;

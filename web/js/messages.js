@@ -3,7 +3,7 @@
 // code viewer (or marked unverified), its sources, how it ended, the ‹ n/m › switcher between
 // versions, and Edit, Ask again and Fork. What the buttons do is given by the caller.
 import { branchState } from "./branches.js";
-import { splitCitations } from "./citations.js";
+import { protectCitations, splitCitations } from "./citations.js";
 import { $, button, el } from "./dom.js";
 import { render } from "./markdown.js";
 import { endNote } from "./status.js";
@@ -92,7 +92,8 @@ function switcher(message, actions) {
  */
 export function fillAnswer(node, message) {
   const body = node.querySelector(".body");
-  render(body, message.content || "");
+  const refs = (message.citations || []).map((/** @type {any} */ c) => c.ref);
+  render(body, protectCitations(message.content || "", refs));
   decorate(body, message.citations);
   node.querySelector(".sources")?.remove();
   node.querySelector(".note")?.remove();

@@ -15,6 +15,7 @@ export function useRepo(read) {
 
 export function closeViewer() {
   $("file-preview").hidden = true;
+  document.body.classList.remove("viewing");
 }
 
 export function setupViewer() {
@@ -82,5 +83,6 @@ export async function preview(path, line = null, endLine = null, focusLine = nul
   }
   gutter.textContent = Array.from({ length: count }, (_, i) => String(i + 1)).join("\n");
   $("file-preview").hidden = false;
+  document.body.classList.add("viewing"); // the conversations list makes room for the answer beside the code
   markLines(line, endLine, focusLine);
 }
