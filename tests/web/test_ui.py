@@ -285,6 +285,7 @@ def test_conversations_are_kept_listed_branched_and_cited(
     page.wait_for_selector("#preview-mark:not([hidden])", timeout=5_000)
     assert page.locator("#preview-name").inner_text() == "src/main.py"
     assert page.locator("#preview-mark").get_attribute("data-line") == "2"
+    page.keyboard.press("Escape")  # the code viewer closes; the conversations list comes back
     # the sidebar lists it, titled by the question; a reload brings everything back, trace too
     page.wait_for_selector(".conversation.active", timeout=5_000)
     assert page.locator(".conversation.active .conversation-title").inner_text() == "What does main return?"

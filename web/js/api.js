@@ -1,4 +1,6 @@
+// @ts-check
 // Talking to the server: the API key (asked once, kept for the tab), the envelope, SSE.
+import { $ } from "./dom.js";
 
 const KEY_STORAGE = "repo-assistant.api-key";
 let keyPrompt = null;
@@ -19,9 +21,9 @@ function headers(extra = {}) {
 // Ask for the key once; concurrent 401s share one dialog.
 function askForKey() {
   if (keyPrompt) return keyPrompt;
-  const dialog = document.getElementById("key-dialog");
-  const form = document.getElementById("key-form");
-  const input = document.getElementById("key-input");
+  const dialog = $("key-dialog");
+  const form = $("key-form");
+  const input = $("key-input");
   keyPrompt = new Promise((resolve) => {
     form.addEventListener(
       "submit",

@@ -2,9 +2,9 @@
 // Markdown -> sanitised HTML with highlighted code and copy buttons. Remote images in model
 // output are replaced by a note (rules.js), and the page's Content-Security-Policy
 // (img-src 'self' data:) blocks any that slip through.
-import { marked } from "/vendor/marked.esm.js";
-import DOMPurify from "/vendor/purify.es.js";
-import hljs from "/vendor/highlight.min.js";
+import { marked } from "../vendor/marked.esm.js";
+import DOMPurify from "../vendor/purify.es.js";
+import hljs from "../vendor/highlight.min.js";
 import { button, el } from "./dom.js";
 import { blockedImageLabel, keepImage, languageOf } from "./rules.js";
 

@@ -52,7 +52,7 @@ export function decorate(body, citations) {
   });
   const nodes = [];
   while (walker.nextNode()) nodes.push(walker.currentNode);
-  for (const node of nodes) {
+  for (const node of /** @type {Text[]} */ (nodes)) {
     const pieces = splitCitations(node.nodeValue || "", known);
     if (pieces.length === 1 && "text" in pieces[0]) continue;
     node.replaceWith(...pieces.map((p) => ("text" in p ? document.createTextNode(p.text) : citationNode(p.citation))));
@@ -91,7 +91,7 @@ function switcher(message, actions) {
  * @param {any} message
  */
 export function fillAnswer(node, message) {
-  const body = node.querySelector(".body");
+  const body = /** @type {HTMLElement} */ (node.querySelector(".body"));
   const refs = (message.citations || []).map((/** @type {any} */ c) => c.ref);
   render(body, protectCitations(message.content || "", refs));
   decorate(body, message.citations);

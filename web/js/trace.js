@@ -70,7 +70,7 @@ export function onToolEvent(event) {
   entry.querySelector(".status").textContent = event.status;
   entry.querySelector(".duration").textContent = `${event.duration_ms} ms`;
   entry.querySelector(".summary").textContent = event.error ? `${event.error.message} (${event.error.code})` : event.summary || "";
-  const details = entry.querySelector(".result");
+  const details = /** @type {HTMLElement} */ (entry.querySelector(".result"));
   details.hidden = false;
   const result = event.result || { content: "", truncated: false };
   details.querySelector("pre").textContent = result.content + (result.truncated ? "\n[cut]" : "");
