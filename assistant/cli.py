@@ -117,14 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_NOT_SETTINGS = {
-    "command", "handler", "config", "version", "path", "query", "mode", "search_path", "glob", "limit", "explain",
-    "question", "tool_mode", "temperature", "max_tokens",
-}  # fmt: skip
-
-
 def _flags(args: argparse.Namespace) -> dict[str, Any]:
-    return {k: v for k, v in vars(args).items() if k not in _NOT_SETTINGS and not k.startswith("_")}
+    """The command line's values (``load_settings`` takes those that are settings)."""
+    return {k: v for k, v in vars(args).items() if not k.startswith("_")}
 
 
 def configure_logging(level: str) -> None:

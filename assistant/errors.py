@@ -2,16 +2,22 @@
 
 Hierarchy::
 
-    AssistantError          base: ``code`` (a key of ERROR_CODES), message, param, details
-    ├── (raised directly with any code by the API layer and the agent)
+    AssistantError          base: ``code`` (a key of ERROR_CODES), message, param, details, headers
+    ├── (raised directly with any code by the API layer and the chat)
     ├── BackendError        the model server failed: ollama_* codes, not_supported
     ├── StoreError          the conversation store refused: conversation_not_found, invalid_parameter
     ├── StoreUnavailable    the store cannot be used now: conversations_unavailable (with the reason)
-    └── StoreInterrupted    the client left while the store worked on its request
+    ├── StoreInterrupted    the client left while the store worked on its request
+    ├── index.QueryError    a search that cannot run: invalid_parameter, ``param`` the query or mode
+    └── tools.ToolFailure   a tool could not do what was asked: its ``content`` is still the
+                            model's to read (a failed tool call is a result, not a failed request)
 
-``sandbox.SandboxError`` is separate (the sandbox knows no HTTP); the API layer converts it
-with ``from_sandbox``, naming the parameter in the client's own spelling. One exception handler
-maps a code to its HTTP status, type and the envelope; ``docs/errors.md`` has an anchor per code.
+    sandbox.SandboxError    the sandbox's refusals (it knows no HTTP): ``code`` and ``param``
+                            (the input at fault, ``path`` or ``repo``) like the rest
+
+One exception handler (``api/envelope.py``) maps any of them, by its code, to the HTTP status,
+type and envelope; ``sandbox_params`` renames a sandbox error's ``param`` to an endpoint's own
+spelling (``repo_path``). ``docs/errors.md`` has an anchor per code.
 """
 
 from __future__ import annotations
@@ -132,9 +138,8 @@ class StoreInterrupted(AssistantError):
 
 
 def from_sandbox(exc: SandboxError, *, path: str | None = "path", repo: str | None = "repo") -> AssistantError:
-    """Convert a sandbox refusal, naming the parameter as this endpoint's client spells it."""
-    param = repo if exc.subject == "repo" else path
-    return AssistantError(exc.code, exc.message, param=param)
+    """A sandbox refusal as our error, naming the parameter as this endpoint's client spells it."""
+    return AssistantError(exc.code, exc.message, param=repo if exc.subject == "repo" else path)
 
 
 def timestamp(at: float | None = None) -> str:

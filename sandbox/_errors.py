@@ -33,6 +33,11 @@ class SandboxError(Exception):
         self.message = message
         self.subject: Subject = subject
 
+    @property
+    def param(self) -> str:
+        """The input at fault, as the API names it unless an endpoint spells it otherwise."""
+        return self.subject
+
 
 class InvalidPath(SandboxError):
     code = "invalid_parameter"

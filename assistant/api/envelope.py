@@ -158,12 +158,16 @@ def sandbox_params(*, path: str | None = "path", repo: str | None = "repo") -> I
         raise from_sandbox(exc, path=path, repo=repo) from None
 
 
-def to_assistant_error(exc: Exception) -> AssistantError:
+def too_large(limit: int) -> AssistantError:
+    return AssistantError("payload_too_large", f"the request body is larger than the limit ({limit:,} bytes)")
+
+
+def to_assistant_error(exc: Exception, body_limit: int) -> AssistantError:
     """Map anything raised while handling a request to one of our error codes."""
     if isinstance(exc, AssistantError):
         return exc
     if isinstance(exc, SandboxError):
-        return AssistantError(exc.code, exc.message, param=exc.subject)
+        return from_sandbox(exc)
     if isinstance(exc, ValidationException):
         code, message, param = _param_from_validation(exc)
         return AssistantError(code, message, param=param)
@@ -178,7 +182,7 @@ def to_assistant_error(exc: Exception) -> AssistantError:
             allowed = headers.get("allow", headers.get("Allow", ""))
             return AssistantError("method_not_allowed", f"method not allowed here; allowed: {allowed}", headers=headers)
         if status == 413:
-            return AssistantError("payload_too_large", "the request body is larger than the limit (1 MiB)")
+            return too_large(body_limit)
         if status == 401:
             return AssistantError("unauthorized", "an API key is required: send Authorization: Bearer <key>")
         if status == 400:
@@ -198,7 +202,7 @@ def to_assistant_error(exc: Exception) -> AssistantError:
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     """Litestar exception handler: every failure becomes an envelope (an OpenAI error object
     under /v1)."""
-    error = to_assistant_error(exc)
+    error = to_assistant_error(exc, request.app.state["services"].settings.max_body_bytes)
     return Response(
         error_payload(request.scope.get("path", ""), request.scope["state"], error),
         status_code=error.status,

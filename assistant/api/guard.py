@@ -35,7 +35,7 @@ from litestar.utils import normalize_path
 from assistant.errors import AssistantError
 from assistant.settings import Settings
 
-from .envelope import error_payload, pick_request_id
+from .envelope import error_payload, pick_request_id, too_large
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -232,9 +232,7 @@ class Guard:
                         param="Content-Type",
                     )
                 if length is not None and length.strip().isdigit() and int(length) > self.max_body:
-                    return AssistantError(
-                        "payload_too_large", f"the request body is larger than the limit ({self.max_body} bytes)"
-                    )
+                    return too_large(self.max_body)
         if not _is_api(path):
             return AssistantError(
                 "route_not_found", "no such endpoint or file; the API is described at /api/v1/schema/openapi.json"

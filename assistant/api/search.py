@@ -47,7 +47,6 @@ async def get_search(
     try:
         result = await until_disconnect(request, work)
     except QueryError as exc:
-        raise AssistantError(
-            "invalid_parameter", exc.message, param="q" if exc.field == "query" else exc.field
-        ) from None
+        exc.param = "q" if exc.param == "query" else exc.param  # as this endpoint's client spells it
+        raise
     return ok(request, result.to_dict())

@@ -19,6 +19,8 @@ from typing import NamedTuple
 
 import re2
 
+from assistant.errors import AssistantError
+
 MAX_LINE = 300
 MAX_COUNTED = 10_000  # matching lines counted per search; beyond this the total is a floor
 MAX_REGEX_BYTES = 1024
@@ -32,15 +34,13 @@ _ESCAPE = re.compile(r"\\.")
 _META = set("\\.^$|?*+()[]{}")
 
 
-class QueryError(ValueError):
-    """A search the index cannot run. ``message`` says why and what is allowed; ``field`` is the
-    part of the search at fault (``query`` or ``mode``), which each caller names in its own
-    spelling (``q`` for ``GET /search``, ``arguments.query`` for the tool)."""
+class QueryError(AssistantError):
+    """A search the index cannot run (``invalid_parameter``). ``message`` says why and what is
+    allowed; ``param`` the part of the search at fault (``query`` or ``mode``), which each caller
+    renames to its own spelling (``q`` for ``GET /search``, ``query`` for the tool)."""
 
     def __init__(self, message: str, field: str = "query") -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
+        super().__init__("invalid_parameter", message, param=field)
 
 
 class TextHit(NamedTuple):

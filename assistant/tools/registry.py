@@ -58,13 +58,12 @@ class ToolOutput:
     read: Lines | None = None
 
 
-class ToolFailure(Exception):
-    """A tool could not do what was asked; ``content`` is still written for the model."""
+class ToolFailure(AssistantError):
+    """A tool could not do what was asked; ``content`` is still written for the model (a tool's
+    failure is a result the model reads, not a failed request)."""
 
     def __init__(self, code: str, message: str, content: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(code, message)
         self.content = content or f"Error ({code}): {message}"
 
 
