@@ -10,7 +10,7 @@ from typing import Any
 
 from assistant.backends import ModelBackend, OllamaBackend, OpenAICompatBackend, Timeouts
 from assistant.backends.base import DEFAULT_CONNECTIONS
-from assistant.conversations import Conversations, SqliteStore, StoreUnavailable
+from assistant.conversations import Conversations, MemoryStore, SqliteStore, StoreUnavailable
 from assistant.index import IndexManager
 from assistant.model_watch import ModelServerWatch
 from assistant.settings import Settings
@@ -74,10 +74,10 @@ class Services:
             store = SqliteStore(path)
             interrupted = store.end_unfinished()
         except StoreUnavailable as exc:
-            self.conversations = Conversations(None, exc.reason)
+            self.conversations = Conversations(MemoryStore(), exc.reason)
             log.warning(
-                "conversations cannot be kept (%s); chat works without them. Use --data-dir for a writable "
-                "directory, or move the damaged file away.",
+                "conversations cannot be kept on disk (%s); they are kept in memory until the server stops. "
+                "Use --data-dir for a writable directory, or move the damaged file away.",
                 exc.reason,
             )
             return

@@ -35,22 +35,31 @@ class Conversations:
     """The store (or why there is none), reached from the event loop."""
 
     def __init__(self, store: ConversationStore | None, error: str | None = None) -> None:
+        """``error``: why the store on disk could not be opened (``store`` is then one in
+        memory, or none)."""
         self.store = store
-        self.open_error = error  # why the store could not be opened (then it never is)
+        self.open_error = error
         self._pool = ThreadPoolExecutor(max_workers=STORE_THREADS, thread_name_prefix="store")
         self._last_probe = 0.0
         self._probing = False
         self.busy: Counter[str] = Counter()  # conversations with turns streaming now, and how many
 
     @property
-    def status(self) -> Literal["ok", "unavailable"]:
-        return "ok" if self.error is None else "unavailable"
+    def status(self) -> Literal["ok", "memory", "unavailable"]:
+        """``memory``: the file could not be opened, so conversations last until the server stops."""
+        if self.store is None or self.store.failure is not None:
+            return "unavailable"
+        return "memory" if self.open_error is not None else "ok"
 
     @property
     def error(self) -> str | None:
         if self.store is None:
             return self.open_error or "no store"
-        return self.store.failure
+        if self.store.failure is not None:
+            return self.store.failure
+        if self.open_error is not None:
+            return f"{self.open_error}; conversations are kept in memory until the server stops"
+        return None
 
     async def run(self, work: Callable[[ConversationStore], T], *, interruptible: bool = True) -> T:
         """``work(store)`` in a store thread. When the caller is cancelled the work stops at its

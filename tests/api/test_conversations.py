@@ -282,7 +282,7 @@ def test_conversations_survive_a_restart(layout: Layout, live_server: Any, fake_
 
 
 @pytest.mark.parametrize("damage", ["unwritable", "corrupt"])
-def test_a_store_that_cannot_be_used_leaves_chat_working(
+def test_a_store_that_cannot_be_opened_keeps_conversations_in_memory(
     layout: Layout, live_server: Any, fake_ollama: FakeOllama, tmp_path: Path, damage: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     data_dir = tmp_path / "data"
@@ -298,14 +298,16 @@ def test_a_store_that_cannot_be_used_leaves_chat_working(
     try:
         server = live_server(layout.repo, ollama_url=fake_ollama.url, data_dir=str(data_dir))
         health = data(api(server, "GET", "/health"))
-        assert health["status"] == "degraded" and health["services"]["conversations"]["status"] == "unavailable"
+        assert health["status"] == "degraded" and health["services"]["conversations"]["status"] == "memory"
         assert "conversations.sqlite3" in health["services"]["conversations"]["error"]
-        assert any("conversations cannot be kept" in r.getMessage() for r in caplog.records)
+        assert "in memory" in health["services"]["conversations"]["error"]
+        assert any("kept in memory" in r.getMessage() for r in caplog.records)
+        conversation = data(api(server, "POST", "/conversations", json={}))["id"]  # the UI works the same way
         fake_ollama.chat_script(say("still answering"))
-        assert text_of(chat(server, messages=[{"role": "user", "content": "hi"}])) == "still answering"
-        assert_error(api(server, "GET", "/conversations"), "conversations_unavailable")
-        body = {"conversation_id": "c_x", "messages": [{"role": "user", "content": "hi"}], "settings": {"model": MODEL}}
-        assert_error(httpx.post(f"{server.url}/api/v1/chat/completions", json=body, timeout=10), "conversations_unavailable")
+        assert ask(server, conversation, "hi")["conversation_id"] == conversation
+        assert [c["id"] for c in data(api(server, "GET", "/conversations"))["conversations"]] == [conversation]
+        if damage == "corrupt":  # the user's file is never rewritten
+            assert (data_dir / "conversations.sqlite3").read_bytes() == b"this is not a database" * 100
     finally:
         if data_dir.is_dir():
             data_dir.chmod(0o700)
