@@ -118,13 +118,12 @@ class OllamaBackend(ModelBackend):
         )
 
     async def version(self) -> str | None:
+        # through the long-lived control client: a client made per probe builds a TLS context
+        # first, tens of milliseconds of CPU on the event loop at every /health
         with self._errors():
-            async with httpx.AsyncClient(
-                timeout=httpx.Timeout(self.timeouts.request, connect=self.timeouts.connect)
-            ) as client:
-                response = await client.get(f"{self.url}/api/version")
-                response.raise_for_status()
-                return str(response.json().get("version"))
+            response = await self._control._client.get("/api/version")
+            response.raise_for_status()
+            return str(response.json().get("version"))
 
     async def pull(self, model: str) -> AsyncIterator[dict[str, Any]]:
         with self._errors(model):
