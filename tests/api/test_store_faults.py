@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import subprocess
-import threading
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,11 +17,11 @@ import httpx
 import pytest
 
 from assistant.conversations import Conversations, SqliteStore, StoreInterrupted
-from tests.conftest import MODEL, Layout, assert_error, say, text_of
 from tests.fakes.ollama import FakeOllama
+from tests.helpers import MODEL, Layout, ServerProcess, assert_error, say, text_of
 from tests.sse import parse
 
-RESPONSIVE_SECONDS = 0.2  # /health takes a few milliseconds: forty times that, on a busy machine
+RESPONSIVE_SECONDS = 0.2  # /health takes a few milliseconds: forty times that
 
 
 def api(server: Any, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -37,12 +38,12 @@ def server(layout: Layout, live_server: Any, fake_ollama: FakeOllama) -> Any:
     return live_server(layout.repo, ollama_url=fake_ollama.url)
 
 
-def first_token_seconds(server: Any) -> float:
+def first_token_seconds(client: httpx.Client) -> float:
     """Seconds from sending a stateless streamed chat to its first content chunk."""
     body = {"messages": [{"role": "user", "content": "hi"}], "settings": {"model": MODEL}}
     started = time.monotonic()
     took = None
-    with httpx.stream("POST", f"{server.url}/api/v1/chat/completions", json=body, timeout=30) as response:
+    with client.stream("POST", "/chat/completions", json=body) as response:
         for line in response.iter_lines():
             if took is None and '"content"' in line:
                 took = time.monotonic() - started
@@ -50,39 +51,59 @@ def first_token_seconds(server: Any) -> float:
     return took
 
 
+def health_seconds(client: httpx.Client) -> float:
+    started = time.monotonic()
+    assert client.get("/health").status_code == 200
+    return time.monotonic() - started
+
+
 def test_the_heaviest_allowed_store_request_holds_up_no_one(
-    layout: Layout, live_server: Any, fake_ollama: FakeOllama
+    layout: Layout, fake_ollama: FakeOllama, tmp_path: Path
 ) -> None:
-    server = live_server(layout.repo, ollama_url=fake_ollama.url, max_body_bytes=16 << 20)
+    # The server, the client sending the import and the one measuring are three processes, as
+    # they are in use: in one process they would take turns with the interpreter lock, which is
+    # no part of what the server does.
+    server = ServerProcess(layout.repo, tmp_path, fake_ollama.url, env={"REPO_ASSISTANT_MAX_BODY_BYTES": str(16 << 20)})
     fake_ollama.chat_script(*[say("answer") for _ in range(200)])
     text = "several words of an imported answer " * 110  # ~4 KB: 2,000 of them make 8 MB, the most allowed
     messages = [
-        {"id": f"m{i}", "parent_id": f"m{i - 1}" if i else None, "role": "user" if i % 2 == 0 else "assistant",
-         "content": text}
+        {
+            "id": f"m{i}",
+            "parent_id": f"m{i - 1}" if i else None,
+            "role": "user" if i % 2 == 0 else "assistant",
+            "content": text,
+        }
         for i in range(2000)
-    ]  # fmt: skip
-    document = {"title": "a long one", "messages": messages}
-    result: dict[str, Any] = {}
-
-    def heavy() -> None:
-        result["response"] = api(server, "POST", "/conversations", json=document)
-
-    api(server, "GET", "/health")  # a first exchange: connections made
-    worker = threading.Thread(target=heavy)
-    worker.start()
-    health: list[float] = []
-    tokens: list[float] = []
-    while worker.is_alive():
-        started = time.monotonic()
-        assert api(server, "GET", "/health").status_code == 200
-        health.append(time.monotonic() - started)
-        tokens.append(first_token_seconds(server))
-    worker.join()
-    imported = data(result["response"])
-    assert len(data(api(server, "GET", f"/conversations/{imported['id']}"))["messages"]) == 2000
+    ]
+    document = tmp_path / "import.json"
+    document.write_text(json.dumps({"title": "a long one", "messages": messages}))
+    answer = tmp_path / "answer.json"
+    sender = (
+        "import httpx, pathlib, sys\n"
+        "r = httpx.post(sys.argv[1], content=pathlib.Path(sys.argv[2]).read_bytes(),"
+        " headers={'content-type': 'application/json'}, timeout=60)\n"
+        "pathlib.Path(sys.argv[3]).write_text(r.text if r.status_code == 200 else '')\n"
+    )
+    with server, httpx.Client(base_url=f"{server.url}/api/v1", timeout=60) as client:
+        # The same probes with nothing else running, on this machine under today's load.
+        idle_health = max(health_seconds(client) for _ in range(10))
+        idle_token = max(first_token_seconds(client) for _ in range(3))
+        heavy = subprocess.Popen(
+            [sys.executable, "-c", sender, f"{server.url}/api/v1/conversations", str(document), str(answer)]
+        )
+        health: list[float] = []
+        tokens: list[float] = []
+        while heavy.poll() is None:
+            health.append(health_seconds(client))
+            tokens.append(first_token_seconds(client))
+        assert heavy.wait() == 0
+        imported = json.loads(answer.read_text())["data"]
+        assert len(data(api(server, "GET", f"/conversations/{imported['id']}"))["messages"]) == 2000
     assert health and tokens, "nothing was measured while the import ran"
-    assert max(health) < RESPONSIVE_SECONDS, health
-    assert max(tokens) < RESPONSIVE_SECONDS * 5, tokens  # a whole streamed chat through the fake model
+    # Within 200 ms, or (on a machine too busy for that even when idle) a few times what the same
+    # probe took just before; an import on the event loop held everything for 14-23 s.
+    assert max(health) < max(RESPONSIVE_SECONDS, 4 * idle_health), (health, idle_health)
+    assert max(tokens) < max(RESPONSIVE_SECONDS, 4 * idle_token), (tokens, idle_token)
 
 
 def test_every_store_request_is_bounded(server: Any) -> None:
@@ -151,7 +172,11 @@ def test_a_second_question_while_one_streams_is_409(server: Any, fake_ollama: Fa
     conversation = data(api(server, "POST", "/conversations", json={}))["id"]
     fake_ollama.chat_script([{"message": {"role": "assistant", "content": "slow "}}, 3.0, *say("end")], say("branch"))
     url = f"{server.url}/api/v1/chat/completions"
-    body = {"conversation_id": conversation, "messages": [{"role": "user", "content": "one"}], "settings": {"model": MODEL}}
+    body = {
+        "conversation_id": conversation,
+        "messages": [{"role": "user", "content": "one"}],
+        "settings": {"model": MODEL},
+    }
     with httpx.stream("POST", url, json=body, timeout=30) as response:
         lines = response.iter_lines()  # kept: a loop over a new iterator closes the connection as it ends
         for line in lines:
@@ -266,22 +291,31 @@ BAD_FIELDS: list[tuple[dict[str, Any], str]] = [
     ({"sources": {"path": "x"}}, "sources"),
     ({"tool_events": "read_file"}, "tool_events"),
     ({"tool_events": [{"id": "t", "name": "read_file"}]}, "tool_events[0]"),
-    ({"tool_events": [{"id": "t", "name": "x", "status": "completed", "result": {"content": "x" * 9000, "truncated": False}}]},
-     "tool_events[0].result.content"),
+    (
+        {
+            "tool_events": [
+                {"id": "t", "name": "x", "status": "completed", "result": {"content": "x" * 9000, "truncated": False}}
+            ]
+        },
+        "tool_events[0].result.content",
+    ),
     ({"usage": "many"}, "usage"),
     ({"timings": {"total_ms": -1}}, "timings.total_ms"),
     ({"finish_reason": "exploded"}, "finish_reason"),
     ({"model": "m" * 300}, "model"),
     ({"error": "bad"}, "error"),
     ({"content": 42}, "content"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("fields", "where"), BAD_FIELDS)
 def test_an_import_field_of_the_wrong_shape_is_400_naming_it(server: Any, fields: dict[str, Any], where: str) -> None:
     response = api(server, "POST", "/conversations", json=_document(_answer(**fields)))
-    error = assert_error(response, "invalid_parameter" if where != "tool_events[0]" else "missing_parameter",
-                         response.json()["error"]["param"])  # fmt: skip
+    error = assert_error(
+        response,
+        "invalid_parameter" if where != "tool_events[0]" else "missing_parameter",
+        response.json()["error"]["param"],
+    )
     assert error["param"].startswith(f"messages[1].{where}"), error
 
 
@@ -291,8 +325,14 @@ def test_imported_citations_are_checked_again_and_every_page_still_renders(serve
         {"ref": "nowhere.py:9", "path": "nowhere.py", "line": 9, "end_line": 9, "verified": True},
         {"ref": "src/main.py:7", "path": "src/main.py", "line": 7, "end_line": 7, "verified": True},
     ]
-    made = data(api(server, "POST", "/conversations", json=_document(_answer(content="src/main.py:1 and nowhere.py:9",
-                                                                             citations=claimed))))  # fmt: skip
+    made = data(
+        api(
+            server,
+            "POST",
+            "/conversations",
+            json=_document(_answer(content="src/main.py:1 and nowhere.py:9", citations=claimed)),
+        )
+    )
     answer = data(api(server, "GET", f"/conversations/{made['id']}"))["messages"][1]
     assert {c["ref"]: c["verified"] for c in answer["citations"]} == {
         "src/main.py:1": True,
