@@ -2,7 +2,8 @@
 
 import os
 
-BODY = open(os.environ["BARE_BODY_FILE"], "rb").read()
+with open(os.environ["BARE_BODY_FILE"], "rb") as _body:
+    BODY = _body.read()
 HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(BODY)).encode())]
 
 

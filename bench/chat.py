@@ -18,17 +18,17 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _common import PYTHON, free_port, median, ms, p, start, stop  # noqa: E402
-
-from tests.fakes.ollama import FakeOllama  # noqa: E402
+from bench._common import PYTHON, free_port, median, ms, p, start, stop
+from tests.fakes.ollama import FakeOllama
 
 MODEL = "qwen2.5-coder:7b"
-PROXY = '''
+PROXY = """
 import json, httpx
 UPSTREAM = {upstream!r}
 async def app(scope, receive, send):
@@ -47,18 +47,22 @@ async def app(scope, receive, send):
     request = json.loads(body)
     await send({{"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]}})
     async with httpx.AsyncClient(timeout=None) as client:
-        async with client.stream("POST", UPSTREAM + "/api/chat", json={{"model": request["model"], "messages": request["messages"], "stream": True}}) as r:
+        body = {{"model": request["model"], "messages": request["messages"], "stream": True}}
+        async with client.stream("POST", UPSTREAM + "/api/chat", json=body) as r:
             async for line in r.aiter_lines():
                 if not line:
                     continue
                 chunk = json.loads(line)
-                event = {{"object": "chat.completion.chunk", "choices": [{{"index": 0, "delta": {{"content": chunk["message"]["content"]}}, "finish_reason": None}}]}}
-                await send({{"type": "http.response.body", "body": b"data: " + json.dumps(event).encode() + b"\\n\\n", "more_body": True}})
+                delta = {{"content": chunk["message"]["content"]}}
+                choice = {{"index": 0, "delta": delta, "finish_reason": None}}
+                event = {{"object": "chat.completion.chunk", "choices": [choice]}}
+                frame = b"data: " + json.dumps(event).encode() + b"\\n\\n"
+                await send({{"type": "http.response.body", "body": frame, "more_body": True}})
     await send({{"type": "http.response.body", "body": b"data: [DONE]\\n\\n"}})
-'''
+"""
 
 
-def first_content(url: str, body: dict, marker: bytes) -> tuple[float, float]:
+def first_content(url: str, body: Any, marker: bytes) -> tuple[float, float]:
     """(seconds to the first byte containing ``marker``, seconds to the end)."""
     started = time.perf_counter()
     first = None
@@ -72,7 +76,10 @@ def first_content(url: str, body: dict, marker: bytes) -> tuple[float, float]:
 async def concurrent(url: str, n: int) -> tuple[list[float], int]:
     async def one(client: httpx.AsyncClient, i: int) -> tuple[float, bool]:
         question = f"question number {i:03d} " * 4
-        body = {"messages": [{"role": "user", "content": question}], "settings": {"model": MODEL, "tool_mode": "manual"}}
+        body = {
+            "messages": [{"role": "user", "content": question}],
+            "settings": {"model": MODEL, "tool_mode": "manual"},
+        }
         started = time.perf_counter()
         ttfb = None
         text = ""
@@ -94,16 +101,51 @@ def main() -> None:
         (Path(tmp) / "main.py").write_text("def main():\n    return 42\n")
         port, proxy_port = free_port(), free_port()
         ours = start(
-            [PYTHON, "-m", "assistant", "serve", "--repo", tmp, "--port", str(port), "--ollama-url", fake.url, "--log-level", "error",
-             "--cache-dir", f"{tmp}/cache", "--data-dir", f"{tmp}/data", "--max-concurrent-chats", "500"],
+            [
+                PYTHON,
+                "-m",
+                "assistant",
+                "serve",
+                "--repo",
+                tmp,
+                "--port",
+                str(port),
+                "--ollama-url",
+                fake.url,
+                "--log-level",
+                "error",
+                "--cache-dir",
+                f"{tmp}/cache",
+                "--data-dir",
+                f"{tmp}/data",
+                "--max-concurrent-chats",
+                "500",
+            ],
             f"http://127.0.0.1:{port}/api/v1/health",
-        )  # fmt: skip
+        )
         proxy_file = Path(tmp) / "proxy_app.py"
         proxy_file.write_text(PROXY.format(upstream=fake.url))
-        proxy = start([PYTHON, "-m", "uvicorn", "proxy_app:app", "--port", str(proxy_port), "--log-level", "error", "--app-dir", tmp], f"http://127.0.0.1:{proxy_port}/")
+        proxy = start(
+            [
+                PYTHON,
+                "-m",
+                "uvicorn",
+                "proxy_app:app",
+                "--port",
+                str(proxy_port),
+                "--log-level",
+                "error",
+                "--app-dir",
+                tmp,
+            ],
+            f"http://127.0.0.1:{proxy_port}/",
+        )
         try:
             chat_url = f"http://127.0.0.1:{port}/api/v1/chat/completions"
-            body = {"messages": [{"role": "user", "content": "hello there"}], "settings": {"model": MODEL, "tool_mode": "manual"}}
+            body = {
+                "messages": [{"role": "user", "content": "hello there"}],
+                "settings": {"model": MODEL, "tool_mode": "manual"},
+            }
             direct = {"model": MODEL, "messages": [{"role": "user", "content": "hello there"}], "stream": True}
             ttfb_ours, ttfb_fake = [], []
             for _ in range(5):
@@ -111,24 +153,40 @@ def main() -> None:
             for _ in range(40):
                 ttfb_ours.append(first_content(chat_url, body, b"hello")[0])
                 ttfb_fake.append(first_content(f"{fake.url}/api/chat", direct, b"hello")[0])
-            print(f"time to first content: ours p50 {ms(median(ttfb_ours))}, fake Ollama's own p50 {ms(median(ttfb_fake))}")
+            print(
+                f"time to first content: ours p50 {ms(median(ttfb_ours))}, fake Ollama's own p50 "
+                f"{ms(median(ttfb_fake))}"
+            )
             print(f"  overhead p50: {ms(median(ttfb_ours) - median(ttfb_fake))} (target <= 10 ms)")
 
             fake.echo_chunks = 5000
-            long_body = {"messages": [{"role": "user", "content": "x" * 5000}], "settings": {"model": MODEL, "tool_mode": "manual"}, "model": MODEL}
+            long_body = {
+                "messages": [{"role": "user", "content": "x" * 5000}],
+                "settings": {"model": MODEL, "tool_mode": "manual"},
+                "model": MODEL,
+            }
             ours_t, proxy_t = [], []
             for _ in range(5):
                 ours_t.append(first_content(chat_url, long_body, b"x")[1])
-                proxy_t.append(first_content(f"http://127.0.0.1:{proxy_port}/", {"model": MODEL, "messages": long_body["messages"]}, b"x")[1])
-            print(f"5,000-chunk answer: ours {median(ours_t) * 1000:.0f} ms ({median(ours_t) / 5000 * 1e6:.1f} us/event), "
-                  f"minimal proxy {median(proxy_t) * 1000:.0f} ms ({median(proxy_t) / 5000 * 1e6:.1f} us/event)")
+                proxy_t.append(
+                    first_content(
+                        f"http://127.0.0.1:{proxy_port}/", {"model": MODEL, "messages": long_body["messages"]}, b"x"
+                    )[1]
+                )
+            print(
+                f"5,000-chunk answer: ours {median(ours_t) * 1000:.0f} ms ({median(ours_t) / 5000 * 1e6:.1f} "
+                "us/event), "
+                f"minimal proxy {median(proxy_t) * 1000:.0f} ms ({median(proxy_t) / 5000 * 1e6:.1f} us/event)"
+            )
             print(f"  ratio: {median(ours_t) / median(proxy_t):.2f}x (target <= 1.5x)")
 
             fake.echo_chunks = 20
             for n in (50, 500):
                 ttfbs, correct = asyncio.run(concurrent(chat_url, n))
-                print(f"{n} concurrent streaming chats: {correct}/{n} complete and correct; "
-                      f"TTFB p50 {ms(median(ttfbs))}, p99 {ms(p(ttfbs, 0.99))}")
+                print(
+                    f"{n} concurrent streaming chats: {correct}/{n} complete and correct; "
+                    f"TTFB p50 {ms(median(ttfbs))}, p99 {ms(p(ttfbs, 0.99))}"
+                )
         finally:
             stop(ours)
             stop(proxy)

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+from functools import partial
 from pathlib import Path
 
 import httpx
 
-from _common import PYTHON, free_port, median, ms, p, start, stop, timed
+from bench._common import PYTHON, free_port, median, ms, p, start, stop, timed
 
 
 def main() -> None:
@@ -30,7 +31,22 @@ def main() -> None:
         ours_port, bare_port = free_port(), free_port()
         ours_url = f"http://127.0.0.1:{ours_port}/api/v1/files?path=small.py&read=true"
         ours = start(
-            [PYTHON, "-m", "assistant", "serve", "--repo", str(repo), "--port", str(ours_port), "--log-level", "error", "--cache-dir", f"{tmp}/cache", "--data-dir", f"{tmp}/data"],
+            [
+                PYTHON,
+                "-m",
+                "assistant",
+                "serve",
+                "--repo",
+                str(repo),
+                "--port",
+                str(ours_port),
+                "--log-level",
+                "error",
+                "--cache-dir",
+                f"{tmp}/cache",
+                "--data-dir",
+                f"{tmp}/data",
+            ],
             ours_url,
         )
         try:
@@ -39,7 +55,18 @@ def main() -> None:
             body_file.write_bytes(body)
             bare_url = f"http://127.0.0.1:{bare_port}/"
             bare = start(
-                [PYTHON, "-m", "uvicorn", "bare_asgi:app", "--port", str(bare_port), "--log-level", "error", "--app-dir", str(Path(__file__).parent)],
+                [
+                    PYTHON,
+                    "-m",
+                    "uvicorn",
+                    "bare_asgi:app",
+                    "--port",
+                    str(bare_port),
+                    "--log-level",
+                    "error",
+                    "--app-dir",
+                    str(Path(__file__).parent),
+                ],
                 bare_url,
                 env={"BARE_BODY_FILE": str(body_file)},
             )
@@ -49,7 +76,7 @@ def main() -> None:
                 bare_t: list[float] = []
                 with httpx.Client() as client:
                     for url in (ours_url, bare_url):  # warm up
-                        timed(lambda u=url: client.get(u), 200)
+                        timed(partial(client.get, url), 200)
                     for _ in range(args.rounds):
                         ours_t += timed(lambda: client.get(ours_url), per_round)
                         bare_t += timed(lambda: client.get(bare_url), per_round)

@@ -2,8 +2,9 @@
 two anchors its README defines (BM25 and grep-words), computed in the same run on the same files.
 
 Each question goes through the code path the search_files tool uses (``IndexView.search``, mode
-``auto``, the tool's default number of results); the files in the order they first appear are ranked, and recall@k is the share of
-questions with a gold file in the first k. The anchors see exactly the files our index holds.
+``auto``, the tool's default number of results); the files in the order they first appear are
+ranked, and recall@k is the share of questions with a gold file in the first k. The anchors see
+exactly the files our index holds.
 Query times: our p50/p95 against ripgrep searching one literal word of the question on the same
 snapshot (run by hand: ``.venv/bin/python bench/localize.py``; ripgrep from Debian's package).
 """
@@ -168,7 +169,7 @@ def grep_words(files: dict[str, str]) -> Callable[[str], list[str]]:
         holders = {w: [p for p, t in lowered.items() if w in t] for w in words}
         n = len(lowered)
         scores: defaultdict[str, float] = defaultdict(float)
-        for word, paths in holders.items():
+        for paths in holders.values():
             for path in paths:
                 scores[path] += math.log(1 + n / len(paths))
         return sorted(scores, key=lambda path: (-scores[path], path))

@@ -18,9 +18,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _common import PYTHON, free_port, median, ms, p, start, stop, timed  # noqa: E402
-
-from tests.fakes.ollama import FakeOllama  # noqa: E402
+from bench._common import PYTHON, free_port, median, ms, p, start, stop, timed
+from tests.fakes.ollama import FakeOllama
 
 
 def main() -> None:
@@ -32,7 +31,24 @@ def main() -> None:
         port = free_port()
         ours_url = f"http://127.0.0.1:{port}/api/v1/models"
         server = start(
-            [PYTHON, "-m", "assistant", "serve", "--repo", tmp, "--port", str(port), "--ollama-url", fake.url, "--log-level", "error", "--cache-dir", f"{tmp}/cache", "--data-dir", f"{tmp}/data"],
+            [
+                PYTHON,
+                "-m",
+                "assistant",
+                "serve",
+                "--repo",
+                tmp,
+                "--port",
+                str(port),
+                "--ollama-url",
+                fake.url,
+                "--log-level",
+                "error",
+                "--cache-dir",
+                f"{tmp}/cache",
+                "--data-dir",
+                f"{tmp}/data",
+            ],
             ours_url,
         )
         try:

@@ -35,10 +35,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _common import median, ms  # noqa: E402
-
-from assistant.index import RepoIndex, search_index  # noqa: E402
-from sandbox import Roots  # noqa: E402
+from assistant.index import RepoIndex, search_index
+from bench._common import median, ms
+from sandbox import Roots
 
 QUERIES: list[tuple[str, str, list[str]]] = [
     # (our mode, query, rg flags) — literals, regexes, whole-word, smart case
@@ -66,7 +65,8 @@ _s, _c = _r.getrusage(_r.RUSAGE_SELF), _r.getrusage(_r.RUSAGE_CHILDREN)
 print("DONE", _t.time(), _s.ru_utime + _s.ru_stime + _c.ru_utime + _c.ru_stime)
 """
 
-BUILD_SCRIPT = """
+BUILD_SCRIPT = (
+    """
 import sys, time
 sys.path.insert(0, {root!r})
 from sandbox import Roots
@@ -76,11 +76,15 @@ index = RepoIndex(roots, roots.default, {cache!r})
 t = time.perf_counter()
 index.build()
 print(time.perf_counter() - t, index.parsed_last_build)
-""" + DONE + """
+"""
+    + DONE
+    + """
 index.close()
 """
+)
 
-BARE_SCRIPT = """
+BARE_SCRIPT = (
+    """
 import os, sys
 from tree_sitter import Parser, QueryCursor
 sys.path.insert(0, {root!r})
@@ -93,7 +97,9 @@ for dirpath, _, names in os.walk({corpus!r}):
             tree = parser.parse(handle.read())
         for _ in QueryCursor(query).matches(tree.root_node):
             pass
-""" + DONE
+"""
+    + DONE
+)
 
 
 MEMORY_SCRIPT = """
@@ -146,7 +152,11 @@ def ensure_rg() -> str:
         return found
     print("installing ripgrep (apt-get) ...", file=sys.stderr)
     subprocess.run(["apt-get", "update", "-qq"], check=True)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "ripgrep"], check=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "ripgrep"],
+        check=True,
+        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+    )
     return shutil.which("rg") or "rg"
 
 
@@ -223,14 +233,21 @@ def main() -> None:
             theirs = []
             for _ in range(args.runs):
                 t = time.perf_counter()
-                subprocess.run([rg, "-n", "-S", "-C1", "--no-heading", *flags, query, str(corpus)], stdout=subprocess.DEVNULL, check=False)
+                subprocess.run(
+                    [rg, "-n", "-S", "-C1", "--no-heading", *flags, query, str(corpus)],
+                    stdout=subprocess.DEVNULL,
+                    check=False,
+                )
                 theirs.append(time.perf_counter() - t)
             ratio = median(ours) / median(theirs)
             ratios.append(ratio)
             ours_all.append(median(ours))
             rg_all.append(median(theirs))
             print(f"{mode + ' ' + query:<32} {ms(median(ours)):>10} {ms(median(theirs)):>10} {ratio:>6.2f}x")
-        print(f"text search p50 over {len(QUERIES)} queries: ours {ms(median(ours_all))}, rg {ms(median(rg_all))}; median ratio {median(ratios):.2f}x (target <= 1.0x)")
+        print(
+            f"text search p50 over {len(QUERIES)} queries: ours {ms(median(ours_all))}, rg "
+            f"{ms(median(rg_all))}; median ratio {median(ratios):.2f}x (target <= 1.0x)"
+        )
 
         # symbol lookups
         rng = random.Random(7)
@@ -259,11 +276,22 @@ def main() -> None:
     print(f"bare single-threaded loop: wall {median(bare_walls):.2f} s, CPU {median(bare_cpus):.2f} s")
     cpu_ratios = [c / b for c, b in zip(cold_cpus, bare_cpus, strict=True)]
     wall_ratios = [c / b for c, b in zip(cold_walls, bare_walls, strict=True)]
-    print(f"cold build CPU / bare CPU: {median(cpu_ratios):.2f}x median of the pairs (target <= 1.5x); ratio of the medians {median(cold_cpus) / median(bare_cpus):.2f}x")
-    print(f"cold build wall / bare wall: {median(wall_ratios):.2f}x median of the pairs (target <= 0.75x); ratio of the medians {median(cold_walls) / median(bare_walls):.2f}x")
-    print(f"  each pair, CPU/wall: {', '.join(f'{c:.2f}/{w:.2f}' for c, w in zip(cpu_ratios, wall_ratios, strict=True))}")
+    print(
+        f"cold build CPU / bare CPU: {median(cpu_ratios):.2f}x median of the pairs (target <= 1.5x); ratio "
+        f"of the medians {median(cold_cpus) / median(bare_cpus):.2f}x"
+    )
+    print(
+        f"cold build wall / bare wall: {median(wall_ratios):.2f}x median of the pairs (target <= 0.75x); "
+        f"ratio of the medians {median(cold_walls) / median(bare_walls):.2f}x"
+    )
+    print(
+        f"  each pair, CPU/wall: {', '.join(f'{c:.2f}/{w:.2f}' for c, w in zip(cpu_ratios, wall_ratios, strict=True))}"
+    )
     print(f"warm restart (nothing changed): {median(warm):.2f} s (target < 1 s)")
-    print(f"re-index after touching one file: {ms(median(touches))} = {median(touches) / median(cold_walls):.2%} of the cold build (target <= 1%)")
+    print(
+        f"re-index after touching one file: {ms(median(touches))} = "
+        f"{median(touches) / median(cold_walls):.2%} of the cold build (target <= 1%)"
+    )
     print(f"symbol lookup p50 over 100 names: {ms(median(lookups))} (target <= 2 ms)")
     for label, added, text, searched in memory:
         print(

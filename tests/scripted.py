@@ -19,7 +19,9 @@ Round = list[ChatChunk]
 
 def text(*parts: str) -> Round:
     """A round that answers in ``parts``."""
-    return [ChatChunk(content=p) for p in parts] + [ChatChunk(done=True, finish_reason="stop", prompt_tokens=3, completion_tokens=2)]
+    return [ChatChunk(content=p) for p in parts] + [
+        ChatChunk(done=True, finish_reason="stop", prompt_tokens=3, completion_tokens=2)
+    ]
 
 
 def tools(*calls: tuple[str, dict[str, Any]]) -> Round:

@@ -15,7 +15,11 @@ ROOT = Path(__file__).parents[1]
 def test_wheel_holds_every_module_and_data_file(tmp_path: Path) -> None:
     # build from a clean copy: a build/ directory left in the work tree can hide a missing package
     source = tmp_path / "src"
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns("build", ".venv", "*.egg-info", "__pycache__", ".git", "node_modules"))
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns("build", ".venv", "*.egg-info", "__pycache__", ".git", "node_modules"),
+    )
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"), str(source)],
         check=True,

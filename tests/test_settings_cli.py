@@ -16,7 +16,7 @@ import pytest
 from assistant import __version__
 from assistant.cli import main
 from assistant.settings import SettingsError, load_settings, normalise_ollama_url
-from tests.conftest import Layout, free_port
+from tests.helpers import Layout, free_port
 
 
 def test_defaults() -> None:
@@ -50,12 +50,16 @@ def test_watch_mode_from_flag_env_and_file(tmp_path: Path) -> None:
 
 
 def test_env_lists_and_booleans() -> None:
-    s = load_settings({}, environ={"REPO_ASSISTANT_REPO": "/a,/b", "REPO_ASSISTANT_INSECURE": "true", "REPO_ASSISTANT_PORT": "5001"})
+    s = load_settings(
+        {}, environ={"REPO_ASSISTANT_REPO": "/a,/b", "REPO_ASSISTANT_INSECURE": "true", "REPO_ASSISTANT_PORT": "5001"}
+    )
     assert s.repo == ("/a", "/b") and s.insecure is True and s.port == 5001
 
 
 def test_a_config_file_in_the_working_directory_is_never_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    hostile = 'host = "0.0.0.0"\ninsecure = true\nallow_origin = ["*"]\nollama_url = "http://evil.example:1"\nport = 4100\n'
+    hostile = (
+        'host = "0.0.0.0"\ninsecure = true\nallow_origin = ["*"]\nollama_url = "http://evil.example:1"\nport = 4100\n'
+    )
     (tmp_path / "repo-assistant.toml").write_text(hostile)
     monkeypatch.chdir(tmp_path)
     s = load_settings({}, environ={"XDG_CONFIG_HOME": str(tmp_path / "xdg")})
@@ -76,7 +80,9 @@ def test_the_users_own_config_file_is_read(tmp_path: Path, monkeypatch: pytest.M
     assert load_settings({}, environ={"XDG_CONFIG_HOME": str(tmp_path / "xdg")}).model == "mine"
 
 
-def test_an_ignored_local_config_is_named_once_in_the_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+def test_an_ignored_local_config_is_named_once_in_the_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     (tmp_path / "repo-assistant.toml").write_text('host = "0.0.0.0"\n')
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
@@ -141,8 +147,12 @@ def test_bad_config_files(tmp_path: Path) -> None:
         load_settings({}, environ={}, config=str(tmp_path / "missing.toml"))
 
 
-def _cli(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "assistant", *args], capture_output=True, text=True, timeout=60, **kwargs)  # type: ignore[call-overload,no-any-return]
+def _cli(
+    *args: str, cwd: str | Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "assistant", *args], capture_output=True, text=True, timeout=60, cwd=cwd, env=env
+    )
 
 
 def test_version_from_both_entry_points() -> None:
@@ -164,7 +174,7 @@ def test_serve_reports_a_bad_setting_without_a_traceback() -> None:
     assert "port must be" in result.stderr and "Traceback" not in result.stderr
 
 
-def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
+def _wait_ready(url: str, proc: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else b""
@@ -179,7 +189,18 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
 def test_ctrl_c_stops_within_2s_with_a_request_open(layout: Layout, tmp_path: Path) -> None:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "assistant", "serve", "--repo", str(layout.repo), "--port", str(port), "--cache-dir", str(tmp_path / "c")],
+        [
+            sys.executable,
+            "-m",
+            "assistant",
+            "serve",
+            "--repo",
+            str(layout.repo),
+            "--port",
+            str(port),
+            "--cache-dir",
+            str(tmp_path / "c"),
+        ],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
     )
@@ -189,7 +210,7 @@ def test_ctrl_c_stops_within_2s_with_a_request_open(layout: Layout, tmp_path: Pa
         sock = socket.create_connection(("127.0.0.1", port))
         sock.sendall(
             b"POST /api/v1/files/read HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            b"Content-Length: 1000\r\n\r\n{\"path\": "
+            b'Content-Length: 1000\r\n\r\n{"path": '
         )
         # a request sent after it is answered: the server has read the first one's head by then
         assert httpx.get(f"http://127.0.0.1:{port}/api/v1/files", timeout=10).status_code == 200
@@ -212,14 +233,30 @@ def test_ctrl_c_stops_within_2s_with_a_stream_open(layout: Layout, tmp_path: Pat
     port = free_port()
     with FakeOllama(chunk_delay=5.0) as fake:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "assistant", "serve", "--repo", str(layout.repo), "--port", str(port),
-             "--cache-dir", str(tmp_path / "c"), "--ollama-url", fake.url, "--keepalive-seconds", "0.2"],
+            [
+                sys.executable,
+                "-m",
+                "assistant",
+                "serve",
+                "--repo",
+                str(layout.repo),
+                "--port",
+                str(port),
+                "--cache-dir",
+                str(tmp_path / "c"),
+                "--ollama-url",
+                fake.url,
+                "--keepalive-seconds",
+                "0.2",
+            ],
             stderr=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
         )
         try:
             _wait_ready(f"http://127.0.0.1:{port}/api/v1/health", proc)
-            with httpx.stream("POST", f"http://127.0.0.1:{port}/api/v1/models/pull", json={"model": "m"}, timeout=10) as response:
+            with httpx.stream(
+                "POST", f"http://127.0.0.1:{port}/api/v1/models/pull", json={"model": "m"}, timeout=10
+            ) as response:
                 lines = response.iter_lines()
                 assert next(lines).startswith("data: ")
                 started = time.monotonic()
@@ -302,11 +339,32 @@ def test_ask_says_when_the_rounds_ran_out(layout: Layout, tmp_path: Path) -> Non
 
     with FakeOllama() as fake:
         fake.chat_script(
-            [{"message": {"role": "assistant", "content": "", "tool_calls": [{"function": {"name": "list_files", "arguments": {}}}]}}, {"done": True}],
+            [
+                {
+                    "message": {
+                        "role": "assistant",
+                        "content": "",
+                        "tool_calls": [{"function": {"name": "list_files", "arguments": {}}}],
+                    }
+                },
+                {"done": True},
+            ],
             [{"message": {"role": "assistant", "content": "What I found."}}, {"done": True}],
-        )  # fmt: skip
-        result = _cli("ask", "what is here?", "--repo", str(layout.repo), "--cache-dir", str(tmp_path / "c"),
-                      "--ollama-url", fake.url, "--model", "qwen2.5-coder:7b", "--max-rounds", "1")  # fmt: skip
+        )
+        result = _cli(
+            "ask",
+            "what is here?",
+            "--repo",
+            str(layout.repo),
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--ollama-url",
+            fake.url,
+            "--model",
+            "qwen2.5-coder:7b",
+            "--max-rounds",
+            "1",
+        )
     assert result.returncode == 0, result.stderr
     assert "ran out of tool rounds (--max-rounds 1)" in result.stderr
 
@@ -315,7 +373,20 @@ def test_the_start_up_block_says_where_what_and_what_to_do(layout: Layout, tmp_p
     port = free_port()
     down = f"http://127.0.0.1:{free_port()}"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "assistant", "serve", "--repo", str(layout.repo), "--port", str(port), "--cache-dir", str(tmp_path / "c"), "--ollama-url", down],
+        [
+            sys.executable,
+            "-m",
+            "assistant",
+            "serve",
+            "--repo",
+            str(layout.repo),
+            "--port",
+            str(port),
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--ollama-url",
+            down,
+        ],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
@@ -339,12 +410,18 @@ def _banner_and_log(args: list[str]) -> str:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "assistant", "serve", "--port", str(port), *args],
-        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         _wait_ready(f"http://127.0.0.1:{port}/api/v1/files", proc)
-        httpx.post(f"http://127.0.0.1:{port}/mcp", timeout=5, headers={"accept": "application/json, text/event-stream"},
-                   json={"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}})  # fmt: skip
+        httpx.post(
+            f"http://127.0.0.1:{port}/mcp",
+            timeout=5,
+            headers={"accept": "application/json, text/event-stream"},
+            json={"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}},
+        )
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=10)
     finally:
@@ -359,8 +436,18 @@ def test_the_banner_names_the_model_server_as_health_does(layout: Layout, tmp_pa
 
     fake = FakeOpenAI().start()  # it says it is llama.cpp, as llama-cpp-python does
     try:
-        err = _banner_and_log(["--repo", str(layout.repo), "--cache-dir", str(tmp_path / "c"), "--backend", "openai",
-                               "--base-url", fake.base_url])  # fmt: skip
+        err = _banner_and_log(
+            [
+                "--repo",
+                str(layout.repo),
+                "--cache-dir",
+                str(tmp_path / "c"),
+                "--backend",
+                "openai",
+                "--base-url",
+                fake.base_url,
+            ]
+        )
     finally:
         fake.down()
     assert f"model server    llama.cpp at {fake.base_url}: connected" in err
@@ -385,10 +472,35 @@ def test_ask_prints_only_its_own_trace(layout: Layout, tmp_path: Path) -> None:
 
     with FakeOllama() as fake:
         fake.chat_script(
-            [{"message": {"role": "assistant", "content": "", "tool_calls": [{"function": {"name": "list_files", "arguments": {}}}]}}, {"done": True, "done_reason": "stop"}],
-            [{"message": {"role": "assistant", "content": "It has a src folder."}}, {"done": True, "done_reason": "stop"}],
+            [
+                {
+                    "message": {
+                        "role": "assistant",
+                        "content": "",
+                        "tool_calls": [{"function": {"name": "list_files", "arguments": {}}}],
+                    }
+                },
+                {"done": True, "done_reason": "stop"},
+            ],
+            [
+                {"message": {"role": "assistant", "content": "It has a src folder."}},
+                {"done": True, "done_reason": "stop"},
+            ],
         )
-        result = _cli("ask", "what is here?", "--repo", str(layout.repo), "--cache-dir", str(tmp_path / "c"), "--ollama-url", fake.url, "--model", "qwen2.5-coder:7b")
+        result = _cli(
+            "ask",
+            "what is here?",
+            "--repo",
+            str(layout.repo),
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--ollama-url",
+            fake.url,
+            "--model",
+            "qwen2.5-coder:7b",
+        )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "It has a src folder."
-    assert all(line.startswith(("[", "→", "  ✓", "  ✗")) or not line.strip() for line in result.stderr.splitlines()), result.stderr
+    assert all(line.startswith(("[", "→", "  ✓", "  ✗")) or not line.strip() for line in result.stderr.splitlines()), (
+        result.stderr
+    )

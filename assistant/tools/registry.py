@@ -160,6 +160,10 @@ class ToolResult:
     error: dict[str, str] | None = None
     read: Lines | None = None  # the lines a completed read_file read
 
+    @property
+    def error_code(self) -> str | None:
+        return self.error["code"] if self.error else None
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "name": self.name,

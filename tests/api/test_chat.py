@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import (
+from tests.fakes.ollama import FakeOllama
+from tests.helpers import (
     MODEL,
     Layout,
     ask,
@@ -25,7 +26,6 @@ from tests.conftest import (
     wait_ready,
     wait_until,
 )
-from tests.fakes.ollama import FakeOllama
 
 
 @pytest.fixture
@@ -43,7 +43,9 @@ def test_two_round_tool_conversation_streamed(server: Any, fake_ollama: FakeOlla
     assert response.headers["x-request-id"].startswith("req_")
     kinds = [e if isinstance(e, str) else e.get("type") or e.get("object") for e in events]
     assert [k for k in kinds if k != "status"] == ["tool_call"] * 4 + ["chat.completion.chunk"] * 3 + ["done", "[DONE]"]
-    states = [(e["state"], e["round"], e.get("tool")) for e in events if isinstance(e, dict) and e.get("type") == "status"]
+    states = [
+        (e["state"], e["round"], e.get("tool")) for e in events if isinstance(e, dict) and e.get("type") == "status"
+    ]
     assert states == [
         ("waiting_for_model", 1, None),
         ("running_tool", 1, "search_files"),
@@ -53,13 +55,31 @@ def test_two_round_tool_conversation_streamed(server: Any, fake_ollama: FakeOlla
     ]
     assert kinds.index("status") == 0 and kinds[-3:] == ["chat.completion.chunk", "done", "[DONE]"]
     tools = tool_events(events)
-    assert [(t["name"], t["status"]) for t in tools] == [("search_files", "started"), ("search_files", "completed"), ("read_file", "started"), ("read_file", "completed")]
+    assert [(t["name"], t["status"]) for t in tools] == [
+        ("search_files", "started"),
+        ("search_files", "completed"),
+        ("read_file", "started"),
+        ("read_file", "completed"),
+    ]
     started, finished = tools[2], tools[3]
     assert started["id"] == finished["id"] and started["id"].startswith("tc_") and tools[0]["id"] != started["id"]
     assert set(started) == {"type", "id", "name", "status", "arguments", "timestamp"}
     assert started["arguments"] == {"path": "src/main.py"}
-    assert set(finished) == {"type", "id", "name", "status", "arguments", "timestamp", "duration_ms", "summary", "result"}
-    assert finished["result"] == {"content": "src/main.py (2 lines)\n1  def main():\n2      return 42", "truncated": False}
+    assert set(finished) == {
+        "type",
+        "id",
+        "name",
+        "status",
+        "arguments",
+        "timestamp",
+        "duration_ms",
+        "summary",
+        "result",
+    }
+    assert finished["result"] == {
+        "content": "src/main.py (2 lines)\n1  def main():\n2      return 42",
+        "truncated": False,
+    }
     assert finished["summary"] == "read lines 1-2 of src/main.py" and isinstance(finished["duration_ms"], int)
     assert "match" in tools[1]["summary"]
     answer = chunks(events)
@@ -91,8 +111,21 @@ def test_two_round_tool_conversation_not_streamed(server: Any, fake_ollama: Fake
     fake_ollama.chat_script(calls(call("read_file", path="src/main.py")), say("It returns 42."))
     response = ask(server, stream=False)
     data = response.json()["data"]
-    assert set(data) == {"id", "object", "created", "model", "content", "finish_reason", "tool_calls", "usage", "citations", "sources"}
-    assert data["object"] == "chat.completion" and data["content"] == "It returns 42." and data["finish_reason"] == "stop"
+    assert set(data) == {
+        "id",
+        "object",
+        "created",
+        "model",
+        "content",
+        "finish_reason",
+        "tool_calls",
+        "usage",
+        "citations",
+        "sources",
+    }
+    assert (
+        data["object"] == "chat.completion" and data["content"] == "It returns 42." and data["finish_reason"] == "stop"
+    )
     assert data["sources"] == [{"path": "src/main.py", "line": 1, "end_line": 2, "label": "src/main.py:1-2"}]
     (tool,) = data["tool_calls"]
     assert set(tool) == {"id", "name", "arguments", "status", "result", "duration_ms"}
@@ -104,16 +137,32 @@ def test_flat_legacy_form_and_settings_winning(server: Any, fake_ollama: FakeOll
     fake_ollama.chat_script(say("flat"), say("nested"))
     flat = httpx.post(
         f"{server.url}/api/v1/chat/completions",
-        json={"model": MODEL, "messages": [{"role": "user", "content": "hi"}], "repo_path": str(layout.repo), "temperature": 0.1, "stream": False},
+        json={
+            "model": MODEL,
+            "messages": [{"role": "user", "content": "hi"}],
+            "repo_path": str(layout.repo),
+            "temperature": 0.1,
+            "stream": False,
+        },
     )
     assert flat.json()["data"]["content"] == "flat"
     both = httpx.post(
         f"{server.url}/api/v1/chat/completions",
-        json={"model": "missing:1b", "temperature": 1.5, "messages": [{"role": "user", "content": "hi"}], "settings": {"model": MODEL, "temperature": 0.2}, "stream": False},
+        json={
+            "model": "missing:1b",
+            "temperature": 1.5,
+            "messages": [{"role": "user", "content": "hi"}],
+            "settings": {"model": MODEL, "temperature": 0.2},
+            "stream": False,
+        },
     )
     assert both.json()["data"]["content"] == "nested"
     sent = [r.body for r in fake_ollama.received("/api/chat")]
-    assert sent[0]["options"]["temperature"] == 0.1 and sent[1]["options"]["temperature"] == 0.2 and sent[1]["model"] == MODEL
+    assert (
+        sent[0]["options"]["temperature"] == 0.1
+        and sent[1]["options"]["temperature"] == 0.2
+        and sent[1]["model"] == MODEL
+    )
 
 
 def test_keepalive_while_the_model_is_silent(layout: Layout, live_server: Any, fake_ollama: FakeOllama) -> None:
@@ -176,13 +225,18 @@ def test_ollama_dying_during_the_stream(server: Any, fake_ollama: FakeOllama) ->
 
 def test_model_not_found(server: Any) -> None:
     assert_error(ask(server, settings={"model": "nope:1b"}), "ollama_model_not_found", "settings.model")
-    response = httpx.post(f"{server.url}/api/v1/chat/completions", json={"model": "nope:1b", "messages": [{"role": "user", "content": "x"}]})
+    response = httpx.post(
+        f"{server.url}/api/v1/chat/completions",
+        json={"model": "nope:1b", "messages": [{"role": "user", "content": "x"}]},
+    )
     assert_error(response, "ollama_model_not_found", "model")
 
 
 def test_hung_model_gives_ollama_timeout(layout: Layout, live_server: Any, fake_ollama: FakeOllama) -> None:
     server = live_server(layout.repo, ollama_url=fake_ollama.url, first_token_timeout=0.5, chunk_timeout=0.5)
-    fake_ollama.chat_script([5.0, *say("too late")], [{"message": {"role": "assistant", "content": "a"}}, 5.0, *say("b")])
+    fake_ollama.chat_script(
+        [5.0, *say("too late")], [{"message": {"role": "assistant", "content": "a"}}, 5.0, *say("b")]
+    )
     started = time.monotonic()
     events, _, _ = stream(server)
     assert events[-2]["error"]["code"] == "ollama_timeout" and events[-1] == "[DONE]"
@@ -210,7 +264,9 @@ def test_tool_calls_written_as_text_are_run_and_hidden(server: Any, fake_ollama:
 
 
 def test_text_that_only_looks_like_a_call_is_shown(server: Any, fake_ollama: FakeOllama) -> None:
-    fake_ollama.chat_script(say('{"answer": ', "42}"), say('{"name": "rm_rf", "arguments": {}}'), say("<b>bold</b> claim"))
+    fake_ollama.chat_script(
+        say('{"answer": ', "42}"), say('{"name": "rm_rf", "arguments": {}}'), say("<b>bold</b> claim")
+    )
     assert text_of(stream(server)[0]) == '{"answer": 42}'
     assert text_of(stream(server)[0]) == '{"name": "rm_rf", "arguments": {}}'  # not an offered tool
     assert text_of(stream(server)[0]) == "<b>bold</b> claim"
@@ -248,16 +304,23 @@ def test_tool_failure_is_returned_to_the_model(server: Any, fake_ollama: FakeOll
 
 
 def test_repeated_identical_call_is_answered_from_the_first(server: Any, fake_ollama: FakeOllama) -> None:
-    fake_ollama.chat_script(calls(call("read_file", path="src/main.py")), calls(call("read_file", path="src/main.py")), say("ok"))
+    fake_ollama.chat_script(
+        calls(call("read_file", path="src/main.py")), calls(call("read_file", path="src/main.py")), say("ok")
+    )
     events, _, _ = stream(server)
     finished = [t for t in tool_events(events) if t["status"] != "started"]
     assert len(finished) == 2 and finished[1]["duration_ms"] == 0
-    assert "same call as before" in finished[1]["result"]["content"] and finished[0]["id"] in finished[1]["result"]["content"]
+    assert (
+        "same call as before" in finished[1]["result"]["content"]
+        and finished[0]["id"] in finished[1]["result"]["content"]
+    )
     third = fake_ollama.received("/api/chat")[2].body
     assert "same call as before" in third["messages"][-1]["content"]
 
 
-def test_round_limit_then_one_final_round_without_tools(layout: Layout, live_server: Any, fake_ollama: FakeOllama) -> None:
+def test_round_limit_then_one_final_round_without_tools(
+    layout: Layout, live_server: Any, fake_ollama: FakeOllama
+) -> None:
     server = live_server(layout.repo, ollama_url=fake_ollama.url, max_rounds=2)
     fake_ollama.chat_script(calls(call("list_files")), calls(call("search_files", query="main")), say("Final."))
     events, _, _ = stream(server)
@@ -281,12 +344,16 @@ def test_manual_mode_offers_tools_only_when_asked(server: Any, fake_ollama: Fake
 
 
 def test_models_without_tool_support_get_tools_described_in_text(server: Any, fake_ollama: FakeOllama) -> None:
-    fake_ollama.chat_script(say('<tool_call>{"name": "read_file", "arguments": {"path": "README.md"}}</tool_call>'), say("A demo."))
+    fake_ollama.chat_script(
+        say('<tool_call>{"name": "read_file", "arguments": {"path": "README.md"}}</tool_call>'), say("A demo.")
+    )
     events, _, _ = stream(server, settings={"model": "codellama:7b"})
     assert text_of(events) == "A demo." and tool_events(events)[1]["status"] == "completed"
     first, second = [r.body for r in fake_ollama.received("/api/chat")]
     assert not first.get("tools") and "<tool_call>" in first["messages"][0]["content"]
-    assert second["messages"][-1]["role"] == "user" and second["messages"][-1]["content"].startswith("Result of read_file")
+    assert second["messages"][-1]["role"] == "user" and second["messages"][-1]["content"].startswith(
+        "Result of read_file"
+    )
 
 
 def test_num_ctx_covers_prompt_and_max_tokens_within_the_model_context(server: Any, fake_ollama: FakeOllama) -> None:
@@ -322,12 +389,28 @@ def test_server_busy_past_max_concurrent_chats(layout: Layout, live_server: Any,
         ({"messages": [{"role": "robot", "content": "hi"}]}, "invalid_parameter", "messages[0].role"),
         ({"messages": [{"role": "user", "content": 5}]}, "invalid_parameter", "messages[0].content"),
         ({"messages": [{"role": "user"}]}, "missing_parameter", "messages[0].content"),
-        ({"messages": [{"role": "user", "content": "x"}], "settings": {"temperature": 3}}, "invalid_parameter", "settings.temperature"),
+        (
+            {"messages": [{"role": "user", "content": "x"}], "settings": {"temperature": 3}},
+            "invalid_parameter",
+            "settings.temperature",
+        ),
         ({"messages": [{"role": "user", "content": "x"}], "temperature": -1}, "invalid_parameter", "temperature"),
-        ({"messages": [{"role": "user", "content": "x"}], "settings": {"max_tokens": 0}}, "invalid_parameter", "settings.max_tokens"),
-        ({"messages": [{"role": "user", "content": "x"}], "settings": {"tool_mode": "always"}}, "invalid_parameter", "settings.tool_mode"),
+        (
+            {"messages": [{"role": "user", "content": "x"}], "settings": {"max_tokens": 0}},
+            "invalid_parameter",
+            "settings.max_tokens",
+        ),
+        (
+            {"messages": [{"role": "user", "content": "x"}], "settings": {"tool_mode": "always"}},
+            "invalid_parameter",
+            "settings.tool_mode",
+        ),
         ({"messages": [{"role": "user", "content": "x"}], "stream": "yes"}, "invalid_parameter", "stream"),
-        ({"messages": [{"role": "user", "content": "x"}], "settings": {"repo_path": "/etc"}}, "access_denied", "settings.repo_path"),
+        (
+            {"messages": [{"role": "user", "content": "x"}], "settings": {"repo_path": "/etc"}},
+            "access_denied",
+            "settings.repo_path",
+        ),
         ({"messages": [{"role": "user", "content": "x"}], "repo_path": "relative"}, "repo_path_invalid", "repo_path"),
         ({"messages": [{"role": "user", "content": "x"}], "settings": "fast"}, "invalid_parameter", "settings"),
     ],
@@ -361,14 +444,18 @@ def test_non_streaming_disconnect_cancels_the_model_request_and_frees_the_slot(
 def test_files_read_earlier_rank_higher_in_later_searches(server: Any, fake_ollama: FakeOllama, layout: Layout) -> None:
     (layout.repo / "a.py").write_text("def shared():\n    pass\n")
     (layout.repo / "z.py").write_text("def shared():\n    pass\n")  # seen by the next search (inotify)
-    fake_ollama.chat_script(calls(call("read_file", path="z.py")), calls(call("search_files", query="shared", mode="symbol")), say("ok"))
+    fake_ollama.chat_script(
+        calls(call("read_file", path="z.py")), calls(call("search_files", query="shared", mode="symbol")), say("ok")
+    )
     events, _, _ = stream(server)
-    search = [t for t in tool_events(events) if t["name"] == "search_files" and t["status"] == "completed"][0]
+    search = next(t for t in tool_events(events) if t["name"] == "search_files" and t["status"] == "completed")
     lines = search["result"]["content"].splitlines()
     assert lines[1].startswith("  shared — function — z.py:1")
 
 
-def test_tool_output_is_cut_to_what_is_left_of_the_context(server: Any, fake_ollama: FakeOllama, layout: Layout) -> None:
+def test_tool_output_is_cut_to_what_is_left_of_the_context(
+    server: Any, fake_ollama: FakeOllama, layout: Layout
+) -> None:
     (layout.repo / "long.py").write_text("".join(f"value_{i} = {i}  # some padding text here\n" for i in range(400)))
     # a 16,384-token model asked for 14,000 tokens of answer leaves little room for tool output
     fake_ollama.chat_script(calls(call("read_file", path="long.py")), say("ok"))
@@ -382,15 +469,24 @@ def test_tool_output_is_cut_to_what_is_left_of_the_context(server: Any, fake_oll
     assert finished["result"]["truncated"] is True
 
 
-def test_a_failed_chat_is_logged_at_warning_with_its_request_id(server: Any, fake_ollama: FakeOllama, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_failed_chat_is_logged_at_warning_with_its_request_id(
+    server: Any, fake_ollama: FakeOllama, caplog: pytest.LogCaptureFixture
+) -> None:
     import logging
 
     caplog.set_level(logging.INFO)
     fake_ollama.chat_script([{"error": "model runner crashed"}])
     body = {"messages": [{"role": "user", "content": "hi"}], "settings": {"model": MODEL}}
     for stream_it in (True, False):
-        httpx.post(f"{server.url}/api/v1/chat/completions", json={**body, "stream": stream_it}, headers={"X-Request-ID": f"req-log-{stream_it}"}, timeout=10)
+        httpx.post(
+            f"{server.url}/api/v1/chat/completions",
+            json={**body, "stream": stream_it},
+            headers={"X-Request-ID": f"req-log-{stream_it}"},
+            timeout=10,
+        )
         fake_ollama.chat_script([{"error": "model runner crashed"}])
-    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "assistant.api.sse"]
+    warnings = [
+        r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "assistant.api.sse"
+    ]
     assert any("req-log-True" in w and "model runner crashed" in w for w in warnings), warnings
     assert any("req-log-False" in w for w in warnings), warnings

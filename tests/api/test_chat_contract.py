@@ -11,7 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import (
+from tests.fakes.ollama import FakeOllama
+from tests.fakes.openai import FakeOpenAI
+from tests.helpers import (
     Layout,
     ask,
     assert_error,
@@ -25,8 +27,6 @@ from tests.conftest import (
     tool_events,
     wait_until,
 )
-from tests.fakes.ollama import FakeOllama
-from tests.fakes.openai import FakeOpenAI
 
 
 class Backend:
@@ -62,11 +62,15 @@ def server(layout: Layout, live_server: Any, backend: Backend) -> Any:
 
 
 def test_two_round_tool_conversation(server: Any, backend: Backend) -> None:
-    backend.fake.chat_script(calls(call("search_files", query="main"), call("read_file", path="src/main.py")), say("It ", "returns 42."))
+    backend.fake.chat_script(
+        calls(call("search_files", query="main"), call("read_file", path="src/main.py")), say("It ", "returns 42.")
+    )
     events, _, _ = stream(server)
     kinds = [e if isinstance(e, str) else e.get("type") or e.get("object") for e in events]
     assert [k for k in kinds if k != "status"] == ["tool_call"] * 4 + ["chat.completion.chunk"] * 3 + ["done", "[DONE]"]
-    states = [(e["state"], e["round"], e.get("tool")) for e in events if isinstance(e, dict) and e.get("type") == "status"]
+    states = [
+        (e["state"], e["round"], e.get("tool")) for e in events if isinstance(e, dict) and e.get("type") == "status"
+    ]
     assert states == [
         ("waiting_for_model", 1, None),
         ("running_tool", 1, "search_files"),
@@ -76,13 +80,22 @@ def test_two_round_tool_conversation(server: Any, backend: Backend) -> None:
     ]
     assert kinds.index("status") == 0 and kinds[-3:] == ["chat.completion.chunk", "done", "[DONE]"]
     tools = tool_events(events)
-    assert [(t["name"], t["status"]) for t in tools] == [("search_files", "started"), ("search_files", "completed"), ("read_file", "started"), ("read_file", "completed")]
+    assert [(t["name"], t["status"]) for t in tools] == [
+        ("search_files", "started"),
+        ("search_files", "completed"),
+        ("read_file", "started"),
+        ("read_file", "completed"),
+    ]
     assert tools[2]["arguments"] == {"path": "src/main.py"}
     assert "return 42" in tools[3]["result"]["content"]
     assert text_of(events) == "It returns 42."
     assert chunks(events)[0]["choices"][0]["delta"]["role"] == "assistant"
     done = events[-2]
-    assert done["type"] == "done" and done["usage"] == {"prompt_tokens": 20, "completion_tokens": 10, "total_tokens": 30}
+    assert done["type"] == "done" and done["usage"] == {
+        "prompt_tokens": 20,
+        "completion_tokens": 10,
+        "total_tokens": 30,
+    }
     assert done["sources"] == [{"path": "src/main.py", "line": 1, "end_line": 2, "label": "src/main.py:1-2"}]
     first, second = backend.chat_bodies()
     assert first["messages"][0]["role"] == "system" and first["tools"]
@@ -120,7 +133,9 @@ def test_down_before_the_stream_answers_from_search(layout: Layout, live_server:
     server = live_server(layout.repo, **backend.down_settings())
     answer = ask(server, stream=False).json()["data"]
     named = "OpenAI-compatible server at" if backend.kind == "openai" else "Ollama at"  # names the backend
-    assert answer["model"] is None and answer["content"].startswith(f"**Search results, not a model's answer.** {named}")
+    assert answer["model"] is None and answer["content"].startswith(
+        f"**Search results, not a model's answer.** {named}"
+    )
 
 
 def test_dying_during_the_stream(server: Any, backend: Backend) -> None:
@@ -149,7 +164,9 @@ def test_tool_call_written_as_text(server: Any, backend: Backend) -> None:
 
 
 def test_unknown_tool_and_repeated_call(server: Any, backend: Backend) -> None:
-    backend.fake.chat_script(calls(call("nope_tool")), calls(call("list_files")), calls(call("list_files")), say("done"))
+    backend.fake.chat_script(
+        calls(call("nope_tool")), calls(call("list_files")), calls(call("list_files")), say("done")
+    )
     events, _, _ = stream(server)
     finished = [t for t in tool_events(events) if t["status"] != "started"]
     assert finished[0]["error"]["code"] == "tool_not_found"
@@ -209,7 +226,9 @@ def test_an_empty_turn_in_a_tool_round_asks_once_more_without_tools(server: Any,
     assert events[-2]["type"] == "done" and text_of(events) == ""
 
 
-def test_an_empty_non_streamed_tool_round_keeps_what_the_tools_gathered(layout: Layout, live_server: Any, backend: Backend) -> None:
+def test_an_empty_non_streamed_tool_round_keeps_what_the_tools_gathered(
+    layout: Layout, live_server: Any, backend: Backend
+) -> None:
     server = live_server(layout.repo, **backend.settings())
     backend.fake.chat_script(calls(call("read_file", path="src/main.py")), say(""), say("main returns 42."))
     answer = ask(server, stream=False).json()
@@ -218,7 +237,9 @@ def test_an_empty_non_streamed_tool_round_keeps_what_the_tools_gathered(layout: 
     assert [c["status"] for c in answer["data"]["tool_calls"]] == ["completed"]
 
 
-def test_a_stuck_model_answers_after_three_failed_or_repeated_calls(layout: Layout, live_server: Any, backend: Backend) -> None:
+def test_a_stuck_model_answers_after_three_failed_or_repeated_calls(
+    layout: Layout, live_server: Any, backend: Backend
+) -> None:
     server = live_server(layout.repo, **backend.settings(max_rounds=8))
     backend.fake.chat_script(
         calls(call("read_file", path="/etc/made/up.py")),
@@ -231,7 +252,9 @@ def test_a_stuck_model_answers_after_three_failed_or_repeated_calls(layout: Layo
     assert events[-2]["rounds_exhausted"] is True
     bodies = backend.chat_bodies()
     assert len(bodies) == 4 and not bodies[3].get("tools")
-    assert all("tool" not in str(m.get("content", "")).lower() or m["role"] != "system" for m in bodies[3]["messages"][1:])
+    assert all(
+        "tool" not in str(m.get("content", "")).lower() or m["role"] != "system" for m in bodies[3]["messages"][1:]
+    )
 
 
 def test_an_empty_non_streamed_tool_round_on_llama_cpp_is_not_a_502(layout: Layout, live_server: Any) -> None:

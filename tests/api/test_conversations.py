@@ -20,8 +20,9 @@ import pytest
 
 from assistant.conversations import MIGRATIONS
 from assistant.conversations import SqliteStore as ConversationStore
-from tests.conftest import Layout, assert_error, call, calls, free_port, read, say, text_of, wait_ready, wait_until
 from tests.fakes.ollama import FakeOllama
+from tests.helpers import Layout, assert_error, call, calls, free_port, say, wait_ready, wait_until
+from tests.sse import read
 
 MODEL = "qwen2.5-coder:7b"
 
@@ -81,14 +82,22 @@ def test_a_conversation_is_created_listed_read_renamed_and_deleted(server: Any) 
 
 def test_bad_requests_get_clear_errors(server: Any) -> None:
     made = data(api(server, "POST", "/conversations", json={"title": "x"}))
-    assert_error(api(server, "PATCH", f"/conversations/{made['id']}", json={"title": "t" * 201}), "invalid_parameter", "title")
-    assert_error(api(server, "PATCH", f"/conversations/{made['id']}", json={"title": "  "}), "invalid_parameter", "title")
+    assert_error(
+        api(server, "PATCH", f"/conversations/{made['id']}", json={"title": "t" * 201}), "invalid_parameter", "title"
+    )
+    assert_error(
+        api(server, "PATCH", f"/conversations/{made['id']}", json={"title": "  "}), "invalid_parameter", "title"
+    )
     assert_error(api(server, "POST", "/conversations", json={"title": "t" * 201}), "invalid_parameter", "title")
     assert_error(api(server, "GET", "/conversations/c_nope"), "conversation_not_found", "id")
     assert_error(api(server, "DELETE", "/conversations/c_nope"), "conversation_not_found", "id")
     assert_error(api(server, "GET", "/conversations", params={"cursor": "garbage"}), "invalid_parameter", "cursor")
     assert_error(api(server, "GET", "/conversations", params={"limit": 0}), "invalid_parameter", "limit")
-    assert_error(api(server, "GET", f"/conversations/{made['id']}/export", params={"format": "pdf"}), "invalid_parameter", "format")
+    assert_error(
+        api(server, "GET", f"/conversations/{made['id']}/export", params={"format": "pdf"}),
+        "invalid_parameter",
+        "format",
+    )
     assert_error(api(server, "GET", "/conversations", params={"repo": "/etc"}), "access_denied", "repo")
 
 
@@ -155,7 +164,9 @@ def test_asking_again_and_editing_make_branches_that_can_be_switched(server: Any
     back = data(api(server, "PATCH", f"/conversations/{conversation}", json={"active_id": first["user_message_id"]}))
     assert [m["content"] for m in back["messages"]] == ["question one", "second answer"]  # its newest answer
     assert_error(
-        api(server, "PATCH", f"/conversations/{conversation}", json={"active_id": "m_other"}), "invalid_parameter", "active_id"
+        api(server, "PATCH", f"/conversations/{conversation}", json={"active_id": "m_other"}),
+        "invalid_parameter",
+        "active_id",
     )
 
 
@@ -178,7 +189,11 @@ def test_chat_refuses_what_a_conversation_cannot_take(server: Any) -> None:
 def test_a_client_that_leaves_mid_answer_leaves_it_stored_as_cancelled(server: Any, fake_ollama: FakeOllama) -> None:
     conversation = data(api(server, "POST", "/conversations", json={}))["id"]
     fake_ollama.chat_script([{"message": {"role": "assistant", "content": "partial "}}, 5.0, *say("rest")])
-    body = {"conversation_id": conversation, "messages": [{"role": "user", "content": "slow one"}], "settings": {"model": MODEL}}
+    body = {
+        "conversation_id": conversation,
+        "messages": [{"role": "user", "content": "slow one"}],
+        "settings": {"model": MODEL},
+    }
     with httpx.stream("POST", f"{server.url}/api/v1/chat/completions", json=body, timeout=30) as response:
         for line in response.iter_lines():
             if "partial" in line:
@@ -203,7 +218,7 @@ def test_two_tabs_writing_to_one_conversation_lose_nothing(server: Any, fake_oll
     def tab(i: int) -> None:
         try:
             ask(server, conversation, f"follow-up {i}", parent=first["message_id"])
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=tab, args=(i,)) for i in range(8)]
@@ -215,7 +230,9 @@ def test_two_tabs_writing_to_one_conversation_lose_nothing(server: Any, fake_oll
     exported = data(api(server, "GET", f"/conversations/{conversation}/export", params={"format": "json"}))["content"]
     follow_ups = [m for m in exported["messages"] if m["content"].startswith("follow-up")]
     assert sorted(m["content"] for m in follow_ups) == [f"follow-up {i}" for i in range(8)]
-    answers = [m for m in exported["messages"] if m["role"] == "assistant" and m["parent_id"] in {f["id"] for f in follow_ups}]
+    answers = [
+        m for m in exported["messages"] if m["role"] == "assistant" and m["parent_id"] in {f["id"] for f in follow_ups}
+    ]
     assert len(answers) == 8
 
 
@@ -238,7 +255,13 @@ def test_export_and_import_round_trip_and_fork(server: Any, fake_ollama: FakeOll
     def shape(document: dict[str, Any]) -> list[Any]:
         index = {m["id"]: i for i, m in enumerate(document["messages"])}
         return [
-            (m["role"], m["content"], index.get(m["parent_id"]), m.get("finish_reason"), len(m.get("tool_events") or []))
+            (
+                m["role"],
+                m["content"],
+                index.get(m["parent_id"]),
+                m.get("finish_reason"),
+                len(m.get("tool_events") or []),
+            )
             for m in document["messages"]
         ]
 
@@ -248,13 +271,20 @@ def test_export_and_import_round_trip_and_fork(server: Any, fake_ollama: FakeOll
         m["content"] for m in original
     ]
     forked = data(api(server, "POST", f"/conversations/{conversation}/fork", json={"message_id": original[1]["id"]}))
-    assert forked["title"] == "Round trip (fork)" and [m["content"] for m in forked["messages"]] == ["What is here?", "Again: src/."]
+    assert forked["title"] == "Round trip (fork)" and [m["content"] for m in forked["messages"]] == [
+        "What is here?",
+        "Again: src/.",
+    ]
     assert_error(
         api(server, "POST", f"/conversations/{imported['id']}/fork", json={"message_id": original[1]["id"]}),
         "invalid_parameter",
         "message_id",
     )
-    assert_error(api(server, "POST", "/conversations", json={"messages": [{"id": "a", "role": "robot", "content": "x"}]}), "invalid_parameter", "messages[0].role")
+    assert_error(
+        api(server, "POST", "/conversations", json={"messages": [{"id": "a", "role": "robot", "content": "x"}]}),
+        "invalid_parameter",
+        "messages[0].role",
+    )
 
 
 def test_search_finds_titles_and_message_text(server: Any, fake_ollama: FakeOllama) -> None:
@@ -263,14 +293,19 @@ def test_search_finds_titles_and_message_text(server: Any, fake_ollama: FakeOlla
     ask(server, one, "How are identifiers handled?")
     two = data(api(server, "POST", "/conversations", json={"title": "Deployment"}))["id"]
     ask(server, two, "Where is the Dockerfile?")
-    found = lambda q: [c["id"] for c in data(api(server, "GET", "/conversations", params={"q": q}))["conversations"]]  # noqa: E731
+
+    def found(q: str) -> list[str]:
+        return [c["id"] for c in data(api(server, "GET", "/conversations", params={"q": q}))["conversations"]]
+
     assert found("tokeniz") == [one]  # a word of an answer, by prefix
     assert found("deployment") == [two]  # the title
     assert found('docker "file') == []  # quotes cannot break the query
     assert found("identifiers handled") == [one]
 
 
-def test_conversations_survive_a_restart(layout: Layout, live_server: Any, fake_ollama: FakeOllama, tmp_path: Path) -> None:
+def test_conversations_survive_a_restart(
+    layout: Layout, live_server: Any, fake_ollama: FakeOllama, tmp_path: Path
+) -> None:
     data_dir = str(tmp_path / "kept")
     first = live_server(layout.repo, ollama_url=fake_ollama.url, data_dir=data_dir)
     conversation = data(api(first, "POST", "/conversations", json={}))["id"]
@@ -278,12 +313,20 @@ def test_conversations_survive_a_restart(layout: Layout, live_server: Any, fake_
     ask(first, conversation, "remember this")
     first.__exit__()
     second = live_server(layout.repo, ollama_url=fake_ollama.url, data_dir=data_dir)
-    assert [m["content"] for m in data(api(second, "GET", f"/conversations/{conversation}"))["messages"]] == ["remember this", "kept"]
+    assert [m["content"] for m in data(api(second, "GET", f"/conversations/{conversation}"))["messages"]] == [
+        "remember this",
+        "kept",
+    ]
 
 
 @pytest.mark.parametrize("damage", ["unwritable", "corrupt"])
 def test_a_store_that_cannot_be_opened_keeps_conversations_in_memory(
-    layout: Layout, live_server: Any, fake_ollama: FakeOllama, tmp_path: Path, damage: str, caplog: pytest.LogCaptureFixture
+    layout: Layout,
+    live_server: Any,
+    fake_ollama: FakeOllama,
+    tmp_path: Path,
+    damage: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     data_dir = tmp_path / "data"
     data_dir.mkdir()
@@ -327,7 +370,9 @@ def test_migrating_an_older_database_keeps_everything(tmp_path: Path) -> None:
         assert store.check() == "ok"
         loaded = store.get("c_old")
         assert [m.content for m in loaded.messages] == ["an old question about lexers", "an old answer"]
-        assert [c.id for c in store.page(["lexers"], None, 10, None).conversations] == ["c_old"]  # indexed by the migration
+        assert [c.id for c in store.page(["lexers"], None, 10, None).conversations] == [
+            "c_old"
+        ]  # indexed by the migration
         version = sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0]
         assert version == len(MIGRATIONS)
     finally:
@@ -341,10 +386,23 @@ def test_a_server_killed_mid_answer_keeps_its_progress_and_takes_the_next_questi
     the tool calls it ran are there, marked interrupted, and a new question is taken."""
     port = free_port()
     args = [
-        sys.executable, "-m", "assistant", "serve", "--repo", str(layout.repo), "--port", str(port),
-        "--cache-dir", str(tmp_path / "cache"), "--data-dir", str(tmp_path / "data"), "--ollama-url", fake_ollama.url,
-        "--log-level", "warning",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "assistant",
+        "serve",
+        "--repo",
+        str(layout.repo),
+        "--port",
+        str(port),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--ollama-url",
+        fake_ollama.url,
+        "--log-level",
+        "warning",
+    ]
 
     def start() -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -372,7 +430,11 @@ def test_a_server_killed_mid_answer_keeps_its_progress_and_takes_the_next_questi
             [{"message": {"role": "assistant", "content": "half an answer"}}, 60.0, *say("never")],
         )
         ask(Server, conversation, "first question")
-        body = {"conversation_id": conversation, "messages": [{"role": "user", "content": "second"}], "settings": {"model": MODEL}}
+        body = {
+            "conversation_id": conversation,
+            "messages": [{"role": "user", "content": "second"}],
+            "settings": {"model": MODEL},
+        }
         with httpx.stream("POST", f"{Server.url}/api/v1/chat/completions", json=body, timeout=30) as response:
             lines = response.iter_lines()
             for line in lines:
@@ -389,7 +451,10 @@ def test_a_server_killed_mid_answer_keeps_its_progress_and_takes_the_next_questi
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert sqlite3.connect(tmp_path / "data" / "conversations.sqlite3").execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert (
+        sqlite3.connect(tmp_path / "data" / "conversations.sqlite3").execute("PRAGMA integrity_check").fetchone()[0]
+        == "ok"
+    )
     proc = start()
     try:
         messages = data(api(Server, "GET", f"/conversations/{conversation}"))["messages"]
@@ -398,7 +463,7 @@ def test_a_server_killed_mid_answer_keeps_its_progress_and_takes_the_next_questi
         assert interrupted["finish_reason"] == "interrupted"
         assert [(e["name"], e["status"]) for e in interrupted["tool_events"]] == [("read_file", "completed")]
         fake_ollama.chat_script(say("third answer"))
-        done = ask(Server, conversation, "a third question")  # under the interrupted answer
+        ask(Server, conversation, "a third question")  # under the interrupted answer
         after = data(api(Server, "GET", f"/conversations/{conversation}"))["messages"]
         assert [m["content"] for m in after[-2:]] == ["a third question", "third answer"]
         assert after[-2]["parent_id"] == interrupted["id"]
@@ -449,14 +514,20 @@ def test_a_conversation_runs_on_its_own_repository_and_one_not_served_is_read_on
     both = live_server([layout.repo, other], ollama_url=fake_ollama.url, data_dir=data_dir)
     conversation = data(api(both, "POST", "/conversations", json={"repo": str(other)}))["id"]
     fake_ollama.chat_script(calls(call("read_file", path="lib/only_here.py")), say("read it"))
-    body = {"conversation_id": conversation, "messages": [{"role": "user", "content": "q"}],
-            "settings": {"model": MODEL, "repo_path": str(layout.repo)}}  # fmt: skip
+    body = {
+        "conversation_id": conversation,
+        "messages": [{"role": "user", "content": "q"}],
+        "settings": {"model": MODEL, "repo_path": str(layout.repo)},
+    }
     events = chat(both, **body)
     read = [e for e in events if isinstance(e, dict) and e.get("type") == "tool_call" and e["status"] == "completed"]
     assert read and read[0]["result"]["content"].startswith("lib/only_here.py")  # on the conversation's repository
     both.__exit__()
     flask_only = live_server(layout.repo, ollama_url=fake_ollama.url, data_dir=data_dir)
-    error = assert_error(httpx.post(f"{flask_only.url}/api/v1/chat/completions", json=body, timeout=30), "access_denied",
-                         "conversation_id")  # fmt: skip
+    error = assert_error(
+        httpx.post(f"{flask_only.url}/api/v1/chat/completions", json=body, timeout=30),
+        "access_denied",
+        "conversation_id",
+    )
     assert "read-only" in error["message"]
     assert len(data(api(flask_only, "GET", f"/conversations/{conversation}"))["messages"]) == 2  # nothing added

@@ -11,7 +11,7 @@ import pytest
 from litestar import get
 
 from assistant.errors import ERROR_CODES
-from tests.conftest import TIMESTAMP, Layout, assert_error
+from tests.helpers import TIMESTAMP, Layout, assert_error
 
 
 def test_success_envelope_shape(client: Any) -> None:
@@ -89,7 +89,11 @@ def test_missing_and_invalid_parameters_name_the_field(client: Any, layout: Layo
         body = {"path": "README.md", "repo_path": repo, "max_bytes": value}
         assert_error(client.post("/api/v1/files/read", json=body), "invalid_parameter", "max_bytes")
     for value in ("0", "10485761", "x"):
-        assert_error(client.get("/api/v1/files", params={"path": "README.md", "read": "1", "max_bytes": value}), "invalid_parameter", "max_bytes")
+        assert_error(
+            client.get("/api/v1/files", params={"path": "README.md", "read": "1", "max_bytes": value}),
+            "invalid_parameter",
+            "max_bytes",
+        )
     assert_error(client.get("/api/v1/files", params={"read": "maybe"}), "invalid_parameter", "read")
     assert_error(client.get("/api/v1/files", params={"encoding": "latin-1"}), "invalid_parameter", "encoding")
     body = {"path": "README.md", "repo_path": repo, "encoding": "utf-16"}
@@ -104,12 +108,24 @@ def test_missing_and_invalid_parameters_name_the_field(client: Any, layout: Layo
 def test_sandbox_codes_through_the_api(client: Any, layout: Layout) -> None:
     repo = str(layout.repo)
     assert_error(client.post("/api/v1/files/read", json={"path": "src", "repo_path": repo}), "not_a_file", "path")
-    assert_error(client.post("/api/v1/files/read", json={"path": "gone.py", "repo_path": repo}), "file_not_found", "path")
+    assert_error(
+        client.post("/api/v1/files/read", json={"path": "gone.py", "repo_path": repo}), "file_not_found", "path"
+    )
     assert_error(client.post("/api/v1/files/read", json={"path": "../x", "repo_path": repo}), "access_denied", "path")
-    assert_error(client.post("/api/v1/files/read", json={"path": "a\\b", "repo_path": repo}), "invalid_parameter", "path")
-    assert_error(client.post("/api/v1/files/read", json={"path": "x", "repo_path": "rel"}), "repo_path_invalid", "repo_path")
-    assert_error(client.post("/api/v1/files/read", json={"path": "x", "repo_path": repo + "/nope"}), "repo_path_not_found", "repo_path")
-    assert_error(client.post("/api/v1/files/read", json={"path": "x", "repo_path": "/etc"}), "access_denied", "repo_path")
+    assert_error(
+        client.post("/api/v1/files/read", json={"path": "a\\b", "repo_path": repo}), "invalid_parameter", "path"
+    )
+    assert_error(
+        client.post("/api/v1/files/read", json={"path": "x", "repo_path": "rel"}), "repo_path_invalid", "repo_path"
+    )
+    assert_error(
+        client.post("/api/v1/files/read", json={"path": "x", "repo_path": repo + "/nope"}),
+        "repo_path_not_found",
+        "repo_path",
+    )
+    assert_error(
+        client.post("/api/v1/files/read", json={"path": "x", "repo_path": "/etc"}), "access_denied", "repo_path"
+    )
     assert_error(client.get("/api/v1/files", params={"repo": "/etc"}), "access_denied", "repo")
 
 

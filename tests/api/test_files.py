@@ -6,7 +6,7 @@ import base64
 import os
 from typing import Any
 
-from tests.conftest import Layout
+from tests.helpers import Layout
 
 
 def data_of(response: Any) -> dict[str, Any]:
@@ -47,7 +47,9 @@ def test_ignored_entries_hidden_unless_asked(client: Any, layout: Layout) -> Non
     assert "k.secret" not in top and "dist" not in top and ".gitignore" in top
     src = [e["name"] for e in data_of(client.get("/api/v1/files", params={"path": "src"}))["entries"]]
     assert "generated_a.py" not in src and "generated_keep.py" in src
-    everything = [e["name"] for e in data_of(client.get("/api/v1/files", params={"include_ignored": "true"}))["entries"]]
+    everything = [
+        e["name"] for e in data_of(client.get("/api/v1/files", params={"include_ignored": "true"}))["entries"]
+    ]
     assert "k.secret" in everything and "dist" in everything
     denied = client.get("/api/v1/files", params={"path": "k.secret", "read": "true"})
     assert denied.status_code == 403 and "include_ignored" in denied.json()["error"]["message"]
@@ -60,7 +62,15 @@ def test_ignored_entries_hidden_unless_asked(client: Any, layout: Layout) -> Non
 
 def test_read_utf8_text(client: Any, layout: Layout) -> None:
     data = data_of(client.get("/api/v1/files", params={"path": "README.md", "read": "true"}))
-    assert data == {**data, "path": "README.md", "content": "# Demo repo\n\nA small repository.\n", "encoding": "utf-8", "truncated": False, "binary": False, "size": 33}
+    assert data == {
+        **data,
+        "path": "README.md",
+        "content": "# Demo repo\n\nA small repository.\n",
+        "encoding": "utf-8",
+        "truncated": False,
+        "binary": False,
+        "size": 33,
+    }
     assert set(data) == {"path", "content", "size", "modified_at", "encoding", "truncated", "binary"}
 
 
@@ -85,7 +95,9 @@ def test_non_utf8_comes_back_base64_or_replaced(client: Any, layout: Layout) -> 
     assert auto["encoding"] == "base64" and base64.b64decode(auto["content"]) == "café".encode("latin-1")
     forced = data_of(client.get("/api/v1/files", params={"path": "latin1.txt", "read": "true", "encoding": "utf-8"}))
     assert forced["encoding"] == "utf-8" and forced["content"] == "caf\ufffd"
-    b64 = data_of(client.get("/api/v1/files", params={"path": "README.md", "read": "true", "encoding": "base64", "max_bytes": 6}))
+    b64 = data_of(
+        client.get("/api/v1/files", params={"path": "README.md", "read": "true", "encoding": "base64", "max_bytes": 6})
+    )
     assert base64.b64decode(b64["content"]) == b"# Demo" and b64["truncated"] is True
 
 
@@ -101,21 +113,33 @@ def test_binary_detected_by_nul_in_first_8k(client: Any, layout: Layout) -> None
 def test_post_read_line_ranges(client: Any, layout: Layout) -> None:
     (layout.repo / "lines.txt").write_text("".join(f"line {i}\n" for i in range(1, 11)))
     repo = str(layout.repo)
-    mid = data_of(client.post("/api/v1/files/read", json={"path": "lines.txt", "repo_path": repo, "start_line": 3, "end_line": 5}))
+    mid = data_of(
+        client.post("/api/v1/files/read", json={"path": "lines.txt", "repo_path": repo, "start_line": 3, "end_line": 5})
+    )
     assert mid["content"] == "line 3\nline 4\nline 5\n"
     assert (mid["start_line"], mid["end_line"], mid["total_lines"]) == (3, 5, 10)
     tail = data_of(client.post("/api/v1/files/read", json={"path": "lines.txt", "repo_path": repo, "start_line": 9}))
     assert tail["content"] == "line 9\nline 10\n" and tail["end_line"] == 10
     past = data_of(client.post("/api/v1/files/read", json={"path": "lines.txt", "repo_path": repo, "start_line": 50}))
     assert past["content"] == "" and past["total_lines"] == 10
-    capped = data_of(client.post("/api/v1/files/read", json={"path": "lines.txt", "repo_path": repo, "start_line": 1, "end_line": 10, "max_bytes": 10}))
+    capped = data_of(
+        client.post(
+            "/api/v1/files/read",
+            json={"path": "lines.txt", "repo_path": repo, "start_line": 1, "end_line": 10, "max_bytes": 10},
+        )
+    )
     assert capped["content"] == "line 1\nlin" and capped["truncated"] is True
 
 
 def test_line_count_is_null_beyond_10_mib(client: Any, layout: Layout) -> None:
     with open(layout.repo / "big.txt", "wb") as handle:
         handle.write(b"x\n" * (6 * 1024 * 1024))
-    data = data_of(client.post("/api/v1/files/read", json={"path": "big.txt", "repo_path": str(layout.repo), "start_line": 2, "end_line": 3}))
+    data = data_of(
+        client.post(
+            "/api/v1/files/read",
+            json={"path": "big.txt", "repo_path": str(layout.repo), "start_line": 2, "end_line": 3},
+        )
+    )
     assert data["content"] == "x\nx\n" and data["total_lines"] is None
 
 
@@ -129,7 +153,11 @@ def test_read_respects_default_and_max_caps(client: Any, layout: Layout) -> None
         handle.write(b"y" * 200_000)
     default = data_of(client.get("/api/v1/files", params={"path": "big.txt", "read": "1"}))
     assert len(default["content"]) == 100_000 and default["truncated"] is True
-    whole = data_of(client.post("/api/v1/files/read", json={"path": "big.txt", "repo_path": str(layout.repo), "max_bytes": 10_485_760}))
+    whole = data_of(
+        client.post(
+            "/api/v1/files/read", json={"path": "big.txt", "repo_path": str(layout.repo), "max_bytes": 10_485_760}
+        )
+    )
     assert len(whole["content"]) == 200_000 and whole["truncated"] is False
 
 

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import MODEL, Layout, assert_error, say, wait_until
 from tests.fakes.ollama import FakeOllama
+from tests.helpers import MODEL, Layout, assert_error, say, wait_until
 from tests.sse import read
 
 NESTED = "[" * 1000 + "]" * 1000
@@ -50,7 +50,9 @@ def test_deeply_nested_json_on_v1_is_an_openai_400(client: Any) -> None:
         ({"function": {"name": "read_file", "arguments": 7}}, "messages[1].tool_calls[0].function.arguments"),
     ],
 )
-def test_malformed_tool_calls_on_v1_are_400_with_param(layout: Layout, live_server: Any, fake_ollama: FakeOllama, tool_call: Any, param: str) -> None:
+def test_malformed_tool_calls_on_v1_are_400_with_param(
+    layout: Layout, live_server: Any, fake_ollama: FakeOllama, tool_call: Any, param: str
+) -> None:
     server = live_server(layout.repo, ollama_url=fake_ollama.url)
     messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": None, "tool_calls": [tool_call]}]
     response = httpx.post(f"{server.url}/v1/chat/completions", json={"model": MODEL, "messages": messages}, timeout=10)
@@ -63,7 +65,11 @@ def test_malformed_tool_calls_on_v1_are_400_with_param(layout: Layout, live_serv
 def test_max_tokens_is_bounded(layout: Layout, live_server: Any, fake_ollama: FakeOllama) -> None:
     server = live_server(layout.repo, ollama_url=fake_ollama.url)
     huge = 10**30
-    v1 = httpx.post(f"{server.url}/v1/chat/completions", json={"model": MODEL, "messages": [{"role": "user", "content": "x"}], "max_tokens": huge}, timeout=10)
+    v1 = httpx.post(
+        f"{server.url}/v1/chat/completions",
+        json={"model": MODEL, "messages": [{"role": "user", "content": "x"}], "max_tokens": huge},
+        timeout=10,
+    )
     assert v1.status_code == 400 and v1.json()["error"]["param"] == "max_tokens"
     ours = httpx.post(
         f"{server.url}/api/v1/chat/completions",
@@ -95,7 +101,9 @@ def _services(server: Any) -> Any:
     return server.server.config.app.state["services"]
 
 
-def test_stopping_the_server_gives_v1_clients_openai_errors(layout: Layout, live_server: Any, fake_ollama: FakeOllama) -> None:
+def test_stopping_the_server_gives_v1_clients_openai_errors(
+    layout: Layout, live_server: Any, fake_ollama: FakeOllama
+) -> None:
     server = live_server(layout.repo, ollama_url=fake_ollama.url, keepalive_seconds=0.2)
     fake_ollama.chat_script([{"message": {"role": "assistant", "content": "a"}}, 10.0, *say("b")])
     fake_ollama.chat_script([{"message": {"role": "assistant", "content": "a"}}, 10.0, *say("b")])
@@ -142,15 +150,23 @@ def test_half_open_requests_are_closed_and_the_server_serves_again(layout: Layou
             sock.close()
 
 
-def test_disconnects_leave_no_pending_tasks_and_no_tracebacks(layout: Layout, live_server: Any, fake_ollama: FakeOllama, caplog: pytest.LogCaptureFixture) -> None:
+def test_disconnects_leave_no_pending_tasks_and_no_tracebacks(
+    layout: Layout, live_server: Any, fake_ollama: FakeOllama, caplog: pytest.LogCaptureFixture
+) -> None:
     fake_ollama.chunk_delay = 0.05
     fake_ollama.echo_chunks = 100
     server = live_server(layout.repo, ollama_url=fake_ollama.url, keepalive_seconds=0.02)
     caplog.set_level(logging.DEBUG)
     for _ in range(15):
         for path, body in (
-            ("/api/v1/chat/completions", {"messages": [{"role": "user", "content": "x " * 40}], "settings": {"model": MODEL}}),
-            ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x " * 40}], "model": MODEL, "stream": True}),
+            (
+                "/api/v1/chat/completions",
+                {"messages": [{"role": "user", "content": "x " * 40}], "settings": {"model": MODEL}},
+            ),
+            (
+                "/v1/chat/completions",
+                {"messages": [{"role": "user", "content": "x " * 40}], "model": MODEL, "stream": True},
+            ),
         ):
             with httpx.stream("POST", f"{server.url}{path}", json=body, timeout=5) as response:
                 for number, _ in enumerate(response.iter_lines()):
@@ -167,7 +183,15 @@ def test_the_accept_loops_resource_errors_are_logged_once_per_interval() -> None
 
     gate = AcceptErrorFilter(interval=60)
     records = [
-        logging.LogRecord("asyncio", logging.ERROR, __file__, 1, "socket.accept() out of system resource", None, (OSError, OSError(24, "Too many open files"), None))
+        logging.LogRecord(
+            "asyncio",
+            logging.ERROR,
+            __file__,
+            1,
+            "socket.accept() out of system resource",
+            None,
+            (OSError, OSError(24, "Too many open files"), None),
+        )
         for _ in range(1000)
     ]
     passed = [r for r in records if gate.filter(r)]
@@ -176,7 +200,9 @@ def test_the_accept_loops_resource_errors_are_logged_once_per_interval() -> None
     assert gate.filter(other)
 
 
-def test_a_slow_non_streamed_v1_answer_is_not_cut_by_our_timeouts(layout: Layout, live_server: Any, fake_ollama: FakeOllama) -> None:
+def test_a_slow_non_streamed_v1_answer_is_not_cut_by_our_timeouts(
+    layout: Layout, live_server: Any, fake_ollama: FakeOllama
+) -> None:
     from assistant.server import IDLE_SECONDS
 
     server = live_server(layout.repo, ollama_url=fake_ollama.url, keepalive_seconds=0.5)

@@ -9,8 +9,8 @@ import pytest
 from mcp import Client
 
 from assistant.tools import TOOLS
-from tests.conftest import CANARY, Layout
-from tests.conftest import run_mcp as run
+from tests.helpers import CANARY, Layout
+from tests.helpers import run_mcp as run
 
 
 def test_lists_the_registry_tools(layout: Layout, live_server: Any) -> None:
@@ -53,7 +53,11 @@ def test_calls_each_tool_and_a_denied_path(layout: Layout, live_server: Any) -> 
 
 def test_api_key_is_enforced_and_health_says_connected(layout: Layout, live_server: Any) -> None:
     server = live_server(layout.repo, api_key="mcp-key")
-    refused = httpx2.post(f"{server.url}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, headers={"Accept": "application/json, text/event-stream"})
+    refused = httpx2.post(
+        f"{server.url}/mcp",
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        headers={"Accept": "application/json, text/event-stream"},
+    )
     assert refused.status_code == 401
 
     async def work(client: Client) -> Any:

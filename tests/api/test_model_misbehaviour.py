@@ -11,13 +11,15 @@ from typing import Any
 import pytest
 
 from assistant.backends.base import MAX_ANSWER_CHARS
-from tests.conftest import Layout, call, calls, chunks, say, stream, text_of, tool_events
 from tests.fakes.ollama import DONE, FakeOllama
+from tests.helpers import Layout, call, calls, chunks, say, stream, text_of, tool_events
 
 
 @pytest.fixture
 def server(layout: Layout, live_server: Any, fake_ollama: FakeOllama) -> Any:
-    return live_server(layout.repo, ollama_url=fake_ollama.url, keepalive_seconds=0.5, chunk_timeout=8, answer_timeout=2)
+    return live_server(
+        layout.repo, ollama_url=fake_ollama.url, keepalive_seconds=0.5, chunk_timeout=8, answer_timeout=2
+    )
 
 
 def _error(events: list[Any]) -> dict[str, Any]:

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Layout, assert_error, free_port
 from tests.fakes.ollama import FakeOllama
+from tests.helpers import Layout, assert_error, free_port
 from tests.sse import read
 
 
@@ -81,7 +81,11 @@ def test_models_shape_capabilities_and_default(layout: Layout, client_for: Any, 
     coder = by_name["qwen2.5-coder:7b"]
     assert coder["capabilities"] == ["completion", "tools", "insert"]
     assert coder["details"] == {"family": "qwen2", "parameter_size": "7.6B", "quantization_level": "Q4_K_M"}
-    assert coder["size"] == 4683087332 and coder["digest"].startswith("2b04") and coder["modified_at"].startswith("2026-01-09")
+    assert (
+        coder["size"] == 4683087332
+        and coder["digest"].startswith("2b04")
+        and coder["modified_at"].startswith("2026-01-09")
+    )
     assert "tools" not in by_name["codellama:7b"]["capabilities"]
     # a code model that can use tools wins over the first model and over codellama (no tools)
     assert data["default_model"] == "qwen2.5-coder:7b"
@@ -98,7 +102,9 @@ def test_capabilities_are_cached_briefly(layout: Layout, client_for: Any, fake_o
 
 
 def test_delete_names_with_slash_and_colon(layout: Layout, client_for: Any, fake_ollama: FakeOllama) -> None:
-    fake_ollama.models.append({**fake_ollama.models[0], "name": "hf.co/org/model:Q4_K_M", "model": "hf.co/org/model:Q4_K_M"})
+    fake_ollama.models.append(
+        {**fake_ollama.models[0], "name": "hf.co/org/model:Q4_K_M", "model": "hf.co/org/model:Q4_K_M"}
+    )
     client = client_for(layout.repo, ollama_url=fake_ollama.url)
     response = client.delete("/api/v1/models/hf.co/org/model:Q4_K_M")
     assert response.json()["data"] == {"model": "hf.co/org/model:Q4_K_M", "deleted": True}
@@ -116,7 +122,9 @@ def test_pull_validation_errors_come_before_the_stream(layout: Layout, client_fo
 
 def test_pull_progress_end_to_end_over_uvicorn(layout: Layout, live_server: Any, fake_ollama: FakeOllama) -> None:
     server = live_server(layout.repo, ollama_url=fake_ollama.url)
-    with httpx.stream("POST", f"{server.url}/api/v1/models/pull", json={"model": "tinyllama"}, headers={"X-Request-ID": "pull-1"}) as response:
+    with httpx.stream(
+        "POST", f"{server.url}/api/v1/models/pull", json={"model": "tinyllama"}, headers={"X-Request-ID": "pull-1"}
+    ) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         assert response.headers["cache-control"] == "no-cache"
@@ -127,7 +135,9 @@ def test_pull_progress_end_to_end_over_uvicorn(layout: Layout, live_server: Any,
     assert [d["completed"] for d in downloads] == [0, 400, 800, 1000]
     # Ollama's "pulling <digest>" lines are normalised (SPEC §3)
     assert all(set(d) == {"status", "digest", "completed", "total"} for d in downloads)
-    assert all(d["total"] == 1000 and d["digest"].startswith("sha256:") and d["status"] == "downloading" for d in downloads)
+    assert all(
+        d["total"] == 1000 and d["digest"].startswith("sha256:") and d["status"] == "downloading" for d in downloads
+    )
     assert {"status": "verifying sha256 digest"} in events and {"status": "success"} in events
     assert events[-2:] == [{"type": "done"}, "[DONE]"]
     assert fake_ollama.received("/api/pull")[0].body["model"] == "tinyllama"
@@ -192,7 +202,9 @@ def test_health_names_the_configured_model_server(layout: Layout, client_for: An
     from tests.fakes.openai import FakeOpenAI
 
     ollama = client_for(layout.repo, ollama_url=fake_ollama.url).get("/api/v1/health").json()["data"]["services"]
-    assert ollama["model_server"]["kind"] == "ollama" and ollama["model_server"]["name"] == f"Ollama at {fake_ollama.url}"
+    assert (
+        ollama["model_server"]["kind"] == "ollama" and ollama["model_server"]["name"] == f"Ollama at {fake_ollama.url}"
+    )
     assert ollama["model_server"]["status"] == "connected" and ollama["model_server"]["url"] == fake_ollama.url
     for owner, label in (("llamacpp", "llama.cpp"), ("acme", "OpenAI-compatible server")):
         fake = FakeOpenAI(owned_by=owner).start()

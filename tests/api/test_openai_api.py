@@ -10,13 +10,17 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import Layout, call, calls, say
 from tests.fakes.ollama import FakeOllama
+from tests.helpers import Layout, call, calls, say
 
 MODEL = "qwen2.5-coder:7b"
-WEATHER = {
+WEATHER: Any = {
     "type": "function",
-    "function": {"name": "get_weather", "description": "weather for a city", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}},
+    "function": {
+        "name": "get_weather",
+        "description": "weather for a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
 }
 
 
@@ -49,7 +53,9 @@ def test_models_list(server: Any) -> None:
 
 def test_chat_not_streamed_runs_our_tools_server_side(server: Any, fake_ollama: FakeOllama) -> None:
     fake_ollama.chat_script(calls(call("read_file", path="src/main.py")), say("It returns 42."))
-    completion = client_for(server).chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "What does main return?"}])
+    completion = client_for(server).chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "What does main return?"}]
+    )
     assert completion.object == "chat.completion"
     assert completion.choices[0].message.content == "It returns 42."
     assert completion.choices[0].finish_reason == "stop"
@@ -62,7 +68,10 @@ def test_chat_not_streamed_runs_our_tools_server_side(server: Any, fake_ollama: 
 def test_chat_streamed_has_only_standard_chunks(server: Any, fake_ollama: FakeOllama) -> None:
     fake_ollama.chat_script(calls(call("list_files")), say("Two ", "files."))
     stream = client_for(server).chat.completions.create(
-        model=MODEL, messages=[{"role": "user", "content": [{"type": "text", "text": "What is here?"}]}], stream=True, stream_options={"include_usage": True}
+        model=MODEL,
+        messages=[{"role": "user", "content": [{"type": "text", "text": "What is here?"}]}],
+        stream=True,
+        stream_options={"include_usage": True},
     )
     parts = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in parts if c.choices)
@@ -86,15 +95,22 @@ def test_raw_stream_has_no_custom_events(server: Any, fake_ollama: FakeOllama) -
 def test_client_tools_are_returned_not_run(server: Any, fake_ollama: FakeOllama) -> None:
     fake_ollama.chat_script(calls(call("get_weather", city="Oslo")), calls(call("get_weather", city="Bergen")))
     client = client_for(server)
-    completion = client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Weather in Oslo?"}], tools=[WEATHER])
+    completion = client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "Weather in Oslo?"}], tools=[WEATHER]
+    )
     choice = completion.choices[0]
     assert choice.finish_reason == "tool_calls"
     (tool_call,) = choice.message.tool_calls or []
+    assert tool_call.type == "function"
     assert tool_call.function.name == "get_weather" and json.loads(tool_call.function.arguments) == {"city": "Oslo"}
     sent = fake_ollama.received("/api/chat")[0].body
     assert [t["function"]["name"] for t in sent["tools"]] == ["get_weather"]  # ours were not added
     assert sent["messages"] == [{"role": "user", "content": "Weather in Oslo?"}]
-    streamed = list(client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Bergen?"}], tools=[WEATHER], stream=True))
+    streamed: list[Any] = list(
+        client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "Bergen?"}], tools=[WEATHER], stream=True
+        )
+    )
     deltas = [tc for c in streamed if c.choices for tc in (c.choices[0].delta.tool_calls or [])]
     assert deltas[0].function.name == "get_weather" and json.loads(deltas[0].function.arguments) == {"city": "Bergen"}
     assert [c.choices[0].finish_reason for c in streamed if c.choices][-1] == "tool_calls"
@@ -102,12 +118,22 @@ def test_client_tools_are_returned_not_run(server: Any, fake_ollama: FakeOllama)
 
 def test_client_tool_results_round_trip(server: Any, fake_ollama: FakeOllama) -> None:
     fake_ollama.chat_script(say("It is sunny in Oslo."))
-    messages = [
+    messages: Any = [
         {"role": "user", "content": "Weather in Oslo?"},
-        {"role": "assistant", "content": None, "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}}]},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'},
+                }
+            ],
+        },
         {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
     ]
-    completion = client_for(server).chat.completions.create(model=MODEL, messages=messages, tools=[WEATHER])  # type: ignore[arg-type]
+    completion = client_for(server).chat.completions.create(model=MODEL, messages=messages, tools=[WEATHER])
     assert completion.choices[0].message.content == "It is sunny in Oslo."
     sent = fake_ollama.received("/api/chat")[0].body["messages"]
     assert sent[1]["tool_calls"][0]["function"] == {"name": "get_weather", "arguments": {"city": "Oslo"}}
@@ -127,7 +153,7 @@ def test_errors_are_openai_error_objects(layout: Layout, live_server: Any, fake_
     keyed = live_server(layout.repo, ollama_url=fake_ollama.url, api_key="k1")
     with pytest.raises(openai.AuthenticationError):
         client_for(keyed, key="wrong").models.list()
-    assert [m.id for m in client_for(keyed, key="k1").models.list().data][0] == "llama3.2:3b"
+    assert next(m.id for m in client_for(keyed, key="k1").models.list().data) == "llama3.2:3b"
 
 
 def test_repo_from_header(layout: Layout, server: Any, fake_ollama: FakeOllama) -> None:

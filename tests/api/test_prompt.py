@@ -6,8 +6,8 @@ import re
 from typing import Any
 
 from assistant.tools import TOOLS
-from tests.conftest import Layout, assert_error, free_port
 from tests.fakes.ollama import FakeOllama
+from tests.helpers import Layout, assert_error, free_port
 
 TOOL_LINE = re.compile(r"^- (\w+)[(:]", re.MULTILINE)
 
@@ -18,7 +18,9 @@ def prompt(client: Any, **params: str) -> dict[str, Any]:
     return response.json()["data"]  # type: ignore[no-any-return]
 
 
-def test_three_variants_list_exactly_the_registry_tools(layout: Layout, client_for: Any, fake_ollama: FakeOllama) -> None:
+def test_three_variants_list_exactly_the_registry_tools(
+    layout: Layout, client_for: Any, fake_ollama: FakeOllama
+) -> None:
     client = client_for(layout.repo, ollama_url=fake_ollama.url)
     auto = prompt(client, model="qwen2.5-coder:7b")
     manual = prompt(client, model="qwen2.5-coder:7b", tool_mode="manual")

@@ -10,12 +10,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Layout, assert_error, say, stream
 from tests.fakes.ollama import FakeOllama
+from tests.helpers import Layout, assert_error, say, stream
 
 MODULES = {
-    "store/db.py": "class Database:\n    def query(self, sql):\n        return []\n\n    def close(self):\n        pass\n",
-    "store/cache.py": "from store.db import Database\n\n\nclass Cache:\n    def get(self, key):\n        return Database().query(key)\n",
+    "store/db.py": "class Database:\n    def query(self, sql):\n        return []\n\n    def close(self):\n"
+    "        pass\n",
+    "store/cache.py": "from store.db import Database\n\n\nclass Cache:\n    def get(self, key):\n"
+    "        return Database().query(key)\n",
     "web/routes.py": (
         "from store.cache import Cache\nfrom store.db import Database\n\n\n"
         "def index_page():\n    return Cache().get('home')\n\n\n"

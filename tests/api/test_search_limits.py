@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import httpx
 from assistant.index import IndexManager, RepoIndex, search_index
 from assistant.tools import ToolContext, run_tool
 from sandbox import Roots
-from tests.conftest import assert_error, wait_ready
+from tests.helpers import assert_error, wait_ready
 
 # matches the empty string at every line start: RE2 stays linear, but each of the (many) calls
 # costs about a millisecond per megabyte of file
@@ -34,7 +35,9 @@ def test_over_long_queries_and_patterns_are_refused(client: Any) -> None:
     assert "16 KB" in error["message"]
     pasted = ("Traceback (most recent call last): File main.py line 2 in main\n" * 130)[: 8 * 1024]
     assert client.get("/api/v1/search", params={"q": pasted}).status_code == 200
-    error = assert_error(client.get("/api/v1/search", params={"q": "a" * 1025, "mode": "regex"}), "invalid_parameter", "q")
+    error = assert_error(
+        client.get("/api/v1/search", params={"q": "a" * 1025, "mode": "regex"}), "invalid_parameter", "q"
+    )
     assert "1024 bytes" in error["message"]
     attack = "(" * 1000 + "a" + ")*" * 1000
     assert_error(client.get("/api/v1/search", params={"q": attack, "mode": "regex"}), "invalid_parameter", "q")
@@ -42,7 +45,9 @@ def test_over_long_queries_and_patterns_are_refused(client: Any) -> None:
 
 def test_a_pattern_too_complex_for_re2s_budget_is_refused(client: Any) -> None:
     for pattern in ("[a-z]{1,1000}", "\\pL{1000}", "(.{500}){2}"):
-        error = assert_error(client.get("/api/v1/search", params={"q": pattern, "mode": "regex"}), "invalid_parameter", "q")
+        error = assert_error(
+            client.get("/api/v1/search", params={"q": pattern, "mode": "regex"}), "invalid_parameter", "q"
+        )
         assert "too complex" in error["message"]
 
 
@@ -104,11 +109,17 @@ def test_costly_scans_wait_in_their_own_lane_and_a_full_lane_says_retry(tmp_path
         caller.start()
     for _ in range(10):  # the lane is full once requests are refused
         assert refused.acquire(timeout=60), "no scan was refused"
-    quick = {
-        "ranked": lambda: httpx.get(f"{server.url}/api/v1/search", params={"q": "hello world", "mode": "ranked"}, timeout=30),
+    quick: dict[str, Callable[[], httpx.Response]] = {
+        "ranked": lambda: httpx.get(
+            f"{server.url}/api/v1/search", params={"q": "hello world", "mode": "ranked"}, timeout=30
+        ),
         "symbol": lambda: httpx.get(f"{server.url}/api/v1/search", params={"q": "hello", "mode": "symbol"}, timeout=30),
-        "tool": lambda: httpx.post(f"{server.url}/api/v1/tools/call", json={"name": "list_files", "arguments": {}}, timeout=30),
-        "read": lambda: httpx.get(f"{server.url}/api/v1/files", params={"path": "README.md", "read": "true"}, timeout=30),
+        "tool": lambda: httpx.post(
+            f"{server.url}/api/v1/tools/call", json={"name": "list_files", "arguments": {}}, timeout=30
+        ),
+        "read": lambda: httpx.get(
+            f"{server.url}/api/v1/files", params={"path": "README.md", "read": "true"}, timeout=30
+        ),
     }
     for name, request in quick.items():
         started = time.monotonic()
@@ -121,7 +132,9 @@ def test_costly_scans_wait_in_their_own_lane_and_a_full_lane_says_retry(tmp_path
     assert_error(busy[0], "server_busy")
     # the callers left: their scans stopped, so a new one is taken (and ends at its deadline)
     deadline = time.monotonic() + 60
-    while (again := httpx.get(f"{server.url}/api/v1/search", params={"q": "vwxyz", "mode": "text"}, timeout=30)).status_code == 429:
+    while (
+        again := httpx.get(f"{server.url}/api/v1/search", params={"q": "vwxyz", "mode": "text"}, timeout=30)
+    ).status_code == 429:
         assert time.monotonic() < deadline
         time.sleep(0.2)
     assert again.status_code == 200 and again.json()["data"]["results"]

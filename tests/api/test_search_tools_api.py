@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import Layout, assert_error, wait_ready
+from tests.helpers import Layout, assert_error, wait_ready
 
 
 def test_search_result_shape(client: Any) -> None:
@@ -31,26 +31,47 @@ def test_tools_call_completed_failed_and_errors(client: Any, layout: Layout) -> 
     data = ok.json()["data"]
     assert data["status"] == "completed" and data["name"] == "read_file" and data["arguments"] == {"path": "README.md"}
     assert data["result"]["content"].startswith("README.md (3 lines)") and isinstance(data["duration_ms"], int)
-    failed = client.post("/api/v1/tools/call", json={"name": "read_file", "arguments": {"path": "missing.md"}, "repo_path": str(layout.repo)})
+    failed = client.post(
+        "/api/v1/tools/call",
+        json={"name": "read_file", "arguments": {"path": "missing.md"}, "repo_path": str(layout.repo)},
+    )
     assert failed.status_code == 200
     assert failed.json()["data"]["status"] == "failed" and failed.json()["data"]["error"]["code"] == "file_not_found"
-    assert_error(client.post("/api/v1/tools/call", json={"name": "delete_repo", "arguments": {}}), "tool_not_found", "name")
-    assert_error(client.post("/api/v1/tools/call", json={"name": "read_file", "arguments": {}}), "missing_parameter", "arguments.path")
-    assert_error(client.post("/api/v1/tools/call", json={"name": "read_file", "arguments": {"path": 5}}), "invalid_parameter", "arguments.path")
+    assert_error(
+        client.post("/api/v1/tools/call", json={"name": "delete_repo", "arguments": {}}), "tool_not_found", "name"
+    )
+    assert_error(
+        client.post("/api/v1/tools/call", json={"name": "read_file", "arguments": {}}),
+        "missing_parameter",
+        "arguments.path",
+    )
+    assert_error(
+        client.post("/api/v1/tools/call", json={"name": "read_file", "arguments": {"path": 5}}),
+        "invalid_parameter",
+        "arguments.path",
+    )
     assert_error(client.post("/api/v1/tools/call", json={"arguments": {}}), "missing_parameter", "name")
-    assert_error(client.post("/api/v1/tools/call", json={"name": "read_file", "arguments": {"path": "x"}, "repo_path": "/etc"}), "access_denied", "repo_path")
+    assert_error(
+        client.post("/api/v1/tools/call", json={"name": "read_file", "arguments": {"path": "x"}, "repo_path": "/etc"}),
+        "access_denied",
+        "repo_path",
+    )
 
 
 def test_a_search_path_that_does_not_exist_is_a_404(client: Any) -> None:
     assert_error(client.get("/api/v1/search", params={"q": "main", "path": "no/such/dir"}), "file_not_found", "path")
-    tool = client.post("/api/v1/tools/call", json={"name": "search_files", "arguments": {"query": "main", "path": "nope"}}).json()["data"]
+    tool = client.post(
+        "/api/v1/tools/call", json={"name": "search_files", "arguments": {"query": "main", "path": "nope"}}
+    ).json()["data"]
     assert tool["status"] == "failed" and tool["error"]["code"] == "file_not_found"
     one_file = client.get("/api/v1/search", params={"q": "return", "path": "src/main.py"}).json()["data"]
     assert [r["file"] for r in one_file["results"]] == ["src/main.py"]
 
 
 def test_list_files_on_a_file_lists_it_without_a_slash(client: Any) -> None:
-    data = client.post("/api/v1/tools/call", json={"name": "list_files", "arguments": {"path": "src/main.py"}}).json()["data"]
+    data = client.post("/api/v1/tools/call", json={"name": "list_files", "arguments": {"path": "src/main.py"}}).json()[
+        "data"
+    ]
     assert data["status"] == "completed"
     assert data["result"]["content"].splitlines()[0] == "src/main.py  (26 bytes)"
 
@@ -63,5 +84,7 @@ def test_minified_files_rank_after_real_source_and_are_marked(layout: Layout, cl
     found = client.get("/api/v1/search", params={"q": "handleRequest", "mode": "text"}).json()["data"]
     assert [r["file"] for r in found["results"]] == ["z_server.js", "a.min.js"]
     assert found["results"][1]["minified"] is True and "minified" not in found["results"][0]
-    tool = client.post("/api/v1/tools/call", json={"name": "search_files", "arguments": {"query": "handleRequest", "mode": "text"}}).json()["data"]
+    tool = client.post(
+        "/api/v1/tools/call", json={"name": "search_files", "arguments": {"query": "handleRequest", "mode": "text"}}
+    ).json()["data"]
     assert "a.min.js  (minified or generated" in tool["result"]["content"]

@@ -11,17 +11,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from assistant.settings import SettingsError, check_bind
-from tests.conftest import CANARY, Layout, assert_error, make_settings
+from tests.helpers import CANARY, Layout, assert_error, make_settings
 
 
-@pytest.mark.parametrize("host", ["evil.example", "evil.example:3000", "127.0.0.1.nip.io", "localhost.evil.com", "192.168.1.5:3000", ""])
+@pytest.mark.parametrize(
+    "host", ["evil.example", "evil.example:3000", "127.0.0.1.nip.io", "localhost.evil.com", "192.168.1.5:3000", ""]
+)
 def test_dns_rebinding_hosts_are_refused(client: Any, host: str) -> None:
     response = client.get("/api/v1/files", headers={"Host": host})
     error = assert_error(response, "forbidden_host", "Host")
     assert "--allow-host" in error["message"]
 
 
-@pytest.mark.parametrize("host", ["localhost", "localhost:9999", "127.0.0.1:3000", "[::1]:3000", "[::1]", "LOCALHOST:1"])
+@pytest.mark.parametrize(
+    "host", ["localhost", "localhost:9999", "127.0.0.1:3000", "[::1]:3000", "[::1]", "LOCALHOST:1"]
+)
 def test_local_hosts_are_accepted_on_any_port(client: Any, host: str) -> None:
     assert client.get("/api/v1/files", headers={"Host": host}).status_code == 200
 
@@ -57,7 +61,9 @@ def test_cross_site_reads_are_refused_but_ui_navigation_is_not(client: Any) -> N
     assert_error(refused, "forbidden_host", "Origin")
     foreign_origin = client.get("/api/v1/files", headers={"origin": "http://localhost:8080"})
     assert_error(foreign_origin, "forbidden_host", "Origin")
-    same_origin = client.get("/api/v1/files", headers={"origin": "http://127.0.0.1:3000", "sec-fetch-site": "same-origin"})
+    same_origin = client.get(
+        "/api/v1/files", headers={"origin": "http://127.0.0.1:3000", "sec-fetch-site": "same-origin"}
+    )
     assert same_origin.status_code == 200
     page = client.get("/", headers={"sec-fetch-site": "cross-site"})
     assert page.status_code == 200
@@ -81,7 +87,11 @@ def test_cors_for_an_allowed_origin_only(layout: Layout, client_for: Any) -> Non
     assert "X-Request-ID" in allowed.headers["access-control-expose-headers"]
     preflight = client.options(
         "/api/v1/files/read",
-        headers={"origin": "https://app.example", "access-control-request-method": "POST", "access-control-request-headers": "content-type"},
+        headers={
+            "origin": "https://app.example",
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "content-type",
+        },
     )
     assert preflight.status_code == 204
     assert preflight.headers["access-control-allow-origin"] == "https://app.example"
@@ -126,11 +136,15 @@ def test_real_server_ignores_forwarded_headers(layout: Layout, live_server: Any)
         headers={"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Host": "localhost", "X-Real-IP": "127.0.0.1"},
     )
     assert response.status_code == 401
-    rebinding = httpx.get(f"{server.url}/api/v1/files", headers={"Host": "attacker.example", "Authorization": "Bearer k"})
+    rebinding = httpx.get(
+        f"{server.url}/api/v1/files", headers={"Host": "attacker.example", "Authorization": "Bearer k"}
+    )
     assert rebinding.status_code == 403
 
 
-def raw_get(port: int, target: str, headers: dict[str, str] | None = None, method: str = "GET", body: bytes = b"") -> tuple[int, bytes]:
+def raw_get(
+    port: int, target: str, headers: dict[str, str] | None = None, method: str = "GET", body: bytes = b""
+) -> tuple[int, bytes]:
     """One request with the target sent exactly as written (as ``curl --path-as-is`` does)."""
     import socket
 
@@ -145,7 +159,15 @@ def raw_get(port: int, target: str, headers: dict[str, str] | None = None, metho
     return int(head.split(b" ", 2)[1]), rest
 
 
-SLASH_FORMS = ["//api/v1/{}", "///api/v1/{}", "/%2Fapi/v1/{}", "/%2fapi/v1/{}", "/api//v1/{}", "//api//v1//{}", "/%2F%2Fapi/v1/{}"]
+SLASH_FORMS = [
+    "//api/v1/{}",
+    "///api/v1/{}",
+    "/%2Fapi/v1/{}",
+    "/%2fapi/v1/{}",
+    "/api//v1/{}",
+    "//api//v1//{}",
+    "/%2F%2Fapi/v1/{}",
+]
 
 
 @pytest.mark.parametrize("form", SLASH_FORMS)
@@ -160,24 +182,40 @@ def test_repeated_or_encoded_slashes_do_not_skip_the_api_key(layout: Layout, liv
     status, _ = raw_get(server.port, form.replace("api/v1/", "").format("mcp"))
     assert status == 401
     # the key still opens the same door, so the refusal is the guard's and not a 404
-    status, body = raw_get(server.port, form.format("files?path=.env&read=true&include_ignored=true"), {"Authorization": "Bearer s3cret"})
+    status, body = raw_get(
+        server.port, form.format("files?path=.env&read=true&include_ignored=true"), {"Authorization": "Bearer s3cret"}
+    )
     assert status == 200 and CANARY in body
 
 
 @pytest.mark.parametrize("form", SLASH_FORMS)
-def test_repeated_or_encoded_slashes_do_not_skip_the_cross_site_checks(layout: Layout, live_server: Any, fake_ollama: Any, form: str) -> None:
+def test_repeated_or_encoded_slashes_do_not_skip_the_cross_site_checks(
+    layout: Layout, live_server: Any, fake_ollama: Any, form: str
+) -> None:
     server = live_server(layout.repo, ollama_url=fake_ollama.url)
     hostile = {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site", "Content-Type": "text/plain"}
     status, _ = raw_get(server.port, form.format("models/pull"), hostile, method="POST", body=b'{"model": "x"}')
     assert status == 403
     # without fetch metadata the content type alone refuses it
-    status, _ = raw_get(server.port, form.format("models/pull"), {"Content-Type": "text/plain"}, method="POST", body=b'{"model": "x"}')
+    status, _ = raw_get(
+        server.port, form.format("models/pull"), {"Content-Type": "text/plain"}, method="POST", body=b'{"model": "x"}'
+    )
     assert status == 400
     assert not fake_ollama.received("/api/pull")
 
 
 @pytest.mark.parametrize(
-    "target", ["/__init__.py", "/__pycache__/__init__.cpython-311.pyc", "/js/%00", "/js/", "/vendor", "/web/index.html", "/../README.md", "/index.html/x"]
+    "target",
+    [
+        "/__init__.py",
+        "/__pycache__/__init__.cpython-311.pyc",
+        "/js/%00",
+        "/js/",
+        "/vendor",
+        "/web/index.html",
+        "/../README.md",
+        "/index.html/x",
+    ],
 )
 def test_only_the_uis_own_files_are_served(layout: Layout, live_server: Any, target: str) -> None:
     import web
@@ -193,7 +231,18 @@ def test_only_the_uis_own_files_are_served(layout: Layout, live_server: Any, tar
     assert raw_get(server.port, "/")[0] == 200
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1:80@evil.example", "localhost:x.evil", "localhost:3000:80", "127.0.0.1 evil", "localhost:", "[::1]x:3000", "localhost:123456"])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.0.0.1:80@evil.example",
+        "localhost:x.evil",
+        "localhost:3000:80",
+        "127.0.0.1 evil",
+        "localhost:",
+        "[::1]x:3000",
+        "localhost:123456",
+    ],
+)
 def test_host_headers_are_parsed_strictly(client: Any, host: str) -> None:
     assert_error(client.get("/api/v1/files", headers={"Host": host}), "forbidden_host", "Host")
 
@@ -204,11 +253,15 @@ SEPARATORS = ["/", "//", "///", "%2F", "%2f", "/%2F", "%2F/", "/./", "%2F%2F"]
 @given(
     lead=st.sampled_from(SEPARATORS),
     seps=st.lists(st.sampled_from(SEPARATORS), min_size=2, max_size=2),
-    family=st.sampled_from([("api", "v1", "files?path=.env&read=true&include_ignored=true"), ("v1", "models", ""), ("mcp", "", "")]),
+    family=st.sampled_from(
+        [("api", "v1", "files?path=.env&read=true&include_ignored=true"), ("v1", "models", ""), ("mcp", "", "")]
+    ),
     case=st.sampled_from([str.lower, str.upper, str.title]),
 )
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_no_spelling_of_a_protected_path_skips_the_key(keyed_server: Any, lead: str, seps: list[str], family: tuple[str, str, str], case: Any) -> None:
+def test_no_spelling_of_a_protected_path_skips_the_key(
+    keyed_server: Any, lead: str, seps: list[str], family: tuple[str, str, str], case: Any
+) -> None:
     first, second, rest = family
     target = lead + case(first) + (seps[0] + second if second else "") + (seps[1] + rest if rest else "")
     status, body = raw_get(keyed_server.port, target)

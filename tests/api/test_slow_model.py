@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import MODEL, Layout, assert_error, call, calls, say, stream, text_of, tool_events, wait_until
 from tests.fakes.ollama import FakeOllama
+from tests.helpers import MODEL, Layout, assert_error, call, calls, say, stream, text_of, tool_events, wait_until
 
 
 def api(server: Any, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -39,7 +39,11 @@ def test_a_question_asked_while_the_model_server_is_busy_is_answered(
     conversation = data(api(server, "POST", "/conversations", json={}))["id"]
     fake_ollama.chat_script(say("answered after all"))
     busy_for(fake_ollama, seconds=3.0, delay=2.0)  # each request outlasts the request timeout meanwhile
-    body = {"conversation_id": conversation, "messages": [{"role": "user", "content": "rephrased"}], "settings": {"model": MODEL}}
+    body = {
+        "conversation_id": conversation,
+        "messages": [{"role": "user", "content": "rephrased"}],
+        "settings": {"model": MODEL},
+    }
     events, _, response = stream_body(server, body)
     assert response.status_code == 200 and text_of(events) == "answered after all"
     shown = data(api(server, "GET", f"/conversations/{conversation}"))["messages"]
@@ -61,10 +65,16 @@ def test_a_failure_after_the_question_is_stored_stays_with_it(
 ) -> None:
     server = live_server(layout.repo, ollama_url=fake_ollama.url)
     conversation = data(api(server, "POST", "/conversations", json={}))["id"]
-    body = {"conversation_id": conversation, "messages": [{"role": "user", "content": "typed with care"}],
-            "settings": {"model": "not-installed:1b"}}  # fmt: skip
-    assert_error(httpx.post(f"{server.url}/api/v1/chat/completions", json=body, timeout=30), "ollama_model_not_found",
-                 "settings.model")  # fmt: skip
+    body = {
+        "conversation_id": conversation,
+        "messages": [{"role": "user", "content": "typed with care"}],
+        "settings": {"model": "not-installed:1b"},
+    }
+    assert_error(
+        httpx.post(f"{server.url}/api/v1/chat/completions", json=body, timeout=30),
+        "ollama_model_not_found",
+        "settings.model",
+    )
     question, answer = data(api(server, "GET", f"/conversations/{conversation}"))["messages"]
     assert question["content"] == "typed with care"
     assert answer["finish_reason"] == "error" and answer["error"]["code"] == "ollama_model_not_found"
@@ -72,8 +82,12 @@ def test_a_failure_after_the_question_is_stored_stays_with_it(
     again = {"conversation_id": conversation, "messages": [], "parent_id": question["id"], "settings": {"model": MODEL}}
     events, _, _ = stream_body(server, again)  # Ask again on the question
     assert text_of(events) == "now it works"
-    follow = {"conversation_id": conversation, "messages": [{"role": "user", "content": "and then?"}],
-              "parent_id": answer["id"], "settings": {"model": MODEL}}  # fmt: skip
+    follow = {
+        "conversation_id": conversation,
+        "messages": [{"role": "user", "content": "and then?"}],
+        "parent_id": answer["id"],
+        "settings": {"model": MODEL},
+    }
     fake_ollama.chat_script(say("then this"))
     assert text_of(stream_body(server, follow)[0]) == "then this"  # a question may follow a failed answer
     sent = fake_ollama.received("/api/chat")[-1].body["messages"]
@@ -160,7 +174,7 @@ def test_a_last_round_of_only_tool_call_text_is_answered_from_search(
     layout: Layout, live_server: Any, fake_ollama: FakeOllama
 ) -> None:
     server = live_server(layout.repo, ollama_url=fake_ollama.url, max_rounds=1)
-    fake_ollama.chat_script(calls(call("list_files")), say("functions.read_file:\n{\"path\": \"src/main.py\"}"))
+    fake_ollama.chat_script(calls(call("list_files")), say('functions.read_file:\n{"path": "src/main.py"}'))
     events, _, _ = stream(server, "what does main return")
     text = text_of(events)
     assert "functions." not in text
@@ -176,11 +190,19 @@ def test_one_log_line_a_chat_whatever_the_route(
     caplog.set_level("INFO", logger="assistant.chat")
     fake_ollama.chat_script(calls(call("list_files")), say("Done."), say("plain"), say("v1"))
     stream(server)
-    httpx.post(f"{server.url}/api/v1/chat/completions", json={"messages": [{"role": "user", "content": "x"}],
-               "settings": {"model": MODEL}, "stream": False}, timeout=30)  # fmt: skip
-    httpx.post(f"{server.url}/v1/chat/completions", json={"model": MODEL, "messages": [{"role": "user", "content": "x"}]},
-               timeout=30)  # fmt: skip
-    lines = [r.getMessage() for r in caplog.records if r.name == "assistant.chat" and r.getMessage().startswith("chat ")]
+    httpx.post(
+        f"{server.url}/api/v1/chat/completions",
+        json={"messages": [{"role": "user", "content": "x"}], "settings": {"model": MODEL}, "stream": False},
+        timeout=30,
+    )
+    httpx.post(
+        f"{server.url}/v1/chat/completions",
+        json={"model": MODEL, "messages": [{"role": "user", "content": "x"}]},
+        timeout=30,
+    )
+    lines = [
+        r.getMessage() for r in caplog.records if r.name == "assistant.chat" and r.getMessage().startswith("chat ")
+    ]
     assert len(lines) == 3, lines
     first, second, third = lines
     assert " /api/v1 " in first and f"model={MODEL}" in first and "rounds=2 tool_calls=1" in first

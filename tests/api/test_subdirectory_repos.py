@@ -15,7 +15,7 @@ import pytest
 
 from assistant.index import RepoIndex
 from sandbox import Roots
-from tests.conftest import CANARY, Layout, assert_error, no_canary
+from tests.helpers import CANARY, Layout, assert_error, no_canary
 
 
 @pytest.fixture
@@ -43,7 +43,9 @@ def test_the_roots_gitignore_applies_to_a_subdirectory_repo(nested: Layout, clie
     assert ".env" not in {e["name"] for e in listing["entries"]}
     read = client.get("/api/v1/files", params={"repo": sub, "path": ".env", "read": "true"})
     assert_error(read, "access_denied", "path")
-    tool = client.post("/api/v1/tools/call", json={"name": "read_file", "arguments": {"path": ".env"}, "repo_path": sub}).json()["data"]
+    tool = client.post(
+        "/api/v1/tools/call", json={"name": "read_file", "arguments": {"path": ".env"}, "repo_path": sub}
+    ).json()["data"]
     assert tool["status"] == "failed" and no_canary(tool["result"]["content"])
     found = client.get("/api/v1/search", params={"repo": sub, "q": "CANARY"}).json()["data"]
     assert found["results"] == []
@@ -69,7 +71,11 @@ def test_gits_global_excludes_file_is_honoured(layout: Layout, home: Path, clien
 def test_core_excludes_file_names_another_file(layout: Layout, home: Path, client_for: Any, tmp_path: Path) -> None:
     excludes = tmp_path / "my-excludes"
     excludes.write_text("*.pem\n")
-    subprocess.run(["git", "config", "--global", "core.excludesFile", str(excludes)], check=True, env={"HOME": str(home), "PATH": "/usr/bin:/bin"})
+    subprocess.run(
+        ["git", "config", "--global", "core.excludesFile", str(excludes)],
+        check=True,
+        env={"HOME": str(home), "PATH": "/usr/bin:/bin"},
+    )
     (layout.repo / "server.pem").write_bytes(CANARY)
     client = client_for(layout.repo)
     assert "server.pem" not in {e["name"] for e in client.get("/api/v1/files").json()["data"]["entries"]}
@@ -100,7 +106,7 @@ def test_stats_while_the_index_builds(tmp_path: Path) -> None:
         while not index.ready.is_set():
             try:
                 index.stats()
-            except BaseException as exc:  # noqa: BLE001 - any failure is the finding
+            except BaseException as exc:
                 failures.append(exc)
             time.sleep(0)
 

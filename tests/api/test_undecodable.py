@@ -14,8 +14,8 @@ from mcp import Client
 
 from assistant.index import RepoIndex
 from sandbox import Roots
-from tests.conftest import MODEL, Layout, call, calls, run_mcp, say, stream, text_of, tool_events
 from tests.fakes.ollama import DONE, FakeOllama
+from tests.helpers import MODEL, Layout, call, calls, run_mcp, say, stream, text_of, tool_events
 
 SHOWN = "bad\\xff.py"
 
@@ -37,7 +37,9 @@ def test_search_shows_the_display_form(server: Any) -> None:
         response = httpx.get(f"{server.url}/api/v1/search", params={"q": "needle_function", "mode": mode}, timeout=10)
         assert response.status_code == 200, response.text
         assert f"src/{SHOWN}" in {r["file"] for r in response.json()["data"]["results"]}
-    tool = httpx.post(f"{server.url}/api/v1/tools/call", json={"name": "search_files", "arguments": {"query": "needle"}}, timeout=10)
+    tool = httpx.post(
+        f"{server.url}/api/v1/tools/call", json={"name": "search_files", "arguments": {"query": "needle"}}, timeout=10
+    )
     assert tool.status_code == 200 and tool.json()["data"]["status"] == "completed"
     assert f"src/{SHOWN}" in tool.json()["data"]["result"]["content"]
 
@@ -89,7 +91,13 @@ def test_a_lone_surrogate_from_the_model_does_not_fail_the_answer(server: Any, f
     assert response.status_code == 200
     assert text_of(events) == "odd \ufffd text"
     assert events[-2]["type"] == "done" and events[-1] == "[DONE]"
-    fake_ollama.chat_script([{"message": {"role": "assistant", "content": "", "tool_calls": [call("search_files", query="x\udfff")]}}, DONE], say("ok"))
+    fake_ollama.chat_script(
+        [
+            {"message": {"role": "assistant", "content": "", "tool_calls": [call("search_files", query="x\udfff")]}},
+            DONE,
+        ],
+        say("ok"),
+    )
     events, _, _ = stream(server)
     assert [e["status"] for e in tool_events(events)] == ["started", "completed"]
     assert events[-1] == "[DONE]"

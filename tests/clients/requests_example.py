@@ -28,8 +28,8 @@ response = requests.post(
 )
 
 for line in response.iter_lines():
-    if line.startswith(b'data: ') and line != b'data: [DONE]':
+    if line.startswith(b"data: ") and line != b"data: [DONE]":
         event = json.loads(line[6:])
-        content = event.get('choices', [{}])[0].get('delta', {}).get('content', '')
+        content = event.get("choices", [{}])[0].get("delta", {}).get("content", "")
         if content:
-            print(content, end='', flush=True)
+            print(content, end="", flush=True)

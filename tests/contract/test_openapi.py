@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 
 from assistant.api.openapi import OPERATIONS
-from tests.conftest import Layout
 from tests.fakes.ollama import FakeOllama
+from tests.helpers import Layout
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 
@@ -39,7 +39,10 @@ def test_every_operation_is_described(client: Any) -> None:
 def test_streams_enumerations_and_errors_are_described(client: Any) -> None:
     paths = _document(client)["paths"]
     assert set(paths["/api/v1/models/pull"]["post"]["responses"]["200"]["content"]) == {"text/event-stream"}
-    assert set(paths["/api/v1/chat/completions"]["post"]["responses"]["200"]["content"]) == {"text/event-stream", "application/json"}
+    assert set(paths["/api/v1/chat/completions"]["post"]["responses"]["200"]["content"]) == {
+        "text/event-stream",
+        "application/json",
+    }
     parameters = {p["name"]: p["schema"] for p in paths["/api/v1/search"]["get"]["parameters"]}
     assert parameters["mode"]["enum"] == ["auto", "ranked", "symbol", "text", "regex"]
     files = {p["name"]: p["schema"] for p in paths["/api/v1/files"]["get"]["parameters"]}
@@ -58,9 +61,21 @@ def test_schemathesis_finds_nothing(layout: Layout, live_server: Any, fake_ollam
     server = live_server(layout.repo, ollama_url=fake_ollama.url, keepalive_seconds=1)
     assert httpx.get(f"{server.url}/api/v1/health", timeout=10).status_code == 200
     command = [
-        sys.executable, "-m", "schemathesis.cli", "--config-file", str(CONFIG), "run", f"{server.url}/api/v1/schema/openapi.json",
-        "--checks", "all", "--max-examples", "40", "--seed", "20261129", "--no-color",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "--config-file",
+        str(CONFIG),
+        "run",
+        f"{server.url}/api/v1/schema/openapi.json",
+        "--checks",
+        "all",
+        "--max-examples",
+        "40",
+        "--seed",
+        "20261129",
+        "--no-color",
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path, check=False)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     assert " passed" in done.stdout and "failures" not in done.stdout.split("SUMMARY")[-1]

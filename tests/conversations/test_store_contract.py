@@ -38,7 +38,13 @@ def answer(store: ConversationStore, cid: str, text: str, parent: str, **fields:
 
 def test_a_conversation_is_made_read_renamed_and_deleted(store: ConversationStore) -> None:
     made = store.create(None, "/repo", "m")
-    assert (made.title, made.repo, made.model, made.messages, made.forked_from) == ("New conversation", "/repo", "m", [], None)
+    assert (made.title, made.repo, made.model, made.messages, made.forked_from) == (
+        "New conversation",
+        "/repo",
+        "m",
+        [],
+        None,
+    )
     assert store.get(made.id).id == made.id and store.summary(made.id).title == "New conversation"
     assert store.update(made.id, title="  Named  ").title == "Named"
     store.delete(made.id)
@@ -58,7 +64,11 @@ def test_branches_siblings_and_the_newest_continuation(store: ConversationStore)
     a2 = answer(store, cid, "two", q1)  # asked again
     shown = store.get(cid)
     assert [m.content for m in shown.messages] == ["first", "two"]
-    assert (shown.messages[1].sibling_count, shown.messages[1].sibling_index, shown.messages[1].sibling_ids) == (2, 1, [a1, a2])
+    assert (shown.messages[1].sibling_count, shown.messages[1].sibling_index, shown.messages[1].sibling_ids) == (
+        2,
+        1,
+        [a1, a2],
+    )
     q2 = question(store, cid, "follow", a1)
     answer(store, cid, "three", q2)
     switched = store.update(cid, active_id=a1)  # its newest continuation is shown
@@ -122,10 +132,16 @@ def test_fork_export_and_import_keep_the_tree(store: ConversationStore) -> None:
     a1 = answer(store, cid, "a1", q, finish_reason="stop")
     a2 = answer(store, cid, "a2", q, finish_reason="stop")
     forked = store.fork(cid, a1)
-    assert forked.forked_from == cid and forked.title == "Tree (fork)" and [m.content for m in forked.messages] == ["q", "a1"]
+    assert (
+        forked.forked_from == cid
+        and forked.title == "Tree (fork)"
+        and [m.content for m in forked.messages] == ["q", "a1"]
+    )
     exported = store.export(cid)
     assert [m.content for m in exported.messages] == ["q", "a1", "a2"] and exported.active_id == a2
-    messages = [ImportedMessage(id=m.id, parent_id=m.parent_id, role=m.role, content=m.content) for m in exported.messages]
+    messages = [
+        ImportedMessage(id=m.id, parent_id=m.parent_id, role=m.role, content=m.content) for m in exported.messages
+    ]
     check_import(messages)
     imported = store.import_("Copy", "/r", "m", messages, a1)
     assert [m.content for m in imported.messages] == ["q", "a1"] and imported.id != cid

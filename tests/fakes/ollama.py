@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 DONE: dict[str, Any] = {"done": True, "done_reason": "stop", "prompt_eval_count": 10, "eval_count": 5}
 
@@ -34,7 +34,13 @@ DEFAULT_MODELS: list[dict[str, Any]] = [
         "modified_at": "2026-01-10T10:00:00Z",
         "size": 2019393189,
         "digest": "a80c4f17acd55265feec403c7aef86be0c25983ab279d83f3bcd3abbcb5b8b72",
-        "details": {"format": "gguf", "family": "llama", "families": ["llama"], "parameter_size": "3.2B", "quantization_level": "Q4_K_M"},
+        "details": {
+            "format": "gguf",
+            "family": "llama",
+            "families": ["llama"],
+            "parameter_size": "3.2B",
+            "quantization_level": "Q4_K_M",
+        },
     },
     {
         "name": "qwen2.5-coder:7b",
@@ -42,7 +48,13 @@ DEFAULT_MODELS: list[dict[str, Any]] = [
         "modified_at": "2026-01-09T15:00:00Z",
         "size": 4683087332,
         "digest": "2b0496514337a3d5901f1d253d01726c890b721e891335a56d6e08cedf3e2cb0",
-        "details": {"format": "gguf", "family": "qwen2", "families": ["qwen2"], "parameter_size": "7.6B", "quantization_level": "Q4_K_M"},
+        "details": {
+            "format": "gguf",
+            "family": "qwen2",
+            "families": ["qwen2"],
+            "parameter_size": "7.6B",
+            "quantization_level": "Q4_K_M",
+        },
     },
     {
         "name": "codellama:7b",
@@ -50,11 +62,21 @@ DEFAULT_MODELS: list[dict[str, Any]] = [
         "modified_at": "2026-01-08T15:00:00Z",
         "size": 3825910662,
         "digest": "8fdf8f752f6e80de33e82f381aba784c025982752cd1ae9377add66449d2225f",
-        "details": {"format": "gguf", "family": "llama", "families": ["llama"], "parameter_size": "7B", "quantization_level": "Q4_0"},
+        "details": {
+            "format": "gguf",
+            "family": "llama",
+            "families": ["llama"],
+            "parameter_size": "7B",
+            "quantization_level": "Q4_0",
+        },
     },
 ]
 
-CAPABILITIES = {"llama3.2:3b": ["completion", "tools"], "qwen2.5-coder:7b": ["completion", "tools", "insert"], "codellama:7b": ["completion"]}
+CAPABILITIES = {
+    "llama3.2:3b": ["completion", "tools"],
+    "qwen2.5-coder:7b": ["completion", "tools", "insert"],
+    "codellama:7b": ["completion"],
+}
 CONTEXT = {"llama3.2:3b": 131072, "qwen2.5-coder:7b": 32768, "codellama:7b": 16384}
 
 
@@ -118,10 +140,10 @@ class FakeOllama:
 
     handler: type[BaseHTTPRequestHandler] | None = None  # set by subclasses speaking another protocol
 
-    def start(self) -> FakeOllama:
+    def start(self) -> Self:
         fake = self
 
-        class Handler(self.handler or _Handler):  # type: ignore[misc,valid-type]
+        class Handler(self.handler or _Handler):  # type: ignore[misc]
             owner = fake
 
         self._stop.clear()
@@ -144,7 +166,7 @@ class FakeOllama:
 
     stop = down
 
-    def __enter__(self) -> FakeOllama:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -160,7 +182,7 @@ class _Handler(BaseHTTPRequestHandler):
     owner: FakeOllama
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
     def setup(self) -> None:
@@ -197,7 +219,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not readable:
             return False
         try:
-            return self.connection.recv(1, socket.MSG_PEEK) == b""
+            return bool(self.connection.recv(1, socket.MSG_PEEK) == b"")
         except OSError:
             return True
 
@@ -266,9 +288,7 @@ class _Handler(BaseHTTPRequestHandler):
                     return False
                 time.sleep(0.02)
             return False
-        if self.owner.slow and not self._wait(self.owner.slow):
-            return False
-        return True
+        return not (self.owner.slow and not self._wait(self.owner.slow))
 
     def _model_named(self, name: str) -> dict[str, Any] | None:
         for model in self.owner.models:
@@ -278,7 +298,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- endpoints ---------------------------------------------------------------------------
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         if self._accept() is None:
             return
         if self.path == "/api/tags":
@@ -288,7 +308,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._json(404, {"error": "not found"})
 
-    def do_DELETE(self) -> None:  # noqa: N802
+    def do_DELETE(self) -> None:
         body = self._accept()
         if body is None:
             return
@@ -300,7 +320,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.owner.models.remove(model)
         self._json(200, {})
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self._accept()
         if body is None:
             return
@@ -315,15 +335,20 @@ class _Handler(BaseHTTPRequestHandler):
                 200,
                 {
                     "details": model["details"],
-                    "model_info": {f"{family}.context_length": CONTEXT.get(model["name"], 8192), "general.architecture": family},
+                    "model_info": {
+                        f"{family}.context_length": CONTEXT.get(model["name"], 8192),
+                        "general.architecture": family,
+                    },
                     "capabilities": CAPABILITIES.get(model["name"], ["completion"]),
                     "modified_at": model["modified_at"],
                 },
             )
         elif self.path == "/api/pull":
-            steps: list[Any] = list(self.owner.pull_script) if self.owner.pull_script is not None else pull_progress(name)
+            steps: list[Any] = (
+                list(self.owner.pull_script) if self.owner.pull_script is not None else pull_progress(name)
+            )
             if self.owner.pull_error_after is not None:
-                steps = steps[: self.owner.pull_error_after] + [{"error": "pull model manifest: file does not exist"}]
+                steps = [*steps[: self.owner.pull_error_after], {"error": "pull model manifest: file does not exist"}]
             self._stream("pull", steps)
             if self.owner.pull_error_after is None and self._model_named(name) is None:
                 self.owner.models.append({**DEFAULT_MODELS[0], "name": name, "model": name})

@@ -28,16 +28,19 @@ class _OpenAIHandler(_Handler):
         line = b"data: [DONE]\n\n"
         self.wfile.write(f"{len(line):X}\r\n".encode() + line + b"\r\n")
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         if self._accept() is None:
             return
         if self.path == "/v1/models":
-            data = [{"id": m["name"], "object": "model", "created": 1767225600, "owned_by": self.owner.owned_by} for m in self.owner.models]
+            data = [
+                {"id": m["name"], "object": "model", "created": 1767225600, "owned_by": self.owner.owned_by}
+                for m in self.owner.models
+            ]
             self._json(200, {"object": "list", "data": data})
         else:
             self._json(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self._accept()
         if body is None:
             return
@@ -46,7 +49,16 @@ class _OpenAIHandler(_Handler):
             return
         model = body.get("model", "")
         if self._model_named(model) is None:
-            self._json(404, {"error": {"message": f"model '{model}' not found", "type": "invalid_request_error", "code": "model_not_found"}})
+            self._json(
+                404,
+                {
+                    "error": {
+                        "message": f"model '{model}' not found",
+                        "type": "invalid_request_error",
+                        "code": "model_not_found",
+                    }
+                },
+            )
             return
         script = self.owner.next_script(body)
         if body.get("stream") and body.get("tools") and self.owner.refuse_stream_with_tools:
@@ -57,7 +69,11 @@ class _OpenAIHandler(_Handler):
             self.end_headers()
             return
         if body.get("stream"):
-            self._stream("chat", _sse_chunks(model, script, bool((body.get("stream_options") or {}).get("include_usage"))), "text/event-stream")
+            self._stream(
+                "chat",
+                _sse_chunks(model, list(script), bool((body.get("stream_options") or {}).get("include_usage"))),
+                "text/event-stream",
+            )
         else:
             merged = _merge(model, [c for c in script if isinstance(c, dict)])
             self._json(200, _completion(model, merged))
@@ -69,13 +85,26 @@ def _tool_calls_delta(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
         function = call["function"]
         arguments = json.dumps(function.get("arguments", {}))
         half = len(arguments) // 2
-        deltas.append({"index": index, "id": f"call_{index}", "type": "function", "function": {"name": function["name"], "arguments": arguments[:half]}})
+        deltas.append(
+            {
+                "index": index,
+                "id": f"call_{index}",
+                "type": "function",
+                "function": {"name": function["name"], "arguments": arguments[:half]},
+            }
+        )
         deltas.append({"index": index, "function": {"arguments": arguments[half:]}})
     return deltas
 
 
 def _chunk(model: str, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-    return {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1767225600, "model": model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": 1767225600,
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
 
 
 def _sse_chunks(model: str, script: list[Any], include_usage: bool) -> list[Any]:
@@ -95,16 +124,32 @@ def _sse_chunks(model: str, script: list[Any], include_usage: bool) -> list[Any]
             reason = "tool_calls" if tool_calls else ("length" if item.get("done_reason") == "length" else "stop")
             out.append(_chunk(model, {}, reason))
             if include_usage:
-                usage = {"prompt_tokens": item.get("prompt_eval_count", 0), "completion_tokens": item.get("eval_count", 0)}
+                usage = {
+                    "prompt_tokens": item.get("prompt_eval_count", 0),
+                    "completion_tokens": item.get("eval_count", 0),
+                }
                 usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-                out.append({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1767225600, "model": model, "choices": [], "usage": usage})
+                out.append(
+                    {
+                        "id": "chatcmpl-fake",
+                        "object": "chat.completion.chunk",
+                        "created": 1767225600,
+                        "model": model,
+                        "choices": [],
+                        "usage": usage,
+                    }
+                )
     return out
 
 
 def _completion(model: str, merged: dict[str, Any]) -> dict[str, Any]:
     message = merged["message"]
     calls = [
-        {"id": f"call_{i}", "type": "function", "function": {"name": c["function"]["name"], "arguments": json.dumps(c["function"].get("arguments", {}))}}
+        {
+            "id": f"call_{i}",
+            "type": "function",
+            "function": {"name": c["function"]["name"], "arguments": json.dumps(c["function"].get("arguments", {}))},
+        }
         for i, c in enumerate(message.get("tool_calls", []))
     ]
     out_message: dict[str, Any] = {"role": "assistant", "content": message.get("content") or None}

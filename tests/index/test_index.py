@@ -18,9 +18,12 @@ def repo(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
     (root / "pkg").mkdir(parents=True)
     (root / "pkg" / "parser.py").write_text(
-        "class Parser:\n    def parse(self, text):\n        return tokenize(text)\n\n\ndef tokenize(text):\n    return text.split()\n"
+        "class Parser:\n    def parse(self, text):\n        return tokenize(text)\n\n\ndef tokenize(text):\n"
+        "    return text.split()\n"
     )
-    (root / "pkg" / "cli.py").write_text("from pkg.parser import Parser\n\n\ndef main():\n    return Parser().parse('a b')\n")
+    (root / "pkg" / "cli.py").write_text(
+        "from pkg.parser import Parser\n\n\ndef main():\n    return Parser().parse('a b')\n"
+    )
     (root / "notes.txt").write_text("The Parser reads text.\nNothing else here.\n")
     return root
 
@@ -139,7 +142,8 @@ def test_corrupted_or_old_cache_is_rebuilt_not_crashed(repo: Path, make_index, t
 
 def test_ranking_exact_definition_beats_substrings_and_references(repo: Path, make_index) -> None:  # type: ignore[no-untyped-def]
     (repo / "pkg" / "more.py").write_text(
-        "def parse_all():\n    pass\n\n\ndef reparse():\n    pass\n\n\ndef parser_factory():\n    return parse()\n\n\ndef Parse():\n    pass\n"
+        "def parse_all():\n    pass\n\n\ndef reparse():\n    pass\n\n\ndef parser_factory():\n"
+        "    return parse()\n\n\ndef Parse():\n    pass\n"
     )
     index = make_index()
     results = search_index(index, "parse", "symbol", limit=20).results
@@ -206,7 +210,7 @@ def test_lookarounds_and_backreferences_rejected_with_param(make_index, pattern:
     index = make_index()
     with pytest.raises(QueryError) as caught:  # the API names it `q` (tests/api/test_search_tools_api.py)
         search_index(index, pattern, "regex")
-    assert caught.value.field == "query"
+    assert caught.value.param == "query"
     assert "RE2" in caught.value.message
 
 
@@ -223,7 +227,9 @@ def test_search_while_building_uses_a_direct_scan(repo: Path, tmp_path: Path) ->
         roots.close()
 
 
-def test_an_unwritable_cache_is_reported_not_fatal(repo: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_an_unwritable_cache_is_reported_not_fatal(
+    repo: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the cache directory should be")
     roots = Roots([str(repo)])
@@ -295,7 +301,12 @@ def test_symbol_search_while_building_scans_unparsed_files_for_definitions(repo:
         found = search_index(index, "Parser", "symbol")
         assert found.state == "building"
         first = found.results[0]
-        assert (first["file"], first["line"], first["kind"], first["symbol_kind"]) == ("pkg/parser.py", 1, "definition", "class")
+        assert (first["file"], first["line"], first["kind"], first["symbol_kind"]) == (
+            "pkg/parser.py",
+            1,
+            "definition",
+            "class",
+        )
         assert all(r["kind"] == "definition" for r in found.results)  # use.py only refers to it
         go = search_index(index, "Dial", "auto").results
         assert (go[0]["file"], go[0]["line"], go[0]["kind"]) == ("pkg/client.go", 3, "definition")

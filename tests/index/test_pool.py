@@ -100,7 +100,9 @@ def test_a_parser_process_that_dies_costs_nothing_its_batch_is_parsed_again_file
         roots.close()
 
 
-def test_a_file_whose_parser_dies_alone_is_text_only_and_named(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_file_whose_parser_dies_alone_is_text_only_and_named(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     files = 2 * BATCH
     repo = make_repo(tmp_path / "repo", files)
     roots = Roots([str(repo)])

@@ -32,12 +32,12 @@ class Confinement:
 def normalise(path):
     return path.replace("//", "/")
 '''
-SANDBOX_TEST = '''from pkg.sandbox import Confinement
+SANDBOX_TEST = """from pkg.sandbox import Confinement
 
 
 def test_confine_refuses_a_path_that_escapes_the_root():
     assert Confinement().confine("a/b") == "a/b"
-'''
+"""
 CHAT = '''MAX_CHATS = 4
 
 
@@ -92,7 +92,10 @@ def test_a_source_file_ranks_above_its_test_unless_the_question_is_about_tests(
     make_index: Callable[[], RepoIndex],
 ) -> None:
     index = make_index()
-    assert ranked_files(index, "confine a path that escapes the root")[:2] == ["pkg/sandbox.py", "tests/test_sandbox.py"]
+    assert ranked_files(index, "confine a path that escapes the root")[:2] == [
+        "pkg/sandbox.py",
+        "tests/test_sandbox.py",
+    ]
     about_tests = search_index(index, "test that confine refuses a path that escapes the root", "ranked").results
     assert about_tests[0]["file"] == "tests/test_sandbox.py"
     assert "test file" in about_tests[0]["why"]

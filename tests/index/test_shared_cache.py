@@ -82,15 +82,34 @@ def test_a_server_and_the_index_command_at_once(repo: Path, tmp_path: Path) -> N
     """The same, as two processes: two `repo-assistant search` commands (each builds the index, then
     searches) started together, twice, then a third on the warm cache."""
     cache = str(tmp_path / "cache")
-    command = [sys.executable, "-m", "assistant", "search", "--repo", str(repo), "--cache-dir", cache, "--mode", "symbol", "--limit", "1"]
+    command = [
+        sys.executable,
+        "-m",
+        "assistant",
+        "search",
+        "--repo",
+        str(repo),
+        "--cache-dir",
+        cache,
+        "--mode",
+        "symbol",
+        "--limit",
+        "1",
+    ]
     for name in ("OrderedThing512", "urlopen_77"):
-        runs = [subprocess.Popen([*command, name], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        runs = [
+            subprocess.Popen([*command, name], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)
+        ]
         outputs = [run.communicate(timeout=300) for run in runs]
         for run, (out, err) in zip(runs, outputs, strict=True):
             assert run.returncode == 0, err
             assert f"mod{''.join(c for c in name if c.isdigit())}.py" in out.splitlines()[0], out
     indexed = subprocess.run(
         [sys.executable, "-m", "assistant", "index", str(repo), "--cache-dir", cache],
-        capture_output=True, text=True, timeout=300, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
     assert "parsed:    0" in indexed.stdout, indexed.stdout

@@ -21,7 +21,12 @@ def test_names_loaded_before_and_after_the_first_search_are_found_alike() -> Non
     table.add_file("a.py", defs("ParseTree", "parse_args"))
     assert found(table, "parse") == [("ParseTree", "a.py"), ("parse_args", "a.py")]  # first search builds
     table.add_file("b.py", defs("PARSER", "reparse"))  # kept current from now on
-    assert found(table, "parse") == [("PARSER", "b.py"), ("ParseTree", "a.py"), ("parse_args", "a.py"), ("reparse", "b.py")]
+    assert found(table, "parse") == [
+        ("PARSER", "b.py"),
+        ("ParseTree", "a.py"),
+        ("parse_args", "a.py"),
+        ("reparse", "b.py"),
+    ]
     assert found(table, "parser") == [("PARSER", "b.py")]
     table.remove_file("a.py", defs("ParseTree", "parse_args"))
     assert found(table, "parse") == [("PARSER", "b.py"), ("reparse", "b.py")]
@@ -43,7 +48,7 @@ def test_prepare_then_update_matches_a_fresh_table() -> None:
 def test_references_are_hits_line_by_line_and_count_towards_popularity() -> None:
     table = SymbolTable()
     table.add_file("lib.py", FileTags.pack([("parse", "function", 1, 3)], []))
-    table.add_file("app.py", FileTags.pack([], [("parse", "call", (9, 4, 9)), ("run", "call", (2,))]))
+    table.add_file("app.py", FileTags.pack([], [("parse", "call", [9, 4, 9]), ("run", "call", [2])]))
     hits, total = table.search("parse", 10)
     assert [(h.path, h.tag.is_definition, h.tag.line, h.tag.end_line) for h in hits] == [
         ("lib.py", True, 1, 3),
@@ -52,7 +57,7 @@ def test_references_are_hits_line_by_line_and_count_towards_popularity() -> None
     ]
     assert total == 3 and table.ref_count("parse") == 2
     assert hits[0].score > 1100  # the definition is ranked up by the two references to it
-    table.remove_file("app.py", FileTags.pack([], [("parse", "call", (4, 9)), ("run", "call", (2,))]))
+    table.remove_file("app.py", FileTags.pack([], [("parse", "call", [4, 9]), ("run", "call", [2])]))
     assert table.ref_count("parse") == 0 and found(table, "run") == []
     assert table.search("parse", 10)[1] == 1 and table.search("parse", 10)[0][0].score == 1100
 
@@ -92,7 +97,8 @@ def test_any_sequence_of_adds_and_removes_after_preparing_matches_a_table_loaded
             if path in files:
                 table.remove_file(path, files.pop(path))
             files[path] = FileTags.pack(
-                [(n, "function", 1, 2) for n in rng.sample(spellings, 2)], [(n, "call", [3]) for n in rng.sample(spellings, 2)]
+                [(n, "function", 1, 2) for n in rng.sample(spellings, 2)],
+                [(n, "call", [3]) for n in rng.sample(spellings, 2)],
             )
             table.add_file(path, files[path])
         fresh = SymbolTable()

@@ -8,18 +8,93 @@ from assistant.index import LANGUAGES, extract, language_for
 
 FIXTURES: dict[str, tuple[str, str, str, str, str]] = {
     # language: (file name, source, function name, class-like name, class-like kind)
-    "python": ("a.py", "class Greeter:\n    def greet(self):\n        return helper()\n\ndef helper():\n    return 1\n", "helper", "Greeter", "class"),
-    "javascript": ("a.js", "class Greeter {\n  greet() { return helper(); }\n}\nfunction helper() { return 1; }\n", "helper", "Greeter", "class"),
-    "typescript": ("a.ts", "interface Shape { area(): number }\nclass Greeter {\n  greet(): string { return helper(); }\n}\nfunction helper(): string { return 'x'; }\ntype Id = string;\n", "helper", "Greeter", "class"),
-    "tsx": ("a.tsx", "class Greeter {\n  greet() { return <div/>; }\n}\nfunction helper(): number { return 1; }\n", "helper", "Greeter", "class"),
-    "go": ("a.go", "package main\n\ntype Greeter struct{}\n\nfunc (g Greeter) Greet() string { return helper() }\n\nfunc helper() string { return \"x\" }\n", "helper", "Greeter", "type"),
-    "rust": ("a.rs", "struct Greeter;\n\nimpl Greeter {\n    fn greet(&self) -> u32 { helper() }\n}\n\nfn helper() -> u32 { 1 }\n", "helper", "Greeter", "class"),
-    "java": ("A.java", "class Greeter {\n    int greet() { return helper(); }\n    static int helper() { return 1; }\n}\n", "helper", "Greeter", "class"),
-    "c": ("a.c", "struct greeter { int n; };\n\nint helper(void) { return 1; }\n\nint main(void) { return helper(); }\n", "helper", "greeter", "class"),
-    "cpp": ("a.cpp", "class Greeter {\n public:\n  int greet();\n};\n\nint helper() { return 1; }\n", "helper", "Greeter", "class"),
-    "ruby": ("a.rb", "class Greeter\n  def greet\n    helper\n  end\nend\n\ndef helper\n  1\nend\n", "helper", "Greeter", "class"),
-    "csharp": ("A.cs", "namespace Demo {\n  class Greeter {\n    int Helper() { return 1; }\n    int Greet() { return Helper(); }\n  }\n}\n", "Helper", "Greeter", "class"),
-    "php": ("a.php", "<?php\nclass Greeter {\n  function greet() { return helper(); }\n}\nfunction helper() { return 1; }\n", "helper", "Greeter", "class"),
+    "python": (
+        "a.py",
+        "class Greeter:\n    def greet(self):\n        return helper()\n\ndef helper():\n    return 1\n",
+        "helper",
+        "Greeter",
+        "class",
+    ),
+    "javascript": (
+        "a.js",
+        "class Greeter {\n  greet() { return helper(); }\n}\nfunction helper() { return 1; }\n",
+        "helper",
+        "Greeter",
+        "class",
+    ),
+    "typescript": (
+        "a.ts",
+        "interface Shape { area(): number }\nclass Greeter {\n  greet(): string { return helper(); }\n}\n"
+        "function helper(): string { return 'x'; }\ntype Id = string;\n",
+        "helper",
+        "Greeter",
+        "class",
+    ),
+    "tsx": (
+        "a.tsx",
+        "class Greeter {\n  greet() { return <div/>; }\n}\nfunction helper(): number { return 1; }\n",
+        "helper",
+        "Greeter",
+        "class",
+    ),
+    "go": (
+        "a.go",
+        "package main\n\ntype Greeter struct{}\n\nfunc (g Greeter) Greet() string { return helper() }\n\n"
+        'func helper() string { return "x" }\n',
+        "helper",
+        "Greeter",
+        "type",
+    ),
+    "rust": (
+        "a.rs",
+        "struct Greeter;\n\nimpl Greeter {\n    fn greet(&self) -> u32 { helper() }\n}\n\nfn helper() -> u32 { 1 }\n",
+        "helper",
+        "Greeter",
+        "class",
+    ),
+    "java": (
+        "A.java",
+        "class Greeter {\n    int greet() { return helper(); }\n    static int helper() { return 1; }\n}\n",
+        "helper",
+        "Greeter",
+        "class",
+    ),
+    "c": (
+        "a.c",
+        "struct greeter { int n; };\n\nint helper(void) { return 1; }\n\nint main(void) { return helper(); }\n",
+        "helper",
+        "greeter",
+        "class",
+    ),
+    "cpp": (
+        "a.cpp",
+        "class Greeter {\n public:\n  int greet();\n};\n\nint helper() { return 1; }\n",
+        "helper",
+        "Greeter",
+        "class",
+    ),
+    "ruby": (
+        "a.rb",
+        "class Greeter\n  def greet\n    helper\n  end\nend\n\ndef helper\n  1\nend\n",
+        "helper",
+        "Greeter",
+        "class",
+    ),
+    "csharp": (
+        "A.cs",
+        "namespace Demo {\n  class Greeter {\n    int Helper() { return 1; }\n"
+        "    int Greet() { return Helper(); }\n  }\n}\n",
+        "Helper",
+        "Greeter",
+        "class",
+    ),
+    "php": (
+        "a.php",
+        "<?php\nclass Greeter {\n  function greet() { return helper(); }\n}\nfunction helper() { return 1; }\n",
+        "helper",
+        "Greeter",
+        "class",
+    ),
     "bash": ("a.sh", "#!/bin/bash\nhelper() {\n  echo hi\n}\nhelper\n", "helper", "", ""),
 }
 
@@ -81,7 +156,9 @@ def test_a_reference_is_the_line_of_its_name_and_each_is_found_once_per_line() -
 
 
 def test_typescript_gets_types_and_classes_beyond_the_wheel_query() -> None:
-    tags = {(t.name, t.kind) for t in extract("typescript", FIXTURES["typescript"][1].encode()).every() if t.is_definition}
+    tags = {
+        (t.name, t.kind) for t in extract("typescript", FIXTURES["typescript"][1].encode()).every() if t.is_definition
+    }
     assert {("Shape", "interface"), ("Id", "type"), ("Greeter", "class"), ("greet", "method")} <= tags
 
 
@@ -100,13 +177,13 @@ def test_each_pattern_of_a_tags_query_has_one_role_so_its_names_can_be_renamed_b
 
     from assistant.index.languages import _ROLE, compiled, tags_query
 
-    grammar, shipped = compiled(language)
+    _, shipped = compiled(language)
     source = LANGUAGES[language].query_source().encode()
     for index in range(shipped.pattern_count):
         text = source[shipped.start_byte_for_pattern(index) : shipped.end_byte_for_pattern(index)].decode()
         roles = set(_ROLE.findall(text))
         references = {r for r in roles if r.startswith("reference.")}
-        assert not references or roles == references and len(references) == 1, text
+        assert not references or (roles == references and len(references) == 1), text
     _, query = tags_query(language)
     assert isinstance(query, Query)
     labels = {query.capture_name(i) for i in range(query.capture_count)}

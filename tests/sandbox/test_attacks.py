@@ -14,7 +14,7 @@ import pytest
 
 from assistant.errors import ERROR_CODES
 from sandbox import Roots, SandboxError, list_directory, read_capped
-from tests.conftest import CANARY, OPEN_MODES, Layout
+from tests.helpers import CANARY, OPEN_MODES, Layout
 
 
 def no_leak(body: bytes) -> bool:
@@ -139,8 +139,11 @@ def test_both_modes_agree_on_every_attack(attack: Layout) -> None:
         answers[mode] = {path: _direct(roots, path)[0] for path, _ in _table(attack)}
         roots.close()
     first = answers[OPEN_MODES[0]]
-    differ = {path: {mode: answers[mode][path] for mode in OPEN_MODES} for path in first if
-              len({answers[mode][path] for mode in OPEN_MODES}) > 1}
+    differ = {
+        path: {mode: answers[mode][path] for mode in OPEN_MODES}
+        for path in first
+        if len({answers[mode][path] for mode in OPEN_MODES}) > 1
+    }
     assert differ == {}, f"the open modes answer differently for: {differ}"
 
 

@@ -13,13 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sandbox import Roots, SandboxError, open_beneath
-from tests.conftest import OPEN_MODES
+from tests.helpers import OPEN_MODES
 
 NAMES = ["a", "b", "c", "d"]
 PATHS_PER_TREE = 50
 TREES = 210  # x 50 paths = 10,500 generated paths per run
 
-link_part = st.sampled_from(NAMES + ["..", ".", "", ".git", "x"])
+link_part = st.sampled_from([*NAMES, "..", ".", "", ".git", "x"])
 link_target = st.one_of(
     st.lists(link_part, min_size=1, max_size=5).map("/".join),
     st.sampled_from(["/", "/etc", "/proc/self/root", "/proc/self/cwd", "{outside}", "{outside}/secret", "{repo}/a"]),
@@ -29,10 +29,13 @@ entry = st.tuples(
     st.sampled_from(["dir", "file", "link", "link"]),
     link_target,
 )
-path_part = st.sampled_from(NAMES + ["..", ".", "", ".git", "%2e%2e", "\uff0e\uff0e", "secret", "x"])
+path_part = st.sampled_from([*NAMES, "..", ".", "", ".git", "%2e%2e", "\uff0e\uff0e", "secret", "x"])
 hostile_path = st.one_of(
     st.lists(path_part, max_size=6).map("/".join),
-    st.tuples(st.sampled_from(["/", "{repo}/", "{outside}/", "{repo}-evil/", "C:", "a\\", "a\x00"]), st.lists(path_part, max_size=4).map("/".join)).map("".join),
+    st.tuples(
+        st.sampled_from(["/", "{repo}/", "{outside}/", "{repo}-evil/", "C:", "a\\", "a\x00"]),
+        st.lists(path_part, max_size=4).map("/".join),
+    ).map("".join),
     st.text(max_size=12),
 )
 
@@ -92,8 +95,12 @@ def _answer(roots: Roots, path: str) -> tuple[str, object]:
 
 
 @settings(max_examples=TREES, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(entries=st.lists(entry, max_size=12), paths=st.lists(hostile_path, min_size=PATHS_PER_TREE, max_size=PATHS_PER_TREE))
-def test_opens_inside_or_refuses_and_both_paths_agree(entries: list[tuple[list[str], str, str]], paths: list[str]) -> None:
+@given(
+    entries=st.lists(entry, max_size=12), paths=st.lists(hostile_path, min_size=PATHS_PER_TREE, max_size=PATHS_PER_TREE)
+)
+def test_opens_inside_or_refuses_and_both_paths_agree(
+    entries: list[tuple[list[str], str, str]], paths: list[str]
+) -> None:
     base = Path(tempfile.mkdtemp(prefix="sbprop"))
     try:
         repo = _build(base, entries)

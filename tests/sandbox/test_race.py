@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from sandbox import Roots, SandboxError, read_capped
-from tests.conftest import CANARY, OPEN_MODES, Layout
+from tests.helpers import CANARY, OPEN_MODES, Layout
 
 READS = 20_000
 

@@ -10,9 +10,9 @@ import pytest
 
 from assistant.errors import AssistantError
 from assistant.index import IndexManager
-from assistant.tools import TOOLS, ToolContext, get_tool, run_tool, validate_arguments
+from assistant.tools import TOOLS, ToolContext, ToolResult, get_tool, run_tool, validate_arguments
 from sandbox import Roots
-from tests.conftest import CANARY, Layout
+from tests.helpers import CANARY, Layout
 
 
 @pytest.fixture
@@ -33,26 +33,30 @@ def ctx(layout: Layout, tmp_path: Path) -> Iterator[ToolContext]:
     roots.close()
 
 
-def call(ctx: ToolContext, name: str, **arguments: object) -> object:
+def call(ctx: ToolContext, name: str, **arguments: object) -> ToolResult:
     tool = get_tool(name)
     return run_tool(ctx, name, validate_arguments(tool, arguments))
 
 
 def test_read_file_normal(ctx: ToolContext) -> None:
     result = call(ctx, "read_file", path="src/main.py")
-    assert result.status == "completed" and not result.truncated  # type: ignore[attr-defined]
-    assert result.content == "src/main.py (2 lines)\n1  def main():\n2      return 42"  # type: ignore[attr-defined]
+    assert result.status == "completed" and not result.truncated
+    assert result.content == "src/main.py (2 lines)\n1  def main():\n2      return 42"
     assert "src/main.py" in ctx.read_files
 
 
 def test_read_file_default_window_and_ranges(ctx: ToolContext) -> None:
     result = call(ctx, "read_file", path="long.py")
-    lines = result.content.splitlines()  # type: ignore[attr-defined]
+    lines = result.content.splitlines()
     assert lines[1] == "  1  value_1 = 1" and lines[400] == "400  value_400 = 400"
     assert lines[-1] == "[showing lines 1-400 of 1,000; call read_file with start_line=401 to read more]"
-    assert result.truncated  # type: ignore[attr-defined]
+    assert result.truncated
     ranged = call(ctx, "read_file", path="long.py", start_line=998, end_line=2000)
-    assert ranged.content.splitlines()[1:] == [" 998  value_998 = 998", " 999  value_999 = 999", "1000  value_1000 = 1000"]  # type: ignore[attr-defined]
+    assert ranged.content.splitlines()[1:] == [
+        " 998  value_998 = 998",
+        " 999  value_999 = 999",
+        "1000  value_1000 = 1000",
+    ]
 
 
 def test_read_file_budget_and_long_lines(ctx: ToolContext) -> None:
@@ -60,40 +64,43 @@ def test_read_file_budget_and_long_lines(ctx: ToolContext) -> None:
     assert len(small.content.encode()) <= 1024 and small.truncated
     assert "call read_file with start_line=" in small.content.splitlines()[-1]
     wide = call(ctx, "read_file", path="wide.txt")
-    assert "[line cut at 2,000 characters]" in wide.content  # type: ignore[attr-defined]
-    assert len(wide.content) < 2200  # type: ignore[attr-defined]
+    assert "[line cut at 2,000 characters]" in wide.content
+    assert len(wide.content) < 2200
 
 
 def test_read_file_missing_binary_directory_denied(ctx: ToolContext) -> None:
     missing = call(ctx, "read_file", path="nope.py")
-    assert missing.status == "failed" and missing.error["code"] == "file_not_found"  # type: ignore[attr-defined]
-    assert missing.content.startswith("Error (file_not_found)")  # type: ignore[attr-defined]
+    assert missing.status == "failed" and missing.error_code == "file_not_found"
+    assert missing.content.startswith("Error (file_not_found)")
     binary = call(ctx, "read_file", path="image.png")
-    assert binary.status == "completed" and binary.content == "image.png is a binary file (10 bytes); its contents are not shown."  # type: ignore[attr-defined]
+    assert (
+        binary.status == "completed"
+        and binary.content == "image.png is a binary file (10 bytes); its contents are not shown."
+    )
     directory = call(ctx, "read_file", path="src")
-    assert directory.error["code"] == "not_a_file" and "list_files" in directory.content  # type: ignore[attr-defined]
+    assert directory.error_code == "not_a_file" and "list_files" in directory.content
     for path in (".env", "build/out.txt"):
         ignored = call(ctx, "read_file", path=path)
-        assert ignored.status == "failed" and ignored.error["code"] == "access_denied"  # type: ignore[attr-defined]
-        assert "hunter2" not in ignored.content and "git-ignored" in ignored.content  # type: ignore[attr-defined]
+        assert ignored.status == "failed" and ignored.error_code == "access_denied"
+        assert "hunter2" not in ignored.content and "git-ignored" in ignored.content
     for path in ("../outside/secret.txt", "escape", ".git/config"):
         denied = call(ctx, "read_file", path=path)
-        assert denied.status == "failed" and denied.error["code"] == "access_denied"  # type: ignore[attr-defined]
-        assert CANARY.decode() not in denied.content  # type: ignore[attr-defined]
+        assert denied.status == "failed" and denied.error_code == "access_denied"
+        assert CANARY.decode() not in denied.content
 
 
 def test_search_files_normal_truncated_and_empty(ctx: ToolContext, layout: Layout) -> None:
     ctx.indexes.get(ctx.roots.default).ready.wait(10)
     found = call(ctx, "search_files", query="main")
-    assert found.status == "completed"  # type: ignore[attr-defined]
-    assert "Symbols:\n  main — function — src/main.py:1  def main():" in found.content  # type: ignore[attr-defined]
+    assert found.status == "completed"
+    assert "Symbols:\n  main — function — src/main.py:1  def main():" in found.content
     many = call(ctx, "search_files", query="value_", mode="text", max_results=5)
-    assert many.truncated and "more matches not shown" in many.content  # type: ignore[attr-defined]
-    assert many.summary.startswith("1000+ matches") or many.summary.startswith("1000 matches") or "1000" in many.summary  # type: ignore[attr-defined]
+    assert many.truncated and "more matches not shown" in many.content
+    assert many.summary.startswith("1000+ matches") or many.summary.startswith("1000 matches") or "1000" in many.summary
     none = call(ctx, "search_files", query="zzz_nothing_here")
-    assert none.content == "No matches for 'zzz_nothing_here'." and none.summary == "0 matches in 0 files"  # type: ignore[attr-defined]
+    assert none.content == "No matches for 'zzz_nothing_here'." and none.summary == "0 matches in 0 files"
     secret = call(ctx, "search_files", query="hunter2")
-    assert "hunter2" not in secret.content.replace("'hunter2'", "")  # type: ignore[attr-defined]
+    assert "hunter2" not in secret.content.replace("'hunter2'", "")
 
 
 def test_search_files_in_words_groups_ranked_parts_by_file_with_why(ctx: ToolContext, layout: Layout) -> None:
@@ -106,27 +113,27 @@ def test_search_files_in_words_groups_ranked_parts_by_file_with_why(ctx: ToolCon
     )
     ctx.indexes.get(ctx.roots.default).ready.wait(10)
     found = call(ctx, "search_files", query="how long do we sleep before a retry after a failed attempt")
-    lines = found.content.splitlines()  # type: ignore[attr-defined]
+    lines = found.content.splitlines()
     assert lines[0].startswith("Ranked by relevance (") and lines[0].endswith("best first):")
     assert lines[1] == "src/retry.py  [source file]"
     assert lines[2].startswith("  lines 5-7 Backoff.wait_before_retry — name:")
-    assert "name:retry" in lines[2] and "body:attempt×3" in lines[2]
+    assert "name:retry" in lines[2] and "body:attempt×3" in lines[2]  # noqa: RUF001 - the UI's own characters
     assert lines[3] == '    6: """Sleep longer after each failed attempt."""'
     assert lines[4] == "long.py  [source file]" and lines[5] == "  lines 1-40 — path:long"  # matched by its name
-    assert found.summary == "2 matches in 2 files"  # type: ignore[attr-defined]
+    assert found.summary == "2 matches in 2 files"
     assert "in words" in get_tool("search_files").description
 
 
 def test_search_files_denied_path_and_bad_regex(ctx: ToolContext) -> None:
     denied = call(ctx, "search_files", query="x", path="../outside")
-    assert denied.status == "failed" and denied.error["code"] == "access_denied"  # type: ignore[attr-defined]
+    assert denied.status == "failed" and denied.error_code == "access_denied"
     bad = call(ctx, "search_files", query="(?=x)", mode="regex")
-    assert bad.status == "failed" and bad.error["code"] == "invalid_parameter"  # type: ignore[attr-defined]
+    assert bad.status == "failed" and bad.error_code == "invalid_parameter"
 
 
 def test_list_files_normal_capped_and_denied(ctx: ToolContext, layout: Layout) -> None:
     tree = call(ctx, "list_files")
-    lines = tree.content.splitlines()  # type: ignore[attr-defined]
+    lines = tree.content.splitlines()
     assert lines[:4] == ["./", "  src/", "    pkg/", "    main.py  (26 bytes)"]
     names = {line.strip().split("  (")[0] for line in lines}
     assert "build/" not in names and ".env" not in names and ".git/" not in names and ".gitignore" in names
@@ -137,14 +144,19 @@ def test_list_files_normal_capped_and_denied(ctx: ToolContext, layout: Layout) -
     capped = run_tool(ctx, "list_files", {"path": "big"}, budget=2048)
     assert capped.truncated and "list a subdirectory with path=" in capped.content
     denied = call(ctx, "list_files", path="../outside")
-    assert denied.status == "failed" and denied.error["code"] == "access_denied"  # type: ignore[attr-defined]
+    assert denied.status == "failed" and denied.error_code == "access_denied"
     missing = call(ctx, "list_files", path="nope")
-    assert missing.error["code"] == "file_not_found"  # type: ignore[attr-defined]
+    assert missing.error_code == "file_not_found"
 
 
 def test_argument_validation_names_the_field() -> None:
     tool = get_tool("read_file")
-    for arguments, param in [({}, "arguments.path"), ({"path": 1}, "arguments.path"), ({"path": "a", "start_line": 0}, "arguments.start_line"), ({"path": "a", "bogus": 1}, "arguments.bogus")]:
+    for arguments, param in [
+        ({}, "arguments.path"),
+        ({"path": 1}, "arguments.path"),
+        ({"path": "a", "start_line": 0}, "arguments.start_line"),
+        ({"path": "a", "bogus": 1}, "arguments.bogus"),
+    ]:
         with pytest.raises(AssistantError) as caught:
             validate_arguments(tool, arguments)
         assert caught.value.param == param

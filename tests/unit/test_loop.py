@@ -12,10 +12,10 @@ import pytest
 
 from assistant.chat import events as ev
 from assistant.chat import loop
-from assistant.index import IndexManager
 from assistant.chat.textcalls import HoldBack, parse_text_calls
+from assistant.index import IndexManager
 from sandbox import Roots
-from tests.conftest import Layout
+from tests.helpers import Layout
 from tests.scripted import ScriptedBackend, ScriptedServices, text, tools
 
 
@@ -38,7 +38,11 @@ def run(svc: ScriptedServices, question: str = "What does main return?", **optio
     backend = svc.backend
     assert isinstance(backend, ScriptedBackend)
     chat = loop.ChatInput(
-        messages=[{"role": "user", "content": question}], model=backend.info, repo_path=svc.roots.default, max_rounds=options.pop("max_rounds", 8), **options
+        messages=[{"role": "user", "content": question}],
+        model=backend.info,
+        repo_path=svc.roots.default,
+        max_rounds=options.pop("max_rounds", 8),
+        **options,
     )
 
     async def collect() -> list[ev.Event]:
@@ -88,7 +92,7 @@ def test_the_round_limit_then_a_round_without_tools(services: Any) -> None:
     [
         ('{"name": "read_file", "arguments": {"path": "a.py"}}', ["read_file"]),
         ('<tool_call>{"name": "search_files", "arguments": {"query": "x"}}</tool_call>', ["search_files"]),
-        ("<function=read_file>{\"path\": \"a.py\"}</function>", ["read_file"]),
+        ('<function=read_file>{"path": "a.py"}</function>', ["read_file"]),
         ("<function=read_file><parameter=path>a.py</parameter></function>", ["read_file"]),
         ('{"name": "rm_rf", "arguments": {}}', []),
         ('{"answer": 42}', []),
@@ -103,4 +107,4 @@ def test_hold_back_streams_ordinary_text_and_holds_what_may_be_a_call() -> None:
     plain = HoldBack(active=True)
     assert plain.feed("Hello ") == "Hello " and plain.feed("world") == "world"
     held = HoldBack(active=True)
-    assert held.feed("  {\"name\": ") == "" and held.finish() == '  {"name": '
+    assert held.feed('  {"name": ') == "" and held.finish() == '  {"name": '

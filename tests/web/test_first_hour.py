@@ -5,16 +5,15 @@ conversations stay with their repository."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import Layout
-from tests.fakes.ollama import DONE, FakeOllama
+from tests.fakes.ollama import FakeOllama
 from tests.fakes.openai import FakeOpenAI
+from tests.helpers import Layout
 from tests.web.ui import SHOTS, answer, ready, send, tool_round, until
 
 pytestmark = pytest.mark.browser
@@ -37,7 +36,11 @@ def test_a_slow_first_round_says_what_the_server_is_doing(
     ready(page)
     send(page, "What does main return?")
     page.wait_for_selector(".status-line:has-text('Waiting for the model')", timeout=10_000)
-    until(lambda: " 2 s" in page.locator(".status-line").inner_text() or " 3 s" in page.locator(".status-line").inner_text())
+    until(
+        lambda: (
+            " 2 s" in page.locator(".status-line").inner_text() or " 3 s" in page.locator(".status-line").inner_text()
+        )
+    )
     shoot(page, "waiting-for-the-model.png")
     page.wait_for_selector(".message.assistant:not(.streaming)", timeout=20_000)
     assert page.locator(".status-line").count() == 0  # gone with the answer
@@ -67,7 +70,9 @@ def test_a_failed_answer_stays_with_its_question_and_can_be_asked_again(
     layout: Layout, live_server: Any, fake_ollama: FakeOllama, open_page: Any
 ) -> None:
     server = live_server(layout.repo, ollama_url=fake_ollama.url)
-    fake_ollama.chat_script([{"message": {"role": "assistant", "content": "half"}}, {"error": "out of memory"}], answer("whole"))
+    fake_ollama.chat_script(
+        [{"message": {"role": "assistant", "content": "half"}}, {"error": "out of memory"}], answer("whole")
+    )
     page, _ = open_page(server.url)
     ready(page)
     send(page, "what does main do?")
@@ -88,12 +93,24 @@ def test_an_interrupted_answer_and_the_round_limit_are_drawn_from_what_was_store
         "title": "kept",
         "messages": [
             {"id": "q1", "role": "user", "content": "first"},
-            {"id": "a1", "parent_id": "q1", "role": "assistant", "content": "all I found", "rounds_exhausted": True,
-             "finish_reason": "stop"},
+            {
+                "id": "a1",
+                "parent_id": "q1",
+                "role": "assistant",
+                "content": "all I found",
+                "rounds_exhausted": True,
+                "finish_reason": "stop",
+            },
             {"id": "q2", "parent_id": "a1", "role": "user", "content": "second"},
-            {"id": "a2", "parent_id": "q2", "role": "assistant", "content": "half an ans", "finish_reason": "interrupted"},
+            {
+                "id": "a2",
+                "parent_id": "q2",
+                "role": "assistant",
+                "content": "half an ans",
+                "finish_reason": "interrupted",
+            },
         ],
-    }  # fmt: skip
+    }
     made = httpx.post(f"{server.url}/api/v1/conversations", json=document, timeout=10).json()["data"]
     page, _ = open_page(server.url)
     page.add_init_script(f"localStorage.setItem('repo-assistant.open-conversation', {json.dumps(made['id'])})")
@@ -112,9 +129,11 @@ def test_the_trace_groups_calls_under_their_answer(
 ) -> None:
     server = live_server(layout.repo, ollama_url=fake_ollama.url)
     fake_ollama.chat_script(
-        tool_round(("list_files", {})), answer("It has src/."),
-        tool_round(("read_file", {"path": "src/main.py"}), ("search_files", {"query": "main"})), answer("42."),
-    )  # fmt: skip
+        tool_round(("list_files", {})),
+        answer("It has src/."),
+        tool_round(("read_file", {"path": "src/main.py"}), ("search_files", {"query": "main"})),
+        answer("42."),
+    )
     page, _ = open_page(server.url, 1440, 900)
     ready(page)
     send(page, "What is here?")
@@ -165,7 +184,7 @@ def test_the_code_viewer_is_wide_enough_to_read(
     assert page.locator("#preview-gutter").inner_text().split("\n")[:3] == ["1", "2", "3"]  # line numbers
     assert page.locator("#preview-code span.hljs-string").count() > 0  # highlighted
     assert page.locator("#preview-mark").get_attribute("data-line") == "60"
-    assert page.locator("#preview-lines").inner_text() == "lines 60–62"
+    assert page.locator("#preview-lines").inner_text() == "lines 60–62"  # noqa: RUF001 - the UI's own characters
     shoot(page, "code-viewer.png")
     page.keyboard.press("Escape")
     assert page.locator("#file-preview").is_hidden()
@@ -219,7 +238,7 @@ def test_a_question_asked_before_the_models_are_known_uses_the_default_rule(
 ) -> None:
     server = live_server(layout.repo, ollama_url=fake_ollama.url, first_token_timeout=90, request_timeout=30)
     fake_ollama.slow = 8.0  # the model server is busy: every request waits
-    page, requests = open_page(server.url)
+    page, _ = open_page(server.url)
     ready(page)  # the repositories, the files and the conversation do not wait for it
     assert page.locator("#model-picker").input_value() == ""  # the models are not known yet
     assert page.locator("#file-list >> text=README.md").count() == 1
@@ -247,7 +266,9 @@ def test_small_things_citations_copy_buttons_and_titles(
     (layout.repo / "src" / "snake_case_name.py").write_text("def snake():\n    return 1\n" * 10)
     server = live_server(layout.repo, ollama_url=fake_ollama.url)
     long = "What does the function that computes the answer in the main module return when it is called?"
-    fake_ollama.chat_script(answer("See src/snake_case_name.py:3-12 and:\n\n```python\nprint(42)  # a long enough line\n```"))
+    fake_ollama.chat_script(
+        answer("See src/snake_case_name.py:3-12 and:\n\n```python\nprint(42)  # a long enough line\n```")
+    )
     (layout.repo / "src" / "__init__.py").write_text("")
     page, _ = open_page(server.url, 1440, 900)
     ready(page)
@@ -255,7 +276,10 @@ def test_small_things_citations_copy_buttons_and_titles(
     page.wait_for_selector(".message.assistant:not(.streaming) a.cite", timeout=10_000)
     cite = page.locator(".message.assistant a.cite")
     assert cite.inner_text() == "src/snake_case_name.py:3-12"  # whole: the `_`s were not read as emphasis
-    style = cite.evaluate("c => [getComputedStyle(c).whiteSpace, getComputedStyle(c).paddingBottom, getComputedStyle(c).textDecorationLine]")
+    style = cite.evaluate(
+        "c => [getComputedStyle(c).whiteSpace, getComputedStyle(c).paddingBottom, "
+        "getComputedStyle(c).textDecorationLine]"
+    )
     assert style == ["nowrap", "2px", "none"]  # the range stays on one line; the underline is drawn below the `_`s
     copy = page.locator(".message.assistant button.copy").bounding_box()
     code = page.locator(".message.assistant pre").bounding_box()

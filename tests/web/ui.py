@@ -13,9 +13,15 @@ from tests.fakes.ollama import DONE
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SHOTS = Path(__file__).parent / "screenshots"
 
 # Records every class a trace entry goes through, so a test can see "running" even when
@@ -49,7 +55,11 @@ def send(page: Page, text: str) -> None:
 
 
 def tool_round(*calls: tuple[str, dict[str, Any]]) -> list[Any]:
-    message = {"role": "assistant", "content": "", "tool_calls": [{"function": {"name": n, "arguments": a}} for n, a in calls]}
+    message = {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [{"function": {"name": n, "arguments": a}} for n, a in calls],
+    }
     return [{"message": message}, DONE]
 
 
