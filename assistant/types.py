@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict, get_args
 
 Role = Literal["system", "user", "assistant", "tool"]
 ToolStatus = Literal["completed", "failed"]
@@ -21,7 +21,8 @@ class Message(TypedDict):
     tool_call_id: NotRequired[str]
 
 
-SEARCH_MODES = ("auto", "ranked", "symbol", "text", "regex")
+SearchMode = Literal["auto", "ranked", "symbol", "text", "regex"]
+SEARCH_MODES: tuple[SearchMode, ...] = get_args(SearchMode)
 
 
 class SearchHit(TypedDict):

@@ -17,10 +17,8 @@ from mcp.server.lowlevel import Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 
 from assistant import __version__
-from assistant.errors import AssistantError
 from assistant.services import Services
-from assistant.tools import TOOLS, get_tool, validate_arguments
-from assistant.tools import call_tool as run_tool_call
+from assistant.tools import TOOLS, invoke
 
 log = logging.getLogger("assistant.mcp")
 
@@ -34,14 +32,18 @@ def build_mcp(services: Services) -> StreamableHTTPSessionManager:
         )
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
-        try:
-            tool = get_tool(params.name)
-            arguments = validate_arguments(tool, dict(params.arguments or {}), prefix="")
-        except AssistantError as exc:
-            return _result(f"Error ({exc.code}): {exc.message}", error=True)
         context = services.tool_context(services.roots.default)
-        outcome = await run_tool_call(context, tool.name, arguments)
-        log.info("mcp %s %s %s: %s (%d ms)", tool.name, arguments, outcome.status, outcome.summary, outcome.duration_ms)
+        outcome = await invoke(context, params.name, dict(params.arguments or {}))
+        if outcome.rejected is not None:
+            return _result(outcome.content, error=True)
+        log.info(
+            "mcp %s %s %s: %s (%d ms)",
+            params.name,
+            outcome.arguments,
+            outcome.status,
+            outcome.summary,
+            outcome.duration_ms,
+        )
         return _result(
             outcome.content,
             error=outcome.status == "failed",

@@ -8,8 +8,9 @@ import msgspec
 from litestar import Request, Response, post
 from litestar.params import JSONBody
 
+from assistant.errors import AssistantError
 from assistant.services import services
-from assistant.tools import call_tool, get_tool, validate_arguments
+from assistant.tools import invoke
 
 from .disconnect import until_disconnect
 from .envelope import ok, sandbox_params, strict_body
@@ -26,10 +27,12 @@ class ToolCallBody(msgspec.Struct):
 @post("/tools/call", summary="Run one of the model's tools (read_file, search_files, list_files)", status_code=200)
 async def post_tools_call(request: Request[Any, Any, Any], data: JSONBody[ToolCallBody]) -> Response[bytes]:
     data = await strict_body(request, data)
-    tool = get_tool(data.name)
-    arguments = validate_arguments(tool, data.arguments)
     svc = services(request)
     with sandbox_params(repo="repo_path"):
         repo_path = svc.roots.resolve(data.repo_path)
-    result = await until_disconnect(request, call_tool(svc.tool_context(repo_path), tool.name, arguments))
+    result = await until_disconnect(request, invoke(svc.tool_context(repo_path), data.name, data.arguments))
+    refused = result.rejected
+    if refused is not None:  # the client's request, not the tool, was wrong: a 4xx
+        param = refused.param if refused.param == "name" else ".".join(filter(None, ("arguments", refused.param)))
+        raise AssistantError(refused.code, refused.message, param=param)
     return ok(request, result.to_dict())

@@ -17,9 +17,9 @@ from typing import Any, Protocol
 
 from assistant import workers
 from assistant.backends import ChatRequest, ModelBackend, ModelInfo, ToolCallRequest
-from assistant.errors import AssistantError, BackendError, timestamp
+from assistant.errors import BackendError, timestamp
 from assistant.index import IndexManager
-from assistant.tools import DEFAULT_BUDGET, TOOLS, ToolContext, ToolResult, call_tool, get_tool, validate_arguments
+from assistant.tools import DEFAULT_BUDGET, TOOLS, ToolContext, invoke
 from assistant.types import FinishReason, Message
 from sandbox import Roots
 
@@ -277,16 +277,7 @@ async def _run_call(
         )
         yield ToolFinished(call_id, again, timestamp(), repeated=True)
         return
-    try:
-        tool = get_tool(call.name)
-        arguments = validate_arguments(tool, call.arguments, prefix="")
-    except AssistantError as exc:
-        error = {"code": exc.code, "message": exc.message}
-        content = f"Error ({exc.code}): {exc.message}"
-        result = ToolResult(call.name, call.arguments, "failed", content, False, exc.message, 0, error)
-    else:
-        outcome = await call_tool(context, tool.name, arguments, budget)
-        result = replace(outcome, name=call.name, arguments=call.arguments)
+    result = await invoke(context, call.name, call.arguments, budget)
     finished = ToolFinished(call_id, result, timestamp())
     answered[key] = finished
     yield finished

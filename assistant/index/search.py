@@ -145,7 +145,7 @@ def search_index(
 
     index.refresh()
     accept = path_filter(prefix, glob)
-    resolved = mode
+    resolved: str = mode
     if mode == "auto":
         resolved = "symbol" if _IDENTIFIER.match(query.strip()) else "ranked"
         query_ = query.strip() if resolved == "symbol" else query

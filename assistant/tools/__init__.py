@@ -4,29 +4,29 @@ from . import list_files, read_file, search_files  # noqa: F401  (registration)
 from .registry import (
     DEFAULT_BUDGET,
     TOOLS,
+    Arguments,
     Lines,
     Tool,
     ToolContext,
     ToolFailure,
     ToolOutput,
     ToolResult,
-    call_tool,
     get_tool,
+    invoke,
     run_tool,
-    validate_arguments,
 )
 
 __all__ = [
     "DEFAULT_BUDGET",
     "TOOLS",
+    "Arguments",
     "Lines",
     "Tool",
     "ToolContext",
     "ToolFailure",
     "ToolOutput",
     "ToolResult",
-    "call_tool",
     "get_tool",
+    "invoke",
     "run_tool",
-    "validate_arguments",
 ]

@@ -2,24 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+from msgspec import Meta
 
 from sandbox import Components, SandboxError, list_directory
 
-from .registry import Tool, ToolContext, ToolOutput, fit, register
+from .registry import Arguments, Tool, ToolContext, ToolOutput, fit, register
 
 DEFAULT_DEPTH = 2
 MAX_DEPTH = 6
 MAX_ENTRIES = 1000
 
 
-def list_files(ctx: ToolContext, args: dict[str, Any], budget: int) -> ToolOutput:
-    depth = args.get("depth") or DEFAULT_DEPTH
+Directory = Annotated[str, Meta(description="directory relative to the repository root (default: the root)")]
+Depth = Annotated[int, Meta(ge=1, le=MAX_DEPTH, description=f"levels to descend (default {DEFAULT_DEPTH})")]
+
+
+class ListFiles(Arguments):
+    path: Directory | None = None
+    depth: Depth | None = None
+
+
+def list_files(ctx: ToolContext, args: ListFiles, budget: int) -> ToolOutput:
+    depth = args.depth or DEFAULT_DEPTH
     lines: list[str] = []
     count = 0
     capped = False
     with ctx.roots.open_repo(ctx.repo_path) as repo:
-        top = repo.components(args.get("path") or "")
+        top = repo.components(args.path or "")
         root_listing = list_directory(repo, top, include_ignored=False)
         title = "/".join(top) or "."
         entries = root_listing.entries
@@ -74,21 +85,7 @@ register(
             "List the files and directories of the repository as an indented tree (directories "
             f"first; git-ignored entries hidden). depth defaults to {DEFAULT_DEPTH}."
         ),
-        schema={
-            "type": "object",
-            "properties": {
-                "path": {
-                    "type": "string",
-                    "description": "directory relative to the repository root (default: the root)",
-                },
-                "depth": {
-                    "type": "integer",
-                    "minimum": 1,
-                    "maximum": MAX_DEPTH,
-                    "description": f"levels to descend (default {DEFAULT_DEPTH})",
-                },
-            },
-        },
+        arguments=ListFiles,
         function=list_files,
     )
 )

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
+
+from msgspec import Meta
 
 from sandbox import MAX_READ_BYTES, Ignored, NotAFile
 
-from .registry import Lines, Tool, ToolContext, ToolFailure, ToolOutput, fit, register
+from .registry import Arguments, Lines, Tool, ToolContext, ToolFailure, ToolOutput, fit, register
 
 DEFAULT_LINES = 400
 MAX_LINE_CHARS = 2000
 
 
-def read_file(ctx: ToolContext, args: dict[str, Any], budget: int) -> ToolOutput:
-    path = args["path"]
-    start = args.get("start_line") or 1
-    end = args.get("end_line")
+class ReadFile(Arguments):
+    path: Annotated[str, Meta(description="file path relative to the repository root")]
+    start_line: Annotated[int, Meta(ge=1, description="first line to read (1-based)")] | None = None
+    end_line: Annotated[int, Meta(ge=1, description="last line to read (inclusive)")] | None = None
+
+
+def read_file(ctx: ToolContext, args: ReadFile, budget: int) -> ToolOutput:
+    path = args.path
+    start = args.start_line or 1
+    end = args.end_line
     if end is not None and end < start:
         raise ToolFailure("invalid_parameter", "end_line must be at least start_line")
     with ctx.roots.open_repo(ctx.repo_path) as repo:
@@ -86,15 +94,7 @@ register(
             "Read a file of the repository, with line numbers. Paths are relative to the repository "
             f"root. Returns the first {DEFAULT_LINES} lines unless start_line/end_line are given."
         ),
-        schema={
-            "type": "object",
-            "properties": {
-                "path": {"type": "string", "description": "file path relative to the repository root"},
-                "start_line": {"type": "integer", "minimum": 1, "description": "first line to read (1-based)"},
-                "end_line": {"type": "integer", "minimum": 1, "description": "last line to read (inclusive)"},
-            },
-            "required": ["path"],
-        },
+        arguments=ReadFile,
         function=read_file,
     )
 )

@@ -8,11 +8,14 @@ so they can never disagree about what the tools are.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+import msgspec
 
 from assistant import workers
 from assistant.errors import AssistantError
@@ -67,15 +70,25 @@ class ToolFailure(AssistantError):
         self.content = content or f"Error ({code}): {message}"
 
 
-ToolFunction = Callable[[ToolContext, dict[str, Any], int], ToolOutput]
+class Arguments(msgspec.Struct, forbid_unknown_fields=True):
+    """A tool's arguments: each tool declares a subclass; the JSON schema the model sees is
+    generated from it, and a call's arguments are decoded into it (strictly: ``"10"`` is not an
+    integer) before the tool runs."""
+
+
+A = TypeVar("A", bound=Arguments)
 
 
 @dataclass(frozen=True)
-class Tool:
+class Tool(Generic[A]):
     name: str
     description: str
-    schema: dict[str, Any]
-    function: ToolFunction
+    arguments: type[A]
+    function: Callable[[ToolContext, A, int], ToolOutput]
+    schema: dict[str, Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "schema", model_schema(self.arguments))
 
     def openai_schema(self) -> dict[str, Any]:
         """The tool as OpenAI/Ollama function-calling APIs expect it."""
@@ -84,66 +97,92 @@ class Tool:
             "function": {"name": self.name, "description": self.description, "parameters": self.schema},
         }
 
+    def decode(self, raw: object) -> A:
+        """The arguments as the tool takes them, or an AssistantError naming the argument (its
+        ``param`` is the argument's name; None for the whole object)."""
+        if not isinstance(raw, dict):
+            raise AssistantError("invalid_parameter", "`arguments` must be a JSON object")
+        properties: dict[str, Any] = self.schema["properties"]
+        for name in self.schema.get("required", ()):
+            if raw.get(name) is None:
+                raise AssistantError("missing_parameter", f"`{name}` is required by {self.name}", param=name)
+        for name in raw:
+            if name not in properties:
+                takes = ", ".join(properties)
+                raise AssistantError(
+                    "invalid_parameter", f"{self.name} takes no argument `{name}` (it takes: {takes})", param=name
+                )
+        try:
+            return msgspec.convert(raw, self.arguments, strict=True)
+        except msgspec.ValidationError as exc:
+            at = _AT.search(str(exc))
+            name = at.group(1) if at else None
+            if name is None or name not in properties:
+                raise AssistantError("invalid_parameter", f"invalid arguments for {self.name}: {exc}") from None
+            raise AssistantError(
+                "invalid_parameter", f"`{name}` must be {_described(properties[name])}", param=name
+            ) from None
 
-TOOLS: dict[str, Tool] = {}
+
+_AT = re.compile(r"at `\$\.(\w+)`")
 
 
-def register(tool: Tool) -> Tool:
+def model_schema(arguments: type[Arguments]) -> dict[str, Any]:
+    """The JSON schema of a tool's arguments as a model reads it: one object, optional
+    arguments shown by their type (a model may still send null for them)."""
+    generated = msgspec.json.schema(arguments)
+    body = dict(generated["$defs"][arguments.__name__])
+    body.pop("title", None)
+    body.pop("description", None)
+    properties = {}
+    for name, spec in body.get("properties", {}).items():
+        choices = spec.get("anyOf")
+        if choices is not None:
+            kept = [choice for choice in choices if choice != {"type": "null"}]
+            if len(kept) == 1:
+                spec = dict(kept[0])
+        if "enum" in spec and "type" not in spec:
+            spec = {"type": "string", **spec}
+        properties[name] = spec
+    out: dict[str, Any] = {"type": "object", "properties": properties}
+    if body.get("required"):
+        out["required"] = body["required"]
+    out["additionalProperties"] = False
+    return out
+
+
+def _described(spec: dict[str, Any]) -> str:
+    """What a schema property expects, in words: "an integer from 1 to 100"."""
+    if "enum" in spec:
+        return "one of " + ", ".join(str(choice) for choice in spec["enum"])
+    kind = spec.get("type")
+    if kind == "integer":
+        low, high = spec.get("minimum"), spec.get("maximum")
+        if low is not None and high is not None:
+            return f"an integer from {low} to {high}"
+        if low is not None:
+            return f"an integer of at least {low}"
+        return "an integer"
+    return {"string": "a string", "boolean": "true or false", "object": "a JSON object"}.get(str(kind), str(kind))
+
+
+TOOLS: dict[str, Tool[Any]] = {}
+
+
+def register(tool: Tool[A]) -> Tool[A]:
     if tool.name in TOOLS:
         raise ValueError(f"tool {tool.name!r} registered twice")
     TOOLS[tool.name] = tool
     return tool
 
 
-def get_tool(name: str) -> Tool:
+def get_tool(name: str) -> Tool[Any]:
     tool = TOOLS.get(name)
     if tool is None:
         raise AssistantError(
             "tool_not_found", f"no tool named {name!r}; the tools are {', '.join(sorted(TOOLS))}", param="name"
         )
     return tool
-
-
-_TYPES: dict[str, tuple[type, ...]] = {"string": (str,), "integer": (int,), "boolean": (bool,), "object": (dict,)}
-
-
-def validate_arguments(tool: Tool, arguments: Any, prefix: str = "arguments.") -> dict[str, Any]:
-    """Check arguments against the tool's schema; errors name the field (``arguments.path``)."""
-    if not isinstance(arguments, dict):
-        raise AssistantError("invalid_parameter", "`arguments` must be a JSON object", param=prefix.rstrip("."))
-    properties: dict[str, Any] = tool.schema.get("properties", {})
-    for name in tool.schema.get("required", []):
-        if arguments.get(name) is None:
-            raise AssistantError("missing_parameter", f"`{name}` is required by {tool.name}", param=prefix + name)
-    clean: dict[str, Any] = {}
-    for name, value in arguments.items():
-        spec = properties.get(name)
-        if spec is None:
-            allowed = ", ".join(properties)
-            raise AssistantError(
-                "invalid_parameter",
-                f"{tool.name} takes no argument `{name}` (it takes: {allowed})",
-                param=prefix + name,
-            )
-        if value is None:
-            continue
-        expected = _TYPES[spec["type"]]
-        if not isinstance(value, expected) or (spec["type"] == "integer" and isinstance(value, bool)):
-            raise AssistantError("invalid_parameter", f"`{name}` must be a {spec['type']}", param=prefix + name)
-        if "enum" in spec and value not in spec["enum"]:
-            raise AssistantError(
-                "invalid_parameter", f"`{name}` must be one of {', '.join(spec['enum'])}", param=prefix + name
-            )
-        if "minimum" in spec and value < spec["minimum"]:
-            raise AssistantError(
-                "invalid_parameter", f"`{name}` must be at least {spec['minimum']}", param=prefix + name
-            )
-        if "maximum" in spec and value > spec["maximum"]:
-            raise AssistantError(
-                "invalid_parameter", f"`{name}` must be at most {spec['maximum']}", param=prefix + name
-            )
-        clean[name] = value
-    return clean
 
 
 @dataclass(frozen=True)
@@ -159,6 +198,7 @@ class ToolResult:
     duration_ms: int
     error: dict[str, str] | None = None
     read: Lines | None = None  # the lines a completed read_file read
+    rejected: AssistantError | None = None  # the call never ran: no such tool, or bad arguments
 
     @property
     def error_code(self) -> str | None:
@@ -177,31 +217,41 @@ class ToolResult:
         return out
 
 
-def run_tool(ctx: ToolContext, name: str, arguments: dict[str, Any], budget: int = DEFAULT_BUDGET) -> ToolResult:
-    """Run a validated call. Failures come back as ``status: failed`` results, never raised."""
-    tool = get_tool(name)
+def run_tool(ctx: ToolContext, name: str, arguments: object, budget: int = DEFAULT_BUDGET) -> ToolResult:
+    """Decode the arguments and run the tool. Nothing is raised: a call refused before it ran
+    (no such tool, bad arguments) is a failed result with ``rejected`` set, and a tool's own
+    failure is a failed result the model reads."""
+    shown = arguments if isinstance(arguments, dict) else {}
     started = time.perf_counter()
     try:
-        output = tool.function(ctx, arguments, budget)
+        tool = get_tool(name)
+        decoded = tool.decode(arguments)
+    except AssistantError as exc:
+        content = f"Error ({exc.code}): {exc.message}"
+        error = {"code": exc.code, "message": exc.message}
+        return ToolResult(name, shown, "failed", content, False, exc.message, 0, error, rejected=exc)
+    try:
+        output = tool.function(ctx, decoded, budget)
     except (ToolFailure, SandboxError, AssistantError) as exc:
         content = exc.content if isinstance(exc, ToolFailure) else f"Error ({exc.code}): {exc.message}"
         error = {"code": exc.code, "message": exc.message}
-        return ToolResult(name, arguments, "failed", content[:budget], False, exc.message, _ms(started), error)
+        return ToolResult(name, shown, "failed", content[:budget], False, exc.message, _ms(started), error)
     except Exception:  # a bug in a tool must not end the conversation
         log.exception("tool %s failed unexpectedly", name)
         message = "the tool failed unexpectedly; the server log has the details"
         error = {"code": "internal_error", "message": message}
         return ToolResult(
-            name, arguments, "failed", f"Error (internal_error): {message}", False, message, _ms(started), error
+            name, shown, "failed", f"Error (internal_error): {message}", False, message, _ms(started), error
         )
     return ToolResult(
-        name, arguments, "completed", output.content, output.truncated, output.summary, _ms(started), read=output.read
+        name, shown, "completed", output.content, output.truncated, output.summary, _ms(started), read=output.read
     )
 
 
-async def call_tool(ctx: ToolContext, name: str, arguments: dict[str, Any], budget: int = DEFAULT_BUDGET) -> ToolResult:
-    """``run_tool`` in the tools' own thread pool; if the caller goes away, ``ctx.cancel`` is set
-    so a running search stops at its next check."""
+async def invoke(ctx: ToolContext, name: str, arguments: object, budget: int = DEFAULT_BUDGET) -> ToolResult:
+    """The one way a tool is called (chat, ``/tools/call``, MCP): ``run_tool`` in the tools' own
+    thread pool; if the caller goes away, ``ctx.cancel`` is set so a running search stops at its
+    next check."""
     return await workers.run_in(workers.TOOLS, run_tool, ctx, name, arguments, budget, cancel=ctx.cancel)
 
 

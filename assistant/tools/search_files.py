@@ -3,29 +3,40 @@ parts of files (questions asked in words) grouped by file with why each ranked."
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from assistant.index import MODES, QueryError
+from msgspec import Meta
 
-from .registry import Tool, ToolContext, ToolFailure, ToolOutput, fit, register
+from assistant.index import QueryError
+from assistant.types import SearchMode
+
+from .registry import Arguments, Tool, ToolContext, ToolFailure, ToolOutput, fit, register
 
 DEFAULT_RESULTS = 20
 MAX_RESULTS = 100
 
 
-def search_files(ctx: ToolContext, args: dict[str, Any], budget: int) -> ToolOutput:
-    query: str = args["query"]
-    limit = args.get("max_results") or DEFAULT_RESULTS
+class SearchFiles(Arguments):
+    query: Annotated[str, Meta(description="a question in words, a symbol name, text or a regex")]
+    mode: Annotated[SearchMode, Meta(description="auto (default), ranked, symbol, text or regex")] | None = None
+    path: Annotated[str, Meta(description="only search under this directory")] | None = None
+    glob: Annotated[str, Meta(description="only files matching this glob, e.g. *.py")] | None = None
+    max_results: Annotated[int, Meta(ge=1, le=MAX_RESULTS, description=f"default {DEFAULT_RESULTS}")] | None = None
+
+
+def search_files(ctx: ToolContext, args: SearchFiles, budget: int) -> ToolOutput:
+    query = args.query
+    limit = args.max_results or DEFAULT_RESULTS
     with ctx.roots.open_repo(ctx.repo_path) as repo:
-        prefix = repo.components(args["path"]) if args.get("path") else ()
+        prefix = repo.components(args.path) if args.path else ()
         repo.require(prefix)
         index = ctx.indexes.get(repo.path)
     try:
         found = index.search(
             query,
-            args.get("mode") or "auto",
+            args.mode or "auto",
             prefix=prefix,
-            glob=args.get("glob"),
+            glob=args.glob,
             limit=limit,
             read_files=frozenset(ctx.read_files),
             cancel=ctx.cancel,
@@ -116,26 +127,7 @@ register(
             "(tree-sitter index), then text matches, then related parts. mode=text is a literal "
             "search (smart case), mode=regex takes an RE2 regular expression."
         ),
-        schema={
-            "type": "object",
-            "properties": {
-                "query": {"type": "string", "description": "a question in words, a symbol name, text or a regex"},
-                "mode": {
-                    "type": "string",
-                    "enum": list(MODES),
-                    "description": "auto (default), ranked, symbol, text or regex",
-                },
-                "path": {"type": "string", "description": "only search under this directory"},
-                "glob": {"type": "string", "description": "only files matching this glob, e.g. *.py"},
-                "max_results": {
-                    "type": "integer",
-                    "minimum": 1,
-                    "maximum": MAX_RESULTS,
-                    "description": f"default {DEFAULT_RESULTS}",
-                },
-            },
-            "required": ["query"],
-        },
+        arguments=SearchFiles,
         function=search_files,
     )
 )

@@ -10,7 +10,7 @@ import pytest
 
 from assistant.errors import AssistantError
 from assistant.index import IndexManager
-from assistant.tools import TOOLS, ToolContext, ToolResult, get_tool, run_tool, validate_arguments
+from assistant.tools import TOOLS, ToolContext, ToolResult, get_tool, run_tool
 from sandbox import Roots
 from tests.helpers import CANARY, Layout
 
@@ -34,8 +34,9 @@ def ctx(layout: Layout, tmp_path: Path) -> Iterator[ToolContext]:
 
 
 def call(ctx: ToolContext, name: str, **arguments: object) -> ToolResult:
-    tool = get_tool(name)
-    return run_tool(ctx, name, validate_arguments(tool, arguments))
+    result = run_tool(ctx, name, arguments)
+    assert result.rejected is None, result.rejected
+    return result
 
 
 def test_read_file_normal(ctx: ToolContext) -> None:
@@ -149,20 +150,42 @@ def test_list_files_normal_capped_and_denied(ctx: ToolContext, layout: Layout) -
     assert missing.error_code == "file_not_found"
 
 
-def test_argument_validation_names_the_field() -> None:
-    tool = get_tool("read_file")
-    for arguments, param in [
-        ({}, "arguments.path"),
-        ({"path": 1}, "arguments.path"),
-        ({"path": "a", "start_line": 0}, "arguments.start_line"),
-        ({"path": "a", "bogus": 1}, "arguments.bogus"),
+def test_arguments_are_decoded_strictly_and_a_refusal_names_the_argument(ctx: ToolContext) -> None:
+    for arguments, code, param, words in [
+        ({}, "missing_parameter", "path", "`path` is required by read_file"),
+        ({"path": None}, "missing_parameter", "path", "`path` is required by read_file"),
+        ({"path": 1}, "invalid_parameter", "path", "`path` must be a string"),
+        ({"path": "a", "start_line": 0}, "invalid_parameter", "start_line", "at least 1"),
+        ({"path": "a", "start_line": "10"}, "invalid_parameter", "start_line", "must be an integer"),
+        ({"path": "a", "start_line": True}, "invalid_parameter", "start_line", "must be an integer"),
+        ({"path": "a", "bogus": 1}, "invalid_parameter", "bogus", "takes no argument `bogus`"),
+        (["src/main.py"], "invalid_parameter", None, "must be a JSON object"),
     ]:
-        with pytest.raises(AssistantError) as caught:
-            validate_arguments(tool, arguments)
-        assert caught.value.param == param
-    with pytest.raises(AssistantError) as unknown:
+        result = run_tool(ctx, "read_file", arguments)
+        assert result.status == "failed" and result.rejected is not None, arguments
+        assert (result.rejected.code, result.rejected.param) == (code, param), arguments
+        assert words in result.rejected.message and result.content.startswith(f"Error ({code}):")
+    assert "from 1 to 100" in run_tool(ctx, "search_files", {"query": "x", "max_results": 101}).content
+    assert "one of auto" in run_tool(ctx, "search_files", {"query": "x", "mode": "fuzzy"}).content
+    unknown = run_tool(ctx, "rm_rf", {})
+    assert unknown.rejected is not None and unknown.rejected.code == "tool_not_found"
+    with pytest.raises(AssistantError) as caught:
         get_tool("rm_rf")
-    assert unknown.value.code == "tool_not_found"
+    assert caught.value.param == "name"
+
+
+def test_the_schema_the_model_sees_is_the_arguments_the_tool_takes() -> None:
+    read = get_tool("read_file").schema
+    assert read["required"] == ["path"] and read["additionalProperties"] is False
+    assert read["properties"]["start_line"] == {
+        "description": "first line to read (1-based)",
+        "type": "integer",
+        "minimum": 1,
+    }
+    search = get_tool("search_files").schema["properties"]
+    assert search["mode"]["type"] == "string" and "ranked" in search["mode"]["enum"]
+    assert search["max_results"]["maximum"] == 100
+    assert "required" not in get_tool("list_files").schema  # every argument optional
 
 
 def test_registry_holds_exactly_the_three_tools_with_schemas() -> None:
