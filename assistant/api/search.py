@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from typing import Annotated, Any
 
 from litestar import Request, Response, get
 from litestar.params import QueryParameter
 
 from assistant import workers
-from assistant.errors import AssistantError
-from assistant.index import DEADLINE_SECONDS, MAX_LIMIT, MODES, QueryError, SearchResult, scans_files
+from assistant.index import DEADLINE_SECONDS, MAX_LIMIT, QueryError, SearchQuery, SearchResult
 from assistant.services import services
 
 from .disconnect import until_disconnect
@@ -28,25 +30,32 @@ async def get_search(
     glob: Annotated[str | None, QueryParameter(description="only files matching this glob (e.g. *.py)")] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = 50,
 ) -> Response[bytes]:
-    if mode not in MODES:
-        raise AssistantError("invalid_parameter", f"`mode` must be one of {', '.join(MODES)}", param="mode")
+    with query_params():
+        query = SearchQuery.of(q, mode, glob=glob, limit=limit)
     svc = services(request)
     with sandbox_params(path="path", repo="repo"), svc.roots.open_repo(repo) as opened:
         prefix = opened.components(path) if path else ()
         opened.require(prefix)
         index = svc.indexes.get(opened.path)
+    query = replace(query, prefix=prefix)
     cancel = threading.Event()
     ends = time.monotonic() + DEADLINE_SECONDS  # time spent waiting for a free search thread counts
 
     def run() -> SearchResult:
         remaining = max(0.0, ends - time.monotonic())
-        return index.search(q, mode, prefix=prefix, glob=glob, limit=limit, cancel=cancel, deadline=remaining)
+        return index.run(query, cancel=cancel, deadline=remaining)
 
-    lane = workers.SCANS if scans_files(q, mode) else workers.QUICK
-    work = workers.start(lane, run, cancel=cancel)
-    try:
-        result = await until_disconnect(request, work)
-    except QueryError as exc:
-        exc.param = "q" if exc.param == "query" else exc.param  # as this endpoint's client spells it
-        raise
+    lane = workers.SCANS if query.scans_files else workers.QUICK
+    with query_params():  # a regular expression is compiled as the search runs
+        result = await until_disconnect(request, workers.start(lane, run, cancel=cancel))
     return ok(request, result.to_dict())
+
+
+@contextmanager
+def query_params() -> Iterator[None]:
+    """A refused query names the parameter as this endpoint's client spells it (``q``)."""
+    try:
+        yield
+    except QueryError as exc:
+        exc.param = "q" if exc.param == "query" else exc.param
+        raise

@@ -25,9 +25,10 @@ if TYPE_CHECKING:
         MAX_LIMIT,
         MAX_QUERY_BYTES,
         MODES,
+        SearchQuery,
         SearchResult,
         path_filter,
-        scans_files,
+        run_search,
         search_index,
     )
     from .tags import Tag, extract
@@ -50,7 +51,8 @@ _WHERE = {
     "SearchResult": "search",
     "path_filter": "search",
     "search_index": "search",
-    "scans_files": "search",
+    "run_search": "search",
+    "SearchQuery": "search",
     "Tag": "tags",
     "extract": "tags",
 }
@@ -68,12 +70,13 @@ __all__ = [
     "IndexView",
     "QueryError",
     "RepoIndex",
+    "SearchQuery",
     "SearchResult",
     "Tag",
     "extract",
     "language_for",
     "path_filter",
-    "scans_files",
+    "run_search",
     "search_index",
 ]
 

@@ -4,14 +4,14 @@ root as views of it (``IndexView``)."""
 from __future__ import annotations
 
 import threading
-from typing import Any
+from dataclasses import replace
 
 from assistant.types import IndexStats
 from sandbox import Components, Roots
 
 from .repo_index import FileRecord, Progress, RepoIndex
 from .repomap import RepoMap
-from .search import SearchResult, search_index
+from .search import DEADLINE_SECONDS, SearchQuery, SearchResult, run_search
 
 
 class IndexView:
@@ -60,18 +60,25 @@ class IndexView:
         mode: str = "auto",
         *,
         prefix: Components = (),
+        glob: str | None = None,
+        limit: int = 50,
         read_files: frozenset[str] = frozenset(),
-        **options: Any,
+        deadline: float = DEADLINE_SECONDS,
+        cancel: threading.Event | None = None,
     ) -> SearchResult:
+        """Search with a query checked here (``SearchQuery.of``); paths relative to this view."""
+        checked = SearchQuery.of(query, mode, prefix=prefix, glob=glob, limit=limit, read_files=read_files)
+        return self.run(checked, deadline=deadline, cancel=cancel)
+
+    def run(
+        self, query: SearchQuery, *, deadline: float = DEADLINE_SECONDS, cancel: threading.Event | None = None
+    ) -> SearchResult:
+        """Run a checked query, its paths relative to this view."""
         head = self._head  # "" for a root: then the paths pass unchanged
-        found = search_index(
-            self.index,
-            query,
-            mode,
-            prefix=self.base + prefix,
-            read_files=frozenset(head + f for f in read_files),
-            **options,
+        inside = replace(
+            query, prefix=self.base + query.prefix, read_files=frozenset(head + f for f in query.read_files)
         )
+        found = run_search(self.index, inside, deadline=deadline, cancel=cancel)
         for result in found.results:
             result["file"] = result["file"][len(head) :]
         found.files = {f[len(head) :] for f in found.files}

@@ -8,18 +8,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import re2
 
-from assistant.types import SEARCH_MODES, SearchHit
+from assistant.types import SEARCH_MODES, SearchHit, SearchMode
 from sandbox import Components
 
 from .ranking import Terms, best_chunks, rank_files
 from .repo_index import RepoIndex
 from .text import Matcher, QueryError, TextHit, search_text
 
-Mode = Literal["auto", "ranked", "symbol", "text", "regex"]
 MODES = SEARCH_MODES
 MAX_LIMIT = 500
 MAX_QUERY_BYTES = 16 * 1024  # a pasted issue or stack trace fits; beyond this is refused
@@ -66,14 +65,6 @@ class SearchResult:
         }
 
 
-def scans_files(query: str, mode: str) -> bool:
-    """Whether a search reads every file's text (text and regex; ``auto`` for an identifier: its
-    symbols, then its text), rather than the ranked and symbol indexes alone."""
-    if mode == "auto":
-        return bool(_IDENTIFIER.match(query.strip()))
-    return mode in ("text", "regex")
-
-
 def path_filter(prefix: Components, glob: str | None) -> Callable[[str], bool] | None:
     """A filter on repo-relative paths: under ``prefix`` (whole components) and matching ``glob``.
 
@@ -110,6 +101,76 @@ def _text_result(hit: TextHit, score: float) -> SearchHit:
     return result
 
 
+@dataclass(frozen=True)
+class SearchQuery:
+    """One search, checked once where it enters (``of``): a mode we have, a query that is not
+    empty, valid Unicode and at most ``MAX_QUERY_BYTES``."""
+
+    text: str
+    mode: SearchMode = "auto"
+    prefix: Components = ()
+    glob: str | None = None
+    limit: int = 50
+    read_files: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(
+        cls,
+        text: str,
+        mode: str = "auto",
+        *,
+        prefix: Components = (),
+        glob: str | None = None,
+        limit: int = 50,
+        read_files: frozenset[str] = frozenset(),
+    ) -> SearchQuery:
+        if mode not in MODES:
+            raise QueryError(f"`mode` must be one of {', '.join(MODES)}", field="mode")
+        if not text.strip():
+            raise QueryError("the query is empty")
+        try:
+            size = len(text.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise QueryError("the query is not valid Unicode (it holds a lone surrogate)") from None
+        if size > MAX_QUERY_BYTES:
+            raise QueryError(f"the query is longer than {MAX_QUERY_BYTES // 1024} KB; shorten it")
+        return cls(text, mode, tuple(prefix), glob, limit, read_files)
+
+    @property
+    def identifier(self) -> bool:
+        """A name (``parse``, ``Parser.parse``): ``auto`` looks it up as a symbol first."""
+        return bool(_IDENTIFIER.match(self.text.strip()))
+
+    @property
+    def scans_files(self) -> bool:
+        """Whether the search reads every file's text (text and regex; ``auto`` for a name: its
+        symbols, then its text), rather than the ranked and symbol indexes alone."""
+        if self.mode == "auto":
+            return self.identifier
+        return self.mode in ("text", "regex")
+
+
+@dataclass
+class _Found:
+    """What one mode found (``SearchResult`` adds the timing and the index's state)."""
+
+    mode: str
+    results: list[SearchHit]
+    total: int
+    truncated: bool
+    stopped: bool = False
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """What every mode reads: the index, the query, the path filter and the stop check."""
+
+    index: RepoIndex
+    query: SearchQuery
+    accept: Callable[[str], bool] | None
+    stop: Callable[[], bool]
+
+
 def search_index(
     index: RepoIndex,
     query: str,
@@ -122,124 +183,141 @@ def search_index(
     deadline: float = DEADLINE_SECONDS,
     cancel: threading.Event | None = None,
 ) -> SearchResult:
+    """``run_search`` of a query checked here (``SearchQuery.of``)."""
+    checked = SearchQuery.of(query, mode, prefix=prefix, glob=glob, limit=limit, read_files=read_files)
+    return run_search(index, checked, deadline=deadline, cancel=cancel)
+
+
+def run_search(
+    index: RepoIndex, query: SearchQuery, *, deadline: float = DEADLINE_SECONDS, cancel: threading.Event | None = None
+) -> SearchResult:
     """Run one search (refreshing the index first, so every edit so far is seen).
 
     It ends after ``deadline`` seconds, or as soon as ``cancel`` is set (the caller left), with
     what it found so far and ``truncated`` set. (A repository that is a subdirectory of a root
     is searched through its ``IndexView``.)"""
     started = time.perf_counter()
-    if mode not in MODES:
-        raise QueryError(f"`mode` must be one of {', '.join(MODES)}", field="mode")
-    if not query.strip():
-        raise QueryError("the query is empty")
-    try:
-        size = len(query.encode("utf-8"))
-    except UnicodeEncodeError:
-        raise QueryError("the query is not valid Unicode (it holds a lone surrogate)") from None
-    if size > MAX_QUERY_BYTES:
-        raise QueryError(f"the query is longer than {MAX_QUERY_BYTES // 1024} KB; shorten it")
     ends = time.monotonic() + deadline
 
     def stop() -> bool:
         return time.monotonic() > ends or (cancel is not None and cancel.is_set())
 
     index.refresh()
-    accept = path_filter(prefix, glob)
-    resolved: str = mode
-    if mode == "auto":
-        resolved = "symbol" if _IDENTIFIER.match(query.strip()) else "ranked"
-        query_ = query.strip() if resolved == "symbol" else query
+    scope = _Scope(index, query, path_filter(query.prefix, query.glob), stop)
+    if query.mode == "ranked" or (query.mode == "auto" and not query.identifier):
+        found = _by_rank(scope)
+    elif query.mode == "symbol":
+        found = _by_symbol(scope, query.text)
+    elif query.mode in ("text", "regex"):
+        found = _by_text(scope)
     else:
-        query_ = query
-    if resolved == "ranked":
-        ranked, ranked_total = _ranked(index, query, accept, read_files, limit, set())
-        return SearchResult(
-            query=query,
-            mode="ranked",
-            results=ranked,
-            total=ranked_total,
-            truncated=ranked_total > len({r["file"] for r in ranked}),
-            took_ms=round((time.perf_counter() - started) * 1000, 2),
-            state=index.state,
-            progress=index.progress,
-            files={r["file"] for r in ranked},
-        )
-    results: list[SearchHit] = []
-    total = 0
-    truncated = False
-    stopped = False
-    seen_lines: set[tuple[str, int]] = set()
-    if resolved == "symbol":
-        name = query_.rsplit(".", 1)[-1]
-        hits, total = index.symbols.search(name, limit, read_files=read_files, path_filter=accept)
-        if index.state == "building":
-            scanned = _scan_definitions(index, name, accept, limit, stop)
-            results.extend(scanned)
-            seen_lines.update((r["file"], r["line"]) for r in scanned)
-            total += len(scanned)
-        for hit in hits:
-            tag = hit.tag
-            results.append(
-                {
-                    "file": hit.path,
-                    "line": tag.line,
-                    "end_line": tag.end_line,
-                    "kind": "definition" if tag.is_definition else "reference",
-                    "symbol": tag.name,
-                    "symbol_kind": tag.kind,
-                    "text": _line_of(index, hit.path, tag.line),
-                    "score": hit.score,
-                }
-            )
-            seen_lines.add((hit.path, tag.line))
-        results.sort(key=lambda r: -r["score"])  # stable: scanned definitions among the parsed ones
-        del results[limit:]
-        truncated = total > len(results)
-    if resolved in ("text", "regex") or mode == "auto":
-        matcher = Matcher.build(query_, regex=resolved == "regex")
-        room = max(0, limit - len(results)) if mode == "auto" and resolved == "symbol" else limit
-        texts = index.texts(accept)
-        text_hits, text_total, text_truncated, stopped = search_text(matcher, texts, room + len(seen_lines), stop)
-        added = 0
-        for text_hit in text_hits:
-            if (text_hit.path, text_hit.line) in seen_lines:
-                text_total -= 1
-                continue
-            if added < room:
-                results.append(
-                    _text_result(text_hit, TEXT_SCORE + (TEXT_READ_BONUS if text_hit.path in read_files else 0.0))
-                )
-                added += 1
-        total += text_total
-        truncated = truncated or text_truncated or text_total > added
-        if mode == "auto" and resolved == "symbol":
-            resolved = "symbol+text"
-            room = limit - len(results)
-            if room > 0 and not stopped:  # then what ranked search adds
-                seen_lines.update((r["file"], r["line"]) for r in results)
-                more, more_total = _ranked(index, query_, accept, read_files, room, seen_lines)
-                results.extend(more)
-                total += more_total
-                if more:
-                    resolved = "symbol+text+ranked"
-    if read_files and resolved in ("text", "regex"):
-        results.sort(key=lambda r: -r["score"])  # stable: read files first, path order within
-    for result in results:
-        if index.is_minified(result["file"]):
-            result["minified"] = True
-    results.sort(key=lambda r: r.get("minified", False))  # stable: minified or generated files last
+        found = _by_name(scope)
+    if found.mode != "ranked":
+        for result in found.results:
+            if index.is_minified(result["file"]):
+                result["minified"] = True
+        found.results.sort(key=lambda r: r.get("minified", False))  # stable: minified or generated files last
     return SearchResult(
-        query=query,
-        mode=resolved,
-        results=results,
-        total=total,
-        truncated=truncated,
+        query=query.text,
+        mode=found.mode,
+        results=found.results,
+        total=found.total,
+        truncated=found.truncated,
         took_ms=round((time.perf_counter() - started) * 1000, 2),
         state=index.state,
         progress=index.progress,
-        files={r["file"] for r in results},
-        stopped=stopped,
+        files={r["file"] for r in found.results},
+        stopped=found.stopped,
     )
+
+
+def _by_rank(scope: _Scope) -> _Found:
+    """A question in words: files in rank order, each with its best parts."""
+    query = scope.query
+    ranked, total = _ranked(scope.index, query.text, scope.accept, query.read_files, query.limit, set())
+    return _Found("ranked", ranked, total, total > len({r["file"] for r in ranked}))
+
+
+def _by_symbol(scope: _Scope, text: str) -> _Found:
+    """Definitions and references of a name (its last dotted part) from the symbol table, and,
+    while the index builds, definitions scanned for in the files not parsed yet."""
+    index, query = scope.index, scope.query
+    name = text.rsplit(".", 1)[-1]
+    hits, total = index.symbols.search(name, query.limit, read_files=query.read_files, path_filter=scope.accept)
+    results: list[SearchHit] = []
+    if index.state == "building":
+        scanned = _scan_definitions(index, name, scope.accept, query.limit, scope.stop)
+        results.extend(scanned)
+        total += len(scanned)
+    for hit in hits:
+        tag = hit.tag
+        results.append(
+            {
+                "file": hit.path,
+                "line": tag.line,
+                "end_line": tag.end_line,
+                "kind": "definition" if tag.is_definition else "reference",
+                "symbol": tag.name,
+                "symbol_kind": tag.kind,
+                "text": _line_of(index, hit.path, tag.line),
+                "score": hit.score,
+            }
+        )
+    results.sort(key=lambda r: -r["score"])  # stable: scanned definitions among the parsed ones
+    del results[query.limit :]
+    return _Found("symbol", results, total, total > len(results))
+
+
+def _text_hits(scope: _Scope, matcher: Matcher, room: int, seen: set[tuple[str, int]]) -> _Found:
+    """Lines matching ``matcher``, at most ``room`` of them, none of the lines already ``seen``."""
+    read_files = scope.query.read_files
+    texts = scope.index.texts(scope.accept)
+    hits, total, truncated, stopped = search_text(matcher, texts, room + len(seen), scope.stop)
+    results: list[SearchHit] = []
+    for hit in hits:
+        if (hit.path, hit.line) in seen:
+            total -= 1
+            continue
+        if len(results) < room:
+            results.append(_text_result(hit, TEXT_SCORE + (TEXT_READ_BONUS if hit.path in read_files else 0.0)))
+    return _Found("text", results, total, truncated or total > len(results), stopped)
+
+
+def _by_text(scope: _Scope) -> _Found:
+    """A literal (smart case) or RE2 search over every file's text; files the conversation
+    read come first."""
+    query = scope.query
+    found = _text_hits(scope, Matcher.build(query.text, regex=query.mode == "regex"), query.limit, set())
+    found.mode = query.mode
+    if query.read_files:
+        found.results.sort(key=lambda r: -r["score"])  # stable: read files first, path order within
+    return found
+
+
+def _by_name(scope: _Scope) -> _Found:
+    """``auto`` for a name: its symbols, then the lines that mention it, then what ranked
+    search adds, each part skipping the lines shown above it."""
+    query = scope.query
+    name = query.text.strip()
+    symbols = _by_symbol(scope, name)
+    seen = {(r["file"], r["line"]) for r in symbols.results}
+    text = _text_hits(scope, Matcher.build(name, regex=False), max(0, query.limit - len(symbols.results)), seen)
+    found = _Found(
+        "symbol+text",
+        symbols.results + text.results,
+        symbols.total + text.total,
+        symbols.truncated or text.truncated,
+        text.stopped,
+    )
+    room = query.limit - len(found.results)
+    if room > 0 and not found.stopped:
+        seen.update((r["file"], r["line"]) for r in text.results)
+        more, more_total = _ranked(scope.index, name, scope.accept, query.read_files, room, seen)
+        found.results.extend(more)
+        found.total += more_total
+        if more:
+            found.mode = "symbol+text+ranked"
+    return found
 
 
 def _ranked(
