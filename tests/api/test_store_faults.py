@@ -85,25 +85,34 @@ def test_the_heaviest_allowed_store_request_holds_up_no_one(
         "pathlib.Path(sys.argv[3]).write_text(r.text if r.status_code == 200 else '')\n"
     )
     with server, httpx.Client(base_url=f"{server.url}/api/v1", timeout=60) as client:
-        # The same probes with nothing else running, on this machine under today's load.
-        idle_health = max(health_seconds(client) for _ in range(10))
-        idle_token = max(first_token_seconds(client) for _ in range(3))
-        heavy = subprocess.Popen(
-            [sys.executable, "-c", sender, f"{server.url}/api/v1/conversations", str(document), str(answer)]
-        )
-        health: list[float] = []
-        tokens: list[float] = []
-        while heavy.poll() is None:
-            health.append(health_seconds(client))
-            tokens.append(first_token_seconds(client))
-        assert heavy.wait() == 0
-        imported = json.loads(answer.read_text())["data"]
-        assert len(data(api(server, "GET", f"/conversations/{imported['id']}"))["messages"]) == 2000
-    assert health and tokens, "nothing was measured while the import ran"
-    # Within 200 ms, or (on a machine too busy for that even when idle) a few times what the same
-    # probe took just before; an import on the event loop held everything for 14-23 s.
-    assert max(health) < max(RESPONSIVE_SECONDS, 4 * idle_health), (health, idle_health)
-    assert max(tokens) < max(RESPONSIVE_SECONDS, 4 * idle_token), (tokens, idle_token)
+        # Two tries: a store call on the event loop stalls every import the same way, while a busy
+        # two-core machine (the server, two clients, the store's thread and whatever else runs)
+        # can take the CPU away from the server once for a few hundred milliseconds.
+        tries = []
+        for _ in range(2):
+            # The same probes with nothing else running, on this machine under today's load.
+            idle_health = max(health_seconds(client) for _ in range(10))
+            idle_token = max(first_token_seconds(client) for _ in range(3))
+            heavy = subprocess.Popen(
+                [sys.executable, "-c", sender, f"{server.url}/api/v1/conversations", str(document), str(answer)]
+            )
+            health: list[float] = []
+            tokens: list[float] = []
+            while heavy.poll() is None:
+                health.append(health_seconds(client))
+                tokens.append(first_token_seconds(client))
+            assert heavy.wait() == 0
+            imported = json.loads(answer.read_text())["data"]
+            assert len(data(api(server, "GET", f"/conversations/{imported['id']}"))["messages"]) == 2000
+            assert health and tokens, "nothing was measured while the import ran"
+            # Within 200 ms, or (on a machine too busy for that even when idle) a few times what the
+            # same probe took just before; an import on the event loop held everything for 14-23 s.
+            slow_health = max(health) >= max(RESPONSIVE_SECONDS, 4 * idle_health)
+            slow_token = max(tokens) >= max(RESPONSIVE_SECONDS, 4 * idle_token)
+            tries.append((max(health), idle_health, max(tokens), idle_token))
+            if not (slow_health or slow_token):
+                break
+    assert not (slow_health or slow_token), f"(worst /health, idle /health, worst first token, idle) per try: {tries}"
 
 
 def test_every_store_request_is_bounded(server: Any) -> None:
