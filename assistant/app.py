@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from litestar import Litestar, Router
+from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp
@@ -28,7 +29,7 @@ from assistant.api import (
     search,
     tools,
 )
-from assistant.api.envelope import handle_exception
+from assistant.api.envelope import EnvelopeResponse, handle_exception
 from assistant.api.guard import Guard, static_paths
 from assistant.api.mcp import build_mcp, mcp_route
 from assistant.api.openapi import DescribedJsonRenderPlugin
@@ -86,6 +87,9 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
             create_static_files_router(path="/", directories=[WEB_DIR], html_mode=True, include_in_schema=False),
         ],
         exception_handlers={Exception: handle_exception},
+        response_class=EnvelopeResponse,
+        # a handler names ``svc: Services`` to be given the shared objects
+        dependencies={"svc": Provide(lambda: shared, use_cache=True, sync_to_thread=False)},
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="repo-assistant",

@@ -1,7 +1,8 @@
 """Shapes shared across layers, in one place (as ``starlette/types.py`` keeps its own)."""
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: a TypedDict reads NotRequired from its
+# annotations as they are defined (as strings it would count every key as required, and so
+# would the OpenAPI document made from it).
 from typing import Any, Literal, NotRequired, TypedDict, get_args
 
 Role = Literal["system", "user", "assistant", "tool"]

@@ -212,7 +212,10 @@ def open_beneath(dirfd: int, base: str, comps: Components, mode: OpenMode) -> Op
     return opened
 
 
-def file_type(st: os.stat_result) -> str:
+FileType = Literal["file", "directory", "symlink", "other"]
+
+
+def file_type(st: os.stat_result) -> FileType:
     mode = st.st_mode
     if stat.S_ISREG(mode):
         return "file"

@@ -20,7 +20,7 @@ from ._errors import (
     SandboxError,
 )
 from ._ignore import IgnoreChain, IgnoreRules, IgnoreView, global_excludes_file, read_excludes_file
-from ._open import Opened, OpenMode, default_mode, file_type, open_beneath
+from ._open import FileType, Opened, OpenMode, default_mode, file_type, open_beneath
 from ._paths import MAX_PATH_BYTES, Components, display_name, split_components
 
 MAX_READ_BYTES = 10 * 1024 * 1024
@@ -289,7 +289,7 @@ class Entry:
 
     name: str
     path: str
-    type: str
+    type: FileType
     size: int | None
     mtime: float
     undecodable: bool

@@ -12,21 +12,23 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Request, Response, post
+from litestar import post
 from litestar.params import JSONBody
 from litestar.response import Stream
+from msgspec import UNSET, Struct, UnsetType
 
 from assistant.backends import ModelInfo
 from assistant.chat import events as ev
 from assistant.chat.prompting import resolve_model
 from assistant.chat.turn import ChatOptions, Plan, StoredTurn, answer_events, begin, chat_input, logged
+from assistant.conversations.documents import Citation, Source
 from assistant.errors import AssistantError, BackendError, StoreError
-from assistant.services import Services, services
-from assistant.types import Message
+from assistant.services import Services
+from assistant.types import FinishReason, Message, ToolStatus
 from sandbox import SandboxError
 
 from .disconnect import until_disconnect
-from .envelope import ok, sandbox_params, strict_body
+from .envelope import Envelope, Req, Svc, ok, sandbox_params, strict_body
 from .sse import ChatStream, log_failure, sse_stream, tool_event
 
 log = logging.getLogger("assistant.api.chat")
@@ -195,10 +197,58 @@ async def _plan(svc: Services, repo_path: str, messages: list[Message], model: R
     return Plan(repo_path, question, chat_input(svc.settings, info, repo_path, messages, options))
 
 
+class Output(Struct):
+    content: str
+    truncated: bool
+
+
+class Failure(Struct):
+    code: str
+    message: str
+
+
+class Call(Struct, omit_defaults=True):
+    """A tool call the answer made (as the stream's finished ``tool_call`` event shows it)."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any]
+    status: ToolStatus
+    result: Output
+    duration_ms: int
+    error: Failure | UnsetType = UNSET
+
+
+class Counts(Struct):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class Completion(Struct, kw_only=True, omit_defaults=True):
+    """The whole answer at once (``"stream": false``): the stream's content joined, its tool
+    calls, and what its ``done`` event says. ``model`` is null for an answer from search."""
+
+    id: str
+    object: Literal["chat.completion"]
+    created: int
+    model: str | None
+    content: str
+    finish_reason: FinishReason
+    tool_calls: list[Call]
+    usage: Counts
+    citations: list[Citation] | UnsetType = UNSET
+    sources: list[Source] | UnsetType = UNSET
+    conversation_id: str | UnsetType = UNSET
+    user_message_id: str | UnsetType = UNSET
+    message_id: str | UnsetType = UNSET
+    rounds_exhausted: bool | UnsetType = UNSET
+    from_search: bool | UnsetType = UNSET
+
+
 @post("/chat/completions", summary="Chat about the repository; streams SSE by default (docs/api.md)", status_code=200)
-async def post_chat(request: Request[Any, Any, Any], data: JSONBody[ChatBody]) -> Response[bytes] | Stream:
+async def post_chat(request: Req, svc: Svc, data: JSONBody[ChatBody]) -> Envelope[Completion] | Stream:
     data = await strict_body(request, data)
-    svc = services(request)
     take_chat_slot(svc)
     try:
         plan = await prepare(svc, data)
@@ -231,7 +281,7 @@ async def post_chat(request: Request[Any, Any, Any], data: JSONBody[ChatBody]) -
             plan.turn.release()
 
 
-async def _complete(events: AsyncIterator[ev.Event], plan: Plan, request_id: str) -> dict[str, Any]:
+async def _complete(events: AsyncIterator[ev.Event], plan: Plan, request_id: str) -> Completion:
     renderer = ChatStream(plan.model)
     content: list[str] = []
     calls: list[dict[str, Any]] = []
@@ -251,7 +301,7 @@ async def _complete(events: AsyncIterator[ev.Event], plan: Plan, request_id: str
                 raise AssistantError(event.code, event.message)
             elif isinstance(event, ev.Done):
                 extra = {"rounds_exhausted": True} if event.rounds_exhausted else {}
-                return {
+                answer = {
                     **extra,
                     **event.extra,
                     "id": renderer.id,
@@ -263,6 +313,7 @@ async def _complete(events: AsyncIterator[ev.Event], plan: Plan, request_id: str
                     "tool_calls": calls,
                     "usage": event.usage.to_dict(),
                 }
+                return msgspec.convert(answer, Completion)
     finally:
         await events.aclose()  # type: ignore[attr-defined]
     raise AssistantError("internal_error", f"the answer ended without finishing ({time.monotonic() - started:.1f} s)")

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import msgspec
-from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar import Controller, delete, get, patch, post
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from assistant.chat.citations import Verifier
@@ -24,12 +24,12 @@ from assistant.conversations import (
     markdown,
     search_words,
 )
-from assistant.conversations.documents import Title
+from assistant.conversations.documents import Conversation, Export, Page, Title
 from assistant.errors import AssistantError
-from assistant.services import Services, services
+from assistant.services import Services
 
 from .disconnect import until_disconnect
-from .envelope import ok, sandbox_params, strict_body
+from .envelope import Envelope, Req, Svc, ok, sandbox_params, strict_body
 
 
 def _repo(svc: Services, repo: str) -> str:
@@ -57,6 +57,20 @@ class ConversationChange(msgspec.Struct):
     active_id: str | None = None
 
 
+class Deleted(msgspec.Struct):
+    id: str
+    deleted: bool
+
+
+class Exported(msgspec.Struct):
+    """An export: Markdown text of the shown branch (``md``), or the whole conversation as the
+    document an import takes (``json``); ``filename`` is a suggestion for saving it."""
+
+    format: Literal["md", "json"]
+    filename: str
+    content: str | Export
+
+
 class Fork(msgspec.Struct):
     message_id: Annotated[str, msgspec.Meta(min_length=1)]
 
@@ -79,13 +93,13 @@ class ConversationsController(Controller):
     @get("/", summary="Conversations, newest first; q searches titles and messages")
     async def list_conversations(
         self,
-        request: Request[Any, Any, Any],
+        request: Req,
+        svc: Svc,
         q: Annotated[str | None, QueryParameter(description="words in the title or any message")] = None,
         repo: Annotated[str | None, QueryParameter(description="only this repository's")] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = PAGE,
         cursor: Annotated[str | None, QueryParameter(description="the page before's next_cursor", min_length=1)] = None,
-    ) -> Response[bytes]:
-        svc = services(request)
+    ) -> Envelope[Page]:
         words = search_words(q)
         repo_path = _repo(svc, repo) if repo is not None else None
         page = await until_disconnect(request, svc.kept().run(lambda s: s.page(words, repo_path, limit, cursor)))
@@ -93,14 +107,13 @@ class ConversationsController(Controller):
 
     @post("/", summary="Start a conversation (or import an exported one)", status_code=200)
     async def create_conversation(
-        self, request: Request[Any, Any, Any], data: JSONBody[NewConversation]
-    ) -> Response[bytes]:
+        self, request: Req, svc: Svc, data: JSONBody[NewConversation]
+    ) -> Envelope[Conversation]:
         if len(await request.body()) > MAX_IMPORT_BYTES:
             raise AssistantError(
                 "payload_too_large", f"an import is at most {MAX_IMPORT_BYTES >> 20} MiB; this one is larger"
             )
         data = await strict_body(request, data)
-        svc = services(request)
         repo = _repo(svc, data.repo) if data.repo is not None else None
         conversations = svc.kept()
         if data.messages is None:
@@ -116,42 +129,44 @@ class ConversationsController(Controller):
         return ok(request, made)
 
     @get("/{conversation_id:str}", summary="A conversation with its active branch")
-    async def get_conversation(
-        self, request: Request[Any, Any, Any], conversation_id: ConversationId
-    ) -> Response[bytes]:
-        return ok(request, await services(request).kept().run(lambda s: s.get(conversation_id)))
+    async def get_conversation(self, request: Req, svc: Svc, conversation_id: ConversationId) -> Envelope[Conversation]:
+        return ok(request, await svc.kept().run(lambda s: s.get(conversation_id)))
 
     @patch("/{conversation_id:str}", summary="Rename, or show another branch (active_id)")
     async def patch_conversation(
-        self, request: Request[Any, Any, Any], conversation_id: ConversationId, data: JSONBody[ConversationChange]
-    ) -> Response[bytes]:
+        self,
+        request: Req,
+        svc: Svc,
+        conversation_id: ConversationId,
+        data: JSONBody[ConversationChange],
+    ) -> Envelope[Conversation]:
         data = await strict_body(request, data)
-        changed = await services(request).kept().run(lambda s: s.update(conversation_id, data.title, data.active_id))
+        changed = await svc.kept().run(lambda s: s.update(conversation_id, data.title, data.active_id))
         return ok(request, changed)
 
     @delete("/{conversation_id:str}", summary="Delete a conversation", status_code=200)
-    async def delete_conversation(
-        self, request: Request[Any, Any, Any], conversation_id: ConversationId
-    ) -> Response[bytes]:
-        await services(request).kept().run(lambda s: s.delete(conversation_id))
-        return ok(request, {"id": conversation_id, "deleted": True})
+    async def delete_conversation(self, request: Req, svc: Svc, conversation_id: ConversationId) -> Envelope[Deleted]:
+        await svc.kept().run(lambda s: s.delete(conversation_id))
+        return ok(request, Deleted(conversation_id, True))
 
     @get("/{conversation_id:str}/export", summary="Export as Markdown (active branch) or JSON (all)")
     async def export_conversation(
         self,
-        request: Request[Any, Any, Any],
+        request: Req,
+        svc: Svc,
         conversation_id: ConversationId,
         format: Annotated[Literal["md", "json"], QueryParameter(description="md or json")] = "md",
-    ) -> Response[bytes]:
-        conversations = services(request).kept()
+    ) -> Envelope[Exported]:
+        conversations = svc.kept()
+        document: str | Export
         if format == "json":
-            exported = await until_disconnect(request, conversations.run(lambda s: s.export(conversation_id)))
-            title, document = exported.title, msgspec.to_builtins(exported)
+            document = await until_disconnect(request, conversations.run(lambda s: s.export(conversation_id)))
+            title = document.title
         else:
             shown = await until_disconnect(request, conversations.run(lambda s: s.get(conversation_id)))
             title, document = shown.title, markdown(shown)
         stem = re.sub(r"[^\w.-]+", "-", title).strip("-")[:60] or "conversation"
-        return ok(request, {"format": format, "filename": f"{stem}.{format}", "content": document})
+        return ok(request, Exported(format, f"{stem}.{format}", document))
 
     @post(
         "/{conversation_id:str}/fork",
@@ -159,8 +174,8 @@ class ConversationsController(Controller):
         status_code=200,
     )
     async def fork_conversation(
-        self, request: Request[Any, Any, Any], conversation_id: ConversationId, data: JSONBody[Fork]
-    ) -> Response[bytes]:
+        self, request: Req, svc: Svc, conversation_id: ConversationId, data: JSONBody[Fork]
+    ) -> Envelope[Conversation]:
         data = await strict_body(request, data)
-        forked = await services(request).kept().run(lambda s: s.fork(conversation_id, data.message_id))
+        forked = await svc.kept().run(lambda s: s.fork(conversation_id, data.message_id))
         return ok(request, forked)

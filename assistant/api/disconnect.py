@@ -13,14 +13,14 @@ import contextlib
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
-from litestar import Request
-
 from assistant.errors import AssistantError
+
+from .envelope import Req
 
 T = TypeVar("T")
 
 
-async def until_disconnect(request: Request[Any, Any, Any], work: Awaitable[T], stop: asyncio.Event | None = None) -> T:
+async def until_disconnect(request: Req, work: Awaitable[T], stop: asyncio.Event | None = None) -> T:
     """Run ``work``, cancelling it if the client goes away first, or when ``stop`` is set (the
     server is shutting down: the client then gets an ``internal_error`` answer in its route
     family's shape instead of a bare 500)."""

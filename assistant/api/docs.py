@@ -13,13 +13,15 @@ import html
 import re
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import MediaType, Request, Response, get
+from litestar import MediaType, Response, get
 from litestar.params import PathParameter
 
 import web
 from assistant.errors import AssistantError
+
+from .envelope import Req
 
 DOCS = Path(web.__file__).parent / "docs"
 PAGES = {
@@ -128,7 +130,7 @@ def _page(name: str) -> bytes:
 
 
 @get("/docs/{name:str}", include_in_schema=False, summary="A documentation page, rendered")
-async def get_docs(request: Request[Any, Any, Any], name: Annotated[str, PathParameter()]) -> Response[bytes]:
+async def get_docs(request: Req, name: Annotated[str, PathParameter()]) -> Response[bytes]:
     if name not in PAGES:
         raise AssistantError("route_not_found", f"no such page; the pages are {', '.join(sorted(PAGES))}")
     return Response(_page(name), media_type=MediaType.HTML)

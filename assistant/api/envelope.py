@@ -8,15 +8,20 @@ import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import anyio
 import msgspec
 from litestar import Request, Response
+from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.params import SkipValidation
+from litestar.serialization import default_serializer
 
 from assistant.backends.base import valid_value
 from assistant.errors import ERROR_CODES, AssistantError, from_sandbox, timestamp
+from assistant.services import Services
+from assistant.types import SEARCH_MODES
 from sandbox import SandboxError
 
 log = logging.getLogger("assistant.api")
@@ -33,7 +38,7 @@ _ENUMS = {
     "role": "system, user, assistant, tool",
     "tool_mode": "auto, manual",
     "encoding": "utf-8, base64",
-    "mode": "auto, symbol, text, regex",
+    "mode": ", ".join(SEARCH_MODES),
 }
 
 
@@ -64,11 +69,38 @@ def encode(value: Any) -> bytes:
     try:
         return _encoder.encode(value)
     except UnicodeEncodeError:
-        return _encoder.encode(valid_value(value))
+        return _encoder.encode(valid_value(msgspec.to_builtins(value)))
 
 
-def success_body(scope_state: dict[str, Any], data: Any) -> bytes:
-    return encode({"success": True, "data": data, "meta": meta(scope_state)})
+Req = Request[Any, Any, Any]  # a request, whatever its user, auth and state types (we use none)
+# a handler's ``svc: Svc`` is given the app's shared objects (as they are: not a value to validate)
+Svc = NamedDependency[SkipValidation[Services]]
+
+
+class Meta(msgspec.Struct):
+    """Every envelope's ``meta``: the request's id (echoed from X-Request-ID or made), when it
+    was answered, and how long it took."""
+
+    request_id: str
+    timestamp: str
+    duration_ms: int | msgspec.UnsetType = msgspec.UNSET
+
+
+class Envelope(msgspec.Struct, Generic[T]):
+    """The body of every /api/v1 success: ``{"success": true, "data": ..., "meta": ...}``."""
+
+    success: Literal[True]
+    data: T
+    meta: Meta
+
+
+class EnvelopeResponse(Response[Any]):
+    """Litestar's response, its JSON written by ``encode`` (lone surrogates survive)."""
+
+    def render(self, content: Any, media_type: str, enc_hook: Any = None) -> bytes:
+        if isinstance(content, bytes) or not media_type.startswith(JSON):
+            return super().render(content, media_type, enc_hook or default_serializer)
+        return encode(content)
 
 
 def error_body(scope_state: dict[str, Any], error: AssistantError) -> bytes:
@@ -84,9 +116,11 @@ def error_payload(path: str, state: dict[str, Any], error: AssistantError) -> by
     return error_body(state, error)
 
 
-def ok(request: Request[Any, Any, Any], data: Any, status_code: int = 200) -> Response[bytes]:
-    """A success envelope around ``data``."""
-    return Response(success_body(request.scope["state"], data), status_code=status_code, media_type=JSON)
+def ok(request: Req, data: T) -> Envelope[T]:
+    """The success envelope around ``data`` (a handler returns it; Litestar writes it through
+    ``EnvelopeResponse`` and describes it in the OpenAPI document from the handler's type)."""
+    rid, started = request_state(request.scope["state"])
+    return Envelope(True, data, Meta(rid, timestamp(), round((time.perf_counter() - started) * 1000)))
 
 
 def _param_from_validation(exc: ValidationException) -> tuple[str, str, str | None]:
@@ -138,7 +172,7 @@ def validation_error(exc: msgspec.ValidationError) -> AssistantError:
     return AssistantError("invalid_parameter", f"invalid value for `{where}`: {message}", param=where)
 
 
-async def strict_body(request: Request[Any, Any, Any], data: T) -> T:
+async def strict_body(request: Req, data: T) -> T:
     """The JSON body decoded again without Litestar's lax coercions (``"stream": 0`` or
     ``"max_tokens": "10"`` pass its conversion): a body that does not match the documented
     types exactly is a 400."""
@@ -199,7 +233,7 @@ def to_assistant_error(exc: Exception, body_limit: int) -> AssistantError:
     return AssistantError("internal_error", "an unexpected error occurred; the server log has the details")
 
 
-def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+def handle_exception(request: Req, exc: Exception) -> Response[bytes]:
     """Litestar exception handler: every failure becomes an envelope (an OpenAI error object
     under /v1)."""
     error = to_assistant_error(exc, request.app.state["services"].settings.max_body_bytes)
@@ -214,6 +248,10 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
 __all__ = [
     "ERROR_CODES",
     "JSON",
+    "Envelope",
+    "EnvelopeResponse",
+    "Meta",
+    "Svc",
     "encode",
     "error_body",
     "handle_exception",

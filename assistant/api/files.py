@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import base64
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import msgspec
-from litestar import Request, Response, get, post
+from litestar import get, post
 from litestar.params import JSONBody, QueryParameter
+from msgspec import UNSET, Struct, UnsetType
 
 from assistant.errors import AssistantError
-from assistant.services import services
 from sandbox import MAX_READ_BYTES, FileData, Listing, NotAFile, cut_utf8, list_directory
 
-from .envelope import ok, sandbox_params, strict_body, timestamp
+from .envelope import Envelope, Req, Svc, ok, sandbox_params, strict_body, timestamp
 
 DEFAULT_MAX_BYTES = 100_000
 Encoding = Literal["utf-8", "base64"]
 
 
-def _encode_content(data: bytes, truncated: bool, binary: bool, encoding: str | None) -> tuple[str, str]:
+def _encode_content(data: bytes, truncated: bool, binary: bool, encoding: str | None) -> tuple[str, Encoding]:
     """Return (content, encoding) following the rules in docs/api.md.
 
     With no encoding asked for, text comes back as utf-8 and anything else (invalid UTF-8,
@@ -36,33 +36,53 @@ def _encode_content(data: bytes, truncated: bool, binary: bool, encoding: str | 
         return base64.b64encode(data).decode("ascii"), "base64"
 
 
-def read_payload(file: FileData, encoding: str | None) -> dict[str, Any]:
+class FileContent(Struct, kw_only=True, omit_defaults=True):
+    """A file read (``start_line``, ``end_line`` and ``total_lines`` when a line range was asked
+    for; ``total_lines`` is null when the file was longer than could be read)."""
+
+    path: str
+    content: str
+    size: int
+    modified_at: str | None
+    encoding: Encoding
+    truncated: bool
+    binary: bool
+    start_line: int | UnsetType = UNSET
+    end_line: int | UnsetType | None = UNSET
+    total_lines: int | UnsetType | None = UNSET
+
+
+class Entry(Struct, omit_defaults=True):
+    name: str
+    path: str
+    type: Literal["file", "directory", "symlink", "other"]
+    size: int | None
+    modified_at: str | None
+    undecodable: bool = False  # the name is not UTF-8: shown with \\xNN escapes
+
+
+class DirectoryListing(Struct):
+    path: str
+    entries: list[Entry]
+    truncated: bool
+
+
+def read_payload(file: FileData, encoding: str | None) -> FileContent:
     content, used = _encode_content(file.data, file.truncated, file.binary, encoding)
-    return {
-        "path": file.path,
-        "content": content,
-        "size": file.size,
-        "modified_at": timestamp(file.mtime),
-        "encoding": used,
-        "truncated": file.truncated,
-        "binary": file.binary,
-    }
+    return FileContent(
+        path=file.path,
+        content=content,
+        size=file.size,
+        modified_at=timestamp(file.mtime),
+        encoding=used,
+        truncated=file.truncated,
+        binary=file.binary,
+    )
 
 
-def listing_payload(listing: Listing) -> dict[str, Any]:
-    entries = []
-    for e in listing.entries:
-        item: dict[str, Any] = {
-            "name": e.name,
-            "path": e.path,
-            "type": e.type,
-            "size": e.size,
-            "modified_at": timestamp(e.mtime),
-        }
-        if e.undecodable:
-            item["undecodable"] = True
-        entries.append(item)
-    return {"path": listing.path, "entries": entries, "truncated": listing.truncated}
+def listing_payload(listing: Listing) -> DirectoryListing:
+    entries = [Entry(e.name, e.path, e.type, e.size, timestamp(e.mtime), e.undecodable) for e in listing.entries]
+    return DirectoryListing(listing.path, entries, listing.truncated)
 
 
 def _check_encoding(value: str | None, param: str) -> str | None:
@@ -73,16 +93,17 @@ def _check_encoding(value: str | None, param: str) -> str | None:
 
 @get("/files", summary="List a directory, or read a file with read=true")
 async def get_files(
-    request: Request[Any, Any, Any],
+    request: Req,
+    svc: Svc,
     repo: Annotated[str | None, QueryParameter(description="repository path (default: the first --repo)")] = None,
     path: Annotated[str, QueryParameter(description="path inside the repo")] = "",
     read: Annotated[bool, QueryParameter(description="read the file instead of listing")] = False,
     max_bytes: Annotated[int, QueryParameter(ge=1, le=MAX_READ_BYTES)] = DEFAULT_MAX_BYTES,
-    encoding: Annotated[str | None, QueryParameter(description="utf-8 or base64")] = None,
+    encoding: Annotated[Encoding | None, QueryParameter(description="utf-8 or base64")] = None,
     include_ignored: Annotated[bool, QueryParameter(description="show git-ignored entries")] = False,
-) -> Response[bytes]:
+) -> Envelope[DirectoryListing | FileContent]:
     _check_encoding(encoding, "encoding")
-    with sandbox_params(path="path", repo="repo"), services(request).roots.open_repo(repo) as opened_repo:
+    with sandbox_params(path="path", repo="repo"), svc.roots.open_repo(repo) as opened_repo:
         comps = opened_repo.components(path)
         if read:
             try:
@@ -106,7 +127,7 @@ class FileReadBody(msgspec.Struct):
     end_line: Annotated[int, msgspec.Meta(ge=1)] | None = None
 
 
-def _line_range(file: FileData, start: int, end: int | None, max_bytes: int, encoding: str | None) -> dict[str, Any]:
+def _line_range(file: FileData, start: int, end: int | None, max_bytes: int, encoding: str | None) -> FileContent:
     lines = file.data.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
@@ -117,18 +138,20 @@ def _line_range(file: FileData, start: int, end: int | None, max_bytes: int, enc
         selected = selected[:-1]
     capped = FileData(file.path, selected[:max_bytes], file.size, file.mtime, len(selected) > max_bytes, file.binary)
     payload = read_payload(capped, encoding)
-    payload.update({"start_line": start, "end_line": max(last, start - 1) if lines else end, "total_lines": total})
+    payload.start_line = start
+    payload.end_line = max(last, start - 1) if lines else end
+    payload.total_lines = total
     return payload
 
 
 @post("/files/read", summary="Read a file, optionally a 1-based inclusive line range", status_code=200)
-async def post_files_read(request: Request[Any, Any, Any], data: JSONBody[FileReadBody]) -> Response[bytes]:
+async def post_files_read(request: Req, svc: Svc, data: JSONBody[FileReadBody]) -> Envelope[FileContent]:
     data = await strict_body(request, data)
     _check_encoding(data.encoding, "encoding")
     if data.start_line is not None and data.end_line is not None and data.end_line < data.start_line:
         raise AssistantError("invalid_parameter", "`end_line` must be at least `start_line`", param="end_line")
     ranged = data.start_line is not None or data.end_line is not None
-    with sandbox_params(path="path", repo="repo_path"), services(request).roots.open_repo(data.repo_path) as repo:
+    with sandbox_params(path="path", repo="repo_path"), svc.roots.open_repo(data.repo_path) as repo:
         file = repo.read(repo.components(data.path), MAX_READ_BYTES if ranged else data.max_bytes)
     if ranged:
         return ok(request, _line_range(file, data.start_line or 1, data.end_line, data.max_bytes, data.encoding))

@@ -3,97 +3,163 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Literal
 
-from litestar import Request, Response, get
+import msgspec
+from litestar import get
+from msgspec import UNSET, Struct, UnsetType
 
 from assistant import __version__
 from assistant.backends import Reachability, default_model
-from assistant.services import Services, services
+from assistant.types import IndexState
 
-from .envelope import ok, timestamp
+from .envelope import Envelope, Req, Svc, ok, timestamp
+
+Reach = Literal["connected", "busy", "unavailable"]
 
 
-def _state(reach: Reachability) -> dict[str, Any]:
+class ModelServerState(Struct, omit_defaults=True):
+    """The model server as the last exchange with it left it (``services.ollama``)."""
+
+    status: Reach
+    latency_ms: float | None
+    error: str | UnsetType = UNSET
+
+
+class ModelServer(Struct, omit_defaults=True):
+    """``services.model_server``: the same, with which server it is."""
+
+    kind: str
+    url: str
+    label: str
+    name: str
+    status: Reach
+    latency_ms: float | None
+    error: str | UnsetType = UNSET
+
+
+class McpState(Struct):
+    status: Literal["connected", "disabled"]
+
+
+class StoreState(Struct, omit_defaults=True):
+    """``ok``; ``memory`` when the database could not be opened (kept until the server stops);
+    ``unavailable`` after a failure at run time (the reason in ``error``)."""
+
+    status: Literal["ok", "memory", "unavailable"]
+    error: str | UnsetType = UNSET
+
+
+class HealthServices(Struct):
+    ollama: ModelServerState
+    model_server: ModelServer
+    mcp_server: McpState
+    conversations: StoreState
+
+
+class IndexTotals(Struct):
+    repos: int
+    files: int
+    symbols: int
+
+
+class Health(Struct):
+    status: Literal["healthy", "degraded", "unhealthy"]
+    version: str
+    services: HealthServices
+    index: IndexTotals
+
+
+class IndexStats(Struct):
+    """One repository's index."""
+
+    path: str
+    state: IndexState
+    progress: float
+    files_indexed: int
+    symbols: int
+    languages: dict[str, int]
+    last_indexed: str | None
+    index_ms: int | None
+
+
+class Backend(Struct):
+    kind: str
+    url: str
+    version: str | None
+    status: Reach
+
+
+class Status(Struct):
+    version: str
+    uptime_seconds: float
+    backend: Backend
+    default_model: str | None
+    repos: list[IndexStats]
+
+
+def _state(reach: Reachability) -> ModelServerState:
     """The model server as /health shows it (``services.ollama`` and ``services.model_server``)."""
-    status = "unavailable" if reach.status == "unknown" else reach.status
-    out: dict[str, Any] = {"status": status, "latency_ms": reach.latency_ms if status != "unavailable" else None}
-    if reach.error is not None and status != "connected":
-        out["error"] = reach.error
-    return out
+    status: Reach = "unavailable" if reach.status == "unknown" else reach.status
+    error = reach.error if reach.error is not None and status != "connected" else UNSET
+    return ModelServerState(status, reach.latency_ms if status != "unavailable" else None, error)
 
 
-def _index_totals(svc: Services) -> dict[str, int]:
+def _index_totals(svc: Svc) -> IndexTotals:
     totals = [index.totals() for index in svc.indexes.known()]
-    return {
-        "repos": len(svc.roots.roots),
-        "files": sum(files for files, _ in totals),
-        "symbols": sum(symbols for _, symbols in totals),
-    }
+    return IndexTotals(
+        repos=len(svc.roots.roots),
+        files=sum(files for files, _ in totals),
+        symbols=sum(symbols for _, symbols in totals),
+    )
 
 
 @get("/health", summary="Is the server up, and can it reach the model server? (never needs auth)")
-async def get_health(request: Request[Any, Any, Any]) -> Response[bytes]:
-    svc = services(request)
+async def get_health(request: Req, svc: Svc) -> Envelope[Health]:
     ping = _state(await svc.watch.current())
-    status = "healthy" if ping["status"] in ("connected", "busy") else "degraded"
+    status: Literal["healthy", "degraded", "unhealthy"] = (
+        "healthy" if ping.status in ("connected", "busy") else "degraded"
+    )
     kept = svc.conversations
-    conversations: dict[str, Any] = {"status": kept.status if kept is not None else "unavailable"}
+    store = StoreState(kept.status if kept is not None else "unavailable")
     if kept is not None and kept.error is not None:
-        conversations["error"] = kept.error
+        store.error = kept.error
         kept.probe_soon()
-    if conversations["status"] != "ok":
+    if store.status != "ok":
         status = "degraded"
     if not svc.roots.roots:
         status = "unhealthy"
     backend = svc.backend
-    model_server = {
-        "kind": backend.kind,
-        "url": backend.url,
-        "label": backend.label,
-        "name": backend.display_name,
-        **ping,
-    }
-    return ok(
-        request,
-        {
-            "status": status,
-            "version": __version__,
-            "services": {
-                "ollama": ping,
-                "model_server": model_server,
-                "mcp_server": {"status": "connected" if svc.mcp_enabled else "disabled"},
-                "conversations": conversations,
-            },
-            "index": _index_totals(svc),
-        },
+    model_server = ModelServer(
+        backend.kind, backend.url, backend.label, backend.display_name, ping.status, ping.latency_ms, ping.error
     )
+    services = HealthServices(
+        ollama=ping,
+        model_server=model_server,
+        mcp_server=McpState("connected" if svc.mcp_enabled else "disabled"),
+        conversations=store,
+    )
+    return ok(request, Health(status, __version__, services, _index_totals(svc)))
 
 
 @get("/status", summary="Version, uptime, the model server and every repository's index")
-async def get_status(request: Request[Any, Any, Any]) -> Response[bytes]:
-    svc = services(request)
+async def get_status(request: Req, svc: Svc) -> Envelope[Status]:
     reach = await svc.watch.current()
     ping = _state(reach)
-    models = await svc.watch.known_models() if ping["status"] != "unavailable" else []
+    models = await svc.watch.known_models() if ping.status != "unavailable" else []
     repos = []
     for index in svc.indexes.known():
         stats = index.stats()
         last = stats["last_indexed"]
         stats["last_indexed"] = None if last is None else timestamp(float(last))
-        repos.append(stats)
+        repos.append(msgspec.convert(stats, IndexStats))
     return ok(
         request,
-        {
-            "version": __version__,
-            "uptime_seconds": round(time.time() - svc.started, 1),
-            "backend": {
-                "kind": svc.backend.kind,
-                "url": svc.backend.url,
-                "version": reach.version,
-                "status": ping["status"],
-            },
-            "default_model": default_model(svc.settings.model, models),
-            "repos": repos,
-        },
+        Status(
+            version=__version__,
+            uptime_seconds=round(time.time() - svc.started, 1),
+            backend=Backend(svc.backend.kind, svc.backend.url, reach.version, ping.status),
+            default_model=default_model(svc.settings.model, models),
+            repos=repos,
+        ),
     )

@@ -7,31 +7,60 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request, Response, delete, get, post
+from litestar import delete, get, post
 from litestar.params import JSONBody, PathParameter
 from litestar.response import Stream
+from msgspec import Struct
 
-from assistant.backends import default_model
+from assistant.backends import ModelInfo, default_model
 from assistant.errors import AssistantError
-from assistant.services import services
 
-from .envelope import ok, strict_body
+from .envelope import Envelope, Req, Svc, ok, strict_body
 from .sse import finished, sse, sse_stream
 
 log = logging.getLogger("assistant.api")
 
 
+class Details(Struct):
+    family: str | None
+    parameter_size: str | None
+    quantization_level: str | None
+
+
+class Model(Struct):
+    """An installed model (``size``, ``modified_at`` and ``digest`` are null where the server does
+    not say; an OpenAI-compatible server lists no capabilities)."""
+
+    name: str
+    size: int | None
+    modified_at: str | None
+    digest: str | None
+    details: Details
+    capabilities: list[str]
+
+
+class Models(Struct):
+    models: list[Model]
+    default_model: str | None
+    can_pull: bool
+
+
+class Deleted(Struct):
+    model: str
+    deleted: bool
+
+
+def _model(info: ModelInfo) -> Model:
+    details = Details(*(info.details.get(k) for k in ("family", "parameter_size", "quantization_level")))
+    return Model(info.name, info.size, info.modified_at, info.digest, details, list(info.capabilities))
+
+
 @get("/models", summary="The installed models, their capabilities and the default choice")
-async def get_models(request: Request[Any, Any, Any]) -> Response[bytes]:
-    svc = services(request)
+async def get_models(request: Req, svc: Svc) -> Envelope[Models]:
     models = await svc.backend.list_models()
     return ok(
         request,
-        {
-            "models": [m.to_dict() for m in models],
-            "default_model": default_model(svc.settings.model, models),
-            "can_pull": svc.backend.can_pull,
-        },
+        Models([_model(m) for m in models], default_model(svc.settings.model, models), svc.backend.can_pull),
     )
 
 
@@ -42,11 +71,10 @@ class PullBody(msgspec.Struct):
 
 
 @post("/models/pull", summary="Pull a model; progress streams as server-sent events", status_code=200)
-async def post_models_pull(request: Request[Any, Any, Any], data: JSONBody[PullBody]) -> Stream:
+async def post_models_pull(request: Req, svc: Svc, data: JSONBody[PullBody]) -> Stream:
     data = await strict_body(request, data)
     if not data.model.strip():
         raise AssistantError("invalid_parameter", "`model` must name a model, e.g. qwen2.5-coder:7b", param="model")
-    svc = services(request)
     source = svc.backend.pull(data.model).__aiter__()
     try:  # errors before the first progress line are answered as an envelope
         first: dict[str, Any] | None = await source.__anext__()
@@ -64,9 +92,9 @@ async def post_models_pull(request: Request[Any, Any, Any], data: JSONBody[PullB
 
 
 @delete("/models/{name:path}", summary="Remove a model (names may contain / and :)", status_code=200)
-async def delete_model(request: Request[Any, Any, Any], name: Annotated[str, PathParameter()]) -> Response[bytes]:
+async def delete_model(request: Req, svc: Svc, name: Annotated[str, PathParameter()]) -> Envelope[Deleted]:
     model = name.lstrip("/")
     if not model:
         raise AssistantError("missing_parameter", "name the model to delete in the path", param="name")
-    await services(request).backend.delete(model)
-    return ok(request, {"model": model, "deleted": True})
+    await svc.backend.delete(model)
+    return ok(request, Deleted(model, True))

@@ -12,12 +12,13 @@ import json
 import logging
 import secrets
 from collections.abc import AsyncIterator
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, Literal, cast
 
 import msgspec
-from litestar import Request, Response, get, post
+from litestar import get, post
 from litestar.params import JSONBody
 from litestar.response import Stream
+from msgspec import UNSET, Struct, UnsetType
 
 from assistant.backends import ChatRequest, ToolCallRequest
 from assistant.chat import events as ev
@@ -25,12 +26,12 @@ from assistant.chat import loop
 from assistant.chat.loop import ChatInput
 from assistant.chat.turn import ChatOptions, chat_input, logged
 from assistant.errors import AssistantError
-from assistant.services import Services, services
+from assistant.services import Services
 from assistant.types import Message, Role
 
 from .chat import MaxTokens, chat_model, take_chat_slot
 from .disconnect import until_disconnect
-from .envelope import encode, sandbox_params, strict_body
+from .envelope import Req, Svc, sandbox_params, strict_body
 from .sse import ChunkWriter, log_failure, sse, sse_stream
 
 log = logging.getLogger("assistant.trace")
@@ -60,10 +61,6 @@ class OpenAIChatBody(msgspec.Struct):
     tool_choice: Any = None
     seed: int | None = None
     repo_path: str | None = None
-
-
-def _json(payload: Any, status: int = 200) -> Response[bytes]:
-    return Response(encode(payload), status_code=status, media_type="application/json")
 
 
 def _text(content: Any, index: int) -> str:
@@ -146,11 +143,11 @@ class _Chunks(ChunkWriter):
 
     def completion(
         self, content: str, finish: str, usage: dict[str, int], tool_calls: list[dict[str, Any]] | None = None
-    ) -> dict[str, Any]:
+    ) -> OpenAICompletion:
         message: dict[str, Any] = {"role": "assistant", "content": content or (None if tool_calls else "")}
         if tool_calls:
             message["tool_calls"] = tool_calls
-        return {
+        answer = {
             "id": self.id,
             "object": "chat.completion",
             "created": self.created,
@@ -158,6 +155,59 @@ class _Chunks(ChunkWriter):
             "choices": [{"index": 0, "message": message, "finish_reason": finish}],
             "usage": usage,
         }
+        return msgspec.convert(answer, OpenAICompletion)
+
+
+class OpenAIFunction(Struct):
+    name: str
+    arguments: str  # JSON text, as OpenAI sends it
+
+
+class OpenAIToolCall(Struct):
+    id: str
+    type: Literal["function"]
+    function: OpenAIFunction
+
+
+class OpenAIAnswer(Struct, omit_defaults=True):
+    role: Literal["assistant"]
+    content: str | None  # null when the answer is only tool calls
+    tool_calls: list[OpenAIToolCall] | UnsetType = UNSET
+
+
+class OpenAIChoice(Struct):
+    index: int
+    message: OpenAIAnswer
+    finish_reason: Literal["stop", "length", "tool_calls"]
+
+
+class OpenAIUsage(Struct, omit_defaults=True):
+    prompt_tokens: int | UnsetType = UNSET
+    completion_tokens: int | UnsetType = UNSET
+    total_tokens: int | UnsetType = UNSET
+
+
+class OpenAICompletion(Struct):
+    """A whole answer (``"stream": false``) as OpenAI's API gives it."""
+
+    id: str
+    object: Literal["chat.completion"]
+    created: int
+    model: str
+    choices: list[OpenAIChoice]
+    usage: OpenAIUsage
+
+
+class OpenAIModel(Struct):
+    id: str
+    object: Literal["model"]
+    created: int
+    owned_by: str
+
+
+class OpenAIModels(Struct):
+    object: Literal["list"]
+    data: list[OpenAIModel]
 
 
 def _openai_calls(calls: list[ToolCallRequest]) -> list[dict[str, Any]]:
@@ -185,12 +235,9 @@ def _error_frame(code: str, message: str) -> bytes:
 
 
 @get("/v1/models", summary="OpenAI-compatible model list", include_in_schema=True)
-async def v1_models(request: Request[Any, Any, Any]) -> Response[bytes]:
-    models = await services(request).backend.list_models()
-    kind = services(request).backend.kind
-    return _json(
-        {"object": "list", "data": [{"id": m.name, "object": "model", "created": 0, "owned_by": kind} for m in models]}
-    )
+async def v1_models(svc: Svc) -> OpenAIModels:
+    models = await svc.backend.list_models()
+    return OpenAIModels("list", [OpenAIModel(m.name, "model", 0, svc.backend.kind) for m in models])
 
 
 @post(
@@ -198,9 +245,8 @@ async def v1_models(request: Request[Any, Any, Any]) -> Response[bytes]:
     summary="OpenAI-compatible chat (our tools run server-side unless you send your own)",
     status_code=200,
 )
-async def v1_chat(request: Request[Any, Any, Any], data: JSONBody[OpenAIChatBody]) -> Response[bytes] | Stream:
+async def v1_chat(request: Req, svc: Svc, data: JSONBody[OpenAIChatBody]) -> OpenAICompletion | Stream:
     data = await strict_body(request, data)
-    svc = services(request)
     messages = _messages(data)
     repo_value = data.repo_path or request.headers.get("x-repo-path")
     with sandbox_params(repo="repo_path"):
@@ -232,7 +278,7 @@ async def v1_chat(request: Request[Any, Any, Any], data: JSONBody[OpenAIChatBody
         raise AssistantError(exc.code, exc.message) from None
     finally:
         svc.release_chat()
-    return _json(renderer.completion(content, finish, usage, calls))
+    return renderer.completion(content, finish, usage, calls)
 
 
 async def _fold(source: AsyncIterator[tuple[str, Any]]) -> tuple[str, str, dict[str, int], list[dict[str, Any]] | None]:

@@ -2,37 +2,47 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Literal
 
-from litestar import Request, Response, get
+from litestar import get
 from litestar.params import QueryParameter
+from msgspec import Struct
 
+import prompts
 from assistant import workers
 from assistant.chat.prompting import choose_variant, chosen_model, model_supports_tools, system_prompt
 from assistant.errors import AssistantError
 from assistant.index import MAX_QUERY_BYTES
-from assistant.services import services
 
-from .envelope import ok, sandbox_params
+from .envelope import Envelope, Req, Svc, ok, sandbox_params
+
+
+class Prompt(Struct):
+    """The system prompt, its variant (``tools``: the model calls tools natively; ``manual``:
+    they are described in the text) and the model it was chosen for (null: none installed)."""
+
+    prompt: str
+    variant: prompts.Variant
+    model: str | None
 
 
 @get("/prompt", summary="The system prompt chat would use for this repo, tool mode and model")
 async def get_prompt(
-    request: Request[Any, Any, Any],
+    request: Req,
+    svc: Svc,
     repo_path: Annotated[str | None, QueryParameter(description="repository path (default: the first --repo)")] = None,
-    tool_mode: Annotated[str, QueryParameter(description="auto or manual")] = "auto",
+    tool_mode: Annotated[Literal["auto", "manual"], QueryParameter(description="auto or manual")] = "auto",
     model: Annotated[str | None, QueryParameter(description="the model (its tool support picks the variant)")] = None,
     q: Annotated[str | None, QueryParameter(description="the question (the repository map is made for it)")] = None,
-) -> Response[bytes]:
+) -> Envelope[Prompt]:
     if q is not None and len(q.encode("utf-8", "surrogatepass")) > MAX_QUERY_BYTES:
         raise AssistantError("invalid_parameter", f"`q` is longer than {MAX_QUERY_BYTES // 1024} KB", param="q")
     if tool_mode not in ("auto", "manual"):
         raise AssistantError("invalid_parameter", "`tool_mode` must be 'auto' or 'manual'", param="tool_mode")
-    svc = services(request)
     chosen = await chosen_model(svc.backend, model, svc.settings.model)
     variant = choose_variant(tool_mode, await model_supports_tools(svc.backend, chosen))
     with sandbox_params(repo="repo_path"), svc.roots.open_repo(repo_path) as repo:
         text = await workers.run_in(
             workers.QUICK, system_prompt, repo, svc.indexes, variant, q, svc.settings.map_tokens
         )
-    return ok(request, {"prompt": text, "variant": variant, "model": chosen})
+    return ok(request, Prompt(text, variant, chosen))

@@ -7,32 +7,54 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Request, Response, get
+from litestar import get
 from litestar.params import QueryParameter
+from msgspec import Struct
 
 from assistant import workers
 from assistant.index import DEADLINE_SECONDS, MAX_LIMIT, QueryError, SearchQuery, SearchResult
-from assistant.services import services
+from assistant.types import IndexState, SearchHit, SearchMode
 
 from .disconnect import until_disconnect
-from .envelope import ok, sandbox_params
+from .envelope import Envelope, Req, Svc, ok, sandbox_params
+
+
+class IndexProgress(Struct):
+    state: IndexState
+    progress: float
+
+
+class Found(Struct):
+    """What a search found (``mode`` is the mode it ran: ``symbol+text`` and
+    ``symbol+text+ranked`` for ``auto`` on a name)."""
+
+    query: str
+    mode: str
+    results: list[SearchHit]
+    total: int
+    truncated: bool
+    took_ms: float
+    index: IndexProgress
 
 
 @get("/search", summary="Search symbols (tree-sitter index) and text (literal or RE2 regex)")
 async def get_search(
-    request: Request[Any, Any, Any],
+    request: Req,
+    svc: Svc,
     q: Annotated[str, QueryParameter(description="the query: a symbol name, text or an RE2 regex")],
     repo: Annotated[str | None, QueryParameter(description="repository path (default: the first --repo)")] = None,
-    mode: Annotated[str, QueryParameter(description="auto, symbol, text or regex")] = "auto",
+    mode: Annotated[
+        SearchMode,
+        QueryParameter(description="auto (words: ranked; a name: symbol+text), ranked, symbol, text or regex"),
+    ] = "auto",
     path: Annotated[str | None, QueryParameter(description="only under this directory")] = None,
     glob: Annotated[str | None, QueryParameter(description="only files matching this glob (e.g. *.py)")] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = 50,
-) -> Response[bytes]:
+) -> Envelope[Found]:
     with query_params():
         query = SearchQuery.of(q, mode, glob=glob, limit=limit)
-    svc = services(request)
     with sandbox_params(path="path", repo="repo"), svc.roots.open_repo(repo) as opened:
         prefix = opened.components(path) if path else ()
         opened.require(prefix)
@@ -48,7 +70,11 @@ async def get_search(
     lane = workers.SCANS if query.scans_files else workers.QUICK
     with query_params():  # a regular expression is compiled as the search runs
         result = await until_disconnect(request, workers.start(lane, run, cancel=cancel))
-    return ok(request, result.to_dict())
+    progress = IndexProgress(result.state, result.progress)
+    return ok(
+        request,
+        Found(result.query, result.mode, result.results, result.total, result.truncated, result.took_ms, progress),
+    )
 
 
 @contextmanager

@@ -14,6 +14,7 @@ from typing import Any
 
 import anyio
 from litestar.response import Stream
+from litestar.response.base import ASGIResponse
 
 from assistant.chat import events as ev
 from assistant.errors import AssistantError
@@ -111,13 +112,22 @@ async def with_keepalive(
                 await producer
 
 
+class EventStream(Stream):
+    """A stream of server-sent events, always sent as ``text/event-stream``: Litestar would give
+    a stream the media type of its route, JSON for a handler that can also answer with JSON."""
+
+    def to_asgi_response(self, *args: Any, **kwargs: Any) -> ASGIResponse:
+        kwargs["media_type"] = self.media_type
+        return super().to_asgi_response(*args, **kwargs)
+
+
 def sse_stream(
     events: AsyncIterator[bytes],
     keepalive_seconds: float,
     stop: asyncio.Event | None = None,
     stopped: bytes | None = None,
 ) -> Stream:
-    return Stream(
+    return EventStream(
         with_keepalive(events, keepalive_seconds, stop, stopped), media_type="text/event-stream", headers=HEADERS
     )
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Request, Response, post
+from litestar import post
 from litestar.params import JSONBody
+from msgspec import UNSET, Struct, UnsetType
 
 from assistant.errors import AssistantError
-from assistant.services import services
 from assistant.tools import invoke
+from assistant.types import ToolStatus
 
 from .disconnect import until_disconnect
-from .envelope import ok, sandbox_params, strict_body
+from .envelope import Envelope, Req, Svc, ok, sandbox_params, strict_body
 
 
 class ToolCallBody(msgspec.Struct):
@@ -24,10 +25,32 @@ class ToolCallBody(msgspec.Struct):
     repo_path: str | None = None
 
 
+class Output(Struct):
+    """What the model would read (``truncated``: cut to the tool's budget)."""
+
+    content: str
+    truncated: bool
+
+
+class Failure(Struct):
+    code: str
+    message: str
+
+
+class ToolCall(Struct, omit_defaults=True):
+    """One call's outcome: ``failed`` (with ``error``) is a result too, as the model gets it."""
+
+    name: str
+    arguments: dict[str, Any]
+    status: ToolStatus
+    result: Output
+    duration_ms: int
+    error: Failure | UnsetType = UNSET
+
+
 @post("/tools/call", summary="Run one of the model's tools (read_file, search_files, list_files)", status_code=200)
-async def post_tools_call(request: Request[Any, Any, Any], data: JSONBody[ToolCallBody]) -> Response[bytes]:
+async def post_tools_call(request: Req, svc: Svc, data: JSONBody[ToolCallBody]) -> Envelope[ToolCall]:
     data = await strict_body(request, data)
-    svc = services(request)
     with sandbox_params(repo="repo_path"):
         repo_path = svc.roots.resolve(data.repo_path)
     result = await until_disconnect(request, invoke(svc.tool_context(repo_path), data.name, data.arguments))
@@ -35,4 +58,6 @@ async def post_tools_call(request: Request[Any, Any, Any], data: JSONBody[ToolCa
     if refused is not None:  # the client's request, not the tool, was wrong: a 4xx
         param = refused.param if refused.param == "name" else ".".join(filter(None, ("arguments", refused.param)))
         raise AssistantError(refused.code, refused.message, param=param)
-    return ok(request, result.to_dict())
+    error = Failure(**result.error) if result.error else UNSET
+    output = Output(result.content, result.truncated)
+    return ok(request, ToolCall(result.name, result.arguments, result.status, output, result.duration_ms, error))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 
-from assistant.types import IndexStats
+from assistant.types import IndexState, IndexStats
 from sandbox import Components, Roots
 
 from .repo_index import FileRecord, Progress, RepoIndex
@@ -25,7 +25,7 @@ class IndexView:
         self._head = "/".join(base) + "/" if base else ""
 
     @property
-    def state(self) -> str:
+    def state(self) -> IndexState:
         return self.index.state
 
     @property

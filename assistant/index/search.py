@@ -12,7 +12,7 @@ from typing import Any
 
 import re2
 
-from assistant.types import SEARCH_MODES, SearchHit, SearchMode
+from assistant.types import SEARCH_MODES, IndexState, SearchHit, SearchMode
 from sandbox import Components
 
 from .ranking import Terms, best_chunks, rank_files
@@ -48,7 +48,7 @@ class SearchResult:
     total: int
     truncated: bool
     took_ms: float
-    state: str
+    state: IndexState
     progress: float
     files: set[str] = field(default_factory=set)
     stopped: bool = False  # ended early: the deadline passed or the caller left

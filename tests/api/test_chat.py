@@ -39,7 +39,7 @@ def test_two_round_tool_conversation_streamed(server: Any, fake_ollama: FakeOlla
         say("`main` returns ", "**42**."),
     )
     events, _, response = stream(server)
-    assert response.headers["content-type"].startswith("text/event-stream")
+    assert response.headers["content-type"].startswith("text/event-stream"), (response.headers, events[:3])
     assert response.headers["x-request-id"].startswith("req_")
     kinds = [e if isinstance(e, str) else e.get("type") or e.get("object") for e in events]
     assert [k for k in kinds if k != "status"] == ["tool_call"] * 4 + ["chat.completion.chunk"] * 3 + ["done", "[DONE]"]
