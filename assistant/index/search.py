@@ -25,6 +25,9 @@ MAX_QUERY_BYTES = 16 * 1024  # a pasted issue or stack trace fits; beyond this i
 DEADLINE_SECONDS = 10.0  # every search ends by then, with what it found and truncated: true
 TEXT_SCORE = 10.0
 TEXT_READ_BONUS = 5.0
+# a file's second part scores half its share of the file's score, so it comes after the files that
+# rank near its file (measured on semble's questions: 0.800 at 1.0, 0.823 at 0.5, 0.825 at 0)
+SECOND_PART = 0.5
 _IDENTIFIER = re.compile(r"^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$")
 # While the index builds, files not parsed yet are scanned for definitions of the name with one
 # pattern that covers the keywords of every indexed language (def, func, fn, function, class,
@@ -342,9 +345,7 @@ def _ranked(
             continue
         hits = best_chunks(record, ranked_file.path, terms)
         top = hits[0].score if hits and hits[0].score > 0 else 1.0
-        for hit in hits:
-            if len(results) >= limit:
-                break
+        for part, hit in enumerate(hits):
             if any(hit.chunk.start <= line <= hit.chunk.end for line in shown.get(ranked_file.path, ())):
                 continue  # the symbol or text results above already show this part
             result: SearchHit = {
@@ -353,7 +354,9 @@ def _ranked(
                 "end_line": hit.chunk.end,
                 "kind": "chunk",
                 "text": hit.text,
-                "score": round(ranked_file.score * (hit.score / top if hit.score > 0 else 1.0), 4),
+                "score": round(
+                    ranked_file.score * (hit.score / top if hit.score > 0 else 1.0) * (SECOND_PART if part else 1.0), 4
+                ),
                 "why": hit.why + ranked_file.priors,
             }
             if hit.best_line != hit.chunk.start:
@@ -361,8 +364,11 @@ def _ranked(
             if hit.chunk.symbol:
                 result["symbol"] = hit.chunk.symbol
             results.append(result)
-        if len(results) >= limit:
-            break
+    # one result per file near the top: a file's second part keeps its own score (the file's
+    # score scaled by how the part compares with the file's best, and by SECOND_PART), so it
+    # follows the files that rank about as well instead of taking the place of the next file
+    results.sort(key=lambda r: -r["score"])  # stable: a file's parts and equal files stay in order
+    del results[limit:]
     return results, total
 
 

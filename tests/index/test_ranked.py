@@ -224,3 +224,23 @@ def test_an_identifier_with_underscores_is_found_whole_where_it_is_defined_or_ca
     assert files.index("pkg/notes.py") == 2
     # an identifier without `_` is a word of the bodies: found in text, comments and names alike
     assert ranked_files(index, "resolved")[0] == "pkg/sandbox.py"
+
+
+def test_a_files_second_part_comes_after_the_other_files_that_rank_about_as_well(
+    repo: Path, make_index: Callable[[], RepoIndex]
+) -> None:
+    # three files about the question as much as each other; the first holds two parts about it.
+    # Its second part must not take the place of another file: the first three results are the
+    # three files, and the order is the order of the scores shown.
+    about = "def {name}():\n    '''Throttle the upload bandwidth for each chunk.'''\n" + "    pass\n" * 30
+    (repo / "pkg" / "first.py").write_text(about.format(name="one") + "\n\n" + about.format(name="two"))
+    (repo / "pkg" / "second.py").write_text(about.format(name="three"))
+    (repo / "pkg" / "third.py").write_text(about.format(name="four"))
+    index = make_index()
+    results = search_index(index, "throttle upload bandwidth", "ranked", limit=10).results
+    files = [r["file"] for r in results]
+    assert files.count("pkg/first.py") == 2, "the test needs a file with two parts"
+    assert sorted(files[:3]) == ["pkg/first.py", "pkg/second.py", "pkg/third.py"]
+    assert files[3] == "pkg/first.py"
+    scores = [r["score"] for r in results]
+    assert scores == sorted(scores, reverse=True)
