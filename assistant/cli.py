@@ -76,6 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--map-tokens", type=int, help="tokens of repository map in the system prompt (default 1024; 0: none)"
     )
     serve.add_argument(
+        "--context-tokens",
+        type=int,
+        help="tokens of ranked code given with the question before the first round (default 2048; 0: none; "
+        "at most a quarter of the model's context)",
+    )
+    serve.add_argument(
         "--insecure", action="store_true", default=None, help="allow a non-loopback bind without --api-key"
     )
     serve.add_argument(
@@ -340,6 +346,9 @@ async def _ask_async(settings: Settings, args: argparse.Namespace) -> int:
         async for event in loop.run(services, chat):
             if isinstance(event, ev.ContentDelta):
                 print(event.text, end="", flush=True)
+            elif isinstance(event, ev.ContextGiven):
+                shown = ", ".join(f"{p['path']}:{p['start_line']}-{p['end_line']}" for p in event.parts)
+                print(f"[given with the question ({event.tokens} tokens): {shown}]", file=sys.stderr, flush=True)
             elif isinstance(event, ev.ToolStarted):
                 print(
                     f"\n→ {event.name} {json.dumps(event.arguments, ensure_ascii=False)}", file=sys.stderr, flush=True

@@ -52,6 +52,7 @@ class Settings:
     keepalive_seconds: float = 15.0
     max_rounds: int = 8
     map_tokens: int = 1024
+    context_tokens: int = 2048
     connect_timeout: float = 5.0
     first_token_timeout: float = 300.0
     chunk_timeout: float = 120.0
@@ -74,6 +75,7 @@ class Settings:
 
 
 MAX_MAP_TOKENS = 16384
+MAX_CONTEXT_TOKENS = 32768
 
 _LIST_FIELDS = {"repo", "allow_origin", "allow_host"}
 _LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -215,6 +217,8 @@ def _validate(settings: Settings) -> Settings:
         raise SettingsError("max_rounds must be at least 1")
     if not 0 <= settings.map_tokens <= MAX_MAP_TOKENS:
         raise SettingsError(f"map_tokens must be 0 (no map) to {MAX_MAP_TOKENS}")
+    if not 0 <= settings.context_tokens <= MAX_CONTEXT_TOKENS:
+        raise SettingsError(f"context_tokens must be 0 (no code before the first round) to {MAX_CONTEXT_TOKENS}")
     if "*" in settings.allow_origin and settings.api_key:
         raise SettingsError("--allow-origin '*' cannot be combined with --api-key; name the origins")
     if settings.backend == "openai" and not settings.base_url:

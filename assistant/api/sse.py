@@ -188,6 +188,8 @@ class ChatStream(ChunkWriter):
                 status["tool"] = event.tool
             status["timestamp"] = event.timestamp
             return [sse(status)]
+        if isinstance(event, ev.ContextGiven):
+            return [sse({"type": "context", "parts": event.parts, "tokens": event.tokens})]
         log_failure(self.request_id, event.code, event.message)
         return [error_event(event.code, event.message)]
 

@@ -108,7 +108,17 @@ class Status:
     tool: str | None = None
 
 
-Event = ContentDelta | ToolStarted | ToolFinished | Done | Failed | Status
+@dataclass(frozen=True)
+class ContextGiven:
+    """The code given with the question before the first round (``context``): each part's
+    path, lines, definition and why it ranked, and the tokens the block took."""
+
+    parts: list[dict[str, Any]]
+    tokens: int
+    text: str = ""  # the block as the model read it (kept with a stored answer, not streamed)
+
+
+Event = ContentDelta | ToolStarted | ToolFinished | Done | Failed | Status | ContextGiven
 
 SHOWN_RESULT_BYTES = 8192  # a tool result in the stream's events and the stored trace (the model got it whole)
 

@@ -23,8 +23,9 @@ from assistant.tools import DEFAULT_BUDGET, TOOLS, ToolContext, invoke
 from assistant.types import FinishReason, Message
 from sandbox import Roots
 
+from . import context as code_context
 from . import fallback
-from .events import ContentDelta, Done, Event, Failed, Status, ToolFinished, ToolStarted, Usage
+from .events import ContentDelta, ContextGiven, Done, Event, Failed, Status, ToolFinished, ToolStarted, Usage
 from .prompting import choose_variant, system_prompt
 from .textcalls import HoldBack, parse_text_calls
 
@@ -62,6 +63,7 @@ class ChatInput:
     repo_path: str
     max_rounds: int
     map_tokens: int = 1024  # the repository map's share of the system prompt (0: no map)
+    context_tokens: int = 0  # ranked code given with the question before the first round (0: none)
     temperature: float = DEFAULT_TEMPERATURE
     max_tokens: int = DEFAULT_MAX_TOKENS
     tool_mode: str = "auto"
@@ -132,9 +134,22 @@ async def run(services: ChatServices, chat: ChatInput) -> AsyncIterator[Event]:
         prompt = await workers.run_in(
             workers.QUICK, system_prompt, repo, services.indexes, variant, question, chat.map_tokens
         )
+        # the code for the question, in front of it: the parts the conversation holds already
+        # are not given again
+        budget = code_context.budget(chat.context_tokens, chat.model.context_length)
+        given = code_context.Context([], 0)
+        if budget > 0:
+            held = code_context.given_in(chat.messages)
+            given = await workers.run_in(
+                workers.QUICK, code_context.gather, services.indexes, repo, question, budget, held
+            )
     context = services.tool_context(chat.repo_path, _previously_read(chat.messages))
     schemas = [tool.openai_schema() for tool in TOOLS.values()]
     messages: list[Message] = [{"role": "system", "content": prompt}, *chat.messages]
+    if given.parts:
+        last = max(i for i, m in enumerate(messages) if m.get("role") == "user")
+        messages[last] = {**messages[last], "content": code_context.with_context(question, given)}
+        yield ContextGiven([p.shown() for p in given.parts], given.tokens, given.block)
     native = schemas if offered and chat.model.native_tools else None
     num_ctx = choose_num_ctx(
         estimate_tokens(messages, native) + chat.max_tokens + (TOOL_RESERVE_TOKENS if offered else 0),

@@ -28,14 +28,15 @@ import msgspec
 
 from assistant.backends import ModelInfo
 from assistant.conversations import AnswerFields, Conversations, ConversationStore, ErrorInfo, NewMessage, TraceEntry
-from assistant.conversations.documents import Citation, ShownResult, Source, Timings, Usage
+from assistant.conversations.documents import Citation, GivenContext, ShownResult, Source, Timings, Usage
 from assistant.errors import AssistantError, StoreError
 from assistant.settings import Settings
 from assistant.types import Message
 
 from . import fallback, loop
 from .citations import find_citations, sources_of
-from .events import SHOWN_RESULT_BYTES, ContentDelta, Done, Event, Failed, Status, ToolFinished, cut_bytes
+from .context import with_text
+from .events import SHOWN_RESULT_BYTES, ContentDelta, ContextGiven, Done, Event, Failed, Status, ToolFinished, cut_bytes
 
 log = logging.getLogger("assistant.chat")
 
@@ -62,6 +63,7 @@ def chat_input(
         repo_path=repo_path,
         max_rounds=settings.max_rounds,
         map_tokens=settings.map_tokens,
+        context_tokens=settings.context_tokens,
         temperature=loop.DEFAULT_TEMPERATURE if options.temperature is None else options.temperature,
         max_tokens=loop.DEFAULT_MAX_TOKENS if options.max_tokens is None else options.max_tokens,
         tool_mode=options.tool_mode or "auto",
@@ -95,6 +97,7 @@ class Answer:
     trace: list[TraceEntry] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
     first: float | None = None  # when its first content came
+    context: GivenContext | None = None  # the code given with the question
 
     @property
     def text(self) -> str:
@@ -107,6 +110,10 @@ class Answer:
             self.parts.append(event.text)
         elif isinstance(event, ToolFinished):
             self.trace.append(trace_entry(event))
+        elif isinstance(event, ContextGiven):
+            self.context = msgspec.convert(
+                {"parts": event.parts, "tokens": event.tokens, "text": event.text}, GivenContext
+            )
 
     def timings(self) -> Timings:
         first = None if self.first is None else round((self.first - self.started) * 1000)
@@ -144,6 +151,8 @@ class StoredTurn:
         cid, text = self.conversation_id, answer.text
         fields.tool_events = list(answer.trace)
         fields.timings = answer.timings()
+        if answer.context is not None:
+            fields.context = answer.context
         self._saved = (len(answer.parts), len(answer.trace))
         try:
             if self.answer_id is None:
@@ -212,11 +221,13 @@ def history(
     path = store.path_to(cid, under) if under else []
     if not asking and (not path or path[-1].role != "user"):
         raise AssistantError("invalid_parameter", "asking again needs `parent_id` to be a question", param="parent_id")
-    said: list[Message] = [
-        {"role": m.role, "content": m.content}
-        for m in path
-        if not (m.role == "assistant" and not m.content and m.error not in (None, msgspec.UNSET))
-    ]
+    said: list[Message] = []
+    for m in path:
+        if m.role == "assistant" and m.context is not msgspec.UNSET and said and said[-1]["role"] == "user":
+            # the code given with that question: the model saw it there, and sees it again
+            said[-1] = {"role": "user", "content": with_text(str(said[-1]["content"]), m.context.text)}
+        if not (m.role == "assistant" and not m.content and m.error not in (None, msgspec.UNSET)):
+            said.append({"role": m.role, "content": m.content})
     return under, said
 
 

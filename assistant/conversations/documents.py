@@ -23,6 +23,7 @@ MAX_MODEL = 256
 MAX_CONTENT = 1 << 20  # characters of one message: an answer round is capped at this too
 MAX_TRACE = 512  # tool calls of one answer: 8 rounds of 16 calls, twice over, and room
 MAX_RESULT = 8192  # a tool result as the stream showed it (cut at 8 KB)
+MAX_CONTEXT_TEXT = 4 * 32768 + 4096  # the code given before the first round, at its largest budget
 MAX_CITATIONS = 200
 MAX_IMPORT_MESSAGES = 2000
 MAX_IMPORT_BYTES = 8 << 20
@@ -95,6 +96,25 @@ class Citation(Struct):
     verified: bool
 
 
+class ContextPart(Struct, omit_defaults=True):
+    """A part of the code given with the question before the first round."""
+
+    path: Annotated[str, Meta(max_length=4096)]
+    start_line: Count
+    end_line: Count
+    symbol: Annotated[str, Meta(max_length=1024)] | None = None
+    why: Annotated[str, Meta(max_length=4096)] = ""
+
+
+class GivenContext(Struct, omit_defaults=True):
+    """The code given with the question (``parts``), the tokens it took, and the block as the
+    model read it (``text``: given again with this question when the conversation goes on)."""
+
+    parts: Annotated[list[ContextPart], Meta(max_length=64)]
+    tokens: Count
+    text: Annotated[str, Meta(max_length=MAX_CONTEXT_TEXT)] = ""
+
+
 class AnswerFields(Struct, kw_only=True, omit_defaults=True):
     """What an answer keeps beside its text (a question keeps none of it). ``UNSET`` fields are
     left out of every response; ``model`` is ``null`` for an answer made from search."""
@@ -109,6 +129,7 @@ class AnswerFields(Struct, kw_only=True, omit_defaults=True):
     error: ErrorInfo | UnsetType | None = UNSET
     rounds_exhausted: bool | UnsetType = UNSET  # the model ran out of tool rounds
     from_search: bool | UnsetType = UNSET  # the answer is ranked search results, not a model's
+    context: GivenContext | UnsetType = UNSET  # the code given with the question before the first round
 
 
 FIELD_NAMES = AnswerFields.__struct_fields__

@@ -42,7 +42,11 @@ def test_two_round_tool_conversation_streamed(server: Any, fake_ollama: FakeOlla
     assert response.headers["content-type"].startswith("text/event-stream"), (response.headers, events[:3])
     assert response.headers["x-request-id"].startswith("req_")
     kinds = [e if isinstance(e, str) else e.get("type") or e.get("object") for e in events]
-    assert [k for k in kinds if k != "status"] == ["tool_call"] * 4 + ["chat.completion.chunk"] * 3 + ["done", "[DONE]"]
+    # the code given with the question comes first, then the calls, the answer, done
+    assert [k for k in kinds if k != "status"] == ["context"] + ["tool_call"] * 4 + ["chat.completion.chunk"] * 3 + [
+        "done",
+        "[DONE]",
+    ]
     states = [
         (e["state"], e["round"], e.get("tool")) for e in events if isinstance(e, dict) and e.get("type") == "status"
     ]
@@ -53,7 +57,11 @@ def test_two_round_tool_conversation_streamed(server: Any, fake_ollama: FakeOlla
         ("waiting_for_model", 2, None),
         ("writing", 2, None),
     ]
-    assert kinds.index("status") == 0 and kinds[-3:] == ["chat.completion.chunk", "done", "[DONE]"]
+    assert (
+        kinds[0] == "context"
+        and kinds.index("status") == 1
+        and kinds[-3:] == ["chat.completion.chunk", "done", "[DONE]"]
+    )
     tools = tool_events(events)
     assert [(t["name"], t["status"]) for t in tools] == [
         ("search_files", "started"),
@@ -98,7 +106,18 @@ def test_two_round_tool_conversation_streamed(server: Any, fake_ollama: FakeOlla
     # what the model was sent
     first, second = [r.body for r in fake_ollama.received("/api/chat")]
     assert first["messages"][0]["role"] == "system" and "search_files" in first["messages"][0]["content"]
-    assert first["messages"][1] == {"role": "user", "content": "What does main return?"}
+    # the code given with the question: what the context event says is what the model got,
+    # in front of the question, as read_file shows it, and counted as the event says
+    given = events[0]
+    assert given["type"] == "context" and [
+        (p["path"], p["start_line"], p["end_line"], p["symbol"]) for p in given["parts"]
+    ] == [("src/main.py", 1, 2, "main")]
+    assert given["parts"][0]["why"]
+    sent = first["messages"][1]
+    assert sent["role"] == "user" and sent["content"].endswith("\n\n=== Question:\nWhat does main return?")
+    block = sent["content"].removesuffix("\n\n=== Question:\nWhat does main return?")
+    assert "=== src/main.py lines 1-2 (in main)\n1  def main():\n2      return 42" in block
+    assert given["tokens"] == -(-len(block) // 4)
     assert sorted(t["function"]["name"] for t in first["tools"]) == ["list_files", "read_file", "search_files"]
     tool_messages = [m for m in second["messages"] if m["role"] == "tool"]
     assert [m["tool_name"] for m in tool_messages] == ["search_files", "read_file"]

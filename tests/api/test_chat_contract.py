@@ -67,7 +67,11 @@ def test_two_round_tool_conversation(server: Any, backend: Backend) -> None:
     )
     events, _, _ = stream(server)
     kinds = [e if isinstance(e, str) else e.get("type") or e.get("object") for e in events]
-    assert [k for k in kinds if k != "status"] == ["tool_call"] * 4 + ["chat.completion.chunk"] * 3 + ["done", "[DONE]"]
+    # the code given with the question comes first, then the calls, the answer, done
+    assert [k for k in kinds if k != "status"] == ["context"] + ["tool_call"] * 4 + ["chat.completion.chunk"] * 3 + [
+        "done",
+        "[DONE]",
+    ]
     states = [
         (e["state"], e["round"], e.get("tool")) for e in events if isinstance(e, dict) and e.get("type") == "status"
     ]
@@ -78,7 +82,11 @@ def test_two_round_tool_conversation(server: Any, backend: Backend) -> None:
         ("waiting_for_model", 2, None),
         ("writing", 2, None),
     ]
-    assert kinds.index("status") == 0 and kinds[-3:] == ["chat.completion.chunk", "done", "[DONE]"]
+    assert (
+        kinds[0] == "context"
+        and kinds.index("status") == 1
+        and kinds[-3:] == ["chat.completion.chunk", "done", "[DONE]"]
+    )
     tools = tool_events(events)
     assert [(t["name"], t["status"]) for t in tools] == [
         ("search_files", "started"),

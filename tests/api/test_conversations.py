@@ -137,11 +137,17 @@ def test_a_chat_turn_is_stored_with_its_trace_and_the_next_turn_reads_the_histor
     assert answer["sources"] == [{"path": "src/main.py", "line": 1, "end_line": 2, "label": "src/main.py:1-2"}]
     assert answer["model"] == MODEL and answer["usage"]["total_tokens"] == 30
     assert answer["timings"]["total_ms"] >= 0
+    given = answer["context"]  # the code given with the question is kept with the answer
+    assert [(p["path"], p["start_line"], p["end_line"]) for p in given["parts"]] == [("src/main.py", 1, 2)]
+    first_sent = fake_ollama.received("/api/chat")[0].body["messages"][-1]["content"]
+    assert given["text"] in first_sent and first_sent.endswith("What does main return?")
     fake_ollama.chat_script(say("It takes no arguments."))
     ask(server, conversation, "And its arguments?")
     sent = fake_ollama.received("/api/chat")[-1].body["messages"]
+    # the history reads as the model read it: the first question with its code; the second
+    # question gets no part the conversation holds already (src/main.py:1-2 is there)
     assert [(m["role"], m["content"]) for m in sent[1:]] == [
-        ("user", "What does main return?"),
+        ("user", first_sent),
         ("assistant", "`main` returns 42 (src/main.py:2)."),
         ("user", "And its arguments?"),
     ]
