@@ -9,7 +9,7 @@ import { $, el } from "./dom.js";
 import { render } from "./markdown.js";
 import { decorate, fillAnswer } from "./messages.js";
 import { describeStatus } from "./status.js";
-import { onToolEvent, startAnswer } from "./trace.js";
+import { onContext, onToolEvent, startAnswer } from "./trace.js";
 
 /** @type {AbortController | null} */
 let controller = null;
@@ -135,6 +135,7 @@ export async function ask(question, settings, { parentId, onAccepted = () => {},
     onAccepted(); // the server has the question now
     await readEvents(response, (/** @type {any} */ event) => {
       if (event.type === "tool_call") onToolEvent(event);
+      else if (event.type === "context") onContext(event);
       else if (event.type === "status") status.set(event);
       else if (event.type === "error") failed = new ApiError(event.error.code, event.error.message, 200);
       else if (event.type === "done") done = event;

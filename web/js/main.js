@@ -18,7 +18,7 @@ import { $ } from "./dom.js";
 import { browse, currentRepo, loadRepos, onRepoChange, setupSearch } from "./files.js";
 import { showMessages } from "./messages.js";
 import { checkHealth, loadModels, setupPull } from "./models.js";
-import { clearTrace, onToolEvent, startAnswer } from "./trace.js";
+import { clearTrace, onContext, onToolEvent, startAnswer } from "./trace.js";
 import { setupViewer, useRepo } from "./viewer.js";
 
 /** What a chat asks with: the pickers and the settings (no model chosen yet: the server's rule). */
@@ -61,6 +61,7 @@ function draw(upTo = undefined) {
     number += 1;
     const question = index > 0 && shown[index - 1].role === "user" ? shown[index - 1].content : "";
     startAnswer(question, number);
+    if (message.context) onContext(message.context);
     for (const entry of message.tool_events || []) onToolEvent(entry);
   });
   const locked = readOnlyReason() !== null;

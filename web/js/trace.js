@@ -1,8 +1,11 @@
 // @ts-check
 // The tool-trace panel: the calls of each answer under a heading of its own (the current one
 // open, earlier ones folded), one entry per call, built only from the chat stream's tool_call
-// events and the trace stored with each answer (never by re-running a tool).
+// events and the trace stored with each answer (never by re-running a tool). The code given to
+// the model before its first round (the stream's context event, kept with the answer) is the
+// answer's first entry: folded, each part a link that opens it in the preview.
 import { $, el } from "./dom.js";
+import { preview } from "./viewer.js";
 
 /** @type {Map<string, HTMLElement>} */
 const entries = new Map();
@@ -74,4 +77,40 @@ export function onToolEvent(event) {
   details.hidden = false;
   const result = event.result || { content: "", truncated: false };
   details.querySelector("pre").textContent = result.content + (result.truncated ? "\n[cut]" : "");
+}
+
+/**
+ * The code given with the question before the first round: a `context` event (or the context
+ * stored with an answer), shown as the first entry of the answer's calls.
+ * @param {{parts: {path: string, start_line: number, end_line: number, symbol: string | null, why: string}[], tokens: number}} context
+ */
+export function onContext(context) {
+  if (!context || !context.parts || !context.parts.length) return;
+  if (!group) startAnswer("", 1);
+  const entry = el("li", "trace-context");
+  const details = el("details", "context-parts");
+  const summary = el("summary", "trace-head");
+  const n = context.parts.length;
+  summary.append(
+    el("span", "tool-name", "context"),
+    el("span", "status", `${n} part${n === 1 ? "" : "s"} given first`),
+    el("span", "duration", `${context.tokens} tokens`),
+  );
+  const list = el("ol", "context-list");
+  for (const part of context.parts) {
+    const link = el("a", "context-part", `${part.path}:${part.start_line}-${part.end_line}`);
+    link.href = "#";
+    link.title = part.why ? `ranked for: ${part.why}` : `open ${part.path}`;
+    link.addEventListener("click", (/** @type {Event} */ event) => {
+      event.preventDefault();
+      preview(part.path, part.start_line, part.end_line);
+    });
+    const item = el("li");
+    item.append(link);
+    if (part.symbol) item.append(el("span", "context-symbol", part.symbol));
+    list.append(item);
+  }
+  details.append(summary, list);
+  entry.append(details);
+  group?.prepend(entry);
 }
