@@ -68,7 +68,7 @@ def test_the_code_given_first_is_the_traces_first_entry_and_opens_the_preview(
     assert page.locator("#preview-name").inner_text() == "src/config.py"
     assert "def parse_config" in page.locator("#preview-code").inner_text()
     start, end = shown[0].rsplit(":", 1)[1].split("-")
-    assert page.locator("#preview-lines").inner_text() == f"lines {start}–{end}"
+    assert page.locator("#preview-lines").inner_text() == f"lines {start}\u2013{end}"
     page.keyboard.press("Escape")
     # the conversation keeps it: after a reload the entry is there again, first
     page.reload()
