@@ -128,7 +128,7 @@ def read_record(repo: Repo, comps: Components) -> FileRecord | None:
     path = join_path(comps)
     real = comps if path != "/".join(comps) else None
     minified = looks_minified(data.data)
-    return FileRecord(data.mtime_ns, data.size, language_for(path), data.data, comps=real, minified=minified)
+    return FileRecord(data.mtime_ns, data.size, language_for(path, data.data), data.data, comps=real, minified=minified)
 
 
 class IndexData:

@@ -262,7 +262,7 @@ class RepoIndex:
                     for p, r in sorted(self.data.files.items())
                     if r.tags is None and (path_filter is None or path_filter(p))
                 ]
-        return [(p, t) for p, t in self.texts(path_filter) if language_for(p) is not None]
+        return [(p, t) for p, t in self.texts(path_filter) if language_for(p, t) is not None]
 
     def is_minified(self, path: str) -> bool:
         record = self.data.files.get(path)

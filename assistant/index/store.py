@@ -30,9 +30,11 @@ from .tags import FileTags, share_names
 
 log = logging.getLogger("assistant.index")
 
-VERSION = 6  # 2: tags sorted by name; 3: no first line in tags; 4: references per name; 5: packed lines;
-# 6: tags from one pass of captures (a function in a Rust `mod` is a function, not a method)
-RANKED_VERSION = 5  # the ranked index's schema and analyzers
+# the tags cache: 2: tags sorted by name; 3: no first line in tags; 4: references per name; 5: packed
+# lines; 6: tags from one pass of captures (a function in a Rust `mod` is a function, not a method);
+# 7: 31 languages (files in the 18 new ones were cached as text), a `.h` that is C++ parsed as C++
+VERSION = 7
+RANKED_VERSION = 6  # the ranked index's schema and analyzers (6: the new languages' names are fields)
 
 
 class CachedFile(msgspec.Struct, array_like=True):

@@ -244,3 +244,39 @@ def test_a_files_second_part_comes_after_the_other_files_that_rank_about_as_well
     assert files[3] == "pkg/first.py"
     scores = [r["score"] for r in results]
     assert scores == sorted(scores, reverse=True)
+
+
+def test_in_a_language_parsed_since_this_round_a_one_word_question_finds_the_definition_before_the_docs(
+    tmp_path: Path, make_index: Callable[..., RepoIndex]
+) -> None:
+    # Kotlin, Swift and Elixir had no symbols: a one-word question returned the changelog and the
+    # docs, which say the name more often than the file that defines it
+    root = tmp_path / "multi"
+    (root / "app" / "src").mkdir(parents=True)
+    (root / "docs").mkdir()
+    (root / "app" / "src" / "Retry.kt").write_text(
+        "package app\n\nclass RetryPolicy(val attempts: Int) {\n    fun nextDelay(n: Int): Long = backoff(n)\n}\n\n"
+        "fun backoff(n: Int): Long = 100L shl n\n"
+    )
+    (root / "app" / "src" / "Cache.swift").write_text(
+        "struct CacheEntry {\n    var key: String\n}\n\nfunc evictStale(_ entries: [CacheEntry]) -> [CacheEntry] {\n"
+        "    return entries\n}\n"
+    )
+    (root / "app" / "src" / "mailer.ex").write_text(
+        "defmodule Mailer do\n  def deliver_later(mail) do\n    enqueue(mail)\n  end\n\n"
+        "  defp enqueue(mail), do: mail\nend\n"
+    )
+    (root / "CHANGELOG.md").write_text(
+        "".join(f"- 1.{i}: RetryPolicy, CacheEntry, evictStale and deliver_later changed again\n" for i in range(30))
+    )
+    (root / "docs" / "guide.md").write_text("RetryPolicy RetryPolicy CacheEntry evictStale deliver_later Mailer\n" * 5)
+    index = make_index(root)
+    for question, file in [
+        ("RetryPolicy", "app/src/Retry.kt"),
+        ("evictStale", "app/src/Cache.swift"),
+        ("deliver_later", "app/src/mailer.ex"),
+        ("how is the retry backoff delay computed", "app/src/Retry.kt"),
+    ]:
+        found = search_index(index, question, "auto").results
+        assert found[0]["file"] == file, (question, found[:3])
+    assert search_index(index, "RetryPolicy", "auto").results[0]["kind"] == "definition"
