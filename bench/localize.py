@@ -7,6 +7,8 @@ ranked, and recall@k is the share of questions with a gold file in the first k. 
 exactly the files our index holds.
 Query times: our p50/p95 against ripgrep searching one literal word of the question on the same
 snapshot (run by hand: ``.venv/bin/python bench/localize.py``; ripgrep from Debian's package).
+The questions of more than one line (a commit message with a body: a pasted text) are also
+asked by their first line alone: ``multi-line`` and ``first-line`` rows, the same questions.
 """
 
 from __future__ import annotations
@@ -224,6 +226,11 @@ def main() -> None:
                     ranked = []
                 ours_times.append(time.perf_counter() - started)
                 rows["ours"].append((ranked, gold))
+                if "\n" in question.strip():  # a pasted text: against its first line alone
+                    title = question.strip().splitlines()[0]
+                    first = view.search(title, "auto", limit=DEFAULT_RESULTS)
+                    rows["multi-line"].append((ranked, gold))
+                    rows["first-line"].append((list(dict.fromkeys(hit["file"] for hit in first.results)), gold))
                 rows["bm25"].append((bm25.rank(question), gold))
                 rows["grep-words"].append((grep(question), gold))
                 word = next((w for w in re.findall(r"[A-Za-z]{3,}", question) if w.lower() not in STOP), None)

@@ -7,7 +7,8 @@ Most wheels ship a ``TAGS_QUERY`` that compiles. Where one is missing or thin we
 | TypeScript / TSX | interfaces, abstract members only | + JavaScript's query + types, enums, classes |
 | C# | attribute is ``None`` | all of it |
 | Bash | absent | function definitions, commands |
-| Kotlin, Swift, Scala, Elixir, Zig, Haskell, Dart, Julia, Objective-C, Perl, Solidity, SQL, HCL, Groovy | absent (Perl's is ``None``) | definitions and calls |
+| Kotlin, Swift, Scala, Elixir, Zig, Haskell, Dart | absent | definitions and calls |
+| Julia, Objective-C, Perl, Solidity, SQL, HCL, Groovy | absent (Perl's is ``None``) | definitions and calls |
 | F# | a function's definition is its whole module | each declaration its own |
 | Lua, OCaml | shipped | as shipped |
 

@@ -263,15 +263,21 @@ class RankedIndex:
         return found
 
     def search(
-        self, part_terms: list[str], ident_terms: list[str], variants: dict[str, list[str]], limit: int
+        self,
+        part_terms: list[str],
+        ident_terms: list[str],
+        variants: dict[str, list[str]],
+        limit: int,
+        keep: frozenset[str] = frozenset(),
     ) -> tuple[list[tuple[str, float]], int]:
         """Files by BM25 over the weighted fields, best first, as (path, score); and how many
-        files matched in all. ``variants``: each part term's forms in the bodies."""
+        files matched in all. ``variants``: each part term's forms in the bodies; ``keep``: the
+        terms a long query keeps whatever their rarity (its first line's)."""
         index = self._index
         if index is None:
             return [], 0
         searcher = index.searcher()
-        part_terms, ident_terms = _rarest(searcher, part_terms, ident_terms)
+        part_terms, ident_terms = _rarest(searcher, part_terms, ident_terms, keep)
         schema = index.schema
         should = tantivy.Occur.Should
         clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
@@ -329,13 +335,19 @@ def _ident_df(searcher: tantivy.Searcher, term: str) -> int:
     return max(int(searcher.doc_freq("name_id", term)), int(searcher.doc_freq("refs_id", term)))
 
 
-def _rarest(searcher: tantivy.Searcher, part_terms: list[str], ident_terms: list[str]) -> tuple[list[str], list[str]]:
-    """At most ``MAX_TERMS`` terms in all: the rarest in the body (a long pasted text keeps
-    what distinguishes it; a short question keeps every term)."""
+def _rarest(
+    searcher: tantivy.Searcher, part_terms: list[str], ident_terms: list[str], keep: frozenset[str] = frozenset()
+) -> tuple[list[str], list[str]]:
+    """At most ``MAX_TERMS`` terms in all: those in ``keep`` (a pasted text's first line: its
+    title says what it is about), then the rarest in the body that some file has (a long pasted
+    text keeps what distinguishes it; a short question keeps every term)."""
     if len(part_terms) + len(ident_terms) <= MAX_TERMS:
         return part_terms, ident_terms
-    scored = [(searcher.doc_freq("body", t), 0, t) for t in part_terms]
-    scored += [(_ident_df(searcher, t), 1, t) for t in ident_terms]
+    scored = [(t not in keep, searcher.doc_freq("body", t), 0, t) for t in part_terms]
+    scored += [(t not in keep, _ident_df(searcher, t), 1, t) for t in ident_terms]
+    # a term in no file matches nothing: it must not take the place of one that does (a pasted
+    # log's ids and hashes are the rarest terms of all)
+    scored = [item for item in scored if item[1] or not item[0]]
     scored.sort()
     kept = scored[:MAX_TERMS]
-    return [t for _, kind, t in kept if kind == 0], [t for _, kind, t in kept if kind == 1]
+    return [t for _, _, kind, t in kept if kind == 0], [t for _, _, kind, t in kept if kind == 1]

@@ -11,7 +11,12 @@ docs and examples change with it but are not what a question is about):
   ``vendor``, ``generated`` …);
 - a file that defines a name the query spells as code (``raise_for_status``, ``parseHeader``,
   ``Session.send``, ``cmd()``) gains ``SYMBOL_BONUS`` of the best score for each such name;
+- a file a pasted stack trace's frames name (``frames.py``) gains ``FRAME_BONUS`` of the best
+  score, and a function a frame names counts as a name spelled as code;
 - a file read earlier in the conversation scores ``READ_BONUS`` (1.5 times), as in a text search.
+
+A long query (over 64 terms: a pasted issue) keeps its first line's terms whatever their rarity,
+then its rarest (``ranked._rarest``).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from typing import Any
 
 import re2
 
+from .frames import frames, matching_files
 from .ranked import RankedIndex
 from .records import FileRecord
 from .symbols import SymbolTable
@@ -35,6 +41,7 @@ from .tokens import idents, parts
 DEMOTED = 0.3
 READ_BONUS = 1.5
 SYMBOL_BONUS = 0.3
+FRAME_BONUS = 0.5
 CHUNKS_PER_FILE = 2
 TOP_LINES = 40  # top-level code (and files without a grammar) in chunks of at most this many lines
 LONG_DEFINITION = 80  # longer definitions are split in windows of WINDOW lines, overlapping by OVERLAP
@@ -195,6 +202,7 @@ class Terms:
     label: dict[str, str]  # term -> its label
     weights: dict[str, float]  # label -> the largest weight of its terms
     pattern: Any  # an RE2 pattern of the terms that tell chunks apart (see ``_pattern``)
+    title: frozenset[str] = frozenset()  # a multi-line query's first-line terms (kept when it is long)
 
     @classmethod
     def of(cls, query: str, ranked: RankedIndex) -> Terms:
@@ -219,7 +227,9 @@ class Terms:
         kept = {n for i, n in enumerate(by_weight) if i < MIN_CHUNK_TERMS or weights[n] >= COMMON_WEIGHT}
         telling = [t for t in term_weights if label[t] in kept]
         pattern = _pattern(tuple(sorted(telling, key=len, reverse=True)))
-        return cls(part_terms, ident_terms, variants, label, weights, pattern)
+        lines = query.strip().splitlines()
+        title = frozenset((*parts(lines[0]), *idents(lines[0]))) if len(lines) > 1 else frozenset()
+        return cls(part_terms, ident_terms, variants, label, weights, pattern, title)
 
     def labels(self, text: str) -> set[str]:
         """The labels of the terms in ``text`` (a path, a definition's name)."""
@@ -238,7 +248,7 @@ def rank_files(
 ) -> tuple[list[RankedFile], int]:
     """Files for ``query``, best first (at most ``want``), and how many matched in all."""
     pool = max(200, want * 4) if accept is None else max(1000, want * 20)
-    found, total = ranked.search(terms.parts, terms.idents, terms.variants, pool)
+    found, total = ranked.search(terms.parts, terms.idents, terms.variants, pool, terms.title)
     if accept is not None:
         found = [(p, s) for p, s in found if accept(p)]
     asked = asked_kinds(query)
@@ -253,7 +263,24 @@ def rank_files(
             ranked_file.score *= DEMOTED
         files[path] = ranked_file
     best = max((f.score for f in files.values()), default=1.0)
-    for name in code_names(query):
+    trace = frames(query)
+    if trace:  # a pasted stack trace: the files its frames name are evidence of their own
+        by_name: dict[str, list[str]] = {}
+        for path in records:
+            by_name.setdefault(path.rsplit("/", 1)[-1], []).append(path)
+        named = {p for frame in trace for p in matching_files(frame.path, by_name)}
+        for path in sorted(named):
+            if accept is not None and not accept(path):
+                continue
+            framed = files.get(path)
+            if framed is None:
+                kind = file_kind(path, records[path].minified)
+                framed = files[path] = RankedFile(path, 0.0, kind, [_LABEL[kind]])
+                total += 1
+            framed.score += FRAME_BONUS * best
+            framed.priors.append("in the stack trace")
+    names = list(dict.fromkeys([*code_names(query), *(f.function for f in trace if f.function)]))
+    for name in names:
         for path, spelled in symbols.defined_in(name):
             if accept is not None and not accept(path):
                 continue

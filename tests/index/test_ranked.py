@@ -280,3 +280,35 @@ def test_in_a_language_parsed_since_this_round_a_one_word_question_finds_the_def
         found = search_index(index, question, "auto").results
         assert found[0]["file"] == file, (question, found[:3])
     assert search_index(index, "RetryPolicy", "auto").results[0]["kind"] == "definition"
+
+
+def test_a_pasted_stack_trace_finds_the_files_and_functions_its_frames_name(
+    make_index: Callable[..., RepoIndex],
+) -> None:
+    index = make_index()
+    trace = (
+        "Slots are busy and chats get refused\n\n"
+        "Traceback (most recent call last):\n"
+        '  File "/usr/lib/python3.11/site-packages/server/worker.py", line 88, in handle\n'
+        '  File "/home/me/work/demo/pkg/sandbox.py", line 17, in resolve\n'
+        "    return normalise(path)\n"
+        "AttributeError: 'NoneType' object has no attribute 'replace'\n"
+    )
+    found = search_index(index, trace, "ranked").results
+    assert found[0]["file"] == "pkg/sandbox.py"
+    assert "in the stack trace" in found[0]["why"]
+    assert ranked_files(index, "Slots are busy and chats get refused")[0] == "pkg/chat.py"  # without the frames
+
+
+def test_a_12_kb_pasted_issue_ranks_its_file_as_its_title_does(make_index: Callable[..., RepoIndex]) -> None:
+    index = make_index()
+    title = "How are paths confined to the root"
+    log = "".join(
+        f"2026-12-04T10:{i % 60:02d}:00Z worker-{i} req={i * 7919:08x} GET /healthz 200 id={i * 104729:x} in {i}ms\n"
+        for i in range(160)
+    )
+    # a pasted log's ids are the rarest terms of all (in no file): they must not crowd out the title
+    issue = f"{title}\n\nSeen in production, log below.\n\n{log}"
+    assert len(issue.encode()) >= 12_000
+    assert ranked_files(index, title)[0] == "pkg/sandbox.py"
+    assert ranked_files(index, issue)[0] == "pkg/sandbox.py"
