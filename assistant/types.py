@@ -42,6 +42,7 @@ class SearchHit(TypedDict):
     minified: NotRequired[bool]
     why: NotRequired[list[str]]  # a ranked result: the terms that matched, by field, and the priors
     match_line: NotRequired[int]  # a ranked result: the chunk's line with the most terms (its `text`)
+    symbol_lines: NotRequired[list[int]]  # a ranked result in a definition: its whole range [line, end_line]
 
 
 class IndexStats(TypedDict):

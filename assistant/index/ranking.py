@@ -311,6 +311,8 @@ class Chunk:
     start: int
     end: int  # inclusive
     symbol: str | None  # the definition (``Class.method``), None for top-level code
+    kind: str | None = None  # the definition's kind (``method``, ``class``, …)
+    lines: tuple[int, int] | None = None  # the definition's whole range (a window of a long one is less)
 
 
 @dataclass
@@ -371,10 +373,14 @@ def _chunk(record: FileRecord, lines: int) -> list[Chunk]:
     definitions = [t for t in (record.tags.definitions if record.tags else ()) if t.end_line > t.line]
     owner: list[int] = [-1] * (lines + 2)  # line -> the innermost definition holding it
     names: list[str] = []
+    kinds: list[str] = []
+    ranges: list[tuple[int, int]] = []
     for tag in sorted(definitions, key=lambda t: (t.line - t.end_line, t.line)):  # outermost first
         parent = owner[tag.line] if tag.line <= lines else -1
         names.append(f"{names[parent]}.{tag.name}" if parent >= 0 else tag.name)
+        kinds.append(tag.kind)
         end = min(tag.end_line, lines)
+        ranges.append((tag.line, end))
         if tag.line <= end:
             owner[tag.line : end + 1] = [len(names) - 1] * (end - tag.line + 1)
     chunks: list[Chunk] = []
@@ -389,11 +395,11 @@ def _chunk(record: FileRecord, lines: int) -> list[Chunk]:
             for first in range(line, end + 1, TOP_LINES):
                 chunks.append(Chunk(first, min(end, first + TOP_LINES - 1), None))
         elif end - line + 1 <= LONG_DEFINITION:
-            chunks.append(Chunk(line, end, symbol))
+            chunks.append(Chunk(line, end, symbol, kinds[who], ranges[who]))
         else:  # a long definition: overlapping windows
             first = line
             while True:
-                chunks.append(Chunk(first, min(end, first + WINDOW - 1), symbol))
+                chunks.append(Chunk(first, min(end, first + WINDOW - 1), symbol, kinds[who], ranges[who]))
                 if first + WINDOW - 1 >= end:
                     break
                 first += WINDOW - OVERLAP

@@ -363,6 +363,10 @@ def _ranked(
                 result["match_line"] = hit.best_line
             if hit.chunk.symbol:
                 result["symbol"] = hit.chunk.symbol
+                if hit.chunk.kind:
+                    result["symbol_kind"] = hit.chunk.kind
+                if hit.chunk.lines:
+                    result["symbol_lines"] = list(hit.chunk.lines)
             results.append(result)
     # one result per file near the top: a file's second part keeps its own score (the file's
     # score scaled by how the part compares with the file's best, and by SECOND_PART), so it

@@ -111,7 +111,14 @@ def _ranked_lines(chunks: list[Any]) -> list[str]:
             priors = [w for w in why if w not in terms]
             lines.append(f"{current}" + (f"  [{', '.join(priors)}]" if priors else ""))
         where = f"{r['line']}-{r['end_line']}" if r["end_line"] != r["line"] else str(r["line"])
-        head = f"  lines {where}" + (f" {r['symbol']}" if r.get("symbol") else "")
+        head = f"  lines {where}"
+        if r.get("symbol"):
+            whole = r.get("symbol_lines")
+            part_of = whole is not None and (whole[0], whole[1]) != (r["line"], r["end_line"])
+            about = [r["symbol_kind"]] if r.get("symbol_kind") else []
+            if part_of and whole is not None:
+                about.append(f"lines {whole[0]}-{whole[1]}")
+            head += (" of " if part_of else " ") + r["symbol"] + (f" ({', '.join(about)})" if about else "")
         lines.append(head + (f" — {', '.join(terms)}" if terms else ""))
         lines.append(f"    {r.get('match_line', r['line'])}: {r['text']}")
     return lines

@@ -312,3 +312,22 @@ def test_a_12_kb_pasted_issue_ranks_its_file_as_its_title_does(make_index: Calla
     assert len(issue.encode()) >= 12_000
     assert ranked_files(index, title)[0] == "pkg/sandbox.py"
     assert ranked_files(index, issue)[0] == "pkg/sandbox.py"
+
+
+def test_a_ranked_part_names_the_definition_that_holds_it_with_its_kind_and_whole_range(
+    tmp_path: Path, make_index: Callable[..., RepoIndex]
+) -> None:
+    root = tmp_path / "defs"
+    root.mkdir()
+    body = "".join(f"        total += step_{i}(value)\n" for i in range(150))
+    (root / "engine.py").write_text(
+        "class Engine:\n    def warm_up(self, value):\n        total = 0\n"
+        + body
+        + "        return total  # the turbine spins up here\n"
+    )
+    index = make_index(root)
+    first = search_index(index, "where does the turbine spin up", "ranked").results[0]
+    assert first["file"] == "engine.py" and first["symbol"] == "Engine.warm_up"
+    assert first["symbol_kind"] == "method"
+    assert first["symbol_lines"] == [2, 154]  # the whole method, though the part is a window of it
+    assert first["end_line"] - first["line"] < 154 - 2 and first["line"] <= 154 <= first["end_line"]

@@ -117,7 +117,7 @@ def test_search_files_in_words_groups_ranked_parts_by_file_with_why(ctx: ToolCon
     lines = found.content.splitlines()
     assert lines[0].startswith("Ranked by relevance (") and lines[0].endswith("best first):")
     assert lines[1] == "src/retry.py  [source file]"
-    assert lines[2].startswith("  lines 5-7 Backoff.wait_before_retry — name:")
+    assert lines[2].startswith("  lines 5-7 Backoff.wait_before_retry (method) — name:")
     assert "name:retry" in lines[2] and "body:attempt×3" in lines[2]  # noqa: RUF001 - the UI's own characters
     assert lines[3] == '    6: """Sleep longer after each failed attempt."""'
     assert lines[4] == "long.py  [source file]" and lines[5] == "  lines 1-40 — path:long"  # matched by its name
@@ -203,3 +203,16 @@ def test_every_tool_is_documented_for_integrations() -> None:
     docs = (root / "README.md").read_text() + (root / "docs" / "integrations.md").read_text()
     for name in TOOLS:
         assert f"`{name}`" in docs, name
+
+
+def test_search_files_says_when_a_part_is_a_window_of_a_longer_definition(ctx: ToolContext, layout: Layout) -> None:
+    body = "".join(f"        total += step_{i}(value)\n" for i in range(150))
+    (layout.repo / "src" / "engine.py").write_text(
+        "class Engine:\n    def warm_up(self, value):\n        total = 0\n"
+        + body
+        + "        return total  # the turbine spins up here\n"
+    )
+    ctx.indexes.get(ctx.roots.default).ready.wait(10)
+    found = call(ctx, "search_files", query="where does the turbine spin up")
+    head = found.content.splitlines()[2]
+    assert " of Engine.warm_up (method, lines 2-154) — " in head, head
