@@ -331,3 +331,20 @@ def test_a_ranked_part_names_the_definition_that_holds_it_with_its_kind_and_whol
     assert first["symbol_kind"] == "method"
     assert first["symbol_lines"] == [2, 154]  # the whole method, though the part is a window of it
     assert first["end_line"] - first["line"] < 154 - 2 and first["line"] <= 154 <= first["end_line"]
+
+
+def test_ranking_is_deterministic_across_rebuilds_and_repeated_queries(
+    repo: Path, tmp_path: Path, make_index: Callable[..., RepoIndex]
+) -> None:
+    # equal scores are ordered by path, never by hash or build order: the same question gives
+    # the same parts in the same order, asked again or against an index built afresh
+    for i in range(12):  # files that tie: the same words, the same length
+        (repo / "pkg" / f"twin_{i:02d}.py").write_text("def refuse_slot():\n    return 'busy refuse slot'\n")
+    first = make_index()
+    questions = ["refuse a busy slot", "how are paths confined to the root", "normalise", "take_chat_slot()"]
+    answers = [search_index(first, q, "auto", limit=30).results for q in questions]
+    assert [search_index(first, q, "auto", limit=30).results for q in questions] == answers
+    fresh = make_index(repo)  # a second index of the same files (built again, from the first one's cache)
+    assert [search_index(fresh, q, "auto", limit=30).results for q in questions] == answers
+    tied = [r["file"] for r in answers[0] if r["file"].startswith("pkg/twin_")]
+    assert tied == sorted(tied) and len(tied) == 12
