@@ -48,7 +48,11 @@ class ToolCall(Struct, omit_defaults=True):
     error: Failure | UnsetType = UNSET
 
 
-@post("/tools/call", summary="Run one of the model's tools (read_file, search_files, list_files)", status_code=200)
+@post(
+    "/tools/call",
+    summary="Run one of the model's tools (read_file, search_files, list_files, find_symbol)",
+    status_code=200,
+)
 async def post_tools_call(request: Req, svc: Svc, data: JSONBody[ToolCallBody]) -> Envelope[ToolCall]:
     data = await strict_body(request, data)
     with sandbox_params(repo="repo_path"):
@@ -56,7 +60,10 @@ async def post_tools_call(request: Req, svc: Svc, data: JSONBody[ToolCallBody]) 
     result = await until_disconnect(request, invoke(svc.tool_context(repo_path), data.name, data.arguments))
     refused = result.rejected
     if refused is not None:  # the client's request, not the tool, was wrong: a 4xx
-        param = refused.param if refused.param == "name" else ".".join(filter(None, ("arguments", refused.param)))
+        # the tool's own name is ``name``; an argument (find_symbol has one called ``name`` too) is
+        # ``arguments.<its name>``
+        named_tool = refused.code == "tool_not_found"
+        param = refused.param if named_tool else ".".join(filter(None, ("arguments", refused.param)))
         raise AssistantError(refused.code, refused.message, param=param)
     error = Failure(**result.error) if result.error else UNSET
     output = Output(result.content, result.truncated)

@@ -1,6 +1,6 @@
 """The model's tools: one registry (``registry``), one module per tool."""
 
-from . import list_files, read_file, search_files  # noqa: F401  (registration)
+from . import find_symbol, list_files, read_file, search_files  # noqa: F401  (registration)
 from .registry import (
     DEFAULT_BUDGET,
     TOOLS,

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from assistant.tools import TOOLS
 from tests.fakes.ollama import FakeOllama
 from tests.helpers import (
     MODEL,
@@ -118,7 +119,7 @@ def test_two_round_tool_conversation_streamed(server: Any, fake_ollama: FakeOlla
     block = sent["content"].removesuffix("\n\n=== Question:\nWhat does main return?")
     assert "=== src/main.py lines 1-2 (in main)\n1  def main():\n2      return 42" in block
     assert given["tokens"] == -(-len(block) // 4)
-    assert sorted(t["function"]["name"] for t in first["tools"]) == ["list_files", "read_file", "search_files"]
+    assert sorted(t["function"]["name"] for t in first["tools"]) == sorted(TOOLS)
     tool_messages = [m for m in second["messages"] if m["role"] == "tool"]
     assert [m["tool_name"] for m in tool_messages] == ["search_files", "read_file"]
     assert "return 42" in tool_messages[1]["content"]
@@ -359,7 +360,7 @@ def test_manual_mode_offers_tools_only_when_asked(server: Any, fake_ollama: Fake
     stream(server, "Please use read_file on src/main.py", settings={"tool_mode": "manual"})
     without, with_tools = [r.body for r in fake_ollama.received("/api/chat")]
     assert not without.get("tools") and "manual mode" in without["messages"][0]["content"]
-    assert sorted(t["function"]["name"] for t in with_tools["tools"]) == ["list_files", "read_file", "search_files"]
+    assert sorted(t["function"]["name"] for t in with_tools["tools"]) == sorted(TOOLS)
 
 
 def test_models_without_tool_support_get_tools_described_in_text(server: Any, fake_ollama: FakeOllama) -> None:

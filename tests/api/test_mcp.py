@@ -1,4 +1,4 @@
-"""/mcp with the official mcp client: list and call the three tools, denial included."""
+"""/mcp with the official mcp client: list and call the registry's tools, denial included."""
 
 from __future__ import annotations
 
@@ -34,16 +34,18 @@ def test_calls_each_tool_and_a_denied_path(layout: Layout, live_server: Any) -> 
             await client.call_tool("read_file", {"path": "src/main.py"}),
             await client.call_tool("list_files", {"depth": 1}),
             await client.call_tool("search_files", {"query": "main"}),
+            await client.call_tool("find_symbol", {"name": "main", "kind": "definition"}),
             await client.call_tool("read_file", {"path": "../outside/secret.txt"}),
             await client.call_tool("read_file", {"path": ".git/config"}),
             await client.call_tool("read_file", {}),
             await client.call_tool("rm_rf", {}),
         )
 
-    read, listed, searched, escape, git, missing_arg, unknown = run(f"{server.url}/mcp", work)
+    read, listed, searched, symbol, escape, git, missing_arg, unknown = run(f"{server.url}/mcp", work)
     assert read.is_error is False and read.content[0].text == "src/main.py (2 lines)\n1  def main():\n2      return 42"
     assert listed.content[0].text.splitlines()[:2] == ["./", "  src/"]
     assert "main — function — src/main.py:1" in searched.content[0].text
+    assert symbol.is_error is False and "  src/main.py:1-2  function" in symbol.content[0].text
     for denied in (escape, git):
         assert denied.is_error is True and denied.content[0].text.startswith("Error (access_denied)")
         assert CANARY.decode() not in denied.content[0].text
@@ -63,7 +65,7 @@ def test_api_key_is_enforced_and_health_says_connected(layout: Layout, live_serv
     async def work(client: Client) -> Any:
         return await client.list_tools()
 
-    assert len(run(f"{server.url}/mcp", work, key="mcp-key").tools) == 3
+    assert len(run(f"{server.url}/mcp", work, key="mcp-key").tools) == len(TOOLS)
     with pytest.raises(Exception):  # noqa: B017 - the SDK wraps the 401 in its own error type
         run(f"{server.url}/mcp", work, key="wrong")
     health = httpx2.get(f"{server.url}/api/v1/health").json()["data"]

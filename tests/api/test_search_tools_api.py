@@ -88,3 +88,20 @@ def test_minified_files_rank_after_real_source_and_are_marked(layout: Layout, cl
         "/api/v1/tools/call", json={"name": "search_files", "arguments": {"query": "handleRequest", "mode": "text"}}
     ).json()["data"]
     assert "a.min.js  (minified or generated" in tool["result"]["content"]
+
+
+def test_tools_call_runs_find_symbol_and_answers_a_bad_kind_as_a_4xx(client: Any, layout: Layout) -> None:
+    client.app.state["services"].indexes.get(str(layout.repo)).ready.wait(10)
+    ok = client.post("/api/v1/tools/call", json={"name": "find_symbol", "arguments": {"name": "main"}}).json()["data"]
+    assert ok["status"] == "completed" and ok["name"] == "find_symbol"
+    assert ok["result"]["content"].startswith("Definitions of main (1, best first):\n  src/main.py:1-2  function")
+    assert_error(
+        client.post("/api/v1/tools/call", json={"name": "find_symbol", "arguments": {"name": "main", "kind": "all"}}),
+        "invalid_parameter",
+        "arguments.kind",
+    )
+    assert_error(
+        client.post("/api/v1/tools/call", json={"name": "find_symbol", "arguments": {}}),
+        "missing_parameter",
+        "arguments.name",
+    )

@@ -33,8 +33,8 @@ def ctx(layout: Layout, tmp_path: Path) -> Iterator[ToolContext]:
     roots.close()
 
 
-def call(ctx: ToolContext, name: str, **arguments: object) -> ToolResult:
-    result = run_tool(ctx, name, arguments)
+def call(ctx: ToolContext, name: str, arguments: dict[str, object] | None = None, **more: object) -> ToolResult:
+    result = run_tool(ctx, name, {**(arguments or {}), **more})
     assert result.rejected is None, result.rejected
     return result
 
@@ -189,7 +189,7 @@ def test_the_schema_the_model_sees_is_the_arguments_the_tool_takes() -> None:
 
 
 def test_registry_holds_exactly_the_three_tools_with_schemas() -> None:
-    assert sorted(TOOLS) == ["list_files", "read_file", "search_files"]
+    assert sorted(TOOLS) == ["find_symbol", "list_files", "read_file", "search_files"]
     for tool in TOOLS.values():
         schema = tool.openai_schema()
         assert schema["function"]["name"] == tool.name and schema["function"]["parameters"]["type"] == "object"
@@ -216,3 +216,53 @@ def test_search_files_says_when_a_part_is_a_window_of_a_longer_definition(ctx: T
     found = call(ctx, "search_files", query="where does the turbine spin up")
     head = found.content.splitlines()[2]
     assert " of Engine.warm_up (method, lines 2-154) — " in head, head
+
+
+def test_find_symbol_gives_definitions_then_each_use_with_the_definition_that_holds_it(
+    ctx: ToolContext, layout: Layout
+) -> None:
+    (layout.repo / "src" / "config.py").write_text(
+        "class Loader:\n"
+        "    def parse_config(self, text):\n"
+        "        return dict(line.split('=') for line in text.splitlines())\n"
+    )
+    (layout.repo / "src" / "app.py").write_text(
+        "from src.config import Loader\n\n\n"
+        "def start(text):\n"
+        "    settings = Loader().parse_config(text)\n"
+        "    return settings\n\n\n"
+        "DEFAULTS = Loader().parse_config('a=1')\n"
+    )
+    (layout.repo / "build" / "gen.py").write_text("def parse_config(text):\n    return {}\n")  # ignored
+    ctx.indexes.get(ctx.roots.default).ready.wait(10)
+    found = call(ctx, "find_symbol", {"name": "parse_config"})
+    assert found.status == "completed"
+    assert found.content.splitlines() == [
+        "Definitions of parse_config (1, best first):",
+        "  src/config.py:2-3  method in Loader (class)",
+        "    2: def parse_config(self, text):",
+        "References to parse_config (2 in 1 file):",
+        "src/app.py",
+        "  5: settings = Loader().parse_config(text)  [in start (function)]",
+        "  9: DEFAULTS = Loader().parse_config('a=1')  [top level]",
+    ]
+    assert found.summary == "1 definition, 2 references"
+    assert "build/gen.py" not in found.content  # an ignored file is never shown
+    dotted = call(ctx, "find_symbol", {"name": "Loader.parse_config", "kind": "definition"})
+    assert dotted.content.splitlines()[0] == "Definitions of parse_config (1, best first):"
+    assert "References" not in dotted.content and dotted.summary == "1 definition"
+    callers = call(ctx, "find_symbol", {"name": "parse_config", "kind": "reference", "path": "src"})
+    assert callers.content.startswith("References to parse_config (2 in 1 file):")
+    none = call(ctx, "find_symbol", {"name": "no_such_function"})
+    assert none.content.startswith("No definitions or references of 'no_such_function' in the index")
+    assert none.summary == "0 definitions, 0 references"
+
+
+def test_find_symbol_refuses_a_path_outside_and_a_name_that_is_not_one(ctx: ToolContext) -> None:
+    outside = call(ctx, "find_symbol", {"name": "main", "path": "../outside"})
+    assert outside.status == "failed" and outside.error_code == "access_denied"
+    assert CANARY.decode() not in outside.content
+    not_a_name = call(ctx, "find_symbol", {"name": "a b; rm -rf"})
+    assert not_a_name.status == "failed" and not_a_name.error_code == "invalid_parameter"
+    bad_kind = run_tool(ctx, "find_symbol", {"name": "main", "kind": "everything"})
+    assert bad_kind.rejected is not None or bad_kind.status == "failed"
