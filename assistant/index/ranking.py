@@ -203,6 +203,10 @@ class Terms:
     weights: dict[str, float]  # label -> the largest weight of its terms
     pattern: Any  # an RE2 pattern of the terms that tell chunks apart (see ``_pattern``)
     title: frozenset[str] = frozenset()  # a multi-line query's first-line terms (kept when it is long)
+    # the terms ``pattern`` finds, lower case, longest first, when all are ASCII (then found with
+    # ``bytes.find`` in a lower-case copy: the RE2 wrapper's Python match objects were most of
+    # a query's time)
+    ascii_terms: tuple[bytes, ...] | None = None
 
     @classmethod
     def of(cls, query: str, ranked: RankedIndex) -> Terms:
@@ -226,10 +230,12 @@ class Terms:
         by_weight = sorted(weights, key=lambda name: (-weights[name], name))
         kept = {n for i, n in enumerate(by_weight) if i < MIN_CHUNK_TERMS or weights[n] >= COMMON_WEIGHT}
         telling = [t for t in term_weights if label[t] in kept]
-        pattern = _pattern(tuple(sorted(telling, key=len, reverse=True)))
+        ordered = tuple(sorted(telling, key=len, reverse=True))
+        pattern = _pattern(ordered)
         lines = query.strip().splitlines()
         title = frozenset((*parts(lines[0]), *idents(lines[0]))) if len(lines) > 1 else frozenset()
-        return cls(part_terms, ident_terms, variants, label, weights, pattern, title)
+        ascii_terms = tuple(t.lower().encode() for t in ordered) if all(t.isascii() for t in ordered) else None
+        return cls(part_terms, ident_terms, variants, label, weights, pattern, title, ascii_terms)
 
     def labels(self, text: str) -> set[str]:
         """The labels of the terms in ``text`` (a path, a definition's name)."""
@@ -427,6 +433,31 @@ def _line(text: bytes, starts: Sequence[int], line: int) -> str:
     return text[starts[line - 1] : end].strip()[:MAX_LINE_BYTES].decode("utf-8", "replace")
 
 
+def _matches(text: bytes, pattern: Any, ascii_terms: tuple[bytes, ...] | None) -> list[tuple[int, bytes]]:
+    """Where the terms are in ``text`` (any case), as (offset, the term in lower case): what
+    ``pattern.finditer`` gives (leftmost, the longest term first at a place, not overlapping).
+    For ASCII terms each is found with ``bytes.find`` in a lower-case copy of the text (C loops,
+    no match object per hit), then the same choice is made over the places found."""
+    if ascii_terms is None:
+        return [(m.start(), m.group().lower()) for m in pattern.finditer(text)]
+    lower = text.lower()
+    found: list[tuple[int, int, bytes]] = []
+    for term in ascii_terms:
+        find, size = lower.find, len(term)
+        at = find(term)
+        while at >= 0:
+            found.append((at, -size, term))
+            at = find(term, at + 1)
+    found.sort()
+    chosen: list[tuple[int, bytes]] = []
+    end = 0
+    for at, negative, term in found:
+        if at >= end:
+            chosen.append((at, term))
+            end = at - negative
+    return chosen
+
+
 def best_chunks(record: FileRecord, path: str, terms: Terms, limit: int = CHUNKS_PER_FILE) -> list[ChunkHit]:
     """The chunks of a file where the query's terms are, best first (at least one: the file's
     first chunk when only its path or names matched)."""
@@ -439,11 +470,11 @@ def best_chunks(record: FileRecord, path: str, terms: Terms, limit: int = CHUNKS
         label_of = {t.encode("utf-8"): name for t, name in terms.label.items()}
         starts, chunk_of_line = layout.starts, layout.chunk_of_line
         text = record.text
-        for match in pattern.finditer(text):
-            name = label_of.get(match.group().lower())
-            if name is None or not starts_word(text, match.start()):
+        for at, spelled in _matches(text, pattern, terms.ascii_terms):
+            name = label_of.get(spelled)
+            if name is None or not starts_word(text, at):
                 continue
-            line = bisect.bisect_right(starts, match.start())
+            line = bisect.bisect_right(starts, at)
             found = line_terms.get(line)
             if found is None:
                 line_terms[line] = {name}
@@ -467,20 +498,26 @@ def best_chunks(record: FileRecord, path: str, terms: Terms, limit: int = CHUNKS
             best_line[index] = (len(found), line)
     in_path = sorted(terms.labels(path))
     weights = terms.weights
-    hits: list[ChunkHit] = []
+    scored: list[tuple[float, int, int]] = []  # (-score, first line, chunk)
     for index in set(counts) | set(named):
         chunk = chunks[index]
         bag = counts.get(index, {})
-        names = named.get(index, [])
         norm = K1 * (1 - B + B * (chunk.end - chunk.start + 1) / layout.average)
         score = sum(weights.get(t, 0.0) * n * (K1 + 1) / (n + norm) for t, n in bag.items())
-        score += sum(2 * weights.get(t, 0.0) for t in names)
+        score += sum(2 * weights.get(t, 0.0) for t in named.get(index, ()))
+        scored.append((-score, chunk.start, index))
+    scored.sort()
+    hits: list[ChunkHit] = []
+    for negative, _, index in scored[:limit]:  # why and the best line only for the parts returned
+        chunk = chunks[index]
+        bag = counts.get(index, {})
+        names = named.get(index, [])
+        score = -negative
         why = _spelled("name", names, (chunk.symbol or "").lower()) + _spelled("path", in_path, path.lower())
         strongest = sorted(bag.items(), key=lambda item: (-item[1] * weights.get(item[0], 0.0), item[0]))
         why += [f"body:{t}×{n}" if n > 1 else f"body:{t}" for t, n in strongest[:MAX_WHY_BODY]]  # noqa: RUF001
         line = best_line.get(index, (0, chunk.start))[1]
         hits.append(ChunkHit(chunk, score, line, why, _line(record.text, layout.starts, line)))
-    hits.sort(key=lambda h: (-h.score, h.chunk.start))
     if not hits and chunks:
         first = chunks[0].start
         why = _spelled("path", in_path, path.lower())
