@@ -348,3 +348,27 @@ def test_ranking_is_deterministic_across_rebuilds_and_repeated_queries(
     assert [search_index(fresh, q, "auto", limit=30).results for q in questions] == answers
     tied = [r["file"] for r in answers[0] if r["file"].startswith("pkg/twin_")]
     assert tied == sorted(tied) and len(tied) == 12
+
+
+def test_terms_found_by_bytes_find_are_the_places_the_re2_pattern_finds() -> None:
+    # the fast path (ASCII terms, bytes.find in a lower-case copy) must choose what the pattern
+    # chooses: leftmost, the longest term first at a place, never overlapping
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from assistant.index.ranking import _matches, _pattern
+
+    words = st.text(alphabet="abcAB_ ", min_size=1, max_size=4)
+
+    @settings(max_examples=150, deadline=None)
+    @given(
+        st.lists(words.map(str.strip).filter(bool), min_size=1, max_size=5, unique=True),
+        st.text("abcAB_ \n", max_size=80),
+    )
+    def same(terms: list[str], text: str) -> None:
+        ordered = tuple(sorted({t.lower() for t in terms}, key=len, reverse=True))
+        pattern = _pattern(ordered)
+        data = text.encode()
+        assert _matches(data, pattern, tuple(t.encode() for t in ordered)) == _matches(data, pattern, None)
+
+    same()
