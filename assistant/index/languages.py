@@ -361,10 +361,10 @@ def language_for(path: str, text: bytes | None = None) -> str | None:
     dot = path.rfind(".")
     if dot <= path.rfind("/"):
         return None
-    language = EXTENSIONS.get(path[dot:].lower())
-    if language == "c" and text is not None and path[dot:].lower() == ".h" and _CPP_HEADER.search(text, 0, SNIFF_BYTES):
+    extension = path[dot:].lower()
+    if extension == ".h" and text is not None and _CPP_HEADER.search(text, 0, SNIFF_BYTES):
         return "cpp"
-    return language
+    return EXTENSIONS.get(extension)
 
 
 @cache

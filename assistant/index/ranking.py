@@ -269,37 +269,37 @@ def rank_files(
             ranked_file.score *= DEMOTED
         files[path] = ranked_file
     best = max((f.score for f in files.values()), default=1.0)
+    added = 0
+
+    def credit(path: str, share: float, prior: str) -> None:
+        """``share`` of the best score to ``path``, with why; a file the words did not rank
+        comes in (and counts among those that matched)."""
+        nonlocal added
+        if accept is not None and not accept(path):
+            return
+        entry = files.get(path)
+        if entry is None:
+            record = records.get(path)
+            if record is None:
+                return
+            kind = file_kind(path, record.minified)
+            entry = files[path] = RankedFile(path, 0.0, kind, [_LABEL[kind]])
+            added += 1
+        entry.score += share * best
+        entry.priors.append(prior)
+
     trace = frames(query)
     if trace:  # a pasted stack trace: the files its frames name are evidence of their own
         by_name: dict[str, list[str]] = {}
         for path in records:
             by_name.setdefault(path.rsplit("/", 1)[-1], []).append(path)
-        named = {p for frame in trace for p in matching_files(frame.path, by_name)}
-        for path in sorted(named):
-            if accept is not None and not accept(path):
-                continue
-            framed = files.get(path)
-            if framed is None:
-                kind = file_kind(path, records[path].minified)
-                framed = files[path] = RankedFile(path, 0.0, kind, [_LABEL[kind]])
-                total += 1
-            framed.score += FRAME_BONUS * best
-            framed.priors.append("in the stack trace")
+        for path in sorted({p for frame in trace for p in matching_files(frame.path, by_name)}):
+            credit(path, FRAME_BONUS, "in the stack trace")
     names = list(dict.fromkeys([*code_names(query), *(f.function for f in trace if f.function)]))
     for name in names:
         for path, spelled in symbols.defined_in(name):
-            if accept is not None and not accept(path):
-                continue
-            defining = files.get(path)
-            if defining is None:
-                record = records.get(path)
-                if record is None:
-                    continue
-                kind = file_kind(path, record.minified)
-                defining = files[path] = RankedFile(path, 0.0, kind, [_LABEL[kind]])
-                total += 1
-            defining.score += SYMBOL_BONUS * best
-            defining.priors.append(f"defines {spelled}")
+            credit(path, SYMBOL_BONUS, f"defines {spelled}")
+    total += added
     for path in read_files:
         read = files.get(path)
         if read is not None:
@@ -379,14 +379,11 @@ def _chunk(record: FileRecord, lines: int) -> list[Chunk]:
     definitions = [t for t in (record.tags.definitions if record.tags else ()) if t.end_line > t.line]
     owner: list[int] = [-1] * (lines + 2)  # line -> the innermost definition holding it
     names: list[str] = []
-    kinds: list[str] = []
-    ranges: list[tuple[int, int]] = []
-    for tag in sorted(definitions, key=lambda t: (t.line - t.end_line, t.line)):  # outermost first
+    ordered = sorted(definitions, key=lambda t: (t.line - t.end_line, t.line))  # outermost first
+    for tag in ordered:
         parent = owner[tag.line] if tag.line <= lines else -1
         names.append(f"{names[parent]}.{tag.name}" if parent >= 0 else tag.name)
-        kinds.append(tag.kind)
         end = min(tag.end_line, lines)
-        ranges.append((tag.line, end))
         if tag.line <= end:
             owner[tag.line : end + 1] = [len(names) - 1] * (end - tag.line + 1)
     chunks: list[Chunk] = []
@@ -396,16 +393,19 @@ def _chunk(record: FileRecord, lines: int) -> list[Chunk]:
         end = line
         while end < lines and owner[end + 1] == who:
             end += 1
-        symbol = names[who] if who >= 0 else None
         if who < 0:  # top-level code: consecutive pieces of at most TOP_LINES
             for first in range(line, end + 1, TOP_LINES):
                 chunks.append(Chunk(first, min(end, first + TOP_LINES - 1), None))
-        elif end - line + 1 <= LONG_DEFINITION:
-            chunks.append(Chunk(line, end, symbol, kinds[who], ranges[who]))
+            line = end + 1
+            continue
+        tag = ordered[who]  # the definition: each chunk of it knows its kind and whole range
+        definition = (names[who], tag.kind, (tag.line, min(tag.end_line, lines)))
+        if end - line + 1 <= LONG_DEFINITION:
+            chunks.append(Chunk(line, end, *definition))
         else:  # a long definition: overlapping windows
             first = line
             while True:
-                chunks.append(Chunk(first, min(end, first + WINDOW - 1), symbol, kinds[who], ranges[who]))
+                chunks.append(Chunk(first, min(end, first + WINDOW - 1), *definition))
                 if first + WINDOW - 1 >= end:
                     break
                 first += WINDOW - OVERLAP
