@@ -11,6 +11,7 @@ from typing import Any
 from assistant.backends import ModelBackend, OllamaBackend, OpenAICompatBackend, Timeouts
 from assistant.backends.base import DEFAULT_CONNECTIONS
 from assistant.conversations import Conversations, MemoryStore, SqliteStore, StoreUnavailable
+from assistant.history import HistoryManager
 from assistant.index import IndexManager
 from assistant.model_watch import ModelServerWatch
 from assistant.settings import Settings
@@ -50,6 +51,7 @@ class Services:
     active_chats: int = 0
     conversations: Conversations | None = None  # opened with the server (open_conversations)
     watch: ModelServerWatch = field(init=False)
+    histories: HistoryManager = field(default_factory=HistoryManager)
 
     def __post_init__(self) -> None:
         self.watch = ModelServerWatch(self.backend)
@@ -116,7 +118,13 @@ class Services:
             loop.call_soon_threadsafe(self.stopping.set)
 
     def tool_context(self, repo_path: str | None, read_files: set[str] | None = None) -> ToolContext:
-        return ToolContext(self.roots, self.indexes, repo_path, read_files if read_files is not None else set())
+        return ToolContext(
+            self.roots,
+            self.indexes,
+            repo_path,
+            read_files if read_files is not None else set(),
+            histories=self.histories,
+        )
 
     async def aclose(self) -> None:
         if self.conversations is not None:
@@ -125,6 +133,7 @@ class Services:
         await self.watch.stop()
         await self.backend.aclose()
         await asyncio.to_thread(self.indexes.close)
+        self.histories.close()
         self.roots.close()
 
 

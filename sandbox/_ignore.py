@@ -16,9 +16,7 @@ wins over a shallower one. Patterns are compiled with pathspec's ``GitIgnoreSpec
 from __future__ import annotations
 
 import os
-import shutil
 import stat
-import subprocess
 import threading
 from dataclasses import dataclass
 
@@ -51,22 +49,56 @@ def _key(st: os.stat_result) -> _Key:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
+def _config_value(text: str, section: str, key: str) -> str | None:
+    """The last value of ``section.key`` in a git config file's text (git's INI-like format:
+    case-insensitive names, quoted values, ``#``/``;`` comments; includes are not followed)."""
+    found = None
+    current = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("["):
+            current = line[1 : line.find("]")].strip().lower() if "]" in line else None
+            line = line[line.find("]") + 1 :].strip() if "]" in line else ""
+            if not line:
+                continue
+        if current != section or "=" not in line:
+            continue
+        name, _, value = line.partition("=")
+        if name.strip().lower() != key:
+            continue
+        out = []
+        quoted = False
+        for char in value.strip():
+            if char == '"':
+                quoted = not quoted
+            elif char in "#;" and not quoted:
+                break
+            else:
+                out.append(char)
+        found = "".join(out).strip()
+    return found
+
+
 def global_excludes_file(environ: dict[str, str] | None = None) -> str | None:
-    """The path of git's global excludes file: ``core.excludesFile`` when git is installed and
-    sets it, else ``$XDG_CONFIG_HOME/git/ignore`` (``~/.config/git/ignore``) as git's default."""
+    """The path of git's global excludes file: ``core.excludesFile`` from the user's git config
+    (``$XDG_CONFIG_HOME/git/config``, then ``~/.gitconfig``, which wins, as git reads them), else
+    ``$XDG_CONFIG_HOME/git/ignore`` (``~/.config/git/ignore``) as git's default. The files are
+    read here: no ``git`` command is ever run."""
     env = dict(os.environ if environ is None else environ)
-    git = shutil.which("git", path=env.get("PATH"))
-    if git is not None:
+    home = env.get("HOME") or os.path.expanduser("~")
+    base = env.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+    chosen = None
+    for config in (os.path.join(base, "git", "config"), os.path.join(home, ".gitconfig")):
         try:
-            found = subprocess.run(
-                [git, "config", "--global", "--path", "--get", "core.excludesFile"],
-                capture_output=True, env=env, timeout=5, check=False, stdin=subprocess.DEVNULL,
-            )  # fmt: skip
-        except (OSError, subprocess.SubprocessError):
-            found = None
-        if found is not None and found.returncode == 0 and found.stdout.strip():
-            return os.fsdecode(found.stdout.strip())
-    base = env.get("XDG_CONFIG_HOME") or os.path.join(env.get("HOME") or os.path.expanduser("~"), ".config")
+            with open(config, "rb") as handle:
+                text = handle.read(_MAX_IGNORE_FILE).decode("utf-8", "replace")
+        except OSError:
+            continue
+        value = _config_value(text, "core", "excludesfile")
+        if value:
+            chosen = value
+    if chosen:
+        return os.path.join(home, chosen[2:]) if chosen.startswith("~/") else chosen
     return os.path.join(base, "git", "ignore")
 
 

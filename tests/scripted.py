@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.backends import ChatChunk, ChatRequest, ModelBackend, ModelInfo, ToolCallRequest
+from assistant.history import HistoryManager
 from assistant.index import IndexManager
 from assistant.tools import ToolContext
 from sandbox import Roots
@@ -57,8 +58,10 @@ class ScriptedServices:
     indexes: IndexManager
     backend: ModelBackend
     contexts: list[ToolContext] = field(default_factory=list)
+    histories: HistoryManager = field(default_factory=HistoryManager)
 
     def tool_context(self, repo_path: str | None, read_files: set[str] | None = None) -> ToolContext:
-        context = ToolContext(self.roots, self.indexes, repo_path, read_files if read_files is not None else set())
+        read = read_files if read_files is not None else set()
+        context = ToolContext(self.roots, self.indexes, repo_path, read, histories=self.histories)
         self.contexts.append(context)
         return context

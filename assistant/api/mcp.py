@@ -18,7 +18,7 @@ from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 
 from assistant import __version__
 from assistant.services import Services
-from assistant.tools import TOOLS, invoke
+from assistant.tools import invoke, tools_for
 
 log = logging.getLogger("assistant.mcp")
 
@@ -28,7 +28,10 @@ def build_mcp(services: Services) -> StreamableHTTPSessionManager:
 
     async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
         return types.ListToolsResult(
-            tools=[types.Tool(name=t.name, description=t.description, input_schema=t.schema) for t in TOOLS.values()]
+            tools=[
+                types.Tool(name=t.name, description=t.description, input_schema=t.schema)
+                for t in tools_for(services.tool_context(services.roots.default))
+            ]
         )
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:

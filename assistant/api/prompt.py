@@ -69,7 +69,7 @@ async def get_prompt(
     given: PromptContext | None = None
     with sandbox_params(repo="repo_path"), svc.roots.open_repo(repo_path) as repo:
         text = await workers.run_in(
-            workers.QUICK, system_prompt, repo, svc.indexes, variant, q, svc.settings.map_tokens
+            workers.QUICK, system_prompt, repo, svc.indexes, variant, q, svc.settings.map_tokens, svc.histories
         )
         if q and budget > 0:
             found = await workers.run_in(workers.QUICK, code_context.gather, svc.indexes, repo, q, budget)

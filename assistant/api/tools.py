@@ -50,7 +50,7 @@ class ToolCall(Struct, omit_defaults=True):
 
 @post(
     "/tools/call",
-    summary="Run one of the model's tools (read_file, search_files, list_files, find_symbol)",
+    summary="Run one of the model's tools (file, search, symbol and history tools)",
     status_code=200,
 )
 async def post_tools_call(request: Req, svc: Svc, data: JSONBody[ToolCallBody]) -> Envelope[ToolCall]:
@@ -64,6 +64,8 @@ async def post_tools_call(request: Req, svc: Svc, data: JSONBody[ToolCallBody]) 
         # ``arguments.<its name>``
         named_tool = refused.code == "tool_not_found"
         param = refused.param if named_tool else ".".join(filter(None, ("arguments", refused.param)))
+        if refused.code == "history_unavailable":  # the repository has none: the body's repo_path
+            param = "repo_path"
         raise AssistantError(refused.code, refused.message, param=param)
     error = Failure(**result.error) if result.error else UNSET
     output = Output(result.content, result.truncated)

@@ -18,8 +18,9 @@ from typing import Any, Protocol
 from assistant import workers
 from assistant.backends import ChatRequest, ModelBackend, ModelInfo, ToolCallRequest
 from assistant.errors import BackendError, timestamp
+from assistant.history import HistoryManager
 from assistant.index import IndexManager
-from assistant.tools import DEFAULT_BUDGET, TOOLS, ToolContext, invoke
+from assistant.tools import DEFAULT_BUDGET, TOOLS, ToolContext, invoke, tools_for
 from assistant.types import FinishReason, Message
 from sandbox import Roots
 
@@ -39,6 +40,7 @@ class ChatServices(Protocol):
     roots: Roots
     indexes: IndexManager
     backend: ModelBackend
+    histories: HistoryManager
 
     def tool_context(self, repo_path: str | None, read_files: set[str] | None = None) -> ToolContext: ...
 
@@ -132,7 +134,14 @@ async def run(services: ChatServices, chat: ChatInput) -> AsyncIterator[Event]:
         # the map for this question can take a tenth of a second on a large repository: not on
         # the event loop, where every other stream would wait for it
         prompt = await workers.run_in(
-            workers.QUICK, system_prompt, repo, services.indexes, variant, question, chat.map_tokens
+            workers.QUICK,
+            system_prompt,
+            repo,
+            services.indexes,
+            variant,
+            question,
+            chat.map_tokens,
+            services.histories,
         )
         # the code for the question, in front of it: the parts the conversation holds already
         # are not given again
@@ -144,7 +153,7 @@ async def run(services: ChatServices, chat: ChatInput) -> AsyncIterator[Event]:
                 workers.QUICK, code_context.gather, services.indexes, repo, question, budget, held
             )
     context = services.tool_context(chat.repo_path, _previously_read(chat.messages))
-    schemas = [tool.openai_schema() for tool in TOOLS.values()]
+    schemas = [tool.openai_schema() for tool in await workers.run_in(workers.QUICK, tools_for, context)]
     messages: list[Message] = [{"role": "system", "content": prompt}, *chat.messages]
     if given.parts:
         last = max(i for i, m in enumerate(messages) if m.get("role") == "user")

@@ -9,6 +9,7 @@ from collections import Counter
 import prompts
 from assistant.backends import ModelBackend, ModelInfo, default_model
 from assistant.errors import BackendError
+from assistant.history import HistoryManager
 from assistant.index import IndexManager
 from assistant.tools import TOOLS
 from sandbox import Repo, SandboxError, list_directory
@@ -16,8 +17,19 @@ from sandbox import Repo, SandboxError, list_directory
 MAX_TOP_ENTRIES = 30
 
 
-def registry_tools() -> list[prompts.PromptTool]:
-    return [prompts.PromptTool(t.name, t.description, t.schema) for t in TOOLS.values()]
+def registry_tools(with_history: bool = False) -> list[prompts.PromptTool]:
+    """The tools as the prompt lists them (the history tools only for a repository with one)."""
+    return [
+        prompts.PromptTool(t.name, t.description, t.schema)
+        for t in TOOLS.values()
+        if with_history or not t.needs_history
+    ]
+
+
+HISTORY_LINE = (
+    "- History: a git repository. git_log, git_blame and git_show answer why and when code changed "
+    "(cite commits by their short id); git_diff shows what is not committed yet."
+)
 
 
 def _readme_title(repo: Repo, names: list[str]) -> str | None:
@@ -128,13 +140,22 @@ MAP_HEADING = "- Repository map (the most central files for this question, with 
 
 
 def system_prompt(
-    repo: Repo, indexes: IndexManager, variant: prompts.Variant, question: str | None = None, map_tokens: int = 0
+    repo: Repo,
+    indexes: IndexManager,
+    variant: prompts.Variant,
+    question: str | None = None,
+    map_tokens: int = 0,
+    histories: HistoryManager | None = None,
 ) -> str:
     """The system prompt: the template of ``variant`` with the repository's overview, and its
-    map for ``question`` within ``map_tokens`` (none at 0, or while nothing is parsed yet)."""
+    map for ``question`` within ``map_tokens`` (none at 0, or while nothing is parsed yet); the
+    history tools when ``histories`` has the repository's history."""
     overview = repo_overview(repo, indexes)
+    with_history = histories is not None and histories.available(repo)
+    if with_history:
+        overview += "\n" + HISTORY_LINE
     if map_tokens > 0:
         made = indexes.get(repo.path).map(question, map_tokens)
         if made.text:
             overview += "\n" + MAP_HEADING + "\n" + made.text
-    return prompts.render(variant, repo.name, overview, registry_tools())
+    return prompts.render(variant, repo.name, overview, registry_tools(with_history))

@@ -1,6 +1,6 @@
 """The model's tools: one registry (``registry``), one module per tool."""
 
-from . import find_symbol, list_files, read_file, search_files  # noqa: F401  (registration)
+from . import find_symbol, history, list_files, read_file, search_files  # noqa: F401  (registration)
 from .registry import (
     DEFAULT_BUDGET,
     TOOLS,
@@ -14,6 +14,7 @@ from .registry import (
     get_tool,
     invoke,
     run_tool,
+    tools_for,
 )
 
 __all__ = [
@@ -29,4 +30,5 @@ __all__ = [
     "get_tool",
     "invoke",
     "run_tool",
+    "tools_for",
 ]

@@ -19,10 +19,11 @@ import msgspec
 
 from assistant import workers
 from assistant.errors import AssistantError
+from assistant.history import History, HistoryManager, HistoryUnavailable
 from assistant.index import DEADLINE_SECONDS as SEARCH_SECONDS
 from assistant.index import IndexManager
 from assistant.types import ToolStatus
-from sandbox import Roots, SandboxError
+from sandbox import Repo, Roots, SandboxError
 
 log = logging.getLogger("assistant.tools")
 
@@ -39,6 +40,22 @@ class ToolContext:
     read_files: set[str] = field(default_factory=set)
     cancel: threading.Event = field(default_factory=threading.Event)  # set when the caller left
     search_seconds: float = SEARCH_SECONDS  # a search ends by then with what it found
+    histories: HistoryManager | None = None  # None: no history tools at all
+
+    def history_of(self, repo: Repo) -> History:
+        """The repository's history, or HistoryUnavailable (then the history tools are not offered)."""
+        if self.histories is None:
+            raise HistoryUnavailable("history is not read by this server")
+        return self.histories.get(repo)
+
+    def has_history(self) -> bool:
+        if self.histories is None:
+            return False
+        try:
+            with self.roots.open_repo(self.repo_path) as repo:
+                return self.histories.available(repo)
+        except SandboxError:
+            return False
 
 
 @dataclass(frozen=True)
@@ -85,6 +102,7 @@ class Tool(Generic[A]):
     description: str
     arguments: type[A]
     function: Callable[[ToolContext, A, int], ToolOutput]
+    needs_history: bool = False  # offered only for a repository with a git history
     schema: dict[str, Any] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -176,6 +194,13 @@ def register(tool: Tool[A]) -> Tool[A]:
     return tool
 
 
+def tools_for(ctx: ToolContext | None) -> list[Tool[Any]]:
+    """The tools offered for a context's repository: the history tools only where it has one
+    (``None``: the tools every repository has)."""
+    history = ctx is not None and ctx.has_history()
+    return [tool for tool in TOOLS.values() if history or not tool.needs_history]
+
+
 def get_tool(name: str) -> Tool[Any]:
     tool = TOOLS.get(name)
     if tool is None:
@@ -226,10 +251,14 @@ def run_tool(ctx: ToolContext, name: str, arguments: object, budget: int = DEFAU
     try:
         tool = get_tool(name)
         decoded = tool.decode(arguments)
-    except AssistantError as exc:
+        if tool.needs_history:
+            with ctx.roots.open_repo(ctx.repo_path) as repo:
+                ctx.history_of(repo)
+    except (AssistantError, SandboxError) as exc:
         content = f"Error ({exc.code}): {exc.message}"
         error = {"code": exc.code, "message": exc.message}
-        return ToolResult(name, shown, "failed", content, False, exc.message, 0, error, rejected=exc)
+        refused = exc if isinstance(exc, AssistantError) else AssistantError(exc.code, exc.message, param="repo")
+        return ToolResult(name, shown, "failed", content, False, exc.message, 0, error, rejected=refused)
     try:
         output = tool.function(ctx, decoded, budget)
     except (ToolFailure, SandboxError, AssistantError) as exc:
