@@ -30,7 +30,7 @@ def made(tmp_path: Path) -> GitRepo:
 def context(repo: Path, cache: Path, repo_path: Path | None = None) -> ToolContext:
     roots = Roots([str(repo)])
     at = str(repo_path) if repo_path else None
-    return ToolContext(roots, IndexManager(roots, str(cache), False), at, histories=HistoryManager())
+    return ToolContext(roots, IndexManager(roots, str(cache)), at, histories=HistoryManager())
 
 
 @pytest.fixture
