@@ -21,7 +21,7 @@ from assistant.backends import ModelInfo
 from assistant.chat import events as ev
 from assistant.chat.prompting import resolve_model
 from assistant.chat.turn import ChatOptions, Plan, StoredTurn, answer_events, begin, chat_input, logged
-from assistant.conversations.documents import Citation, Source
+from assistant.conversations.documents import Citation, CommitCitation, Source
 from assistant.errors import AssistantError, BackendError, StoreError
 from assistant.services import Services
 from assistant.types import FinishReason, Message, ToolStatus
@@ -238,6 +238,7 @@ class Completion(Struct, kw_only=True, omit_defaults=True):
     tool_calls: list[Call]
     usage: Counts
     citations: list[Citation] | UnsetType = UNSET
+    commits: list[CommitCitation] | UnsetType = UNSET  # commit ids in the answer, verified
     sources: list[Source] | UnsetType = UNSET
     conversation_id: str | UnsetType = UNSET
     user_message_id: str | UnsetType = UNSET

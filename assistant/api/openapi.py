@@ -119,8 +119,15 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         (*GUARD, *BODY, "conversation_not_found", *STORE)
     ),
     ("get", "/api/v1/map"): Operation((*GUARD, *REPO, "invalid_request")),
+    ("get", "/api/v1/history"): Operation((*GUARD, *REPO, "invalid_request", "history_unavailable")),
+    ("get", "/api/v1/commits/{commit}"): Operation(
+        (*GUARD, *REPO, "invalid_request", "history_unavailable", "commit_not_found")
+    ),
+    ("get", "/api/v1/blame"): Operation(
+        (*GUARD, *REPO, "missing_parameter", "invalid_request", "history_unavailable", "file_not_found")
+    ),
     ("get", "/api/v1/prompt"): Operation((*GUARD, *REPO, "missing_parameter", "invalid_request")),
-    ("post", "/api/v1/tools/call"): Operation((*GUARD, *BODY, *REPO, "tool_not_found")),
+    ("post", "/api/v1/tools/call"): Operation((*GUARD, *BODY, *REPO, "tool_not_found", "history_unavailable")),
     ("post", "/api/v1/chat/completions"): Operation(
         (
             *GUARD,

@@ -12,13 +12,20 @@ import re
 from typing import Any
 
 from assistant.conversations import Source, TraceEntry
+from assistant.errors import AssistantError
+from assistant.history import HistoryManager
 from assistant.index import IndexManager
+from sandbox import Roots, SandboxError
 
 # a path (with a `/` or an extension) then :line or :line-line; not inside a URL or a longer word
 CITATION = re.compile(
     r"(?<![\w/.:-])((?:[\w.-]+/)*[\w.-]*[\w-]\.[\w]+|(?:[\w.-]+/)+[\w.-]+):(\d{1,7})(?:[-\u2013](\d{1,7}))?\b"
 )
 MAX_CITATIONS = 200
+# a commit id as answers write it: 7 to 40 hex digits with at least one digit (so that English
+# words made of a-f are not looked up), standing alone
+COMMIT = re.compile(r"(?<![\w/.:-])(?=[a-f]*\d)[0-9a-f]{7,40}(?![\w-])")
+MAX_COMMIT_LOOKUPS = 50
 
 
 class Verifier:
@@ -61,6 +68,29 @@ def find_citations(text: str, indexes: IndexManager, repo_path: str) -> list[dic
             "verified": verifier.verified(path, line, end),
         }
     return list(found.values())
+
+
+def find_commits(text: str, histories: HistoryManager, roots: Roots, repo_path: str) -> list[dict[str, Any]]:
+    """The commit ids in ``text`` that name a commit of the repository a branch or tag reaches,
+    each once, in order (others are not citations: a hash can be anything)."""
+    candidates = list(dict.fromkeys(match.group(0) for match in COMMIT.finditer(text)))[:MAX_COMMIT_LOOKUPS]
+    if not candidates:
+        return []
+    found: list[dict[str, Any]] = []
+    try:
+        with roots.open_repo(repo_path) as repo:
+            history = histories.get(repo)
+            for ref in candidates:
+                try:
+                    commit = history.resolve(ref)
+                except AssistantError:
+                    continue
+                found.append(
+                    {"ref": ref, "id": str(commit.id), "subject": commit.message.strip().split("\n", 1)[0][:200]}
+                )
+    except (AssistantError, SandboxError):
+        return []
+    return found
 
 
 def sources_of(trace: list[TraceEntry]) -> list[Source]:

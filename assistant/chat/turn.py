@@ -26,15 +26,24 @@ from dataclasses import dataclass, field
 import anyio
 import msgspec
 
+from assistant import workers
 from assistant.backends import ModelInfo
 from assistant.conversations import AnswerFields, Conversations, ConversationStore, ErrorInfo, NewMessage, TraceEntry
-from assistant.conversations.documents import Citation, GivenContext, ShownResult, Source, Timings, Usage
+from assistant.conversations.documents import (
+    Citation,
+    CommitCitation,
+    GivenContext,
+    ShownResult,
+    Source,
+    Timings,
+    Usage,
+)
 from assistant.errors import AssistantError, StoreError
 from assistant.settings import Settings
 from assistant.types import Message
 
 from . import fallback, loop
-from .citations import find_citations, sources_of
+from .citations import find_citations, find_commits, sources_of
 from .context import with_text
 from .events import SHOWN_RESULT_BYTES, ContentDelta, ContextGiven, Done, Event, Failed, Status, ToolFinished, cut_bytes
 
@@ -290,10 +299,14 @@ async def answer_events(services: loop.ChatServices, plan: Plan) -> AsyncIterato
                 ended = True
                 stop_saving.set()
                 citations = find_citations(answer.text, services.indexes, plan.repo_path)
+                commits = await workers.run_in(
+                    workers.QUICK, find_commits, answer.text, services.histories, services.roots, plan.repo_path
+                )
                 sources = sources_of(answer.trace)
                 extra = {
                     "model": plan.model,
                     "citations": citations,
+                    "commits": commits,
                     "sources": [msgspec.to_builtins(s) for s in sources],
                 }
                 if turn is not None:
@@ -302,6 +315,7 @@ async def answer_events(services: loop.ChatServices, plan: Plan) -> AsyncIterato
                         usage=msgspec.convert(event.usage.to_dict(), Usage),
                         model=plan.model,
                         citations=[msgspec.convert(c, Citation) for c in citations],
+                        commits=[msgspec.convert(c, CommitCitation) for c in commits],
                         sources=sources,
                     )
                     if event.rounds_exhausted:

@@ -96,6 +96,14 @@ class Citation(Struct):
     verified: bool
 
 
+class CommitCitation(Struct):
+    """A commit id in an answer (``ref`` as written), verified: a commit a branch or tag reaches."""
+
+    ref: Annotated[str, Meta(min_length=4, max_length=40)]
+    id: Annotated[str, Meta(min_length=40, max_length=64)]
+    subject: Annotated[str, Meta(max_length=200)]
+
+
 class ContextPart(Struct, omit_defaults=True):
     """A part of the code given with the question before the first round."""
 
@@ -125,6 +133,7 @@ class AnswerFields(Struct, kw_only=True, omit_defaults=True):
     model: ModelName | UnsetType | None = UNSET
     timings: Timings | UnsetType | None = UNSET
     citations: Annotated[list[Citation], Meta(max_length=MAX_CITATIONS)] | UnsetType = UNSET
+    commits: Annotated[list[CommitCitation], Meta(max_length=MAX_CITATIONS)] | UnsetType = UNSET
     sources: Annotated[list[Source], Meta(max_length=MAX_TRACE)] | UnsetType = UNSET
     error: ErrorInfo | UnsetType | None = UNSET
     rounds_exhausted: bool | UnsetType = UNSET  # the model ran out of tool rounds

@@ -102,6 +102,7 @@ def test_two_round_tool_conversation_streamed(server: Any, fake_ollama: FakeOlla
         "usage": {"prompt_tokens": 20, "completion_tokens": 10, "total_tokens": 30},
         "model": MODEL,
         "citations": [],  # the answer cites no path:line
+        "commits": [],  # nor a commit
         "sources": [{"path": "src/main.py", "line": 1, "end_line": 2, "label": "src/main.py:1-2"}],
     }
     # what the model was sent
@@ -119,7 +120,9 @@ def test_two_round_tool_conversation_streamed(server: Any, fake_ollama: FakeOlla
     block = sent["content"].removesuffix("\n\n=== Question:\nWhat does main return?")
     assert "=== src/main.py lines 1-2 (in main)\n1  def main():\n2      return 42" in block
     assert given["tokens"] == -(-len(block) // 4)
-    assert sorted(t["function"]["name"] for t in first["tools"]) == sorted(TOOLS)
+    assert sorted(t["function"]["name"] for t in first["tools"]) == sorted(
+        n for n, t in TOOLS.items() if not t.needs_history
+    )
     tool_messages = [m for m in second["messages"] if m["role"] == "tool"]
     assert [m["tool_name"] for m in tool_messages] == ["search_files", "read_file"]
     assert "return 42" in tool_messages[1]["content"]
@@ -141,6 +144,7 @@ def test_two_round_tool_conversation_not_streamed(server: Any, fake_ollama: Fake
         "tool_calls",
         "usage",
         "citations",
+        "commits",
         "sources",
     }
     assert (
@@ -360,7 +364,9 @@ def test_manual_mode_offers_tools_only_when_asked(server: Any, fake_ollama: Fake
     stream(server, "Please use read_file on src/main.py", settings={"tool_mode": "manual"})
     without, with_tools = [r.body for r in fake_ollama.received("/api/chat")]
     assert not without.get("tools") and "manual mode" in without["messages"][0]["content"]
-    assert sorted(t["function"]["name"] for t in with_tools["tools"]) == sorted(TOOLS)
+    assert sorted(t["function"]["name"] for t in with_tools["tools"]) == sorted(
+        n for n, t in TOOLS.items() if not t.needs_history
+    )
 
 
 def test_models_without_tool_support_get_tools_described_in_text(server: Any, fake_ollama: FakeOllama) -> None:

@@ -188,8 +188,18 @@ def test_the_schema_the_model_sees_is_the_arguments_the_tool_takes() -> None:
     assert "required" not in get_tool("list_files").schema  # every argument optional
 
 
-def test_registry_holds_exactly_the_three_tools_with_schemas() -> None:
-    assert sorted(TOOLS) == ["find_symbol", "list_files", "read_file", "search_files"]
+def test_registry_holds_exactly_the_tools_with_schemas() -> None:
+    assert sorted(TOOLS) == [
+        "find_symbol",
+        "git_blame",
+        "git_diff",
+        "git_log",
+        "git_show",
+        "list_files",
+        "read_file",
+        "search_files",
+    ]
+    assert sorted(t.name for t in TOOLS.values() if t.needs_history) == ["git_blame", "git_diff", "git_log", "git_show"]
     for tool in TOOLS.values():
         schema = tool.openai_schema()
         assert schema["function"]["name"] == tool.name and schema["function"]["parameters"]["type"] == "object"
