@@ -7,7 +7,7 @@ import { ApiError, describe, postJSON, readEvents } from "./api.js";
 import { currentConversation, discardIfEmpty, ensureConversation, refresh } from "./conversation.js";
 import { $, el } from "./dom.js";
 import { render } from "./markdown.js";
-import { decorate, fillAnswer } from "./messages.js";
+import { decorate, decorateCommits, fillAnswer } from "./messages.js";
 import { describeStatus } from "./status.js";
 import { onContext, onToolEvent, startAnswer } from "./trace.js";
 
@@ -163,6 +163,7 @@ export async function ask(question, settings, { parentId, onAccepted = () => {},
   } else if (stateless || !currentConversation()) {
     fillAnswer(node, { content: answer, ...(done || {}), finish_reason: done?.finish_reason });
     decorate(target, done?.citations);
+    decorateCommits(target, done?.commits);
     if (failed) showApiError(failed);
     else onAccepted();
   } else {

@@ -20,6 +20,7 @@ import { showMessages } from "./messages.js";
 import { checkHealth, loadModels, setupPull } from "./models.js";
 import { clearTrace, onContext, onToolEvent, startAnswer } from "./trace.js";
 import { setupViewer, useRepo } from "./viewer.js";
+import { setupHistory } from "./history.js";
 
 /** What a chat asks with: the pickers and the settings (no model chosen yet: the server's rule). */
 function settings() {
@@ -124,6 +125,7 @@ async function start() {
   setupPull();
   setupSearch();
   setupViewer();
+  setupHistory();
   useRepo(currentRepo);
   setupConversations(currentRepo);
   onConversationChange(() => draw());

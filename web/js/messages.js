@@ -7,6 +7,7 @@ import { protectCitations, splitCitations } from "./citations.js";
 import { $, button, el } from "./dom.js";
 import { render } from "./markdown.js";
 import { endNote } from "./status.js";
+import { openCommit } from "./history.js";
 import { preview } from "./viewer.js";
 
 export const EMPTY = "Ask about the repository. The model searches and reads the code with tools; every call shows up in the trace.";
@@ -59,6 +60,41 @@ export function decorate(body, citations) {
   }
 }
 
+/**
+ * Commit ids in a rendered answer that the server verified become links to the commit.
+ * @param {HTMLElement} body
+ * @param {any[] | undefined} commits
+ */
+export function decorateCommits(body, commits) {
+  const known = new Map((commits || []).map((c) => [c.ref, c]));
+  if (!known.size) return;
+  const pattern = new RegExp(`(?<![\\w/.:-])(${[...known.keys()].join("|")})(?![\\w-])`, "g");
+  const walker = document.createTreeWalker(body, NodeFilter.SHOW_TEXT, {
+    acceptNode: (node) => (node.parentElement?.closest("pre, a") ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT),
+  });
+  const nodes = [];
+  while (walker.nextNode()) nodes.push(walker.currentNode);
+  for (const node of /** @type {Text[]} */ (nodes)) {
+    const text = node.nodeValue || "";
+    const parts = text.split(pattern);
+    if (parts.length === 1) continue;
+    node.replaceWith(
+      ...parts.map((part, index) => {
+        const commit = index % 2 === 1 ? known.get(part) : undefined;
+        if (!commit) return document.createTextNode(part);
+        const link = el("a", "cite commit", part);
+        link.href = "#";
+        link.title = `commit ${commit.id.slice(0, 12)}: ${commit.subject}`;
+        link.addEventListener("click", (/** @type {Event} */ event) => {
+          event.preventDefault();
+          openCommit(commit.id);
+        });
+        return link;
+      }),
+    );
+  }
+}
+
 /** @param {any[]} sources */
 function sourcesNode(sources) {
   const box = el("div", "sources");
@@ -95,6 +131,7 @@ export function fillAnswer(node, message) {
   const refs = (message.citations || []).map((/** @type {any} */ c) => c.ref);
   render(body, protectCitations(message.content || "", refs));
   decorate(body, message.citations);
+  decorateCommits(body, message.commits);
   node.querySelector(".sources")?.remove();
   node.querySelector(".note")?.remove();
   if (message.sources && message.sources.length) node.append(sourcesNode(message.sources));

@@ -8,6 +8,46 @@ import { highlight } from "./markdown.js";
 
 let repoOf = () => /** @type {string | null} */ (null);
 
+/** What the viewer shows: the file, the lines marked, how many lines it has. */
+const shown = { path: /** @type {string | null} */ (null), line: /** @type {number | null} */ (null), endLine: /** @type {number | null} */ (null), lines: 0 };
+
+/** The file open in the viewer and its marked lines. */
+export function viewed() {
+  return { ...shown };
+}
+
+/** The repository files are read from. */
+export function viewerRepo() {
+  return repoOf();
+}
+
+/**
+ * Show the code or the history panel of the viewer, the tab marked to match.
+ * @param {"code" | "history" | "blame"} which
+ */
+export function showPanel(which) {
+  $("preview-pre").hidden = which !== "code";
+  $("preview-history").hidden = which === "code";
+  for (const tab of ["code", "history", "blame"]) $(`tab-${tab}`).setAttribute("aria-selected", String(tab === which));
+  $("preview-tabs").hidden = !shown.path; // a commit opened from an answer is about no one file
+}
+
+/**
+ * Open the viewer on something that is not a file (a commit): its title, the history panel;
+ * `path` the file it was reached from (its tabs stay), if any.
+ * @param {string} title
+ * @param {string | null} [path]
+ */
+export function openViewer(title, path = null) {
+  if (shown.path !== path) Object.assign(shown, { path, line: null, endLine: null });
+  $("preview-name").textContent = title;
+  $("preview-name").title = title;
+  $("preview-lines").textContent = "";
+  $("file-preview").hidden = false;
+  document.body.classList.add("viewing");
+  showPanel("history");
+}
+
 /** @param {() => string | null} read where files are read from (the repository picked) */
 export function useRepo(read) {
   repoOf = read;
@@ -68,6 +108,8 @@ export async function preview(path, line = null, endLine = null, focusLine = nul
   $("preview-name").textContent = path;
   $("preview-name").title = path;
   $("preview-lines").textContent = "";
+  Object.assign(shown, { path, line, endLine, lines: 0 });
+  showPanel("code");
   let count = 0;
   try {
     const file = await getJSON(`/api/v1/files?${params}`);
@@ -81,6 +123,7 @@ export async function preview(path, line = null, endLine = null, focusLine = nul
   } catch (error) {
     code.textContent = `${error.message} (${error.code})`;
   }
+  shown.lines = count;
   gutter.textContent = Array.from({ length: count }, (_, i) => String(i + 1)).join("\n");
   $("file-preview").hidden = false;
   document.body.classList.add("viewing"); // the conversations list makes room for the answer beside the code
