@@ -11,12 +11,13 @@ from typing import Any
 from assistant.backends import ModelBackend, OllamaBackend, OpenAICompatBackend, Timeouts
 from assistant.backends.base import DEFAULT_CONNECTIONS
 from assistant.conversations import Conversations, MemoryStore, SqliteStore, StoreUnavailable
-from assistant.history import HistoryManager
+from assistant.history import HistoryManager, HistoryUnavailable
 from assistant.index import IndexManager
+from assistant.index.ranking import Evidence
 from assistant.model_watch import ModelServerWatch
 from assistant.settings import Settings
 from assistant.tools import ToolContext
-from sandbox import Roots
+from sandbox import Roots, SandboxError
 
 log = logging.getLogger("assistant.services")
 
@@ -60,11 +61,24 @@ class Services:
     def build(cls, settings: Settings) -> Services:
         mode = None if settings.open_mode == "auto" else settings.open_mode
         roots = Roots(list(settings.repos), mode)  # type: ignore[arg-type]
+        histories = HistoryManager(settings.cache_dir)
+
+        def evidence(root: str, query: str) -> Evidence:
+            """What a root's commit messages say of its files for ``query`` (nothing until its
+            commit graph is ready, or without a history)."""
+            try:
+                with roots.open_repo(root) as repo:
+                    field = histories.get(repo).field()
+            except (SandboxError, HistoryUnavailable):
+                return []
+            return field.evidence(query) if field is not None else []
+
         made = cls(
             settings=settings,
             roots=roots,
-            indexes=IndexManager(roots, settings.cache_dir, settings.watch),
+            indexes=IndexManager(roots, settings.cache_dir, settings.watch, history=evidence),
             backend=build_backend(settings),
+            histories=histories,
         )
         return made
 

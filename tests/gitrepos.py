@@ -90,7 +90,7 @@ def hostile(repo: Path, markers: Path) -> None:
     (repo / ".git" / "hooks" / "post-checkout").chmod(0o755)
 
 
-def history_repo(base: Path) -> GitRepo:
+def history_repo(base: Path, *, hostile_config: bool = True) -> GitRepo:
     repo = base / "proj"
     markers = base / "markers"
     markers.mkdir(parents=True)
@@ -168,5 +168,6 @@ def history_repo(base: Path) -> GitRepo:
     git(repo, "add", "app/net.py")
     (repo / "README.md").write_text((repo / "README.md").read_text() + "\nWork in progress.\n")
     (repo / "notes.txt").write_text("remember the milk\n")
-    hostile(repo, markers)
+    if hostile_config:
+        hostile(repo, markers)
     return GitRepo(repo, markers, commits)

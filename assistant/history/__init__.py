@@ -47,7 +47,8 @@ class HistoryManager:
     """The history of each repository, opened when first asked for; a repository without one
     is remembered as such (with why) for a few seconds."""
 
-    def __init__(self) -> None:
+    def __init__(self, cache_dir: str | None = None) -> None:
+        self.cache_dir = cache_dir  # where commit graphs are kept between runs
         self._lock = threading.Lock()
         self._open: dict[str, History] = {}
         self._missing: dict[str, tuple[float, HistoryUnavailable]] = {}
@@ -62,7 +63,7 @@ class HistoryManager:
             if missing is not None and time.monotonic() - missing[0] < RECHECK_SECONDS:
                 raise missing[1]
             try:
-                made = History(locate(repo))
+                made = History(locate(repo), self.cache_dir)
             except HistoryUnavailable as exc:
                 self._missing[repo.path] = (time.monotonic(), exc)
                 raise

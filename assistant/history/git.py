@@ -23,7 +23,7 @@ import re
 import stat
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -34,6 +34,9 @@ from pygit2.enums import ConfigLevel, DeltaStatus, DiffFind, RepositoryOpenFlag,
 
 from assistant.errors import AssistantError
 from sandbox import Components, Ignored, Repo
+
+from .graph import Graph, HistoryField, Keeper
+from .graph import blame as graph_blame
 
 # The history of a repository is read without the user's or the system's git config (nothing
 # there changes what is shown), and without libgit2's owner check: that check protects a `git`
@@ -226,8 +229,9 @@ def query_terms(text: str) -> list[str]:
 class History:
     """One repository's history. libgit2 objects are not shared between threads: one lock."""
 
-    def __init__(self, located: Located) -> None:
+    def __init__(self, located: Located, cache_dir: str | None = None, *, graph: bool = True) -> None:
         self.located = located
+        self.keeper = Keeper(located.gitdir, cache_dir, enabled=graph)
         self.prefix = located.prefix
         self._lock = threading.Lock()
         try:
@@ -237,6 +241,7 @@ class History:
         workdir = self._git.workdir
         if workdir is None or os.path.realpath(workdir.rstrip("/")) != os.path.realpath(located.workdir):
             raise HistoryUnavailable("its work tree is set elsewhere (core.worktree) or it is bare")
+        self.keeper.refresh()  # the commit graph, built in the background
 
     @property
     def shallow(self) -> bool:
@@ -391,6 +396,9 @@ class History:
             head = git.head.peel(pygit2.Commit)
             if target:
                 is_file = isinstance(_object_at(git, head.tree, target), pygit2.Blob)
+            graph = self.keeper.current(head.id.raw)
+            if graph is not None:
+                return self._log_graph(git, graph, repo, target, is_file, query, since, limit)
             walker = git.walk(head.id, SortMode.NONE)
             terms = sorted(set(query_terms(query))) if query else []
             frequency = dict.fromkeys(terms, 0)
@@ -435,6 +443,120 @@ class History:
                 if len(out) >= limit:
                     break
             return out
+
+    def _log_graph(
+        self,
+        git: pygit2.Repository,
+        graph: Graph,
+        repo: Repo,
+        target: str,
+        is_file: bool,
+        query: str | None,
+        since: int | None,
+        limit: int,
+    ) -> list[CommitSummary]:
+        """``log`` from the commit graph: the same commits, without reading a tree per commit."""
+        candidates: Iterable[int]
+        if not target:
+            candidates = range(len(graph))
+        elif is_file:
+            candidates = self._following(git, graph, target)
+        else:
+            candidates = graph.touching_under(target)
+        terms = sorted(set(query_terms(query))) if query else []
+        seen: dict[int, str] = {}
+        out: list[CommitSummary] = []
+        frequency = dict.fromkeys(terms, 0)
+        matched: list[int] = []
+        for commit in candidates:
+            if since is not None and graph.times[commit] < since:
+                break
+            parents = graph.parents[commit]
+            if target and len(parents) > 1:  # a merge that took the path from one side is not listed
+                mine = _blob_or_tree_at(git, graph.ids[commit], target)
+                if any(_blob_or_tree_at(git, graph.ids[p], target) == mine for p in parents):
+                    continue
+            if terms:
+                if len(matched) >= QUERY_COMMITS:
+                    break
+                said = set(query_terms(graph.messages[commit]))
+                hits = [t for t in terms if t in said]
+                for term in hits:
+                    frequency[term] += 1
+                if hits:
+                    matched.append(commit)
+                continue
+            shown = self._graph_summaries(graph, repo, [commit], 1, seen)
+            if shown:
+                out.extend(shown)
+                if len(out) >= limit:
+                    break
+        if terms:
+            total = max(1, min(len(graph), QUERY_COMMITS))
+            weights = {t: _idf(total, frequency[t]) for t in terms}
+
+            def score(commit: int) -> float:
+                said = set(query_terms(graph.messages[commit]))
+                return sum(weight for term, weight in weights.items() if term in said)
+
+            ranked = sorted(matched, key=lambda commit: (-score(commit), commit))
+            return self._graph_summaries(graph, repo, ranked, limit, seen)
+        return out
+
+    def _following(self, git: pygit2.Repository, graph: Graph, target: str) -> Iterator[int]:
+        """The commits that changed a file, newest first, following it back through renames
+        (looked for only when the listing gets that far: finding one diffs a whole commit)."""
+        current = target
+        newer_than = -1
+        for _ in range(100):  # renames followed, at most
+            found = [c for c in graph.touching(current) if c > newer_than]
+            yield from found
+            if not found:
+                return
+            oldest = found[-1]
+            parents = graph.parents[oldest]
+            if len(parents) != 1 or _blob_at(git, graph.ids[parents[0]], current) is not None:
+                return
+            before = self._renamed_from(git, git[pygit2.Oid(raw=graph.ids[oldest])].peel(pygit2.Commit), current)
+            if before is None:
+                return
+            current, newer_than = before, oldest
+
+    def _graph_summaries(
+        self, graph: Graph, repo: Repo, commits: list[int], limit: int, seen: dict[int, str] | None = None
+    ) -> list[CommitSummary]:
+        out: list[CommitSummary] = []
+        state = seen if seen is not None else {}  # path index -> "shown", "hidden" or "outside"
+        for commit in commits:
+            files: list[str] = []
+            hidden = 0
+            for p in graph.changed[commit]:
+                found = state.get(p)
+                if found is None:
+                    comps = self.shown_path(graph.paths[p])
+                    found = "outside" if comps is None else "shown" if self.visible(repo, comps) else "hidden"
+                    state[p] = found
+                if found == "shown":
+                    files.append("/".join(graph.paths[p].split("/")[len(self.prefix) :]))
+                elif found == "hidden":
+                    hidden += 1
+            if not files and hidden:
+                continue  # only hidden paths changed
+            message = graph.messages[commit]
+            out.append(
+                CommitSummary(
+                    id=graph.ids[commit].hex(),
+                    short_id=graph.ids[commit].hex()[:7],
+                    date=_iso(graph.author_times[commit], graph.offsets[commit]),
+                    author=graph.authors[commit],
+                    subject=_subject(message),
+                    files=sorted(files),
+                    hidden_files=hidden,
+                )
+            )
+            if len(out) >= limit:
+                break
+        return out
 
     def show(self, repo: Repo, given: str, path: Components | None = None) -> CommitDetail:
         """A commit's message and its diff against its first parent (one file's or one
@@ -510,18 +632,35 @@ class History:
                     param="start_line",
                 )
             end = min(end_line, total, start_line + MAX_BLAME_LINES - 1)
-            made = git.blame(target, newest_commit=head.id, min_line=start_line, max_line=end)
+            spans: list[tuple[int, int, pygit2.Oid]] = []
+            graph = self.keeper.current(head.id.raw)
+            if graph is not None:
+
+                def renamed_from(commit: int, later: str) -> str | None:
+                    found = git[pygit2.Oid(raw=graph.ids[commit])].peel(pygit2.Commit)
+                    return self._renamed_from(git, found, later)
+
+                by_line = graph_blame(git, graph, target, start_line, end, renamed_from)
+                for line in range(start_line, end + 1):
+                    oid = pygit2.Oid(raw=graph.ids[by_line.get(line, 0)])
+                    if spans and spans[-1][2] == oid and spans[-1][1] + 1 == line:
+                        spans[-1] = (spans[-1][0], line, oid)
+                    else:
+                        spans.append((line, line, oid))
+            else:
+                made = git.blame(target, newest_commit=head.id, min_line=start_line, max_line=end)
+                for hunk in made:
+                    first = max(hunk.final_start_line_number, start_line)
+                    last = min(hunk.final_start_line_number + hunk.lines_in_hunk - 1, end)
+                    if last >= first:
+                        spans.append((first, last, hunk.final_commit_id))
             ranges: list[BlameRange] = []
             cache: dict[str, pygit2.Commit] = {}
-            for hunk in made:
-                first = max(hunk.final_start_line_number, start_line)
-                last = min(hunk.final_start_line_number + hunk.lines_in_hunk - 1, end)
-                if last < first:
-                    continue
-                key = str(hunk.final_commit_id)
+            for first, last, commit_id in spans:
+                key = str(commit_id)
                 commit = cache.get(key)
                 if commit is None:
-                    found = git.get(hunk.final_commit_id)
+                    found = git.get(commit_id)
                     if not isinstance(found, pygit2.Commit):
                         raise HistoryUnavailable(f"its history could not be read (commit {key} is missing)")
                     commit = cache[key] = found
@@ -533,7 +672,7 @@ class History:
                         start_line=first,
                         end_line=last,
                         commit=str(commit.id),
-                        short_id=str(commit.short_id),
+                        short_id=str(commit.id)[:7],
                         date=_iso(commit.author.time, commit.author.offset),
                         author=commit.author.name,
                         subject=_subject(commit.message),
@@ -625,7 +764,12 @@ class History:
             staged=True, files=files[:MAX_FILES], hidden_files=hidden, files_truncated=len(files) > MAX_FILES
         )
 
+    def field(self) -> HistoryField | None:
+        """Commit messages as a search field of the files they changed, once it is built."""
+        return self.keeper.field
+
     def close(self) -> None:
+        self.keeper.close()
         with self._lock:
             self._git.free()
 
@@ -638,6 +782,16 @@ def _entry(tree: pygit2.Tree, path: str) -> pygit2.Oid | None:
         return tree[path].id
     except KeyError:
         return None
+
+
+def _blob_at(git: pygit2.Repository, commit: bytes, path: str) -> bytes | None:
+    try:
+        return bytes(git[pygit2.Oid(raw=commit)].peel(pygit2.Commit).tree[path].id.raw)
+    except KeyError:
+        return None
+
+
+_blob_or_tree_at = _blob_at
 
 
 def _object_at(git: pygit2.Repository, tree: pygit2.Tree | None, path: str) -> pygit2.Object | None:

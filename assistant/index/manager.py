@@ -3,12 +3,15 @@ root as views of it (``IndexView``)."""
 
 from __future__ import annotations
 
+import functools
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 
 from assistant.types import IndexState, IndexStats
 from sandbox import Components, Roots
 
+from .ranking import Evidence
 from .repo_index import FileRecord, Progress, RepoIndex
 from .repomap import RepoMap
 from .search import DEADLINE_SECONDS, SearchQuery, SearchResult, run_search
@@ -85,14 +88,21 @@ class IndexView:
         return found
 
 
+# the history evidence of a root (its path): files for a query's words, from commit messages
+HistoryFor = Callable[[str, str], Evidence]
+
+
 class IndexManager:
     """Every allowed root's index in this process, created on first use; a subdirectory used
     as a repository is a view of its root's index."""
 
-    def __init__(self, roots: Roots, cache_dir: str | None, watch: str = "inotify") -> None:
+    def __init__(
+        self, roots: Roots, cache_dir: str | None, watch: str = "inotify", history: HistoryFor | None = None
+    ) -> None:
         self.roots = roots
         self.cache_dir = cache_dir
         self.watch = watch
+        self.history = history  # a root's history field (commit messages), when it has one
         self._indexes: dict[str, RepoIndex] = {}
         self._lock = threading.Lock()
 
@@ -123,6 +133,8 @@ class IndexManager:
             created = index is None
             if index is None:
                 index = self._indexes[root.path] = RepoIndex(self.roots, root.path, self.cache_dir, watch=self.watch)
+                if self.history is not None:
+                    index.history = functools.partial(self.history, root.path)
         return IndexView(index, base), created
 
     def known(self) -> list[RepoIndex]:

@@ -38,10 +38,14 @@ from .records import FileRecord
 from .symbols import SymbolTable
 from .tokens import idents, parts
 
+# (path, share of the strongest evidence from 0 to 1, why): what a root's history says of files
+Evidence = list[tuple[str, float, str]]
+
 DEMOTED = 0.3
 READ_BONUS = 1.5
 SYMBOL_BONUS = 0.3
 FRAME_BONUS = 0.5
+HISTORY_BONUS = 0.3
 CHUNKS_PER_FILE = 2
 TOP_LINES = 40  # top-level code (and files without a grammar) in chunks of at most this many lines
 LONG_DEFINITION = 80  # longer definitions are split in windows of WINDOW lines, overlapping by OVERLAP
@@ -251,6 +255,7 @@ def rank_files(
     accept: Callable[[str], bool] | None,
     read_files: frozenset[str],
     want: int,
+    history: Evidence | None = None,
 ) -> tuple[list[RankedFile], int]:
     """Files for ``query``, best first (at most ``want``), and how many matched in all."""
     pool = max(200, want * 4) if accept is None else max(1000, want * 20)
@@ -299,6 +304,8 @@ def rank_files(
     for name in names:
         for path, spelled in symbols.defined_in(name):
             credit(path, SYMBOL_BONUS, f"defines {spelled}")
+    for path, share, why in history or ():  # the files whose commit messages say the query's words
+        credit(path, HISTORY_BONUS * share, why)
     total += added
     for path in read_files:
         read = files.get(path)

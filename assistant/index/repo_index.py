@@ -26,6 +26,7 @@ from .cache_writer import CacheWriter
 from .freshness import Freshness
 from .languages import language_for
 from .ranked import RankedIndex
+from .ranking import Evidence
 from .records import (
     MAX_FILE_BYTES,
     FileRecord,
@@ -61,6 +62,9 @@ class RepoIndex:
         change (NFS, SMB and other network or FUSE mounts edited from elsewhere)."""
         self.repo_path = repo_path
         self._roots = roots
+        # files for a query's words from the commit messages that changed them (set by the
+        # manager when the root has a history); none until the commit graph is ready
+        self.history: Callable[[str], Evidence] | None = None
         self.data = IndexData(RankedIndex(store.ranked_dir(cache_dir, repo_path)))
         self._builder = Builder(self.data, workers or os.cpu_count() or 2, batch_files)
         self._freshness = Freshness(self.data, self._builder, repo_path, watch)

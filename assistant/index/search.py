@@ -334,7 +334,8 @@ def _ranked(
     """Ranked results: files in rank order, each with its best chunks (see ``ranking``)."""
     data = index.data
     terms = Terms.of(query, data.ranked)
-    files, total = rank_files(data.ranked, data.symbols, data.files, query, terms, accept, read_files, limit)
+    history = index.history(query) if index.history is not None else []
+    files, total = rank_files(data.ranked, data.symbols, data.files, query, terms, accept, read_files, limit, history)
     results: list[SearchHit] = []
     shown: dict[str, list[int]] = {}
     for path, line in seen_lines:

@@ -10,7 +10,7 @@ import pytest
 
 from tests.fakes.ollama import FakeOllama
 from tests.gitrepos import SECRET, GitRepo, history_repo
-from tests.helpers import Layout, assert_error, call, calls, say, stream
+from tests.helpers import Layout, assert_error, call, calls, say, stream, wait_until
 
 
 @pytest.fixture
@@ -116,6 +116,18 @@ def test_openapi_documents_the_history_endpoints(http: Any) -> None:
     for path in ("/api/v1/history", "/api/v1/commits/{commit}", "/api/v1/blame"):
         assert "get" in paths[path], path
         assert "404" in paths[path]["get"]["responses"] or "4XX" in str(paths[path]["get"]["responses"]), path
+
+
+def test_ranked_search_uses_commit_messages_once_the_graph_is_ready(http: Any, made: GitRepo) -> None:
+    # "flaky mirrors" is only in a commit message (the commit that changed app/net.py)
+    def search(q: str) -> list[dict[str, Any]]:
+        return list(http.get("/api/v1/search", params={"q": q, "mode": "ranked"}).json()["data"]["results"])
+
+    found = wait_until(lambda: (r := search("flaky mirrors")) and any("history:" in w for w in r[0]["why"]) and r)
+    assert found[0]["file"] == "app/net.py"
+    assert "history:flaky×1,mirrors×1" in found[0]["why"] or "history:mirrors×1,flaky×1" in found[0]["why"]  # noqa: RUF001
+    # the .env the first commit added is ignored now: its history names it, search never does
+    assert all(r["file"] != ".env" for r in search("start the project with its config"))
 
 
 def test_a_chat_uses_history_and_its_commit_ids_are_verified_citations(
