@@ -9,6 +9,14 @@ Query times: our p50/p95 against ripgrep searching one literal word of the quest
 snapshot (run by hand: ``.venv/bin/python bench/localize.py``; ripgrep from Debian's package).
 The questions of more than one line (a commit message with a body: a pasted text) are also
 asked by their first line alone: ``multi-line`` and ``first-line`` rows, the same questions.
+
+``--history DIR`` adds a ``+history`` row: the same search with the repository's commit messages
+as a field of the files they changed (what ranked search does for a repository with a git
+history). ``DIR`` holds a git mirror of each repository (``DIR/requests``, ``DIR/flask``, …; the
+tool library's ``fetch`` brings them: psf/requests, pallets/flask, spf13/cobra, axios/axios,
+tokio-rs/axum). History is cut at each question's parent commit: the field holds only the
+commits that are ancestors of the commit before the question's own, so the answer's commit (and
+everything after it) is never evidence. The code searched is the snapshot, as in the other rows.
 """
 
 from __future__ import annotations
@@ -29,6 +37,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from assistant.history.graph import Graph, HistoryField
+from assistant.history.graph import build as build_graph
 from assistant.index import IndexManager
 from assistant.tools.search_files import DEFAULT_RESULTS
 from bench._common import p
@@ -190,9 +200,38 @@ def ripgrep_seconds(root: Path, word: str) -> float:
     return time.perf_counter() - started
 
 
+def commit_graph(mirror: Path, work: Path) -> tuple[Graph, Callable[[str], list[int]]]:
+    """The commit graph of a mirror's default branch, and the ancestors (newest first) of a
+    commit's parent: the history a question's field may hold."""
+    import pygit2
+
+    clone = work / "git"
+    if not clone.exists():
+        subprocess.run(["git", "clone", "-q", "--bare", str(mirror), str(clone)], check=True)
+    git = pygit2.Repository(str(clone))
+    graph = build_graph(git, git.head.peel(pygit2.Commit).id)
+    assert graph is not None
+
+    def before(commit: str) -> list[int]:
+        at = graph.index.get(bytes.fromhex(commit))
+        if at is None or not graph.parents[at]:
+            return []
+        seen: set[int] = set()
+        stack = list(graph.parents[at])
+        while stack:
+            c = stack.pop()
+            if c not in seen:
+                seen.add(c)
+                stack.extend(graph.parents[c])
+        return sorted(seen)
+
+    return graph, before
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--history", type=Path, help="a directory of git mirrors, one per repository")
     args = parser.parse_args()
     questions = [json.loads(line) for line in (args.data / "questions.jsonl").read_text().splitlines() if line.strip()]
     by_repo: defaultdict[str, list[dict[str, object]]] = defaultdict(list)
@@ -215,6 +254,7 @@ def main() -> None:
             files = {path: record.text.decode("utf-8", "replace") for path, record in view.index.files.items()}
             bm25, grep = BM25(files), grep_words(files)
             rows: dict[str, list[tuple[list[str], set[str]]]] = defaultdict(list)
+            history = commit_graph(args.history / repo_name, Path(tmp) / f"{repo_name}-git") if args.history else None
             for item in items:
                 question, gold = str(item["question"]), set(item["gold"])  # type: ignore[call-overload]
                 started = time.perf_counter()
@@ -231,6 +271,13 @@ def main() -> None:
                     first = view.search(title, "auto", limit=DEFAULT_RESULTS)
                     rows["multi-line"].append((ranked, gold))
                     rows["first-line"].append((list(dict.fromkeys(hit["file"] for hit in first.results)), gold))
+                if history is not None:
+                    graph, before = history
+                    field = HistoryField.of(graph, keep=before(str(item["commit"])))
+                    view.index.history = field.evidence if field is not None else None
+                    with_history = view.search(question, "auto", limit=DEFAULT_RESULTS)
+                    view.index.history = None
+                    rows["+history"].append((list(dict.fromkeys(hit["file"] for hit in with_history.results)), gold))
                 rows["bm25"].append((bm25.rank(question), gold))
                 rows["grep-words"].append((grep(question), gold))
                 word = next((w for w in re.findall(r"[A-Za-z]{3,}", question) if w.lower() not in STOP), None)

@@ -21,7 +21,7 @@ import re
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -381,27 +381,37 @@ class HistoryField:
     whose commits say them, weighted by rarity and recency."""
 
     graph: Graph
-    postings: dict[str, list[int]]  # word -> commits whose message has it, newest first
+    postings: dict[str, list[tuple[int, int]]]  # word -> (commit, its age) whose message has it, newest first
+    commits: int  # how many commits the field holds
 
     @classmethod
-    def of(cls, graph: Graph, cancel: threading.Event | None = None) -> HistoryField | None:
-        postings: dict[str, list[int]] = defaultdict(list)
-        for commit in range(min(len(graph), MAX_COMMITS_SCANNED)):
-            if cancel is not None and commit % 1024 == 0 and cancel.is_set():
+    def of(
+        cls, graph: Graph, cancel: threading.Event | None = None, keep: Iterable[int] | None = None
+    ) -> HistoryField | None:
+        """The field of the graph's newest commits (``keep``: only these, newest first; a
+        benchmark cuts history at a question's parent commit); a commit's age counts the
+        commits kept before it."""
+        postings: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        age = 0
+        for commit in keep if keep is not None else range(len(graph)):
+            if age >= MAX_COMMITS_SCANNED:
+                break
+            if cancel is not None and age % 1024 == 0 and cancel.is_set():
                 return None
+            age += 1
             if len(graph.parents[commit]) > 1 or not graph.changed[commit]:
                 continue  # a merge: its changes are the merged commits'
             if len(graph.changed[commit]) > MAX_FILES_PER_COMMIT:
                 continue
             for word in words(graph.messages[commit]):
-                postings[word].append(commit)
-        return cls(graph, dict(postings))
+                postings[word].append((commit, age))
+        return cls(graph, dict(postings), age)
 
     def evidence(self, query: str, limit: int = 20) -> list[tuple[str, float, str]]:
         """Files for ``query``'s words, best first: (path, score from 0 to 1, why) where why is
         ``history:retry×3,timeout×1`` (commits that said each word)."""  # noqa: RUF002
         asked = words(query)
-        total = max(1, len(self.graph))
+        total = max(1, self.commits)
         scores: dict[int, float] = defaultdict(float)
         said: dict[int, Counter[str]] = defaultdict(Counter)
         for word in asked:
@@ -410,8 +420,8 @@ class HistoryField:
                 continue  # too common to say anything
             idf = math.log(1 + total / len(commits))
             per_file: dict[int, float] = defaultdict(float)
-            for commit in commits:
-                weight = 0.5 ** (commit / HALF_LIFE)
+            for commit, age in commits:
+                weight = 0.5 ** (age / HALF_LIFE)
                 for p in self.graph.changed[commit]:
                     per_file[p] += weight
                     said[p][word] += 1

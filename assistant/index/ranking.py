@@ -13,6 +13,10 @@ docs and examples change with it but are not what a question is about):
   ``Session.send``, ``cmd()``) gains ``SYMBOL_BONUS`` of the best score for each such name;
 - a file a pasted stack trace's frames name (``frames.py``) gains ``FRAME_BONUS`` of the best
   score, and a function a frame names counts as a name spelled as code;
+- in a repository with a git history, the files whose commit messages say the query's words gain
+  up to ``HISTORY_BONUS`` of the best score (``history.graph.HistoryField``: rarer words and newer
+  commits count more); 0.6 was chosen on the localization questions with history cut at each
+  question's parent commit (recall@5: 0.3 gave 0.86, 0.6 0.88, 1.0 0.86; without history 0.82);
 - a file read earlier in the conversation scores ``READ_BONUS`` (1.5 times), as in a text search.
 
 A long query (over 64 terms: a pasted issue) keeps its first line's terms whatever their rarity,
@@ -45,7 +49,7 @@ DEMOTED = 0.3
 READ_BONUS = 1.5
 SYMBOL_BONUS = 0.3
 FRAME_BONUS = 0.5
-HISTORY_BONUS = 0.3
+HISTORY_BONUS = 0.6
 CHUNKS_PER_FILE = 2
 TOP_LINES = 40  # top-level code (and files without a grammar) in chunks of at most this many lines
 LONG_DEFINITION = 80  # longer definitions are split in windows of WINDOW lines, overlapping by OVERLAP
