@@ -11,6 +11,7 @@ from typing import Any, cast
 from litestar import Litestar, Router
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp
 
@@ -20,6 +21,7 @@ from assistant.api import (
     chat,
     conversations,
     docs,
+    events,
     files,
     health,
     history,
@@ -29,6 +31,7 @@ from assistant.api import (
     repomap,
     search,
     tools,
+    usage,
 )
 from assistant.api.envelope import EnvelopeResponse, handle_exception
 from assistant.api.guard import Guard, static_paths
@@ -38,6 +41,13 @@ from assistant.services import Services
 from assistant.settings import Settings
 
 WEB_DIR = Path(web.__file__).parent
+
+
+class MetricsController(PrometheusController):
+    """``GET /metrics``: Prometheus text format (under the guard: the API key when one is set)."""
+
+    path = "/metrics"
+    include_in_schema = False
 
 
 def create_app(settings: Settings, services: Services | None = None) -> Litestar:
@@ -65,6 +75,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
         route_handlers=[
             health.get_health,
             health.get_status,
+            events.get_events,
             models.get_models,
             models.post_models_pull,
             models.delete_model,
@@ -79,10 +90,26 @@ def create_app(settings: Settings, services: Services | None = None) -> Litestar
             tools.post_tools_call,
             chat.post_chat,
             conversations.ConversationsController,
+            usage.get_usage,
         ],
     )
+    metrics_on = settings.metrics == "on"
+    measured: list[Any] = []
+    if metrics_on:
+        # HTTP requests by route template (never the raw path: label values stay bounded)
+        measured = [
+            PrometheusConfig(
+                app_name="repo-assistant",
+                prefix="repo_assistant_http",
+                group_path=True,
+                exclude_unhandled_paths=True,
+                exclude=["^/metrics$", "^/api/v1/events$"],
+            ).middleware
+        ]
     app = Litestar(
+        middleware=measured,
         route_handlers=[
+            *([MetricsController] if metrics_on else []),
             api,
             docs.get_docs,
             openai_compat.v1_models,

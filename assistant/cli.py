@@ -91,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="how the index sees file changes (default inotify; sweep: a check at most once a second, "
         "for network mounts)",
     )
+    serve.add_argument(
+        "--metrics",
+        choices=["on", "off"],
+        default=None,
+        help="serve Prometheus metrics at /metrics, under the same API key as the API (default on)",
+    )
     serve.set_defaults(handler=_serve)
 
     index = sub.add_parser("index", help="build or refresh the code index of a repository")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 
 from assistant.backends import ModelBackend, ModelInfo, Reachability
 from assistant.errors import BackendError
@@ -22,6 +23,7 @@ HEALTH_WAIT = 0.1  # how long /health waits for a probe before answering from wh
 PROBE_SECONDS = 3.0  # a probe's own timeout (the request timeout when that is shorter)
 INTERVAL = 15.0
 DOWN_INTERVAL = 5.0
+WATCHED_INTERVAL = 2.0  # while clients follow the event stream: they hear of a change within this
 
 
 class ModelServerWatch:
@@ -34,6 +36,7 @@ class ModelServerWatch:
         self._runner: asyncio.Task[None] | None = None
         self._listing: asyncio.Task[None] | None = None
         self._models: list[ModelInfo] = []  # what the server listed last
+        self.watched: Callable[[], bool] = lambda: False  # someone follows the event stream
 
     async def _list(self) -> None:
         with contextlib.suppress(BackendError):
@@ -82,7 +85,7 @@ class ModelServerWatch:
             while True:
                 await asyncio.shield(self.probe())
                 up = self.reach.status in ("connected", "busy")
-                await asyncio.sleep(INTERVAL if up else DOWN_INTERVAL)
+                await asyncio.sleep(WATCHED_INTERVAL if self.watched() else INTERVAL if up else DOWN_INTERVAL)
 
         self._runner = asyncio.ensure_future(forever())
 

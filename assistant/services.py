@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from assistant import metrics
 from assistant.backends import ModelBackend, OllamaBackend, OpenAICompatBackend, Timeouts
 from assistant.backends.base import DEFAULT_CONNECTIONS
+from assistant.bus import EventBus
 from assistant.conversations import Conversations, MemoryStore, SqliteStore, StoreUnavailable
+from assistant.errors import AssistantError
 from assistant.history import HistoryManager, HistoryUnavailable
 from assistant.index import IndexManager
 from assistant.index.ranking import Evidence
@@ -20,6 +24,21 @@ from assistant.tools import ToolContext
 from sandbox import Roots, SandboxError
 
 log = logging.getLogger("assistant.services")
+
+MAX_V1_USAGE = 100_000
+
+
+@dataclass(frozen=True)
+class UsageRecord:
+    """One answer given through /v1 (editors are users too): kept in memory since start."""
+
+    at: float
+    model: str
+    tokens_in: int
+    tokens_out: int
+    tool_calls: int
+    first_token_ms: int | None
+    total_ms: int | None
 
 
 def build_backend(settings: Settings) -> ModelBackend:
@@ -53,9 +72,86 @@ class Services:
     conversations: Conversations | None = None  # opened with the server (open_conversations)
     watch: ModelServerWatch = field(init=False)
     histories: HistoryManager = field(default_factory=HistoryManager)
+    events: EventBus = field(default_factory=EventBus)
+    v1_usage: list[UsageRecord] = field(default_factory=list)  # /v1 answers since start (not stored)
 
     def __post_init__(self) -> None:
         self.watch = ModelServerWatch(self.backend)
+        self.watch.watched = lambda: self.events.subscribers > 0
+
+        def model_server(status: str, error: str | None) -> None:
+            if status in ("connected", "busy"):
+                self.events.publish("model_server.up", status=status)
+            elif status == "unavailable":
+                self.events.publish("model_server.down", error=error)
+
+        self.backend.reach.listeners.append(model_server)
+        self.indexes.events = self.events
+        metrics.use(
+            metrics.State(
+                repos=self._repo_figures,
+                conversations=self._conversation_count,
+                event_clients=lambda: self.events.subscribers,
+                model_server_up=self._model_server_up,
+            )
+        )
+
+    def _model_server_up(self) -> bool | None:
+        status = self.backend.reach.status
+        return None if status == "unknown" else status in ("connected", "busy")
+
+    def _repo_figures(self) -> list[metrics.RepoFigures]:
+        out = []
+        for index in self.indexes.known():
+            files, symbols = index.totals()
+            seconds = index.index_ms / 1000 if index.index_ms is not None else None
+            out.append(metrics.RepoFigures(index.repo_path, files, symbols, index.text_bytes(), seconds))
+        return out
+
+    def _conversation_count(self) -> int | None:
+        store = self.conversations
+        return store.count_cached if store is not None else None
+
+    def note_v1_usage(self, record: UsageRecord) -> None:
+        """A /v1 answer, for /usage (the newest ``MAX_V1_USAGE`` kept, in memory)."""
+        self.v1_usage.append(record)
+        if len(self.v1_usage) > MAX_V1_USAGE:
+            del self.v1_usage[: len(self.v1_usage) - MAX_V1_USAGE]
+
+    def heartbeat(self) -> dict[str, int]:
+        """The counts ``/health`` shows, for the event stream's heartbeat."""
+        files = symbols = 0
+        for index in self.indexes.known():
+            f, s = index.totals()
+            files += f
+            symbols += s
+        return {
+            "repos": len(self.roots.roots),
+            "files": files,
+            "symbols": symbols,
+            "event_clients": self.events.subscribers,
+        }
+
+    async def count_conversations(self) -> None:
+        """Refresh the count of stored conversations the metrics show (read in a store thread)."""
+        store = self.conversations
+        if store is None or store.store is None:
+            return
+        with contextlib.suppress(AssistantError):
+            store.count_cached = await store.run(lambda s: s.count(), interruptible=False)
+
+    def conversation_event(self, kind: str, cid: str, title: str | None) -> None:
+        """``conversation.created|updated|deleted`` (id and title only)."""
+        self.events.publish(f"conversation.{kind}", id=cid, title=title)
+        if getattr(self, "_loop", None) is not None:
+            self._counting = asyncio.ensure_future(self.count_conversations())
+
+    async def _beat(self) -> None:
+        await self.count_conversations()
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_seconds)
+            self.events.publish("heartbeat", **self.heartbeat())
+            await self.count_conversations()
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -112,6 +208,7 @@ class Services:
         self.stopping = asyncio.Event()
         self._loop = asyncio.get_running_loop()
         self.watch.start()
+        self._heart = asyncio.ensure_future(self._beat())
         for root in self.roots.roots:
             self.indexes.get(root.path)
 
@@ -144,6 +241,9 @@ class Services:
         if self.conversations is not None:
             await asyncio.to_thread(self.conversations.close)
             self.conversations = None
+        heart = getattr(self, "_heart", None)
+        if heart is not None:
+            heart.cancel()
         await self.watch.stop()
         await self.backend.aclose()
         await asyncio.to_thread(self.indexes.close)

@@ -64,6 +64,8 @@ class Settings:
     data_dir: str | None = None
     open_mode: str = "auto"
     watch: str = "inotify"
+    metrics: str = "on"
+    heartbeat_seconds: float = 15.0  # the event stream's heartbeat (env or TOML only)
     max_body_bytes: int = 1024 * 1024
 
     @property
@@ -84,6 +86,7 @@ _CHOICES = {
     "log_level": _LOG_LEVELS,
     "open_mode": ("auto", "openat2", "walk"),
     "watch": ("inotify", "sweep"),
+    "metrics": ("on", "off"),
 }
 
 

@@ -59,6 +59,10 @@ class ScriptedServices:
     backend: ModelBackend
     contexts: list[ToolContext] = field(default_factory=list)
     histories: HistoryManager = field(default_factory=HistoryManager)
+    announced: list[tuple[str, str, str | None]] = field(default_factory=list)
+
+    def conversation_event(self, kind: str, cid: str, title: str | None) -> None:
+        self.announced.append((kind, cid, title))
 
     def tool_context(self, repo_path: str | None, read_files: set[str] | None = None) -> ToolContext:
         read = read_files if read_files is not None else set()

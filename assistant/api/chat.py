@@ -154,6 +154,7 @@ async def prepare(svc: Services, body: ChatBody) -> Plan:
         repo_path = await _conversation_repo(svc, body.conversation_id, repo_path)
         question = body.messages[0].content if body.messages else None
         turn, said = await begin(svc.kept(), body.conversation_id, body.parent_id, question)
+        await turn.announce(svc.conversation_event)
     model = _setting(body, "model")
     try:
         plan = await _plan(svc, repo_path, said + new, model, options_of(body))

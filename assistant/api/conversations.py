@@ -118,6 +118,7 @@ class ConversationsController(Controller):
         conversations = svc.kept()
         if data.messages is None:
             made = await conversations.run(lambda s: s.create(data.title, repo, data.model))
+            svc.conversation_event("created", made.id, made.title)
             return ok(request, made)
         messages = data.messages
         check_import(messages)
@@ -126,6 +127,7 @@ class ConversationsController(Controller):
         made = await until_disconnect(
             request, conversations.run(lambda s: s.import_(title, repo, data.model, messages, data.active_id))
         )
+        svc.conversation_event("created", made.id, made.title)
         return ok(request, made)
 
     @get("/{conversation_id:str}", summary="A conversation with its active branch")

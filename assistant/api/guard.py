@@ -44,7 +44,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]"}
-_API_ROOTS = ("/api", "/v1", "/mcp")
+_API_ROOTS = ("/api", "/v1", "/mcp", "/metrics")
 # a Host header is a name or a bracketed IPv6 address, then at most a numeric port
 _HOST = re.compile(r"^(\[[0-9a-f:.]+\]|[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)(?::(\d{1,5}))?$")
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}

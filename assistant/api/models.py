@@ -86,6 +86,7 @@ async def post_models_pull(request: Req, svc: Svc, data: JSONBody[PullBody]) -> 
             yield sse(first)
         async for event in source:
             yield sse(event)
+        svc.events.publish("model.pulled", model=data.model)
         yield sse({"type": "done"})
 
     return sse_stream(finished(events(), source), svc.settings.keepalive_seconds, svc.stopping)
@@ -97,4 +98,5 @@ async def delete_model(request: Req, svc: Svc, name: Annotated[str, PathParamete
     if not model:
         raise AssistantError("missing_parameter", "name the model to delete in the path", param="name")
     await svc.backend.delete(model)
+    svc.events.publish("model.deleted", model=model)
     return ok(request, Deleted(model, True))

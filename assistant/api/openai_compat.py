@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal, cast
 
@@ -20,13 +21,14 @@ from litestar.params import JSONBody
 from litestar.response import Stream
 from msgspec import UNSET, Struct, UnsetType
 
+from assistant import metrics
 from assistant.backends import ChatRequest, ToolCallRequest
 from assistant.chat import events as ev
 from assistant.chat import loop
 from assistant.chat.loop import ChatInput
 from assistant.chat.turn import ChatOptions, chat_input, logged
 from assistant.errors import AssistantError
-from assistant.services import Services
+from assistant.services import Services, UsageRecord
 from assistant.types import Message, Role
 
 from .chat import MaxTokens, chat_model, take_chat_slot
@@ -263,6 +265,7 @@ async def v1_chat(request: Req, svc: Svc, data: JSONBody[OpenAIChatBody]) -> Ope
             source = _client_tools(svc, chat, data.tools)
         else:
             source = _our_tools(svc, chat, request.scope["state"]["request_id"])
+        source = _measured(svc, info.name, source)
     except BaseException:
         svc.release_chat()
         raise
@@ -322,6 +325,30 @@ async def _stream(
     yield b"data: [DONE]\n\n"
 
 
+async def _measured(
+    svc: Services, model: str, source: AsyncIterator[tuple[str, Any]]
+) -> AsyncIterator[tuple[str, Any]]:
+    """``source`` passed through; its answer counted in the metrics and in ``/usage`` (a /v1
+    answer is stored nowhere else)."""
+    started = time.monotonic()
+    first: float | None = None
+    tools = 0
+    async for kind, value in source:
+        if kind == "content" and first is None:
+            first = time.monotonic()
+        elif kind == "tool":
+            tools += 1
+        elif kind == "done":
+            usage = value[1]
+            first_ms = None if first is None else round((first - started) * 1000)
+            total_ms = round((time.monotonic() - started) * 1000)
+            tokens_in, tokens_out = usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)
+            metrics.answered(model, first_ms, total_ms, tokens_in, tokens_out)
+            svc.note_v1_usage(UsageRecord(time.time(), model, tokens_in, tokens_out, tools, first_ms, total_ms))
+        if kind != "tool":
+            yield kind, value
+
+
 async def _our_tools(svc: Services, chat: ChatInput, request_id: str) -> AsyncIterator[tuple[str, Any]]:
     """Our agent loop; tool calls are logged, not sent."""
     events = logged(loop.run(svc, chat), route="/v1", request_id=request_id, conversation=None, model=chat.model.name)
@@ -329,6 +356,7 @@ async def _our_tools(svc: Services, chat: ChatInput, request_id: str) -> AsyncIt
         if isinstance(event, ev.ContentDelta):
             yield "content", event.text
         elif isinstance(event, ev.ToolFinished):
+            yield "tool", None
             log.info(
                 "tool %s %s %s: %s (%d ms)",
                 event.name,

@@ -44,6 +44,8 @@ class ChatServices(Protocol):
 
     def tool_context(self, repo_path: str | None, read_files: set[str] | None = None) -> ToolContext: ...
 
+    def conversation_event(self, kind: str, cid: str, title: str | None) -> None: ...
+
 
 # -- the tool loop ---------------------------------------------------------------------------
 

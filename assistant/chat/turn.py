@@ -20,13 +20,13 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import anyio
 import msgspec
 
-from assistant import workers
+from assistant import metrics, workers
 from assistant.backends import ModelInfo
 from assistant.conversations import AnswerFields, Conversations, ConversationStore, ErrorInfo, NewMessage, TraceEntry
 from assistant.conversations.documents import (
@@ -131,6 +131,14 @@ class Answer:
 
 class StoredTurn:
     """A turn of a stored conversation (see the module docstring)."""
+
+    async def announce(self, publish: Callable[[str, str, str | None], None]) -> None:
+        """Say the conversation changed (``conversation.updated`` with its title, which the first
+        question may have set)."""
+        cid = self.conversation_id
+        with contextlib.suppress(AssistantError):
+            summary = await self.conversations.run(lambda s: s.summary(cid), interruptible=False)
+            publish("updated", cid, summary.title)
 
     def __init__(self, conversations: Conversations, conversation_id: str, user_message_id: str) -> None:
         self.conversations = conversations
@@ -298,6 +306,15 @@ async def answer_events(services: loop.ChatServices, plan: Plan) -> AsyncIterato
             if isinstance(event, Done):
                 ended = True
                 stop_saving.set()
+                if plan.model:
+                    timings = answer.timings()
+                    metrics.answered(
+                        plan.model,
+                        timings.first_content_ms,
+                        timings.total_ms,
+                        event.usage.prompt_tokens,
+                        event.usage.completion_tokens,
+                    )
                 citations = find_citations(answer.text, services.indexes, plan.repo_path)
                 commits = await workers.run_in(
                     workers.QUICK, find_commits, answer.text, services.histories, services.roots, plan.repo_path
@@ -328,6 +345,7 @@ async def answer_events(services: loop.ChatServices, plan: Plan) -> AsyncIterato
                             user_message_id=turn.user_message_id,
                             message_id=turn.answer_id,
                         )
+                        await turn.announce(services.conversation_event)
                 event = Done(event.finish_reason, event.usage, event.rounds_exhausted, {**event.extra, **extra})
             elif isinstance(event, Failed):
                 ended = True

@@ -20,6 +20,7 @@ from .documents import (
     Page,
     Source,
     TraceEntry,
+    UsageRow,
     check_import,
     markdown,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "StoreInterrupted",
     "StoreUnavailable",
     "TraceEntry",
+    "UsageRow",
     "check_import",
     "markdown",
     "search_words",

@@ -43,6 +43,7 @@ class Conversations:
         self._last_probe = 0.0
         self._probing = False
         self.busy: Counter[str] = Counter()  # conversations with turns streaming now, and how many
+        self.count_cached: int | None = None  # conversations stored, as last counted (for /metrics)
 
     @property
     def status(self) -> Literal["ok", "memory", "unavailable"]:

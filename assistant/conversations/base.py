@@ -33,6 +33,7 @@ from .documents import (
     NewMessage,
     Page,
     Summary,
+    UsageRow,
 )
 
 TITLE_FROM_QUESTION = 80
@@ -108,6 +109,15 @@ class ConversationStore(abc.ABC):
     @abc.abstractmethod
     def create(self, title: str | None, repo: str | None, model: str | None) -> Conversation:
         """A new, empty conversation (``title`` None: untitled until its first question)."""
+
+    @abc.abstractmethod
+    def count(self) -> int:
+        """How many conversations are stored."""
+
+    @abc.abstractmethod
+    def usage_rows(self, since: float, until: float) -> list[UsageRow]:
+        """Every stored answer made between ``since`` and ``until``: when, by which model, its
+        tokens, tool calls and time to first token (what ``/usage`` sums)."""
 
     @abc.abstractmethod
     def page(self, words: list[str], repo: str | None, limit: int, cursor: str | None) -> Page:

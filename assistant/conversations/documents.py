@@ -86,6 +86,38 @@ class Timings(Struct, omit_defaults=True):
     first_content_ms: Count | None = None
 
 
+class UsageRow(Struct, kw_only=True):
+    """One stored answer as ``/usage`` counts it."""
+
+    at: float
+    model: str | None
+    tokens_in: int
+    tokens_out: int
+    tool_calls: int
+    first_token_ms: int | None
+    total_ms: int | None
+    conversation_id: str
+    message_id: str
+
+
+def usage_row(at: float, fields: AnswerFields, cid: str, mid: str) -> UsageRow:
+    usage = fields.usage if isinstance(fields.usage, Usage) else None
+    timings = fields.timings if isinstance(fields.timings, Timings) else None
+    trace = fields.tool_events if isinstance(fields.tool_events, list) else []
+    model = fields.model if isinstance(fields.model, str) else None
+    return UsageRow(
+        at=at,
+        model=model,
+        tokens_in=usage.prompt_tokens if usage else 0,
+        tokens_out=usage.completion_tokens if usage else 0,
+        tool_calls=len(trace),
+        first_token_ms=timings.first_content_ms if timings else None,
+        total_ms=timings.total_ms if timings else None,
+        conversation_id=cid,
+        message_id=mid,
+    )
+
+
 class Citation(Struct):
     """``path:line`` (or ``path:line-line``) in an answer, verified against the repository."""
 

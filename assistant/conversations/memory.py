@@ -36,8 +36,10 @@ from .documents import (
     NewMessage,
     Page,
     Summary,
+    UsageRow,
     field_values,
     fields_of,
+    usage_row,
     with_messages,
 )
 
@@ -211,6 +213,15 @@ class MemoryStore(ConversationStore):
                     break
         more = encode_cursor(chosen[limit - 1].updated, chosen[limit - 1].id) if len(chosen) > limit else None
         return Page([self._summary(c) for c in chosen[:limit]], more)
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self._conversations)
+
+    def usage_rows(self, since: float, until: float) -> list[UsageRow]:
+        with self._lock:
+            rows = [m for m in self._messages.values() if m.role == "assistant" and since <= m.created < until]
+        return [usage_row(m.created, m.fields, m.conversation, m.id) for m in sorted(rows, key=lambda m: m.created)]
 
     def summary(self, cid: str) -> Summary:
         with self._lock:

@@ -47,10 +47,12 @@ from .documents import (
     NewMessage,
     Page,
     Summary,
+    UsageRow,
     decode_fields,
     encode_fields,
     field_values,
     fields_of,
+    usage_row,
     with_messages,
 )
 from .schema import MIGRATIONS, VERSION
@@ -364,6 +366,19 @@ class SqliteStore(ConversationStore):
                 raise StoreError("invalid_parameter", f"`q` cannot be searched: {exc}", param="q") from None
         more = encode_cursor(rows[limit - 1][7], rows[limit - 1][0]) if len(rows) > limit else None
         return Page([Summary(*r[:7]) for r in rows[:limit]], more)
+
+    def count(self) -> int:
+        with self._read() as db:
+            return int(db.execute("SELECT COUNT(*) FROM conversations").fetchone()[0])
+
+    def usage_rows(self, since: float, until: float) -> list[UsageRow]:
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT created_at, meta, conversation_id, id FROM messages "
+                "WHERE role = 'assistant' AND created_at >= ? AND created_at < ? ORDER BY created_at",
+                (since, until),
+            ).fetchall()
+        return [usage_row(at, decode_fields(meta), cid, mid) for at, meta, cid, mid in rows]
 
     def summary(self, cid: str) -> Summary:
         with self._read() as db:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from sandbox import Components, Repo, walk_files
 
@@ -65,8 +66,10 @@ class Freshness:
             return None
         return changes if changes else None
 
-    def apply(self, repo: Repo, changes: Changes) -> int:
-        """Apply ``changes`` (call with the data's lock held); returns how many files changed."""
+    def apply(self, repo: Repo, changes: Changes, announce: Callable[[list[str]], None] | None = None) -> int:
+        """Apply ``changes`` (call with the data's lock held); returns how many files changed.
+        ``announce`` is told the paths that changed (added, changed or gone; never an ignored
+        one) as soon as they are known, before the changed files are parsed."""
         data = self.data
         if changes.resync:
             self.last_sweep = time.monotonic()
@@ -90,6 +93,7 @@ class Freshness:
                 )
         changed = 0
         to_parse: list[str] = []
+        named: list[str] = []
         for path in sorted(dirty):
             comps = dirty[path]
             old = data.files.get(path)
@@ -100,6 +104,8 @@ class Freshness:
                 if old is not None:
                     data.remove(path)
                     changed += 1
+                    if not repo.ignore.is_ignored(comps, False):
+                        named.append(path)
                 continue
             if old is not None and (old.mtime_ns, old.size, old.text) == (record.mtime_ns, record.size, record.text):
                 continue
@@ -113,6 +119,9 @@ class Freshness:
             else:
                 data.ranked.put(path, record)
             changed += 1
+            named.append(path)
+        if announce is not None and named:
+            announce(named)
         data.total = len(data.files)
         data.done = data.total - len(to_parse)
         self.builder.parse(to_parse, None)

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 
+from assistant import metrics
+from assistant.bus import EventBus
 from assistant.types import IndexState, IndexStats
 from sandbox import Components, Roots
 
@@ -81,7 +84,9 @@ class IndexView:
         inside = replace(
             query, prefix=self.base + query.prefix, read_files=frozenset(head + f for f in query.read_files)
         )
+        started = time.perf_counter()
         found = run_search(self.index, inside, deadline=deadline, cancel=cancel)
+        metrics.searched(query.mode, time.perf_counter() - started)
         for result in found.results:
             result["file"] = result["file"][len(head) :]
         found.files = {f[len(head) :] for f in found.files}
@@ -103,6 +108,7 @@ class IndexManager:
         self.cache_dir = cache_dir
         self.watch = watch
         self.history = history  # a root's history field (commit messages), when it has one
+        self.events: EventBus | None = None  # where index.progress, index.ready and files.changed go
         self._indexes: dict[str, RepoIndex] = {}
         self._lock = threading.Lock()
 
@@ -135,6 +141,7 @@ class IndexManager:
                 index = self._indexes[root.path] = RepoIndex(self.roots, root.path, self.cache_dir, watch=self.watch)
                 if self.history is not None:
                     index.history = functools.partial(self.history, root.path)
+                index.events = self.events
         return IndexView(index, base), created
 
     def known(self) -> list[RepoIndex]:

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 
+from assistant.bus import EventBus
 from assistant.types import IndexState, IndexStats
 from sandbox import Repo, Roots, walk_files
 
@@ -42,6 +44,10 @@ from .symbols import SymbolTable
 
 log = logging.getLogger("assistant.index")
 
+PROGRESS_INTERVAL = 0.5  # index.progress at most twice a second per repository
+DEBOUNCE = 0.25  # files.changed: the first change at once, then at most one event per this
+MAX_PATHS_PER_EVENT = 500
+
 __all__ = ["MAX_FILE_BYTES", "FileRecord", "Progress", "RepoIndex"]
 
 
@@ -65,6 +71,9 @@ class RepoIndex:
         # files for a query's words from the commit messages that changed them (set by the
         # manager when the root has a history); none until the commit graph is ready
         self.history: Callable[[str], Evidence] | None = None
+        self.events: EventBus | None = None  # index.progress, index.ready, files.changed
+        self._text_bytes = (-1, 0)  # (data version, bytes of text indexed)
+        self._follower: threading.Thread | None = None
         self.data = IndexData(RankedIndex(store.ranked_dir(cache_dir, repo_path)))
         self._builder = Builder(self.data, workers or os.cpu_count() or 2, batch_files)
         self._freshness = Freshness(self.data, self._builder, repo_path, watch)
@@ -134,6 +143,62 @@ class RepoIndex:
             return 1.0
         return round(self.data.done / self.data.total, 3) if self.data.total else 0.0
 
+    def text_bytes(self) -> int:
+        """Bytes of text indexed (counted again only after a change)."""
+        version = self.data.version
+        if self._text_bytes[0] != version:
+            files = self.data.files.copy()
+            self._text_bytes = (version, sum(len(r.text) for r in files.values()))
+        return self._text_bytes[1]
+
+    def _publishing(self, progress: Progress | None) -> Progress | None:
+        """``progress``, also published as ``index.progress`` at most twice a second."""
+        events = self.events
+        if events is None:
+            return progress
+        last = [0.0]
+
+        def report(done: int, total: int) -> None:
+            if progress is not None:
+                progress(done, total)
+            now = time.monotonic()
+            if now - last[0] >= PROGRESS_INTERVAL:
+                last[0] = now
+                events.publish("index.progress", repo=self.repo_path, done=done, total=total)
+
+        return report
+
+    def _follow(self) -> None:
+        """Apply file changes as inotify reports them and publish ``files.changed``: the first
+        change at once, then at most one event every ``DEBOUNCE`` seconds while changes go on."""
+        events = self.events
+        while not self._builder.closed and events is not None:
+            watcher = self._freshness.watcher
+            if watcher is None:  # sweeping: at most once a second
+                time.sleep(1.0)
+            else:
+                try:
+                    readable, _, _ = select.select([watcher.fd], [], [], 1.0)
+                except (OSError, ValueError):
+                    return  # closed
+                if not readable:
+                    continue
+            if self._builder.closed:
+                return
+
+            def announce(paths: list[str]) -> None:
+                assert events is not None
+                events.publish("files.changed", repo=self.repo_path, paths=paths[:MAX_PATHS_PER_EVENT],
+                               more=max(0, len(paths) - MAX_PATHS_PER_EVENT))  # fmt: skip
+
+            try:
+                changed = self.refresh(announce)
+            except Exception:  # the next search applies them; the stream goes on
+                log.exception("applying file changes in %s failed", self.repo_path)
+                changed = 0
+            if changed:
+                time.sleep(DEBOUNCE)
+
     def totals(self) -> tuple[int, int]:
         """(files, symbols) indexed, read without waiting for the index (``/health``)."""
         return len(self.data.files), len(self.data.symbols)
@@ -192,6 +257,7 @@ class RepoIndex:
         self.text_ready.set()
         data.total = len(data.files)
         data.done = data.total - len(pending)
+        progress = self._publishing(progress)
         if progress:
             progress(data.done, data.total)
         self._builder.parse(pending[queued:], progress)
@@ -214,13 +280,20 @@ class RepoIndex:
             self.index_ms = round((time.perf_counter() - started) * 1000)
             self._freshness.last_sweep = time.monotonic()
         self.ready.set()
+        if self.events is not None:
+            files, symbols = self.totals()
+            self.events.publish(
+                "index.ready", repo=self.repo_path, files=files, symbols=symbols, index_ms=self.index_ms
+            )
+            self._follower = threading.Thread(target=self._follow, name=f"follow:{self.repo_path}", daemon=True)
+            self._follower.start()
         release_memory()  # what loading, parsing and the ranked index's writer freed, back to the system
         if pending or set(cached) != set(data.files):
             self._cache.save()
 
     # -- keeping fresh ----------------------------------------------------------------------
 
-    def refresh(self) -> int:
+    def refresh(self, announce: Callable[[list[str]], None] | None = None) -> int:
         """Apply every change made since the last call; returns how many files changed."""
         if not self.ready.is_set() or self._repo is None:
             return 0
@@ -228,7 +301,7 @@ class RepoIndex:
             changes = self._freshness.pending()
             if changes is None:
                 return 0
-            changed = self._freshness.apply(self._repo, changes)
+            changed = self._freshness.apply(self._repo, changes, announce)
             if changed:
                 self.last_indexed = time.time()
                 self._cache.schedule()

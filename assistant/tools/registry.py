@@ -17,7 +17,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from assistant import workers
+from assistant import metrics, workers
 from assistant.errors import AssistantError
 from assistant.history import History, HistoryManager, HistoryUnavailable
 from assistant.index import DEADLINE_SECONDS as SEARCH_SECONDS
@@ -243,6 +243,14 @@ class ToolResult:
 
 
 def run_tool(ctx: ToolContext, name: str, arguments: object, budget: int = DEFAULT_BUDGET) -> ToolResult:
+    """Run a tool (see ``_run``), counted in the metrics by tool (``unknown`` for a name that is
+    no tool's: label values stay bounded) and status."""
+    result = _run(ctx, name, arguments, budget)
+    metrics.tool_called(name if name in TOOLS else "unknown", result.status, result.duration_ms / 1000)
+    return result
+
+
+def _run(ctx: ToolContext, name: str, arguments: object, budget: int = DEFAULT_BUDGET) -> ToolResult:
     """Decode the arguments and run the tool. Nothing is raised: a call refused before it ran
     (no such tool, bad arguments) is a failed result with ``rejected`` set, and a tool's own
     failure is a failed result the model reads."""
