@@ -144,11 +144,13 @@ class ConversationsController(Controller):
     ) -> Envelope[Conversation]:
         data = await strict_body(request, data)
         changed = await svc.kept().run(lambda s: s.update(conversation_id, data.title, data.active_id))
+        svc.conversation_event("updated", changed.id, changed.title)
         return ok(request, changed)
 
     @delete("/{conversation_id:str}", summary="Delete a conversation", status_code=200)
     async def delete_conversation(self, request: Req, svc: Svc, conversation_id: ConversationId) -> Envelope[Deleted]:
         await svc.kept().run(lambda s: s.delete(conversation_id))
+        svc.conversation_event("deleted", conversation_id, None)
         return ok(request, Deleted(conversation_id, True))
 
     @get("/{conversation_id:str}/export", summary="Export as Markdown (active branch) or JSON (all)")
@@ -180,4 +182,5 @@ class ConversationsController(Controller):
     ) -> Envelope[Conversation]:
         data = await strict_body(request, data)
         forked = await svc.kept().run(lambda s: s.fork(conversation_id, data.message_id))
+        svc.conversation_event("created", forked.id, forked.title)
         return ok(request, forked)
