@@ -119,6 +119,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         (*GUARD, *BODY, "conversation_not_found", *STORE)
     ),
     ("get", "/api/v1/map"): Operation((*GUARD, *REPO, "invalid_request")),
+    ("get", "/api/v1/usage"): Operation((*GUARD, "invalid_request", *STORE)),
     ("get", "/api/v1/history"): Operation((*GUARD, *REPO, "invalid_request", "history_unavailable")),
     ("get", "/api/v1/commits/{commit}"): Operation(
         (*GUARD, *REPO, "invalid_request", "history_unavailable", "commit_not_found")

@@ -61,6 +61,18 @@ async function errorOf(response) {
   }
 }
 
+/**
+ * A GET whose answer is read as it comes (an event stream), with the API key; headers added.
+ * @param {string} path
+ * @param {Record<string, string>} [extra]
+ * @param {AbortSignal} [signal]
+ */
+export async function getStream(path, extra = {}, signal) {
+  const response = await send(path, { headers: extra, signal });
+  if (!response.ok) throw await errorOf(response);
+  return response;
+}
+
 export async function getJSON(path) {
   const response = await send(path);
   if (!response.ok) throw await errorOf(response);

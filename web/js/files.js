@@ -6,6 +6,12 @@ import { preview } from "./viewer.js";
 
 /** @type {string | null} */
 let repo = null;
+let shownPath = ""; // the directory the file browser lists
+
+/** The directory the file browser lists (relative to the repository). */
+export function currentPath() {
+  return shownPath;
+}
 /** @type {((repo: string | null) => void)[]} */
 const listeners = [];
 
@@ -59,6 +65,7 @@ export async function browse(path) {
     if (listing.truncated) items.push(el("li", "muted", "(more entries not shown)"));
     $("file-list").replaceChildren(...items);
     $("files-path").textContent = `/${path}`;
+    shownPath = path;
   } catch (error) {
     $("file-list").replaceChildren(el("li", "error-inline", `${error.message} (${error.code})`));
   }

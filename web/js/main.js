@@ -15,12 +15,15 @@ import {
 } from "./conversation.js";
 import { loadConversations, setupConversations } from "./conversations.js";
 import { $ } from "./dom.js";
-import { browse, currentRepo, loadRepos, onRepoChange, setupSearch } from "./files.js";
+import { getJSON } from "./api.js";
+import { followEvents } from "./events.js";
+import { browse, currentPath, currentRepo, loadRepos, onRepoChange, setupSearch } from "./files.js";
 import { showMessages } from "./messages.js";
 import { checkHealth, loadModels, setupPull } from "./models.js";
 import { clearTrace, onContext, onToolEvent, startAnswer } from "./trace.js";
-import { setupViewer, useRepo } from "./viewer.js";
+import { preview, setupViewer, useRepo, viewed } from "./viewer.js";
 import { setupHistory } from "./history.js";
+import { setupUsage } from "./usage.js";
 
 /** What a chat asks with: the pickers and the settings (no model chosen yet: the server's rule). */
 function settings() {
@@ -119,6 +122,96 @@ function setupDivider() {
   });
 }
 
+/**
+ * Where a repository's event paths sit for the repository picked: "" (the same), "sub/" (the
+ * picked one is a subdirectory of the event's root), or null (another repository).
+ * @param {string} root
+ */
+function baseIn(root) {
+  const repo = currentRepo();
+  if (!repo) return null;
+  if (repo === root) return "";
+  return repo.startsWith(`${root}/`) ? `${repo.slice(root.length + 1)}/` : null;
+}
+
+/** @param {() => void} work */
+function soon(work, ms = 300) {
+  let timer = /** @type {ReturnType<typeof setTimeout> | null} */ (null);
+  return () => {
+    if (timer === null) timer = setTimeout(() => ((timer = null), work()), ms);
+  };
+}
+
+/**
+ * The picked repository's index as /status has it now (the events say what changes after).
+ * @param {HTMLElement} status
+ */
+async function indexState(status) {
+  try {
+    const repos = (await getJSON("/api/v1/status")).repos;
+    const repo = repos.find((/** @type {any} */ r) => baseIn(r.path) !== null);
+    if (!repo) return;
+    status.hidden = false;
+    status.textContent =
+      repo.state === "ready" ? `${repo.files_indexed.toLocaleString()} files indexed` : `indexing ${Math.floor(100 * repo.progress)}%`;
+  } catch {
+    // the header keeps what it showed
+  }
+}
+
+// One event stream instead of polling: while it is down, /health is asked every 15 s as before.
+function follow() {
+  const status = $("index-status");
+  const conversationsChanged = soon(() => loadConversations());
+  /** @type {ReturnType<typeof setInterval> | null} */
+  let polling = null;
+  followEvents(
+    {
+      "index.progress": (event) => {
+        if (baseIn(event.repo) === null) return;
+        status.hidden = false;
+        status.textContent = `indexing ${event.total ? Math.floor((100 * event.done) / event.total) : 0}%`;
+        status.title = `${event.done} of ${event.total} files`;
+      },
+      "index.ready": (event) => {
+        if (baseIn(event.repo) === null) return;
+        status.hidden = false;
+        status.textContent = `${event.files.toLocaleString()} files indexed`;
+        status.title = `${event.symbols.toLocaleString()} symbols, in ${((event.index_ms || 0) / 1000).toFixed(1)} s`;
+      },
+      "files.changed": (event) => {
+        const base = baseIn(event.repo);
+        if (base === null) return;
+        const paths = event.paths.filter((/** @type {string} */ p) => p.startsWith(base)).map((/** @type {string} */ p) => p.slice(base.length));
+        const here = currentPath();
+        if (event.more || paths.some((/** @type {string} */ p) => !here || p.startsWith(`${here}/`))) browse(here);
+        const open = viewed();
+        if (open.path && paths.includes(open.path) && !$("preview-pre").hidden) preview(open.path, open.line, open.endLine);
+      },
+      "conversation.created": conversationsChanged,
+      "conversation.updated": conversationsChanged,
+      "conversation.deleted": conversationsChanged,
+      "model_server.up": () => checkHealth(),
+      "model_server.down": () => checkHealth(),
+      "events.reset": () => {
+        checkHealth();
+        conversationsChanged();
+        browse(currentPath());
+      },
+    },
+    (connected) => {
+      document.body.dataset.events = connected ? "connected" : "disconnected";
+      if (connected) indexState(status);
+      if (connected && polling !== null) {
+        clearInterval(polling);
+        polling = null;
+      } else if (!connected && polling === null) {
+        polling = setInterval(checkHealth, 15000);
+      }
+    },
+  );
+}
+
 async function start() {
   setupTabs();
   setupDivider();
@@ -126,6 +219,7 @@ async function start() {
   setupSearch();
   setupViewer();
   setupHistory();
+  setupUsage();
   useRepo(currentRepo);
   setupConversations(currentRepo);
   onConversationChange(() => draw());
@@ -153,7 +247,7 @@ async function start() {
   // the model server may be slow to answer (busy generating): nothing below waits for it
   checkHealth();
   loadModels();
-  setInterval(checkHealth, 15000);
+  follow();
   try {
     setServed(await loadRepos());
   } catch (error) {
