@@ -45,7 +45,9 @@ from .symbols import SymbolTable
 log = logging.getLogger("assistant.index")
 
 PROGRESS_INTERVAL = 0.5  # index.progress at most twice a second per repository
-DEBOUNCE = 0.25  # files.changed: the first change at once, then at most one event per this
+DEBOUNCE = 0.25  # files.changed: the first change at once, then at most one event per this,
+MAX_DEBOUNCE = 2.0  # doubling while changes go on, up to this
+SETTLE = 0.015  # after the first inotify event, before reading what changed
 MAX_PATHS_PER_EVENT = 500
 
 __all__ = ["MAX_FILE_BYTES", "FileRecord", "Progress", "RepoIndex"]
@@ -169,35 +171,51 @@ class RepoIndex:
         return report
 
     def _follow(self) -> None:
-        """Apply file changes as inotify reports them and publish ``files.changed``: the first
-        change at once, then at most one event every ``DEBOUNCE`` seconds while changes go on."""
+        """Apply file changes as inotify reports them and publish ``files.changed``: a change
+        after a quiet moment at once; while changes go on, the next event after ``DEBOUNCE``
+        seconds, the wait doubling while each wait ends with more changes waiting (a thousand
+        changes in a second are four events)."""
         events = self.events
-        while not self._builder.closed and events is not None:
+        if events is None:
+            return
+
+        def announce(paths: list[str]) -> None:
+            shown = paths[:MAX_PATHS_PER_EVENT]
+            events.publish("files.changed", repo=self.repo_path, paths=shown, more=len(paths) - len(shown))
+
+        def apply() -> int:
+            try:
+                return self.refresh(announce)
+            except Exception:  # the next search applies them; the stream goes on
+                log.exception("applying file changes in %s failed", self.repo_path)
+                return 0
+
+        while not self._builder.closed:
             watcher = self._freshness.watcher
             if watcher is None:  # sweeping: at most once a second
                 time.sleep(1.0)
-            else:
-                try:
-                    readable, _, _ = select.select([watcher.fd], [], [], 1.0)
-                except (OSError, ValueError):
-                    return  # closed
-                if not readable:
-                    continue
-            if self._builder.closed:
-                return
+                apply()
+                continue
+            if not self._readable(watcher.fd, 1.0):
+                continue
+            # a file being written reports its creation, then its content: read them together
+            time.sleep(SETTLE)
+            wait = DEBOUNCE
+            changed = apply()
+            while changed and not self._builder.closed:
+                time.sleep(wait)
+                if not self._readable(watcher.fd, 0):
+                    break  # quiet again: the next change is told at once
+                changed = apply()
+                wait = min(wait * 2, MAX_DEBOUNCE)
 
-            def announce(paths: list[str]) -> None:
-                assert events is not None
-                events.publish("files.changed", repo=self.repo_path, paths=paths[:MAX_PATHS_PER_EVENT],
-                               more=max(0, len(paths) - MAX_PATHS_PER_EVENT))  # fmt: skip
-
-            try:
-                changed = self.refresh(announce)
-            except Exception:  # the next search applies them; the stream goes on
-                log.exception("applying file changes in %s failed", self.repo_path)
-                changed = 0
-            if changed:
-                time.sleep(DEBOUNCE)
+    @staticmethod
+    def _readable(fd: int, timeout: float) -> bool:
+        try:
+            readable, _, _ = select.select([fd], [], [], timeout)
+        except (OSError, ValueError):  # closed with the index
+            return False
+        return bool(readable)
 
     def totals(self) -> tuple[int, int]:
         """(files, symbols) indexed, read without waiting for the index (``/health``)."""
