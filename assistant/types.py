@@ -43,6 +43,7 @@ class SearchHit(TypedDict):
     why: NotRequired[list[str]]  # a ranked result: the terms that matched, by field, and the priors
     match_line: NotRequired[int]  # a ranked result: the chunk's line with the most terms (its `text`)
     symbol_lines: NotRequired[list[int]]  # a ranked result in a definition: its whole range [line, end_line]
+    repo: NotRequired[str]  # a search of every repository (repo=*): the root it was found in
 
 
 class IndexStats(TypedDict):

@@ -86,6 +86,7 @@ class Operation:
 
 
 ABSOLUTE = "^(/.*)?$"  # a repository is named by its absolute path (empty or left out: the default)
+EVERY_OR_ABSOLUTE = "^(/.*|\\*)?$"  # search takes * for every allowed root
 
 
 JSON = "application/json"
@@ -199,7 +200,7 @@ def describe(document: dict[str, Any]) -> dict[str, Any]:
                 if parameter.get("name") in ("repo", "repo_path"):
                     parameter["schema"] = {
                         "type": "string",
-                        "pattern": ABSOLUTE,
+                        "pattern": EVERY_OR_ABSOLUTE if path == "/api/v1/search" else ABSOLUTE,
                         "description": parameter.get("description", ""),
                     }
     return out

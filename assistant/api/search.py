@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Annotated
+from typing import Annotated, Any
 
 from litestar import get
 from litestar.params import QueryParameter
 from msgspec import Struct
 
 from assistant import workers
-from assistant.index import DEADLINE_SECONDS, MAX_LIMIT, QueryError, SearchQuery, SearchResult
+from assistant.index import DEADLINE_SECONDS, MAX_LIMIT, IndexView, QueryError, SearchQuery, SearchResult
 from assistant.types import IndexState, SearchHit, SearchMode
+from sandbox import SandboxError
 
 from .disconnect import until_disconnect
 from .envelope import Envelope, Req, Svc, ok, sandbox_params
@@ -44,7 +46,10 @@ async def get_search(
     request: Req,
     svc: Svc,
     q: Annotated[str, QueryParameter(description="the query: a symbol name, text or an RE2 regex")],
-    repo: Annotated[str | None, QueryParameter(description="repository path (default: the first --repo)")] = None,
+    repo: Annotated[
+        str | None,
+        QueryParameter(description="repository path (default: the first --repo); * searches every allowed root"),
+    ] = None,
     mode: Annotated[
         SearchMode,
         QueryParameter(description="auto (words: ranked; a name: symbol+text), ranked, symbol, text or regex"),
@@ -55,6 +60,8 @@ async def get_search(
 ) -> Envelope[Found]:
     with query_params():
         query = SearchQuery.of(q, mode, glob=glob, limit=limit)
+    if repo == EVERY_REPO:
+        return ok(request, await _everywhere(request, svc, query, path))
     with sandbox_params(path="path", repo="repo"), svc.roots.open_repo(repo) as opened:
         prefix = opened.components(path) if path else ()
         opened.require(prefix)
@@ -74,6 +81,53 @@ async def get_search(
     return ok(
         request,
         Found(result.query, result.mode, result.results, result.total, result.truncated, result.took_ms, progress),
+    )
+
+
+EVERY_REPO = "*"
+
+
+async def _everywhere(request: Req, svc: Svc, query: SearchQuery, path: str | None) -> Found:
+    """The query in every allowed root at once, results merged by rank (each repository's first,
+    then each one's second, …; the better score first among equals), each naming its ``repo``.
+    A ``path`` a repository does not have leaves that repository out."""
+    cancel = threading.Event()
+    ends = time.monotonic() + DEADLINE_SECONDS
+    jobs: list[tuple[str, Any]] = []
+    for root in svc.roots.roots:
+        with sandbox_params(path="path", repo="repo"), svc.roots.open_repo(root.path) as opened:
+            prefix = opened.components(path) if path else ()
+            try:
+                opened.require(prefix)
+            except SandboxError:
+                continue
+            index = svc.indexes.get(opened.path)
+        scoped = replace(query, prefix=prefix)
+
+        def run(index: IndexView = index, scoped: SearchQuery = scoped) -> SearchResult:
+            return index.run(scoped, cancel=cancel, deadline=max(0.0, ends - time.monotonic()))
+
+        lane = workers.SCANS if query.scans_files else workers.QUICK
+        jobs.append((root.path, workers.start(lane, run, cancel=cancel)))
+    with query_params():
+        found = await until_disconnect(request, asyncio.gather(*(job for _, job in jobs)))
+    merged: list[tuple[int, float, int, SearchHit]] = []
+    for order, ((root_path, _), result) in enumerate(zip(jobs, found, strict=True)):
+        for position, hit in enumerate(result.results):
+            hit["repo"] = root_path  # the result is this request's own
+            merged.append((position, -hit["score"], order, hit))
+    merged.sort(key=lambda item: item[:3])
+    results = [hit for _, _, _, hit in merged[: query.limit]]
+    building = [r for r in found if r.state == "building"]
+    progress = IndexProgress("building" if building else "ready", min((r.progress for r in building), default=1.0))
+    return Found(
+        query.text,
+        found[0].mode if found else query.mode,
+        results,
+        sum(r.total for r in found),
+        any(r.truncated for r in found) or len(merged) > len(results),
+        max((r.took_ms for r in found), default=0.0),
+        progress,
     )
 
 

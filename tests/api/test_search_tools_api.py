@@ -105,3 +105,29 @@ def test_tools_call_runs_find_symbol_and_answers_a_bad_kind_as_a_4xx(client: Any
         "missing_parameter",
         "arguments.name",
     )
+
+
+def test_a_search_of_every_repository_names_each_results_repository(
+    layout: Layout, client_for: Any, tmp_path: Any
+) -> None:
+    other = tmp_path / "other"
+    (other / "lib").mkdir(parents=True)
+    (other / "lib" / "retry.py").write_text("def main_retry_loop():\n    return 'again'\n")
+    client = client_for([layout.repo, other])
+    wait_ready(client)
+    found = client.get("/api/v1/search", params={"q": "main", "repo": "*", "limit": 20}).json()["data"]
+    repos = {r["repo"] for r in found["results"]}
+    assert repos == {str(layout.repo), str(other)}
+    assert found["total"] >= len(found["results"])
+    # merged by rank: each repository's first result comes before any repository's second
+    firsts = {}
+    for position, result in enumerate(found["results"]):
+        firsts.setdefault(result["repo"], position)
+    assert sorted(firsts.values()) == [0, 1]
+    # one repository only without *: no repo field
+    alone = client.get("/api/v1/search", params={"q": "main"}).json()["data"]["results"]
+    assert alone and all("repo" not in r for r in alone)
+    # a path only one repository has: the other is left out, not an error
+    under = client.get("/api/v1/search", params={"q": "main", "repo": "*", "path": "lib"}).json()["data"]
+    assert {r["repo"] for r in under["results"]} == {str(other)}
+    assert_error(client.get("/api/v1/search", params={"q": "main", "repo": "**"}), "repo_path_invalid", "repo")

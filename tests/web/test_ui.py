@@ -212,7 +212,9 @@ def test_remote_markdown_image_is_never_requested(
     ready(page)
     send(page, "show me")
     page.wait_for_selector(".message.assistant:not(.streaming)", timeout=10_000)
-    page.wait_for_load_state("networkidle")
+    # rendered (an <img> would be requested as it is inserted); the page's event stream stays
+    # open, so "network idle" never comes
+    page.wait_for_selector(".message.assistant:has-text('image not loaded')")
     assert not [url for url in requests if "evil.example" in url]
     assert page.locator(".message.assistant img").count() == 0
     assert "image not loaded" in page.locator(".message.assistant").inner_text()
@@ -371,3 +373,26 @@ def test_conversations_are_kept_listed_branched_and_cited(
     assert page.locator(".message .body").all_inner_texts() == ["Anything else?", "Nothing else."]
     listed = httpx.get(f"{server.url}/api/v1/conversations", timeout=5).json()["data"]["conversations"]
     assert len(listed) == 3
+
+
+def test_the_search_box_searches_every_repository_when_asked(
+    layout: Layout, live_server: Any, fake_ollama: FakeOllama, open_page: Any, tmp_path: Any
+) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "elsewhere.py").write_text("def main_elsewhere():\n    return 'far'\n")
+    server = live_server([layout.repo, other], ollama_url=fake_ollama.url)
+    page, _ = open_page(server.url)
+    ready(page)
+    assert page.locator("#search-all").is_visible()
+    page.fill("#code-search-input", "main")
+    page.press("#code-search-input", "Enter")
+    page.wait_for_selector(".search-file")
+    assert page.locator(".search-repo").count() == 0  # the picked repository only
+    page.check("#search-all-input")
+    page.press("#code-search-input", "Enter")
+    page.wait_for_selector(".search-repo")
+    assert {t.strip() for t in page.locator(".search-repo").all_inner_texts()} == {"repo", "other"}
+    page.locator(".search-file:has(.search-repo:text-is('other')) .search-hit").first.click()
+    page.wait_for_selector("#preview-code:has-text('far')")
+    page.screenshot(path=str(SHOTS / "search-every-repo.png"))

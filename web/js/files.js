@@ -29,6 +29,7 @@ export async function loadRepos() {
   const picker = $("repo-picker");
   const status = await getJSON("/api/v1/status");
   const paths = status.repos.map((/** @type {any} */ r) => r.path);
+  $("search-all").hidden = paths.length < 2; // one repository: nothing more to search
   picker.replaceChildren(...paths.map((/** @type {string} */ path) => new Option(path.split("/").pop() || path, path)));
   for (const option of picker.options) option.title = option.value;
   repo = paths[0] || null;
@@ -86,7 +87,9 @@ export function setupSearch() {
     }
     const mine = ++asked;
     const params = new URLSearchParams({ q, limit: "40" });
-    if (repo) params.set("repo", repo);
+    const everywhere = $("search-all-input").checked;
+    if (everywhere) params.set("repo", "*");
+    else if (repo) params.set("repo", repo);
     box.hidden = false;
     box.replaceChildren(el("p", "muted", "Searching…"));
     try {
@@ -117,14 +120,18 @@ function showResults(found) {
   /** @type {Map<string, any[]>} */
   const groups = new Map();
   for (const hit of found.results) {
-    if (!groups.has(hit.file)) groups.set(hit.file, []);
-    groups.get(hit.file)?.push(hit);
+    const key = `${hit.repo || ""}\u0000${hit.file}`;
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key)?.push(hit);
   }
-  for (const [file, hits] of groups) {
+  for (const hits of groups.values()) {
+    const file = hits[0].file;
+    const from = hits[0].repo || null;
     const group = el("div", "search-file");
+    if (from) group.append(el("span", "search-repo", from.split("/").pop() || from));
     group.append(el("span", "search-path", file));
     for (const hit of hits) {
-      const open = button("", { className: "search-hit", onClick: () => preview(file, hit.line, hit.end_line, hit.match_line) });
+      const open = button("", { className: "search-hit", onClick: () => preview(file, hit.line, hit.end_line, hit.match_line, from) });
       open.dataset.file = file;
       open.dataset.line = String(hit.line);
       const lines = hit.end_line > hit.line ? `${hit.line}–${hit.end_line}` : `${hit.line}`;

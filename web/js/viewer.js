@@ -16,10 +16,13 @@ export function viewed() {
   return { ...shown };
 }
 
-/** The repository files are read from. */
+/** The repository the viewer reads from: the open file's (a search of every repository may
+ * open one of another), else the one picked. */
 export function viewerRepo() {
-  return repoOf();
+  return openedFrom || repoOf();
 }
+
+let openedFrom = /** @type {string | null} */ (null);
 
 /**
  * Show the code or the history panel of the viewer, the tab marked to match.
@@ -98,10 +101,12 @@ function markLines(line, endLine, focusLine) {
  * @param {number | null} [line]
  * @param {number | null} [endLine]
  * @param {number | null} [focusLine]
+ * @param {string | null} [fromRepo] another repository than the one picked (a search of them all)
  */
-export async function preview(path, line = null, endLine = null, focusLine = null) {
+export async function preview(path, line = null, endLine = null, focusLine = null, fromRepo = null) {
   const params = new URLSearchParams({ path, read: "true", max_bytes: "400000" });
-  const repo = repoOf();
+  const repo = fromRepo || repoOf();
+  openedFrom = fromRepo;
   if (repo) params.set("repo", repo);
   const code = $("preview-code");
   const gutter = $("preview-gutter");
