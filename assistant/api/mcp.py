@@ -29,8 +29,9 @@ def build_mcp(services: Services) -> StreamableHTTPSessionManager:
     async def list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
         return types.ListToolsResult(
             tools=[
-                types.Tool(name=t.name, description=t.description, input_schema=t.schema)
-                for t in tools_for(services.tool_context(services.roots.default))
+                types.Tool(name=t.name, description=t.description, input_schema=t.schema_for(context.several))
+                for context in [services.tool_context(services.roots.default)]
+                for t in tools_for(context)
             ]
         )
 

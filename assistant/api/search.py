@@ -16,6 +16,7 @@ from msgspec import Struct
 
 from assistant import workers
 from assistant.index import DEADLINE_SECONDS, MAX_LIMIT, IndexView, QueryError, SearchQuery, SearchResult
+from assistant.index.search import merge_by_rank
 from assistant.types import IndexState, SearchHit, SearchMode
 from sandbox import SandboxError
 
@@ -111,24 +112,10 @@ async def _everywhere(request: Req, svc: Svc, query: SearchQuery, path: str | No
         jobs.append((root.path, workers.start(lane, run, cancel=cancel)))
     with query_params():
         found = await until_disconnect(request, asyncio.gather(*(job for _, job in jobs)))
-    merged: list[tuple[int, float, int, SearchHit]] = []
-    for order, ((root_path, _), result) in enumerate(zip(jobs, found, strict=True)):
-        for position, hit in enumerate(result.results):
-            hit["repo"] = root_path  # the result is this request's own
-            merged.append((position, -hit["score"], order, hit))
-    merged.sort(key=lambda item: item[:3])
-    results = [hit for _, _, _, hit in merged[: query.limit]]
-    building = [r for r in found if r.state == "building"]
-    progress = IndexProgress("building" if building else "ready", min((r.progress for r in building), default=1.0))
-    return Found(
-        query.text,
-        found[0].mode if found else query.mode,
-        results,
-        sum(r.total for r in found),
-        any(r.truncated for r in found) or len(merged) > len(results),
-        max((r.took_ms for r in found), default=0.0),
-        progress,
-    )
+    merged = merge_by_rank([(root, result) for (root, _), result in zip(jobs, found, strict=True)], query.limit)
+    progress = IndexProgress(merged.state, merged.progress)
+    mode = merged.mode or query.mode
+    return Found(query.text, mode, merged.results, merged.total, merged.truncated, merged.took_ms, progress)
 
 
 @contextmanager

@@ -155,7 +155,8 @@ async def run(services: ChatServices, chat: ChatInput) -> AsyncIterator[Event]:
                 workers.QUICK, code_context.gather, services.indexes, repo, question, budget, held
             )
     context = services.tool_context(chat.repo_path, _previously_read(chat.messages))
-    schemas = [tool.openai_schema() for tool in await workers.run_in(workers.QUICK, tools_for, context)]
+    offered_tools = await workers.run_in(workers.QUICK, tools_for, context)
+    schemas = [tool.openai_schema(context.several) for tool in offered_tools]
     messages: list[Message] = [{"role": "system", "content": prompt}, *chat.messages]
     if given.parts:
         last = max(i for i, m in enumerate(messages) if m.get("role") == "user")

@@ -17,10 +17,11 @@ from sandbox import Repo, SandboxError, list_directory
 MAX_TOP_ENTRIES = 30
 
 
-def registry_tools(with_history: bool = False) -> list[prompts.PromptTool]:
-    """The tools as the prompt lists them (the history tools only for a repository with one)."""
+def registry_tools(with_history: bool = False, several: bool = False) -> list[prompts.PromptTool]:
+    """The tools as the prompt lists them (the history tools only for a repository with one;
+    their ``repo`` argument only when the server serves several repositories)."""
     return [
-        prompts.PromptTool(t.name, t.description, t.schema)
+        prompts.PromptTool(t.name, t.description, t.schema_for(several))
         for t in TOOLS.values()
         if with_history or not t.needs_history
     ]
@@ -158,4 +159,10 @@ def system_prompt(
         made = indexes.get(repo.path).map(question, map_tokens)
         if made.text:
             overview += "\n" + MAP_HEADING + "\n" + made.text
-    return prompts.render(variant, repo.name, overview, registry_tools(with_history))
+    several = len(indexes.roots.roots) > 1
+    if several:
+        others = [r.path for r in indexes.roots.roots if r.path != repo.root.path]
+        overview += "\n- Other repositories (repo= on the tools; search_files repo='*' searches all): " + ", ".join(
+            others
+        )
+    return prompts.render(variant, repo.name, overview, registry_tools(with_history, several))

@@ -68,6 +68,32 @@ class SearchResult:
         }
 
 
+def merge_by_rank(found: list[tuple[str, SearchResult]], limit: int) -> SearchResult:
+    """Results of one query in several repositories as one: each repository's first result,
+    then each one's second, … (the better score first among equals), each naming its ``repo``.
+    Scores of different repositories are not comparable; ranks are."""
+    merged: list[tuple[int, float, int, SearchHit]] = []
+    for order, (root, result) in enumerate(found):
+        for position, hit in enumerate(result.results):
+            hit["repo"] = root
+            merged.append((position, -hit["score"], order, hit))
+    merged.sort(key=lambda item: item[:3])
+    results = [hit for _, _, _, hit in merged[:limit]]
+    building = [r for _, r in found if r.state == "building"]
+    return SearchResult(
+        query=found[0][1].query if found else "",
+        mode=found[0][1].mode if found else "",
+        results=results,
+        total=sum(r.total for _, r in found),
+        truncated=any(r.truncated for _, r in found) or len(merged) > len(results),
+        took_ms=max((r.took_ms for _, r in found), default=0.0),
+        state="building" if building else "ready",
+        progress=min((r.progress for r in building), default=1.0),
+        files={f"{root}/{f}" for root, r in found for f in r.files},
+        stopped=any(r.stopped for _, r in found),
+    )
+
+
 def path_filter(prefix: Components, glob: str | None) -> Callable[[str], bool] | None:
     """A filter on repo-relative paths: under ``prefix`` (whole components) and matching ``glob``.
 

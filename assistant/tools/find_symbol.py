@@ -11,7 +11,7 @@ from assistant.index import QueryError
 from assistant.index.records import FileRecord
 from assistant.types import SearchHit
 
-from .registry import Arguments, Tool, ToolContext, ToolFailure, ToolOutput, fit, register
+from .registry import REPO_HELP, Arguments, Tool, ToolContext, ToolFailure, ToolOutput, fit, register
 
 MAX_HITS = 200  # gathered; the output is cut to the budget like every tool's
 SymbolRole = Literal["definition", "reference", "both"]
@@ -24,6 +24,7 @@ class FindSymbol(Arguments):
     ]
     kind: Annotated[SymbolRole, Meta(description="definition, reference or both (default)")] | None = None
     path: Annotated[str, Meta(description="only under this directory")] | None = None
+    repo: Annotated[str, Meta(description=REPO_HELP)] | None = None
 
 
 def _enclosing(record: FileRecord | None, line: int, hit: SearchHit) -> str | None:
@@ -47,7 +48,7 @@ def find_symbol(ctx: ToolContext, args: FindSymbol, budget: int) -> ToolOutput:
     if not name.replace("$", "_").replace("-", "_").replace("?", "").replace("!", "").isidentifier():
         raise ToolFailure("invalid_parameter", f"name: {args.name!r} is not a name (a function, class, method …)")
     role = args.kind or "both"
-    with ctx.roots.open_repo(ctx.repo_path) as repo:
+    with ctx.roots.open_repo(args.repo or ctx.repo_path) as repo:
         prefix = repo.components(args.path) if args.path else ()
         repo.require(prefix)
         index = ctx.indexes.get(repo.path)

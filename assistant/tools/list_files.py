@@ -8,7 +8,7 @@ from msgspec import Meta
 
 from sandbox import Components, SandboxError, list_directory
 
-from .registry import Arguments, Tool, ToolContext, ToolOutput, fit, register
+from .registry import REPO_HELP, Arguments, Tool, ToolContext, ToolOutput, fit, register
 
 DEFAULT_DEPTH = 2
 MAX_DEPTH = 6
@@ -22,6 +22,7 @@ Depth = Annotated[int, Meta(ge=1, le=MAX_DEPTH, description=f"levels to descend 
 class ListFiles(Arguments):
     path: Directory | None = None
     depth: Depth | None = None
+    repo: Annotated[str, Meta(description=REPO_HELP)] | None = None
 
 
 def list_files(ctx: ToolContext, args: ListFiles, budget: int) -> ToolOutput:
@@ -29,7 +30,7 @@ def list_files(ctx: ToolContext, args: ListFiles, budget: int) -> ToolOutput:
     lines: list[str] = []
     count = 0
     capped = False
-    with ctx.roots.open_repo(ctx.repo_path) as repo:
+    with ctx.roots.open_repo(args.repo or ctx.repo_path) as repo:
         top = repo.components(args.path or "")
         root_listing = list_directory(repo, top, include_ignored=False)
         title = "/".join(top) or "."

@@ -8,7 +8,7 @@ from msgspec import Meta
 
 from sandbox import MAX_READ_BYTES, Ignored, NotAFile
 
-from .registry import Arguments, Lines, Tool, ToolContext, ToolFailure, ToolOutput, fit, register
+from .registry import REPO_HELP, Arguments, Lines, Tool, ToolContext, ToolFailure, ToolOutput, fit, register
 
 DEFAULT_LINES = 400
 MAX_LINE_CHARS = 2000
@@ -18,6 +18,7 @@ class ReadFile(Arguments):
     path: Annotated[str, Meta(description="file path relative to the repository root")]
     start_line: Annotated[int, Meta(ge=1, description="first line to read (1-based)")] | None = None
     end_line: Annotated[int, Meta(ge=1, description="last line to read (inclusive)")] | None = None
+    repo: Annotated[str, Meta(description=REPO_HELP)] | None = None
 
 
 def read_file(ctx: ToolContext, args: ReadFile, budget: int) -> ToolOutput:
@@ -26,7 +27,7 @@ def read_file(ctx: ToolContext, args: ReadFile, budget: int) -> ToolOutput:
     end = args.end_line
     if end is not None and end < start:
         raise ToolFailure("invalid_parameter", "end_line must be at least start_line")
-    with ctx.roots.open_repo(ctx.repo_path) as repo:
+    with ctx.roots.open_repo(args.repo or ctx.repo_path) as repo:
         comps = repo.components(path)
         try:
             data = repo.read(comps, MAX_READ_BYTES)

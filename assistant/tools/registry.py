@@ -28,6 +28,8 @@ from sandbox import Repo, Roots, SandboxError
 log = logging.getLogger("assistant.tools")
 
 DEFAULT_BUDGET = 16 * 1024
+EVERY_REPO = "*"
+REPO_HELP = "another allowed repository (its absolute path) when the server serves several"
 
 
 @dataclass
@@ -47,6 +49,11 @@ class ToolContext:
         if self.histories is None:
             raise HistoryUnavailable("history is not read by this server")
         return self.histories.get(repo)
+
+    @property
+    def several(self) -> bool:
+        """The server serves more than one repository (the tools then take ``repo``)."""
+        return len(self.roots.roots) > 1
 
     def has_history(self) -> bool:
         if self.histories is None:
@@ -108,11 +115,18 @@ class Tool(Generic[A]):
     def __post_init__(self) -> None:
         object.__setattr__(self, "schema", model_schema(self.arguments))
 
-    def openai_schema(self) -> dict[str, Any]:
+    def schema_for(self, several: bool) -> dict[str, Any]:
+        """The arguments' schema; ``repo`` only where the server serves several repositories."""
+        properties: dict[str, Any] = self.schema["properties"]
+        if several or "repo" not in properties:
+            return self.schema
+        return {**self.schema, "properties": {k: v for k, v in properties.items() if k != "repo"}}
+
+    def openai_schema(self, several: bool = True) -> dict[str, Any]:
         """The tool as OpenAI/Ollama function-calling APIs expect it."""
         return {
             "type": "function",
-            "function": {"name": self.name, "description": self.description, "parameters": self.schema},
+            "function": {"name": self.name, "description": self.description, "parameters": self.schema_for(several)},
         }
 
     def decode(self, raw: object) -> A:

@@ -7,10 +7,12 @@ from typing import Annotated, Any
 
 from msgspec import Meta
 
-from assistant.index import QueryError
-from assistant.types import SearchMode
+from assistant.index import QueryError, SearchResult
+from assistant.index.search import merge_by_rank
+from assistant.types import SearchHit, SearchMode
+from sandbox import SandboxError
 
-from .registry import Arguments, Tool, ToolContext, ToolFailure, ToolOutput, fit, register
+from .registry import EVERY_REPO, REPO_HELP, Arguments, Tool, ToolContext, ToolFailure, ToolOutput, fit, register
 
 DEFAULT_RESULTS = 20
 MAX_RESULTS = 100
@@ -22,18 +24,17 @@ class SearchFiles(Arguments):
     path: Annotated[str, Meta(description="only search under this directory")] | None = None
     glob: Annotated[str, Meta(description="only files matching this glob, e.g. *.py")] | None = None
     max_results: Annotated[int, Meta(ge=1, le=MAX_RESULTS, description=f"default {DEFAULT_RESULTS}")] | None = None
+    repo: Annotated[str, Meta(description=REPO_HELP + "; * searches every one")] | None = None
 
 
-def search_files(ctx: ToolContext, args: SearchFiles, budget: int) -> ToolOutput:
-    query = args.query
-    limit = args.max_results or DEFAULT_RESULTS
-    with ctx.roots.open_repo(ctx.repo_path) as repo:
+def _search_one(ctx: ToolContext, args: SearchFiles, requested: str | None, limit: int) -> SearchResult:
+    with ctx.roots.open_repo(requested) as repo:
         prefix = repo.components(args.path) if args.path else ()
         repo.require(prefix)
         index = ctx.indexes.get(repo.path)
     try:
-        found = index.search(
-            query,
+        return index.search(
+            args.query,
             args.mode or "auto",
             prefix=prefix,
             glob=args.glob,
@@ -44,32 +45,34 @@ def search_files(ctx: ToolContext, args: SearchFiles, budget: int) -> ToolOutput
         )
     except QueryError as exc:  # the query or mode the model gave: a failure it can read
         raise ToolFailure("invalid_parameter", exc.message) from None
-    symbols = [r for r in found.results if r["kind"] in ("definition", "reference")]
-    texts = [r for r in found.results if r["kind"] == "text"]
-    chunks = [r for r in found.results if r["kind"] == "chunk"]
-    lines: list[str] = []
-    if found.state == "building":
-        lines.append(f"[the index is still being built ({found.progress:.0%}); results may be incomplete]")
-    if symbols:
-        lines.append("Symbols:")
-        for r in symbols:
-            role = r["symbol_kind"] if r["kind"] == "definition" else f"reference ({r['symbol_kind']})"
-            lines.append(f"  {r['symbol']} — {role} — {r['file']}:{r['line']}  {r['text']}")
-    if texts:
-        files = len({r["file"] for r in texts})
-        lines.append(f"Text matches ({len(texts)} shown in {files} file{'s' if files != 1 else ''}):")
-        current = None
-        for r in texts:
-            if r["file"] != current:
-                current = r["file"]
-                lines.append(current + ("  (minified or generated: very long lines)" if r.get("minified") else ""))
-            if "context_before" in r:
-                lines.append(f"  {r['line'] - 1}- {r['context_before']}")
-            lines.append(f"  {r['line']}: {r['text']}")
-            if "context_after" in r:
-                lines.append(f"  {r['line'] + 1}- {r['context_after']}")
-    if chunks:
-        lines.extend(_ranked_lines(chunks))
+
+
+def _search_every(ctx: ToolContext, args: SearchFiles, limit: int) -> SearchResult:
+    """The query in every allowed root (a path one lacks leaves it out), merged by rank."""
+    found: list[tuple[str, SearchResult]] = []
+    for root in ctx.roots.roots:
+        try:
+            found.append((root.path, _search_one(ctx, args, root.path, limit)))
+        except SandboxError as exc:
+            if exc.code != "file_not_found":
+                raise
+    if not found:
+        raise ToolFailure("file_not_found", f"no repository has {args.path!r}")
+    return merge_by_rank(found, limit)
+
+
+def search_files(ctx: ToolContext, args: SearchFiles, budget: int) -> ToolOutput:
+    query = args.query
+    limit = args.max_results or DEFAULT_RESULTS
+    if args.repo == EVERY_REPO:
+        found = _search_every(ctx, args, limit)
+        lines: list[str] = []
+        for root in dict.fromkeys(r["repo"] for r in found.results):
+            lines.append(f"In repository {root} (give repo={root!r} to read_file):")
+            lines.extend("  " + line for line in _lines([r for r in found.results if r["repo"] == root], found))
+    else:
+        found = _search_one(ctx, args, args.repo or ctx.repo_path, limit)
+        lines = _lines(found.results, found)
     if not lines or (len(lines) == 1 and found.state == "building"):
         lines.append(f"No matches for {query!r}.")
     body, cut = fit(
@@ -95,6 +98,37 @@ def search_files(ctx: ToolContext, args: SearchFiles, budget: int) -> ToolOutput
     if found.truncated:
         summary = f"{found.total}+ matches (showing {len(found.results)}) in {in_files}"
     return ToolOutput(body, cut, summary)
+
+
+def _lines(results: list[SearchHit], found: SearchResult) -> list[str]:
+    """Symbols, then text matches grouped by file, then ranked parts grouped by file."""
+    symbols = [r for r in results if r["kind"] in ("definition", "reference")]
+    texts = [r for r in results if r["kind"] == "text"]
+    chunks = [r for r in results if r["kind"] == "chunk"]
+    lines: list[str] = []
+    if found.state == "building":
+        lines.append(f"[the index is still being built ({found.progress:.0%}); results may be incomplete]")
+    if symbols:
+        lines.append("Symbols:")
+        for r in symbols:
+            role = r["symbol_kind"] if r["kind"] == "definition" else f"reference ({r['symbol_kind']})"
+            lines.append(f"  {r['symbol']} — {role} — {r['file']}:{r['line']}  {r['text']}")
+    if texts:
+        files = len({r["file"] for r in texts})
+        lines.append(f"Text matches ({len(texts)} shown in {files} file{'s' if files != 1 else ''}):")
+        current = None
+        for r in texts:
+            if r["file"] != current:
+                current = r["file"]
+                lines.append(current + ("  (minified or generated: very long lines)" if r.get("minified") else ""))
+            if "context_before" in r:
+                lines.append(f"  {r['line'] - 1}- {r['context_before']}")
+            lines.append(f"  {r['line']}: {r['text']}")
+            if "context_after" in r:
+                lines.append(f"  {r['line'] + 1}- {r['context_after']}")
+    if chunks:
+        lines.extend(_ranked_lines(chunks))
+    return lines
 
 
 def _ranked_lines(chunks: list[Any]) -> list[str]:

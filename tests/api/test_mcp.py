@@ -24,7 +24,7 @@ def test_lists_the_registry_tools(layout: Layout, live_server: Any) -> None:
     assert sorted(t.name for t in listed.tools) == sorted(n for n, t in TOOLS.items() if not t.needs_history)
     for tool in listed.tools:
         assert tool.description == TOOLS[tool.name].description
-        assert tool.input_schema == TOOLS[tool.name].schema
+        assert tool.input_schema == TOOLS[tool.name].schema_for(several=False)  # one repository: no repo
 
 
 def test_calls_each_tool_and_a_denied_path(layout: Layout, live_server: Any) -> None:

@@ -120,7 +120,7 @@ def test_a_search_of_every_repository_names_each_results_repository(
     assert repos == {str(layout.repo), str(other)}
     assert found["total"] >= len(found["results"])
     # merged by rank: each repository's first result comes before any repository's second
-    firsts = {}
+    firsts: dict[str, int] = {}
     for position, result in enumerate(found["results"]):
         firsts.setdefault(result["repo"], position)
     assert sorted(firsts.values()) == [0, 1]
