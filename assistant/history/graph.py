@@ -33,10 +33,10 @@ log = logging.getLogger("assistant.history")
 
 VERSION = 1
 MAX_MESSAGE = 2048  # of a commit's message kept (the subject and the start of the body)
-_ENTRY = re.compile(rb"(\d+) ([^\0]*)\0(.{20})", re.S)
+_ENTRY = re.compile(rb"\d+ [^\0]*\0.{20}", re.S)
 _TREE_MODE = b"40000"
 _TREE_CACHE = 50_000
-EMPTY: frozenset[tuple[bytes, bytes, bytes]] = frozenset()
+EMPTY: frozenset[bytes] = frozenset()
 
 
 class Stored(msgspec.Struct, array_like=True):
@@ -116,13 +116,14 @@ class Graph:
 
 
 class _Trees:
-    """Raw tree objects parsed into sets of (mode, name, id) entries, the recent ones cached."""
+    """Raw tree objects as sets of their entries (each entry's bytes, ``mode name\\0id``, as it
+    is stored: comparing two trees is a set difference in C), the recent ones cached."""
 
     def __init__(self, odb: pygit2.Odb) -> None:
         self.odb = odb
-        self.cache: dict[bytes, frozenset[tuple[bytes, bytes, bytes]]] = {}
+        self.cache: dict[bytes, frozenset[bytes]] = {}
 
-    def entries(self, raw: bytes | None) -> frozenset[tuple[bytes, bytes, bytes]]:
+    def entries(self, raw: bytes | None) -> frozenset[bytes]:
         if raw is None:
             return EMPTY
         found = self.cache.get(raw)
@@ -133,6 +134,11 @@ class _Trees:
             self.cache[raw] = found
         return found
 
+    @staticmethod
+    def _split(entry: bytes) -> tuple[bytes, bytes, bytes]:
+        mode, rest = entry.split(b" ", 1)
+        return mode, rest[:-21], rest[-20:]
+
     def changed(self, old: bytes | None, new: bytes | None, prefix: bytes, out: list[bytes]) -> None:
         """The paths (files and links) that differ between two trees, appended to ``out``."""
         before = self.entries(old)
@@ -141,8 +147,8 @@ class _Trees:
         came = after - before
         if not gone and not came:
             return
-        old_by_name = {name: (mode, raw) for mode, name, raw in gone}
-        for mode, name, raw in came:
+        old_by_name = {name: (mode, raw) for mode, name, raw in map(self._split, gone)}
+        for mode, name, raw in map(self._split, came):
             was = old_by_name.pop(name, None)
             was_tree = was is not None and was[0] == _TREE_MODE
             if mode == _TREE_MODE:
