@@ -92,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
         "for network mounts)",
     )
     serve.add_argument(
+        "--index-on-start",
+        action="store_true",
+        default=None,
+        help="index every --repo at start-up (default: the first at start, the others when first used)",
+    )
+    serve.add_argument(
         "--metrics",
         choices=["on", "off"],
         default=None,

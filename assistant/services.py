@@ -204,12 +204,15 @@ class Services:
         return self.conversations
 
     def start(self) -> None:
-        """Begin indexing every allowed root in the background (called in the event loop)."""
+        """Begin indexing in the background (called in the event loop): the default repository
+        at once, the other roots when first used (a search, the map, a tool), or all of them
+        with ``--index-on-start``."""
         self.stopping = asyncio.Event()
         self._loop = asyncio.get_running_loop()
         self.watch.start()
         self._heart = asyncio.ensure_future(self._beat())
-        for root in self.roots.roots:
+        roots = self.roots.roots if self.settings.index_on_start else self.roots.roots[:1]
+        for root in roots:
             self.indexes.get(root.path)
 
     def try_acquire_chat(self) -> bool:

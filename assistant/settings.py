@@ -66,6 +66,7 @@ class Settings:
     watch: str = "inotify"
     metrics: str = "on"
     heartbeat_seconds: float = 15.0  # the event stream's heartbeat (env or TOML only)
+    index_on_start: bool = False  # every root indexed at start (else the first, the rest when used)
     max_body_bytes: int = 1024 * 1024
 
     @property

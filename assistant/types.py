@@ -8,6 +8,7 @@ from typing import Any, Literal, NotRequired, TypedDict, get_args
 Role = Literal["system", "user", "assistant", "tool"]
 ToolStatus = Literal["completed", "failed"]
 IndexState = Literal["building", "ready"]
+RepoIndexState = Literal["idle", "building", "ready"]  # idle: not used yet, so not indexed yet
 FinishReason = Literal["stop", "length"]
 
 
@@ -50,7 +51,7 @@ class IndexStats(TypedDict):
     """One repository's index, as ``/status`` shows it."""
 
     path: str
-    state: IndexState
+    state: RepoIndexState
     progress: float
     files_indexed: int
     symbols: int

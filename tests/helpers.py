@@ -102,11 +102,11 @@ def wait_until(condition: Callable[[], Any], what: str = "the condition", second
 
 
 def wait_ready(client: Any) -> None:
-    """Wait until every repository's index is ready (polling /status through ``client``)."""
+    """Wait until every repository's index in use is ready (polling /status through ``client``)."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         repos = client.get("/api/v1/status").json()["data"]["repos"]
-        if all(r["state"] == "ready" for r in repos):
+        if all(r["state"] in ("ready", "idle") for r in repos):  # idle: not used, so not indexed yet
             return
         time.sleep(0.05)
     raise AssertionError("the index was not ready in time")

@@ -11,7 +11,7 @@ from msgspec import UNSET, Struct, UnsetType
 
 from assistant import __version__
 from assistant.backends import Reachability, default_model
-from assistant.types import IndexState
+from assistant.types import RepoIndexState
 
 from .envelope import Envelope, Req, Svc, ok, timestamp
 
@@ -74,7 +74,7 @@ class IndexStats(Struct):
     """One repository's index."""
 
     path: str
-    state: IndexState
+    state: RepoIndexState  # idle: not used yet, so not indexed yet
     progress: float
     files_indexed: int
     symbols: int
@@ -148,7 +148,12 @@ async def get_status(request: Req, svc: Svc) -> Envelope[Status]:
     ping = _state(reach)
     models = await svc.watch.known_models() if ping.status != "unavailable" else []
     repos = []
-    for index in svc.indexes.known():
+    known = {index.repo_path: index for index in svc.indexes.known()}
+    for root in svc.roots.roots:
+        index = known.get(root.path)
+        if index is None:  # not used yet: indexed when first used (or with --index-on-start)
+            repos.append(IndexStats(root.path, "idle", 0.0, 0, 0, {}, None, None))
+            continue
         stats = index.stats()
         last = stats["last_indexed"]
         stats["last_indexed"] = None if last is None else timestamp(float(last))

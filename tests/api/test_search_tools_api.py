@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.helpers import Layout, assert_error, wait_ready
+from tests.helpers import Layout, assert_error, wait_ready, wait_until
 
 
 def test_search_result_shape(client: Any) -> None:
@@ -113,7 +113,7 @@ def test_a_search_of_every_repository_names_each_results_repository(
     other = tmp_path / "other"
     (other / "lib").mkdir(parents=True)
     (other / "lib" / "retry.py").write_text("def main_retry_loop():\n    return 'again'\n")
-    client = client_for([layout.repo, other])
+    client = client_for([layout.repo, other], index_on_start=True)
     wait_ready(client)
     found = client.get("/api/v1/search", params={"q": "main", "repo": "*", "limit": 20}).json()["data"]
     repos = {r["repo"] for r in found["results"]}
@@ -131,3 +131,28 @@ def test_a_search_of_every_repository_names_each_results_repository(
     under = client.get("/api/v1/search", params={"q": "main", "repo": "*", "path": "lib"}).json()["data"]
     assert {r["repo"] for r in under["results"]} == {str(other)}
     assert_error(client.get("/api/v1/search", params={"q": "main", "repo": "**"}), "repo_path_invalid", "repo")
+
+
+def test_a_repository_is_indexed_when_first_used_unless_asked_at_start(
+    layout: Layout, client_for: Any, tmp_path: Any
+) -> None:
+    other = tmp_path / "later"
+    other.mkdir()
+    (other / "late.py").write_text("def arrives_late():\n    return 1\n")
+    client = client_for([layout.repo, other])
+    wait_ready(client)
+    states = {r["path"]: r["state"] for r in client.get("/api/v1/status").json()["data"]["repos"]}
+    assert states == {str(layout.repo): "ready", str(other): "idle"}
+    found = client.get("/api/v1/search", params={"q": "arrives_late", "repo": str(other), "mode": "symbol"})
+    assert [r["file"] for r in found.json()["data"]["results"]] == ["late.py"]  # a direct scan while it builds
+    wait_until(
+        lambda: (
+            {r["path"]: r["state"] for r in client.get("/api/v1/status").json()["data"]["repos"]}[str(other)] == "ready"
+        ),
+        "the repository first used to be indexed",
+    )
+    eager = client_for([layout.repo, other], index_on_start=True, cache_dir=str(tmp_path / "cache2"))
+    wait_until(
+        lambda: {r["state"] for r in eager.get("/api/v1/status").json()["data"]["repos"]} == {"ready"},
+        "both repositories indexed at start",
+    )

@@ -381,7 +381,7 @@ def test_the_search_box_searches_every_repository_when_asked(
     other = tmp_path / "other"
     other.mkdir()
     (other / "elsewhere.py").write_text("def main_elsewhere():\n    return 'far'\n")
-    server = live_server([layout.repo, other], ollama_url=fake_ollama.url)
+    server = live_server([layout.repo, other], ollama_url=fake_ollama.url, index_on_start=True)
     page, _ = open_page(server.url)
     ready(page)
     assert page.locator("#search-all").is_visible()

@@ -153,7 +153,11 @@ async function indexState(status) {
     if (!repo) return;
     status.hidden = false;
     status.textContent =
-      repo.state === "ready" ? `${repo.files_indexed.toLocaleString()} files indexed` : `indexing ${Math.floor(100 * repo.progress)}%`;
+      repo.state === "ready"
+        ? `${repo.files_indexed.toLocaleString()} files indexed`
+        : repo.state === "idle"
+          ? "indexed when first searched"
+          : `indexing ${Math.floor(100 * repo.progress)}%`;
   } catch {
     // the header keeps what it showed
   }
