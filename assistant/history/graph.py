@@ -12,6 +12,7 @@ delays a search.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import heapq
 import logging
@@ -245,37 +246,56 @@ class _Pending:
     lines: list[tuple[int, int]] = field(compare=False)
 
 
-def _hunks(git: pygit2.Repository, old: bytes, new: bytes) -> list[tuple[int, int, int, int]]:
-    older = git[pygit2.Oid(raw=old)].peel(pygit2.Blob)
-    # git's own default since 2.14: the indent heuristic places a change where a person would
-    patch = older.diff(git[pygit2.Oid(raw=new)].peel(pygit2.Blob), DiffOption.INDENT_HEURISTIC, context_lines=0)  # type: ignore[call-arg]
-    return [(h.old_start, h.old_lines, h.new_start, h.new_lines) for h in patch.hunks]
+class _Blobs:
+    """Blobs a blame reads, the recent ones kept: each version of the file is the new side of
+    one diff and the old side of the next."""
+
+    def __init__(self, git: pygit2.Repository) -> None:
+        self.git = git
+        self.kept: dict[bytes, pygit2.Blob] = {}
+
+    def get(self, raw: bytes) -> pygit2.Blob:
+        blob = self.kept.get(raw)
+        if blob is None:
+            if len(self.kept) >= 64:
+                self.kept.clear()
+            blob = self.kept[raw] = self.git[pygit2.Oid(raw=raw)].peel(pygit2.Blob)
+        return blob
+
+    def hunks(self, old: bytes, new: bytes) -> list[tuple[int, int, int, int]]:
+        # git's own default since 2.14: the indent heuristic places a change where a person would
+        patch = self.get(old).diff(self.get(new), DiffOption.INDENT_HEURISTIC, context_lines=0)  # type: ignore[call-arg]
+        return [(h.old_start, h.old_lines, h.new_start, h.new_lines) for h in patch.hunks]
 
 
 def _through(
     hunks: list[tuple[int, int, int, int]], lines: list[tuple[int, int]]
 ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """Split ``lines`` (sorted by their line in the new blob) into those the diff added (kept
-    as they are) and the others, mapped to their line in the old blob."""
+    as they are) and the others, mapped to their line in the old blob. Each hunk finds its
+    lines by bisection; the lines between hunks move by slices."""
+    heres = [here for here, _ in lines]
     added: list[tuple[int, int]] = []
     kept: list[tuple[int, int]] = []
     shift = 0
-    h = 0
-    for here, final in lines:
-        while h < len(hunks):
-            _, old_lines, new_start, new_lines = hunks[h]
-            last_new = new_start + new_lines - 1 if new_lines else new_start
-            if here > last_new:
-                shift += new_lines - old_lines
-                h += 1
-                continue
-            break
-        if h < len(hunks):
-            _, old_lines, new_start, new_lines = hunks[h]
-            if new_lines and new_start <= here < new_start + new_lines:
-                added.append((here, final))
-                continue
-        kept.append((here - shift, final))
+    at = 0
+    for _, old_lines, new_start, new_lines in hunks:
+        first = new_start if new_lines else new_start + 1  # a deletion sits after new_start
+        until = bisect.bisect_left(heres, first, at)
+        if shift:
+            kept.extend([(here - shift, final) for here, final in lines[at:until]])
+        else:
+            kept.extend(lines[at:until])
+        at = until
+        if new_lines:
+            past = bisect.bisect_right(heres, new_start + new_lines - 1, at)
+            added.extend(lines[at:past])
+            at = past
+        shift += new_lines - old_lines
+    if shift:
+        kept.extend([(here - shift, final) for here, final in lines[at:]])
+    else:
+        kept.extend(lines[at:])
     return added, kept
 
 
@@ -301,6 +321,7 @@ def blame(
     head_blob = _blob_at(git, graph.head, path)
     if head_blob is None:
         return {}
+    blobs = _Blobs(git)
     out: dict[int, int] = {}
     queue: list[_Pending] = [_Pending((0, 0), 0, head_blob, path, [(n, n) for n in range(start, end + 1)])]
     while queue:
@@ -339,7 +360,7 @@ def blame(
             if parent_blob == item.blob:
                 passed, remaining = remaining, []
             else:
-                added, passed = _through(_hunks(git, parent_blob, item.blob), remaining)
+                added, passed = _through(blobs.hunks(parent_blob, item.blob), remaining)
                 remaining = added
             if passed:
                 heapq.heappush(queue, _Pending((-graph.times[parent], parent), parent, parent_blob, older_path, passed))
