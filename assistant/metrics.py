@@ -10,7 +10,7 @@ up to date for them in between. Every metric is documented in docs/api.md.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from prometheus_client import REGISTRY, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -74,7 +74,6 @@ class State:
     conversations: Callable[[], int | None] = lambda: None
     event_clients: Callable[[], int] = lambda: 0
     model_server_up: Callable[[], bool | None] = lambda: None
-    extra: dict[str, float] = field(default_factory=dict)
 
 
 class _StateCollector(Collector):

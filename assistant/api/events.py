@@ -8,7 +8,6 @@ ring of the last 1,000; when some of those are gone the stream starts with ``eve
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -84,8 +83,6 @@ async def get_events(
                     yield KEEPALIVE
                 else:
                     yield b"".join(frame(event) for event in batch)
-        except asyncio.CancelledError:
-            raise
         finally:
             subscriber.close()
 

@@ -35,7 +35,7 @@ from pygit2.enums import ConfigLevel, DeltaStatus, DiffFind, RepositoryOpenFlag,
 from assistant.errors import AssistantError
 from sandbox import Components, Ignored, Repo
 
-from .graph import Graph, HistoryField, Keeper
+from .graph import Graph, HistoryField, Keeper, entry_at
 from .graph import blame as graph_blame
 
 # The history of a repository is read without the user's or the system's git config (nothing
@@ -473,8 +473,8 @@ class History:
                 break
             parents = graph.parents[commit]
             if target and len(parents) > 1:  # a merge that took the path from one side is not listed
-                mine = _blob_or_tree_at(git, graph.ids[commit], target)
-                if any(_blob_or_tree_at(git, graph.ids[p], target) == mine for p in parents):
+                mine = entry_at(git, graph.ids[commit], target)
+                if any(entry_at(git, graph.ids[p], target) == mine for p in parents):
                     continue
             if terms:
                 if len(matched) >= QUERY_COMMITS:
@@ -515,7 +515,7 @@ class History:
                 return
             oldest = found[-1]
             parents = graph.parents[oldest]
-            if len(parents) != 1 or _blob_at(git, graph.ids[parents[0]], current) is not None:
+            if len(parents) != 1 or entry_at(git, graph.ids[parents[0]], current) is not None:
                 return
             before = self._renamed_from(git, git[pygit2.Oid(raw=graph.ids[oldest])].peel(pygit2.Commit), current)
             if before is None:
@@ -782,16 +782,6 @@ def _entry(tree: pygit2.Tree, path: str) -> pygit2.Oid | None:
         return tree[path].id
     except KeyError:
         return None
-
-
-def _blob_at(git: pygit2.Repository, commit: bytes, path: str) -> bytes | None:
-    try:
-        return bytes(git[pygit2.Oid(raw=commit)].peel(pygit2.Commit).tree[path].id.raw)
-    except KeyError:
-        return None
-
-
-_blob_or_tree_at = _blob_at
 
 
 def _object_at(git: pygit2.Repository, tree: pygit2.Tree | None, path: str) -> pygit2.Object | None:

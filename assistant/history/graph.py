@@ -103,17 +103,15 @@ class Graph:
         return [c for c, changed in enumerate(self.changed) if not inside.isdisjoint(changed)]
 
     def stored(self) -> Stored:
-        return Stored(
-            VERSION, self.head, self.ids, self.parents, self.times, self.author_times, self.offsets,
-            self.authors, self.messages, self.changed, self.paths,
-        )  # fmt: skip
+        """The graph as it is saved (the fields ``Stored`` lists, after its version)."""
+        return Stored(VERSION, *(getattr(self, name) for name in _SAVED))
 
     @classmethod
     def of(cls, stored: Stored) -> Graph:
-        return cls(
-            stored.head, stored.ids, stored.parents, stored.times, stored.author_times, stored.offsets,
-            stored.authors, stored.messages, stored.changed, stored.paths,
-        )  # fmt: skip
+        return cls(*(getattr(stored, name) for name in _SAVED))
+
+
+_SAVED = Stored.__struct_fields__[1:]  # head, ids, …, paths: the graph's own fields, in its order
 
 
 class _Trees:
@@ -299,9 +297,10 @@ def _through(
     return added, kept
 
 
-def _blob_at(git: pygit2.Repository, commit: bytes, path: str) -> bytes | None:
+def entry_at(git: pygit2.Repository, commit: bytes, path: str) -> bytes | None:
+    """The raw id of what ``path`` (a file or a directory) is at a commit, or None."""
     try:
-        return git[pygit2.Oid(raw=commit)].peel(pygit2.Commit).tree[path].id.raw
+        return bytes(git[pygit2.Oid(raw=commit)].peel(pygit2.Commit).tree[path].id.raw)
     except KeyError:
         return None
 
@@ -318,7 +317,7 @@ def blame(
     that last changed it: the commits are visited newest first from HEAD, lines passing to a
     parent where the parent has them unchanged (as git blame does, every parent of a merge), and
     commits that did not change the path are stepped over without reading anything."""
-    head_blob = _blob_at(git, graph.head, path)
+    head_blob = entry_at(git, graph.head, path)
     if head_blob is None:
         return {}
     blobs = _Blobs(git)
@@ -349,12 +348,12 @@ def blame(
             if number == 0 and not changed:
                 parent_blob: bytes | None = item.blob
             else:
-                parent_blob = _blob_at(git, graph.ids[parent], older_path)
+                parent_blob = entry_at(git, graph.ids[parent], older_path)
                 if parent_blob is None and len(parents) == 1:  # added here: renamed from another path?
                     before = renamed_from(commit, item.path)
                     if before is not None:
                         older_path = before
-                        parent_blob = _blob_at(git, graph.ids[parent], before)
+                        parent_blob = entry_at(git, graph.ids[parent], before)
             if parent_blob is None:
                 continue
             if parent_blob == item.blob:

@@ -24,10 +24,6 @@ from .registry import Arguments, Tool, ToolContext, ToolFailure, ToolOutput, fit
 MAX_FILES_SHOWN = 8  # files named under one commit of a log
 
 
-def _history(ctx: ToolContext, repo: Repo) -> History:
-    return ctx.history_of(repo)
-
-
 def _path(repo: Repo, given: str | None) -> Components | None:
     try:
         return History.path_arg(repo, given)
@@ -63,7 +59,7 @@ def git_log(ctx: ToolContext, args: GitLog, budget: int) -> ToolOutput:
     since = parse_since(args.since) if args.since else None
     with ctx.roots.open_repo(ctx.repo_path) as repo:
         path = _path(repo, args.path)
-        commits = _history(ctx, repo).log(
+        commits = ctx.history_of(repo).log(
             repo, path, query=args.query, since=since, limit=args.limit or DEFAULT_LOG, cancel=ctx.cancel
         )
     where = f" that changed {'/'.join(path)}" if path else ""
@@ -105,7 +101,7 @@ def git_show(ctx: ToolContext, args: GitShow, budget: int) -> ToolOutput:
     with ctx.roots.open_repo(ctx.repo_path) as repo:
         path = _path(repo, args.path)
         try:
-            detail = _history(ctx, repo).show(repo, args.commit, path)
+            detail = ctx.history_of(repo).show(repo, args.commit, path)
         except AssistantError as exc:
             if exc.code == "commit_not_found":
                 raise ToolFailure(exc.code, exc.message) from None
@@ -144,7 +140,7 @@ def git_blame(ctx: ToolContext, args: GitBlame, budget: int) -> ToolOutput:
         path = _path(repo, args.path)
         if path is None:
             raise ToolFailure("invalid_parameter", "path: give a file")
-        history = _history(ctx, repo)
+        history = ctx.history_of(repo)
         try:
             blame = history.blame(repo, path, start, end)
         except AssistantError as exc:
@@ -176,7 +172,7 @@ class GitDiff(Arguments):
 def git_diff(ctx: ToolContext, args: GitDiff, budget: int) -> ToolOutput:
     with ctx.roots.open_repo(ctx.repo_path) as repo:
         path = _path(repo, args.path)
-        diff = _history(ctx, repo).working_diff(repo, path, staged=bool(args.staged))
+        diff = ctx.history_of(repo).working_diff(repo, path, staged=bool(args.staged))
     what = "staged changes" if diff.staged else "uncommitted changes"
     if not diff.files:
         hidden = f" ({diff.hidden_files} in git-ignored files, not shown)" if diff.hidden_files else ""
