@@ -215,6 +215,14 @@ def _rss() -> int:
     return 0
 
 
+def test_a_last_event_id_that_is_not_an_id_is_a_400(server: Any) -> None:
+    refused = httpx.get(f"{server.url}/api/v1/events", headers={"Last-Event-ID": "yesterday"})
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert error["code"] == "invalid_parameter" and error["param"] == "Last-Event-ID"
+    assert httpx.get(f"{server.url}/api/v1/events", params={"last_event_id": -1}).status_code == 400
+
+
 def test_the_event_stream_and_metrics_are_under_the_guard(layout: Layout, live_server: Any) -> None:
     keyed = live_server(layout.repo, api_key="events-key")
     for path in ("/api/v1/events", "/metrics"):

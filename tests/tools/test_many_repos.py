@@ -36,6 +36,9 @@ def test_search_every_repository_and_read_from_another(tmp_path: Path) -> None:
     assert "invoices.py" in listed.content and "billing.py" not in listed.content
     symbol = run_tool(ctx, "find_symbol", {"name": "render_invoice", "repo": str(second)})
     assert "lib/invoices.py:1" in symbol.content
+    nowhere = run_tool(ctx, "search_files", {"query": "invoice", "repo": "*", "path": "no/such/dir"})
+    assert nowhere.status == "failed" and nowhere.error_code == "file_not_found"
+    assert "no repository has 'no/such/dir'" in nowhere.content
     outside = run_tool(ctx, "read_file", {"path": "x", "repo": "/etc"})
     assert outside.status == "failed" and outside.error_code == "access_denied"
     # the tools offer repo here, as the chat sends them
