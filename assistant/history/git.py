@@ -35,7 +35,7 @@ from pygit2.enums import ConfigLevel, DeltaStatus, DiffFind, RepositoryOpenFlag,
 from assistant.errors import AssistantError
 from sandbox import Components, Ignored, Repo
 
-from .graph import Graph, HistoryField, Keeper, entry_at
+from .graph import Graph, HistoryField, Keeper, entry_at, merge_paths
 from .graph import blame as graph_blame
 
 # The history of a repository is read without the user's or the system's git config (nothing
@@ -345,8 +345,12 @@ class History:
     def _summary(self, git: pygit2.Repository, repo: Repo, commit: pygit2.Commit) -> CommitSummary:
         files: list[str] = []
         hidden = 0
-        for delta in self._changes(git, commit).deltas:
-            path = delta.new_file.path if delta.status != DeltaStatus.DELETED else delta.old_file.path
+        if len(commit.parents) > 1:  # a merge: what differs from every parent
+            changed = merge_paths(git, commit)
+        else:
+            deltas = self._changes(git, commit).deltas
+            changed = [d.new_file.path if d.status != DeltaStatus.DELETED else d.old_file.path for d in deltas]
+        for path in changed:
             comps = self.shown_path(path)
             if comps is None:
                 continue

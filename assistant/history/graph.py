@@ -1,11 +1,15 @@
 """The commit graph of a repository, in memory and cached on disk: every commit HEAD reaches (its
-parents, time, author, message) and the paths it changed against its first parent.
+parents, time, author, message) and the paths it changed: against its parent, or for a merge
+the paths that differ from every parent (what ``git diff-tree -c`` lists, and the only ones for
+which ``git log -- path`` shows a merge).
 
 Asking libgit2 "did this commit change this path?" commit by commit is what makes a path's log
 and a blame slow on a long history (a tree lookup per commit and parent, from Python). The graph
-answers it from memory: it is built once in a background thread (trees compared as raw objects,
-only where their ids differ), saved in the cache directory, and brought up to date when HEAD
-moves (only the new commits are read). Until it is ready the history tools read the repository
+answers it from memory: it is built once in the background (trees compared as raw objects, only
+where their ids differ; a merge's subtrees that equal one parent's are never read), on worker
+processes (``assistant.procs``) that take chunks of commits as the walk finds them, so a long
+history neither waits for one core nor shares the server's GIL; saved in the cache directory,
+and brought up to date when HEAD moves (only the new commits are read, in this thread). Until it is ready the history tools read the repository
 directly, as before; ranked search uses it (``field``) only once it is ready, so it never
 delays a search.
 """
@@ -13,11 +17,14 @@ delays a search.
 from __future__ import annotations
 
 import bisect
+import contextlib
+import functools
 import hashlib
 import heapq
 import logging
 import math
 import os
+import queue
 import re
 import threading
 import time
@@ -30,13 +37,18 @@ import msgspec
 import pygit2
 from pygit2.enums import DiffOption, RepositoryOpenFlag, SortMode
 
+from assistant import procs
+
 log = logging.getLogger("assistant.history")
 
-VERSION = 1
+VERSION = 2  # 2: a merge's changed paths are those that differ from every parent
 MAX_MESSAGE = 2048  # of a commit's message kept (the subject and the start of the body)
-_ENTRY = re.compile(rb"\d+ [^\0]*\0.{20}", re.S)
+_ENTRY = re.compile(rb"[^\0]*+\0.{20}", re.S)  # mode, space, name, NUL, id
+_PARTS = re.compile(rb"(\d+) ([^\0]*)\0(.{20})", re.S)  # an entry's mode, name and id
 _TREE_MODE = b"40000"
-_TREE_CACHE = 50_000
+_TREE_CACHE = 16384
+WORKER_OBJECT_CACHE = 64 << 20  # bytes of libgit2's object cache in a worker (its default: 256 MiB)
+WORKERS = min(4, os.cpu_count() or 1)  # processes that compare trees on a long history
 EMPTY: frozenset[bytes] = frozenset()
 
 
@@ -60,7 +72,8 @@ class Stored(msgspec.Struct, array_like=True):
 class Graph:
     """Commits newest first (``ids[i]`` is commit ``i``); ``parents`` by index (a parent a
     shallow clone does not have is left out); ``changed[i]`` the indices in ``paths`` of what
-    commit ``i`` changed against its first parent (everything, for a root)."""
+    commit ``i`` changed against its parent (everything, for a root; for a merge, what differs
+    from every parent)."""
 
     head: bytes
     ids: list[bytes]
@@ -85,7 +98,7 @@ class Graph:
         return len(self.ids)
 
     def touching(self, path: str) -> list[int]:
-        """The commits that changed ``path`` (a file) against their first parent, newest first."""
+        """The commits that changed ``path`` (a file), newest first."""
         with self._lock:
             if self._touching is None:
                 made: dict[int, list[int]] = defaultdict(list)
@@ -133,10 +146,18 @@ class _Trees:
             self.cache[raw] = found
         return found
 
+    def tree_of(self, commit: bytes) -> bytes | None:
+        """The tree of a commit that is not among the jobs (None if the repository lacks it)."""
+        try:
+            _kind, data = self.odb.read(pygit2.Oid(raw=commit))
+        except KeyError:
+            return None
+        return bytes.fromhex(data[5:45].decode()) if data.startswith(b"tree ") else None
+
     @staticmethod
-    def _split(entry: bytes) -> tuple[bytes, bytes, bytes]:
-        mode, rest = entry.split(b" ", 1)
-        return mode, rest[:-21], rest[-20:]
+    def _parts(entries: frozenset[bytes]) -> list[tuple[bytes, bytes, bytes]]:
+        """Entries as (mode, name, id), parsed in one pass."""
+        return _PARTS.findall(b"".join(entries))
 
     def changed(self, old: bytes | None, new: bytes | None, prefix: bytes, out: list[bytes]) -> None:
         """The paths (files and links) that differ between two trees, appended to ``out``."""
@@ -146,17 +167,17 @@ class _Trees:
         came = after - before
         if not gone and not came:
             return
-        old_by_name = {name: (mode, raw) for mode, name, raw in map(self._split, gone)}
-        for mode, name, raw in map(self._split, came):
+        old_by_name = {name: (mode, raw) for mode, name, raw in self._parts(gone)} if gone else {}
+        for mode, name, raw in self._parts(came):
             was = old_by_name.pop(name, None)
-            was_tree = was is not None and was[0] == _TREE_MODE
             if mode == _TREE_MODE:
-                self.changed(was[1] if was is not None and was_tree else None, raw, prefix + name + b"/", out)
+                was_tree = was is not None and was[0] == _TREE_MODE
+                self.changed(was[1] if was_tree else None, raw, prefix + name + b"/", out)  # type: ignore[index]
                 if was is not None and not was_tree:
                     out.append(prefix + name)
             else:
                 out.append(prefix + name)
-                if was is not None and was_tree:
+                if was is not None and was[0] == _TREE_MODE:
                     self.changed(was[1], None, prefix + name + b"/", out)
         for name, (mode, raw) in old_by_name.items():
             if mode == _TREE_MODE:
@@ -164,66 +185,247 @@ class _Trees:
             else:
                 out.append(prefix + name)
 
+    def differing(self, olds: list[bytes | None], new: bytes | None, prefix: bytes, out: list[bytes]) -> None:
+        """The paths that differ between a merge's tree and every one of its parents' trees (as
+        git's combined diff lists them), appended to ``out``: a subtree the merge took unchanged
+        from any parent holds none, so it is never read."""
+        if new is None and None in olds:
+            return  # absent here and in a parent: nothing below differs from that parent
+        after = self.entries(new)
+        befores = [self.entries(old) for old in olds]
+        came = after.difference(*befores)  # entries no parent has exactly
+        mine = {name: (mode, raw) for mode, name, raw in self._parts(came)}
+        # a parent's entry for a name that differs from every parent is never one the merge has
+        theirs = [{name: (mode, raw) for mode, name, raw in self._parts(before - after)} for before in befores]
+        lost = set(theirs[0]).intersection(*theirs[1:])  # every parent has it, the merge has not that
+        names = lost.union(mine)
+        if not names:
+            return
+        for name in sorted(names):
+            here = mine.get(name)
+            there = [parent.get(name) for parent in theirs]
+            blob = here if here is not None and here[0] != _TREE_MODE else None
+            if all((entry if entry is not None and entry[0] != _TREE_MODE else None) != blob for entry in there):
+                out.append(prefix + name)
+            tree = here[1] if here is not None and here[0] == _TREE_MODE else None
+            trees = [entry[1] if entry is not None and entry[0] == _TREE_MODE else None for entry in there]
+            if tree not in trees:
+                self.differing(trees, tree, prefix + name + b"/", out)
 
-def _walk(git: pygit2.Repository, head: pygit2.Oid, hide: pygit2.Oid | None) -> list[pygit2.Commit]:
-    walker = git.walk(head, SortMode.NONE)
-    if hide is not None:
-        walker.hide(hide)
-    return list(walker)
+
+Job = tuple[bytes, bytes, list[bytes]]  # a commit, its tree and its parents
+CHUNK = 2048  # commits a worker process diffs per request
+_encoder = msgspec.msgpack.Encoder()
+_jobs = msgspec.msgpack.Decoder(tuple[str, list[Job]])
+_answers = msgspec.msgpack.Decoder()  # lists of paths: str, or bytes where not UTF-8
+
+
+def changes(trees: _Trees, jobs: list[Job]) -> list[list[str | bytes]]:
+    """The paths each commit changed: against its parent, or for a merge those that differ from
+    every parent (a parent that is not there, in a shallow clone, counts as empty)."""
+    tree_of = {commit: tree for commit, tree, _ in jobs}  # a parent is most often the next job
+    out: list[list[str | bytes]] = []
+    for _, tree, parents in jobs:
+        parent_trees = [tree_of.get(parent) or trees.tree_of(parent) for parent in parents]
+        paths: list[bytes] = []
+        if len(parent_trees) > 1:
+            trees.differing(parent_trees, tree, b"", paths)
+        else:
+            trees.changed(parent_trees[0] if parent_trees else None, tree, b"", paths)
+        out.append([_text(path) for path in paths])
+    return out
+
+
+def _text(path: bytes) -> str | bytes:
+    """A path as text; one that is not UTF-8 stays bytes (msgpack carries no lone surrogate)."""
+    try:
+        return path.decode()
+    except UnicodeDecodeError:
+        return path
+
+
+def merge_paths(git: pygit2.Repository, commit: pygit2.Commit) -> list[str]:
+    """The paths a merge changed: those that differ from every parent (as the graph has them)."""
+    paths: list[bytes] = []
+    _Trees(git.odb).differing([parent.tree_id.raw for parent in commit.parents], commit.tree_id.raw, b"", paths)
+    return [path.decode("utf-8", "surrogateescape") for path in paths]
+
+
+_served: dict[str, _Trees] = {}
+
+
+def _answer(body: bytes) -> bytes:
+    gitdir, jobs = _jobs.decode(body)
+    trees = _served.get(gitdir)
+    if trees is None:
+        _served.clear()
+        trees = _served[gitdir] = _Trees(pygit2.Repository(gitdir, RepositoryOpenFlag.NO_SEARCH).odb)
+    return _encoder.encode(changes(trees, jobs))
+
+
+def serve(read_fd: int, write_fd: int) -> None:
+    """A worker process's main loop (``assistant.procs``): ``(gitdir, jobs)`` in, the paths each
+    job's commit changed out. It runs at a lower priority: the graph is background work."""
+    with contextlib.suppress(OSError):
+        os.nice(5)
+    pygit2.settings.cache_max_size(WORKER_OBJECT_CACHE)  # trees are kept here, parsed, in _Trees
+    procs.serve(read_fd, write_fd, _answer)
+
+
+class _Differ:
+    """``changes`` of chunks of jobs on worker processes, started with the first chunk (while
+    the walk goes on); a chunk whose worker died, or could not start, is diffed in the thread
+    that asks for the results."""
+
+    def __init__(self, gitdir: str, count: int, cancel: threading.Event | None) -> None:
+        self.gitdir = gitdir
+        self.count = count
+        self.cancel = cancel
+        self.chunks: list[list[Job]] = []
+        self.results: dict[int, list[list[str | bytes]]] = {}
+        self.todo: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+        self.running: list[procs.Worker] = []
+        self.threads: list[threading.Thread] = []
+
+    def cancelled(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
+
+    def submit(self, chunk: list[Job]) -> None:
+        if not self.threads:
+            for _ in range(self.count):
+                self.threads.append(threading.Thread(target=self._feed, name="history-diff", daemon=True))
+                self.threads[-1].start()
+        self.chunks.append(chunk)
+        self.todo.put(len(self.chunks) - 1)
+
+    def finish(self) -> list[list[str | bytes]] | None:
+        """Every chunk's changes, in order; None when cancelled."""
+        self.todo.put(None)
+        for thread in self.threads:
+            while thread.is_alive():
+                thread.join(0.1)
+                if self.cancelled():
+                    for worker in self.running:
+                        worker.process.kill()
+        if self.cancelled():
+            return None
+        out: list[list[str | bytes]] = []
+        trees: _Trees | None = None
+        for number, chunk in enumerate(self.chunks):
+            found = self.results.get(number)
+            if found is None:
+                trees = trees or _Trees(pygit2.Repository(self.gitdir, RepositoryOpenFlag.NO_SEARCH).odb)
+                found = changes(trees, chunk)
+            out.extend(found)
+        return out
+
+    def _feed(self) -> None:
+        try:
+            worker = procs.Worker(__name__)
+        except OSError as exc:
+            log.warning("a history worker process could not start (%s): its part is diffed in-thread", exc)
+            return
+        self.running.append(worker)
+        try:
+            while not self.cancelled() and (number := self.todo.get()) is not None:
+                try:
+                    answer = worker.run(_encoder.encode((self.gitdir, self.chunks[number])))
+                    self.results[number] = _answers.decode(answer)
+                except (procs.WorkerDied, msgspec.DecodeError) as exc:
+                    log.warning("a history worker process failed (%s): its part is diffed in-thread", exc)
+                    return
+            self.todo.put(None)  # for the other feeders
+        finally:
+            worker.stop(kill=self.cancelled())
 
 
 def build(
-    git: pygit2.Repository, head: pygit2.Oid, previous: Graph | None = None, cancel: threading.Event | None = None
+    git: pygit2.Repository,
+    head: pygit2.Oid,
+    previous: Graph | None = None,
+    cancel: threading.Event | None = None,
+    *,
+    gitdir: str | None = None,
+    workers: int = 0,
+    chunk: int = CHUNK,
 ) -> Graph | None:
     """The graph of everything ``head`` reaches; with ``previous`` (whose head ``head`` reaches)
-    only the new commits are read. None when cancelled."""
-    hide = pygit2.Oid(raw=previous.head) if previous is not None else None
-    commits = _walk(git, head, hide)
-    trees = _Trees(git.odb)
-    known_tree: dict[bytes, bytes] = {c.id.raw: c.tree_id.raw for c in commits}
+    only the new commits are read. With ``gitdir`` (where they open the repository) and
+    ``workers`` > 1, the commits' trees are compared on that many processes, ``chunk`` commits at
+    a time as the walk finds them (unless there is less than a chunk), else in this thread. None when
+    cancelled."""
+    walker = git.walk(head, SortMode.NONE)
+    if previous is not None:
+        walker.hide(pygit2.Oid(raw=previous.head))
+    differ = _Differ(gitdir, workers, cancel) if gitdir is not None and workers > 1 else None
+    new_ids: list[bytes] = []
+    parent_ids: list[list[bytes]] = []
+    times: list[int] = []
+    author_times: list[int] = []
+    offsets: list[int] = []
+    authors: list[str] = []
+    messages: list[str] = []
+    jobs: list[Job] = []
+    for commit in walker:
+        raw = commit.id.raw
+        parent_raws = [p.raw for p in commit.parent_ids]
+        author = commit.author
+        new_ids.append(raw)
+        parent_ids.append(parent_raws)
+        times.append(commit.commit_time)
+        author_times.append(author.time)
+        offsets.append(author.offset)
+        authors.append(author.name)
+        messages.append(commit.message[:MAX_MESSAGE])
+        jobs.append((raw, commit.tree_id.raw, parent_raws))
+        if differ is not None and len(jobs) == chunk:
+            differ.submit(jobs)
+            jobs = []
+        if len(new_ids) % 1024 == 0 and cancel is not None and cancel.is_set():
+            break
+    found: list[list[str | bytes]] | None
+    if differ is not None and differ.chunks:
+        if jobs:
+            differ.submit(jobs)
+        found = differ.finish()
+    else:
+        found, trees = [], _Trees(git.odb)
+        for start in range(0, len(jobs), 256):
+            if cancel is not None and cancel.is_set():
+                break
+            found.extend(changes(trees, jobs[start : start + 256]))
+    if found is None or (cancel is not None and cancel.is_set()):
+        return None
     paths = list(previous.paths) if previous is not None else []
     path_index = dict(previous.path_index) if previous is not None else {}
-    new_ids = [c.id.raw for c in commits]
     offset = len(new_ids)
     index = {raw: i for i, raw in enumerate(new_ids)}
     if previous is not None:
         for raw, i in previous.index.items():
             index[raw] = i + offset
+    parents = [[index[p] for p in ps if p in index] for ps in parent_ids]
     changed: list[list[int]] = []
-    parents: list[list[int]] = []
-    for number, commit in enumerate(commits):
-        if cancel is not None and number % 256 == 0 and cancel.is_set():
-            return None
-        parent_raws = [p.raw for p in commit.parent_ids]
-        parents.append([index[p] for p in parent_raws if p in index])
-        first = parent_raws[0] if parent_raws else None
-        first_tree = None
-        if first is not None:
-            first_tree = known_tree.get(first)
-            if first_tree is None and first in index:  # an older commit, from the previous graph
-                first_tree = git[pygit2.Oid(raw=first)].peel(pygit2.Commit).tree_id.raw
-                known_tree[first] = first_tree
-        out: list[bytes] = []
-        trees.changed(first_tree, commit.tree_id.raw, b"", out)
+    for out in found:
         ids = []
-        for raw_path in out:
-            path = raw_path.decode("utf-8", "surrogateescape")
+        for name in out:
+            path = name if isinstance(name, str) else name.decode("utf-8", "surrogateescape")
             at = path_index.get(path)
             if at is None:
                 at = path_index[path] = len(paths)
                 paths.append(path)
             ids.append(at)
         changed.append(ids)
+    before = previous.stored() if previous is not None else Stored(VERSION, b"", *([] for _ in _SAVED[1:]))
     made = Graph(
         head=head.raw,
-        ids=new_ids + (previous.ids if previous is not None else []),
-        parents=parents + ([[p + offset for p in ps] for ps in previous.parents] if previous is not None else []),
-        times=[c.commit_time for c in commits] + (previous.times if previous is not None else []),
-        author_times=[c.author.time for c in commits] + (previous.author_times if previous is not None else []),
-        offsets=[c.author.offset for c in commits] + (previous.offsets if previous is not None else []),
-        authors=[c.author.name for c in commits] + (previous.authors if previous is not None else []),
-        messages=[c.message[:MAX_MESSAGE] for c in commits] + (previous.messages if previous is not None else []),
-        changed=changed + (previous.changed if previous is not None else []),
+        ids=new_ids + before.ids,
+        parents=parents + [[p + offset for p in ps] for ps in before.parents],
+        times=times + before.times,
+        author_times=author_times + before.author_times,
+        offsets=offsets + before.offsets,
+        authors=authors + before.authors,
+        messages=messages + before.messages,
+        changed=changed + before.changed,
         paths=paths,
     )
     return made
@@ -305,6 +507,14 @@ def entry_at(git: pygit2.Repository, commit: bytes, path: str) -> bytes | None:
         return None
 
 
+def _same_in(git: pygit2.Repository, graph: Graph, parents: list[int], path: str, blob: bytes) -> int | None:
+    """The first of a merge's parents that has ``path`` as ``blob``."""
+    for parent in parents:
+        if entry_at(git, graph.ids[parent], path) == blob:
+            return parent
+    return None
+
+
 def blame(
     git: pygit2.Repository,
     graph: Graph,
@@ -336,24 +546,22 @@ def blame(
             continue
         index = graph.path_index.get(item.path)
         changed = index is not None and index in graph.changed[commit]
-        if len(parents) == 1 and not changed:
-            parent = parents[0]
-            heapq.heappush(queue, _Pending((-graph.times[parent], parent), parent, item.blob, item.path, lines))
-            continue
+        if not changed:  # the file as a parent has it: all of it passes to the first such parent, as git does
+            same = parents[0] if len(parents) == 1 else _same_in(git, graph, parents, item.path, item.blob)
+            if same is not None:
+                heapq.heappush(queue, _Pending((-graph.times[same], same), same, item.blob, item.path, lines))
+                continue
         remaining = lines
-        for number, parent in enumerate(parents):
+        for parent in parents:
             if not remaining:
                 break
             older_path = item.path
-            if number == 0 and not changed:
-                parent_blob: bytes | None = item.blob
-            else:
-                parent_blob = entry_at(git, graph.ids[parent], older_path)
-                if parent_blob is None and len(parents) == 1:  # added here: renamed from another path?
-                    before = renamed_from(commit, item.path)
-                    if before is not None:
-                        older_path = before
-                        parent_blob = entry_at(git, graph.ids[parent], before)
+            parent_blob = entry_at(git, graph.ids[parent], older_path)
+            if parent_blob is None and len(parents) == 1:  # added here: renamed from another path?
+                before = renamed_from(commit, item.path)
+                if before is not None:
+                    older_path = before
+                    parent_blob = entry_at(git, graph.ids[parent], before)
             if parent_blob is None:
                 continue
             if parent_blob == item.blob:
@@ -390,15 +598,17 @@ def words(text: str) -> set[str]:
     """The words of a message or a query as the history field indexes them (lower case,
     identifiers split; short and common words dropped)."""
     out: set[str] = set()
-    for word in _WORD.findall(text):
-        low = word.lower()
-        if len(low) > 2 and low not in _STOP:
-            out.add(low)
-        for part in _CAMEL.findall(word):
-            part = part.lower()
-            if len(part) > 2 and part not in _STOP:
-                out.add(part)
+    for word in set(_WORD.findall(text)):
+        out.update(_forms(word))
     return out
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _forms(word: str) -> tuple[str, ...]:
+    """A word's indexed forms: itself and its parts, lower case (a message's words repeat
+    across a history, so they are worked out once)."""
+    forms = {word.lower(), *(part.lower() for part in _CAMEL.findall(word))}
+    return tuple(form for form in forms if len(form) > 2 and form not in _STOP)
 
 
 @dataclass
@@ -510,7 +720,8 @@ class Keeper:
         self.file = cache_file(cache_dir, gitdir)
         self.graph: Graph | None = None
         self.field: HistoryField | None = None
-        self.build_seconds: float | None = None
+        self.build_seconds: float | None = None  # the last build of the graph, when one ran
+        self.field_seconds: float | None = None  # and of the search field after it
         self._lock = threading.Lock()
         self._running = False
         self._cancel = threading.Event()
@@ -546,15 +757,17 @@ class Keeper:
                 ):
                     previous = None  # history was rewritten: read it all again
                 started = time.perf_counter()
-                made = build(git, head, previous, self._cancel)
+                made = build(git, head, previous, self._cancel, gitdir=self.gitdir, workers=WORKERS)
                 if made is None:
                     return
                 self.build_seconds = time.perf_counter() - started
                 self.graph = made
                 save(self.file, made)
             if self.graph is not None:
+                started = time.perf_counter()
                 self.graph.touching("")  # the path -> commits table, before the first log asks
                 self.field = HistoryField.of(self.graph, self._cancel)
+                self.field_seconds = time.perf_counter() - started
             git.free()
         except (pygit2.GitError, KeyError, ValueError, OSError) as exc:
             log.warning("the commit graph of %s could not be built: %s", self.gitdir, exc)

@@ -7,7 +7,6 @@ in, plain data out, and importing it pulls in only tree-sitter and msgspec.
 from __future__ import annotations
 
 import bisect
-import gc
 import sys
 from array import array
 from collections.abc import Sequence
@@ -15,6 +14,8 @@ from operator import itemgetter
 
 import msgspec
 from tree_sitter import Language, Node, Parser, Query, QueryCursor
+
+from assistant import procs
 
 from .languages import DEFINED_NAME, REFERENCED_NAME, tags_query
 
@@ -318,16 +319,5 @@ def share_names(tags: FileTags) -> None:
 
 
 def serve(read_fd: int, write_fd: int) -> None:
-    """A parser process's main loop (see ``pool``): length-prefixed msgpack batches in on
-    ``read_fd``, their encoded tags out on ``write_fd``, until end of input.
-
-    The cyclic garbage collector is off: this process only makes acyclic data (tuples,
-    strings, nodes) that reference counting frees, so its passes would be pure overhead."""
-    gc.disable()
-    with open(read_fd, "rb") as down, open(write_fd, "wb") as up:
-        while len(header := down.read(4)) == 4:
-            body = down.read(int.from_bytes(header, "little"))
-            result = extract_batch(_batch_decoder.decode(body))
-            up.write(len(result).to_bytes(4, "little"))
-            up.write(result)
-            up.flush()
+    """A parser process's main loop (see ``assistant.procs``): batches in, their encoded tags out."""
+    procs.serve(read_fd, write_fd, lambda body: extract_batch(_batch_decoder.decode(body)))

@@ -41,7 +41,7 @@ def parser_processes() -> list[int]:
                 cmdline = handle.read()
         except OSError:
             continue
-        if ppid == os.getpid() and b"import serve" in cmdline:
+        if ppid == os.getpid() and b"assistant.index.tags" in cmdline:
             found.append(int(entry))
     return found
 

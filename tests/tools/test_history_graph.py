@@ -4,14 +4,20 @@ moves, and its commit messages are evidence for ranked search."""
 
 from __future__ import annotations
 
+import os
 import random
+import signal
 import subprocess
+import threading
+import time
 from pathlib import Path
 
+import pygit2
 import pytest
 
 from assistant.history import History
 from assistant.history.git import locate
+from assistant.history.graph import Graph, _Differ, build
 from sandbox import Repo, Roots
 from tests.gitrepos import GitRepo, git, head, history_repo
 
@@ -168,3 +174,175 @@ def test_commit_messages_are_evidence_of_the_files_they_changed(made: GitRepo, t
     assert found[0][2].startswith("history:") and "backoff×1" in found[0][2]  # noqa: RUF001
     repo.close()
     roots.close()
+
+
+def branching_repo(repo: Path, seed: int) -> Path:
+    """A history of random edits in several directories, on branches merged back with --no-ff:
+    some merges take a side's files unchanged (the main line did not touch them), some resolve
+    a conflict into text neither side had, some bring a file that became a directory."""
+    rng = random.Random(seed)
+    repo.mkdir()
+    git(repo, "init", "-q")
+    names = ["a/one.py", "a/two.py", "a/deep/three.py", "b/four.py", "top.md"]
+    for name in names:
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(f"{name}\n" + "".join(f"line {i}\n" for i in range(20)))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "start")
+    day = 1
+
+    def commit(label: str) -> None:
+        nonlocal day
+        for _ in range(rng.randint(1, 3)):
+            name = rng.choice(names)
+            action = rng.random()
+            if action < 0.7 or name == "top.md":
+                text = (repo / name).read_text().splitlines()
+                text[rng.randrange(len(text))] = f"{label} day {day}"
+                (repo / name).write_text("\n".join(text) + "\n")
+            elif action < 0.85:
+                (repo / name).unlink()
+                names.remove(name)
+            else:
+                fresh = f"{name.rsplit('/', 1)[0]}/new{day}.py"
+                (repo / fresh).write_text(f"new on {day}\n")
+                names.append(fresh)
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", f"{label} {day}", date=f"2024-02-{day:02d}T00:00:00+00:00")
+        day += 1
+
+    for round_ in range(6):
+        git(repo, "checkout", "-q", "-b", f"side{round_}")
+        for _ in range(rng.randint(1, 3)):
+            commit(f"side{round_}")
+        if round_ == 3:  # a file becomes a directory on the side
+            (repo / "b" / "four.py").unlink(missing_ok=True)
+            (repo / "b" / "four.py").mkdir(parents=True)
+            (repo / "b" / "four.py" / "inner.py").write_text("inside\n")
+            git(repo, "add", "-A")
+            git(repo, "commit", "-q", "-m", "file to directory", date=f"2024-02-{day:02d}T00:00:00+00:00")
+            day += 1
+            names[:] = [n for n in names if n != "b/four.py"]
+        git(repo, "checkout", "-q", "main")
+        names[:] = git(repo, "ls-files").splitlines()
+        if round_ % 2:  # the main line moves too (else the merge takes the side's files as they are)
+            commit("main")
+        date = f"2024-02-{day:02d}T12:00:00+00:00"
+        merged = subprocess.run(
+            ["git", "-C", str(repo), "-c", "user.name=M", "-c", "user.email=m@x", "merge", "-q", "--no-ff",
+             "--no-edit", f"side{round_}"],
+            capture_output=True, text=True, env={"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date,
+                                                 "PATH": "/usr/bin:/bin", "HOME": str(repo)},
+        )  # fmt: skip
+        if merged.returncode != 0:  # a conflict: resolved into text of its own
+            for name in git(repo, "diff", "--name-only", "--diff-filter=U").splitlines():
+                if (repo / name).is_file():
+                    (repo / name).write_text(f"resolved {name} on {day}\n")
+            git(repo, "add", "-A")
+            git(repo, "commit", "-q", "--no-edit", date=date)
+        names[:] = git(repo, "ls-files").splitlines()
+        day += 1
+    return repo
+
+
+def _graph_fields(graph: Graph) -> list[object]:
+    return [getattr(graph, name) for name in ("head", "ids", "parents", "times", "authors", "messages")] + [
+        [sorted(graph.paths[p] for p in changed) for changed in graph.changed]
+    ]
+
+
+def test_a_merge_changed_what_differs_from_every_parent_as_git_combined_diff_says(tmp_path: Path) -> None:
+    """git log lists a merge for a path only when it differs from every parent: the graph keeps
+    exactly those paths for a merge (git diff-tree -c), and the first-parent diff for the rest."""
+    repo = branching_repo(tmp_path / "repo", seed=3)
+    pygit = pygit2.Repository(str(repo / ".git"))
+    graph = build(pygit, pygit.head.peel(pygit2.Commit).id)
+    assert graph is not None
+    merges = 0
+    for number, commit in enumerate(graph.ids):
+        flags = ["-c"] if len(graph.parents[number]) > 1 else ["--root"]
+        listed = git(repo, "diff-tree", "-r", "--name-only", "--no-commit-id", *flags, commit.hex())
+        assert sorted(graph.paths[p] for p in graph.changed[number]) == sorted(listed.splitlines()), commit.hex()
+        merges += len(graph.parents[number]) > 1
+    assert merges == 6
+    roots, opened_repo = opened(repo)
+    direct, graphed = both(opened_repo, tmp_path / "cache")
+    a, b = direct.log(opened_repo, limit=100), graphed.log(opened_repo, limit=100)
+    assert [(c.id, sorted(c.files)) for c in a] == [(c.id, c.files) for c in b]
+    for name in git(repo, "ls-files").splitlines():  # blame through every kind of merge, as git has it
+        expected = _git_blame(repo, name)
+        blame = graphed.blame(opened_repo, tuple(name.split("/")), 1, len(expected))
+        assert [r.commit for r in blame.ranges for _ in range(r.start_line, r.end_line + 1)] == expected, name
+    opened_repo.close()
+    roots.close()
+
+
+def history_workers() -> list[int]:
+    """Our history worker processes: children of this process running graph.serve."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                ppid = int(handle.read().rsplit(b")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                cmdline = handle.read()
+        except OSError:
+            continue
+        if ppid == os.getpid() and b"assistant.history.graph" in cmdline:
+            found.append(int(entry))
+    return found
+
+
+def test_worker_processes_build_the_same_graph_and_leave_nothing_running(tmp_path: Path) -> None:
+    repo = branching_repo(tmp_path / "repo", seed=5)
+    pygit = pygit2.Repository(str(repo / ".git"))
+    tip = pygit.head.peel(pygit2.Commit).id
+    alone = build(pygit, tip)
+    shared = build(pygit, tip, gitdir=str(repo / ".git"), workers=2, chunk=3)
+    assert alone is not None and shared is not None
+    assert _graph_fields(shared) == _graph_fields(alone)
+    assert history_workers() == []
+
+
+def test_worker_processes_that_die_cost_nothing_their_commits_are_read_in_the_thread(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    repo = branching_repo(tmp_path / "repo", seed=5)
+    pygit = pygit2.Repository(str(repo / ".git"))
+    tip = pygit.head.peel(pygit2.Commit).id
+    alone = build(pygit, tip)
+    killed: list[int] = []
+
+    def kill_them() -> None:  # every worker as it starts, before it answers anything
+        end = time.monotonic() + 20
+        while len(killed) < 2 and time.monotonic() < end:
+            for pid in history_workers():
+                if pid not in killed:
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+            time.sleep(0.001)
+
+    killer = threading.Thread(target=kill_them)
+    killer.start()
+    with caplog.at_level("WARNING", logger="assistant.history"):
+        shared = build(pygit, tip, gitdir=str(repo / ".git"), workers=2, chunk=3)
+    killer.join()
+    assert shared is not None and alone is not None
+    assert _graph_fields(shared) == _graph_fields(alone)
+    assert killed and "a history worker process failed" in caplog.text
+    assert history_workers() == []
+
+
+def test_a_cancelled_build_stops_its_worker_processes(tmp_path: Path) -> None:
+    repo = branching_repo(tmp_path / "repo", seed=5)
+    pygit = pygit2.Repository(str(repo / ".git"))
+    jobs = [(c.id.raw, c.tree_id.raw, [p.raw for p in c.parent_ids]) for c in pygit.walk(pygit.head.target)]
+    cancel = threading.Event()
+    differ = _Differ(str(repo / ".git"), 2, cancel)
+    for start in range(0, len(jobs), 2):
+        differ.submit(jobs[start : start + 2])
+    cancel.set()
+    assert differ.finish() is None
+    assert history_workers() == []
