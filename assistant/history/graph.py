@@ -9,9 +9,9 @@ answers it from memory: it is built once in the background (trees compared as ra
 where their ids differ; a merge's subtrees that equal one parent's are never read), on worker
 processes (``assistant.procs``) that take chunks of commits as the walk finds them, so a long
 history neither waits for one core nor shares the server's GIL; saved in the cache directory,
-and brought up to date when HEAD moves (only the new commits are read, in this thread). Until it is ready the history tools read the repository
-directly, as before; ranked search uses it (``field``) only once it is ready, so it never
-delays a search.
+and brought up to date when HEAD moves (only the new commits are read, in this thread). Until
+it is ready the history tools read the repository directly, as before; ranked search uses it
+(``field``) only once it is ready, so it never delays a search.
 """
 
 from __future__ import annotations

@@ -60,8 +60,7 @@ class Builder:
             path = join_path(comps)
             hit = cached.get(path)
             with data.lock:
-                data.files[path] = record
-                data.version += 1
+                data.put_file(path, record)
                 if hit is not None and (hit.mtime_ns, hit.size) == (record.mtime_ns, record.size):
                     record.tags = hit.tags
                     data.symbols.add_file(path, record.tags)

@@ -112,8 +112,7 @@ class Freshness:
             if old is not None:
                 data.symbols.remove_file(path, old.tags or NO_TAGS)
             record.tags = NO_TAGS if record.language is None else None
-            data.files[path] = record
-            data.version += 1
+            data.put_file(path, record)
             if record.language is not None:
                 to_parse.append(path)
             else:

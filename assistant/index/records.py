@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sandbox import Components, Repo, SandboxError, display_name
 
 from . import store
+from .grams import Grams
 from .languages import language_for
 from .ranked import RankedIndex
 from .symbols import SymbolTable
@@ -140,9 +141,16 @@ class IndexData:
         self.files: dict[str, FileRecord] = {}
         self.symbols = SymbolTable()
         self.ranked = ranked or RankedIndex(None)
+        self.grams = Grams()  # every file's trigram signature: which files a literal may be in
         self.version = 0  # every change to the files or their tags makes a new version
         self.done = 0
         self.total = 0
+
+    def put_file(self, path: str, record: FileRecord) -> None:
+        """A file read (new, or changed: its tags are given or parsed after)."""
+        self.files[path] = record
+        self.grams.put(path, record.text)
+        self.version += 1
 
     def store_tags(self, path: str, tags: FileTags) -> None:
         """Give a file its (new) tags, keeping the symbol table in step."""
@@ -166,6 +174,7 @@ class IndexData:
     def remove(self, path: str) -> None:
         """Forget a file (deleted, or newly ignored)."""
         record = self.files.pop(path, None)
+        self.grams.remove(path)
         if record is not None:
             self.version += 1
             self.symbols.remove_file(path, record.tags or NO_TAGS)

@@ -16,7 +16,7 @@ import select
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from assistant.bus import EventBus
 from assistant.types import IndexState, IndexStats
@@ -327,12 +327,20 @@ class RepoIndex:
 
     # -- reading ----------------------------------------------------------------------------
 
-    def texts(self, path_filter: Callable[[str], bool] | None) -> Iterator[tuple[str, bytes]]:
+    def texts(
+        self, path_filter: Callable[[str], bool] | None, grams: Sequence[int] = ()
+    ) -> Iterator[tuple[str, bytes]]:
         """(path, text) in path order, minified or generated files last: from memory, or
-        read directly while building (then in path order only)."""
+        read directly while building (then in path order only). With ``grams`` (trigrams every
+        wanted text holds), only the files whose signature has them all, once all are read."""
         if self.text_ready.is_set():
             with self.data.lock:
-                items = sorted(self.data.files.items())
+                files = self.data.files
+                if grams:
+                    candidates = self.data.grams.candidates(list(grams))
+                    items = sorted((p, files[p]) for p in candidates if p in files)
+                else:
+                    items = sorted(files.items())
             chosen = [(p, r) for p, r in items if path_filter is None or path_filter(p)]
             for path, record in sorted(chosen, key=lambda item: item[1].minified):  # stable: path order within
                 yield path, record.text

@@ -300,7 +300,7 @@ def _by_symbol(scope: _Scope, text: str) -> _Found:
 def _text_hits(scope: _Scope, matcher: Matcher, room: int, seen: set[tuple[str, int]]) -> _Found:
     """Lines matching ``matcher``, at most ``room`` of them, none of the lines already ``seen``."""
     read_files = scope.query.read_files
-    texts = scope.index.texts(scope.accept)
+    texts = scope.index.texts(scope.accept, matcher.grams)
     hits, total, truncated, stopped = search_text(matcher, texts, room + len(seen), scope.stop)
     results: list[SearchHit] = []
     for hit in hits:

@@ -3,11 +3,12 @@
 Like ripgrep: line-oriented (a match never spans lines), smart case (case-insensitive unless
 the query has an upper-case letter), one result per matching line. A regex is compiled by RE2,
 which runs in linear time, so no pattern can hang the server; look-arounds and back-references
-are refused. Where a regex requires a literal (``def\\s+parse_\\w+`` requires ``parse_``),
-files without it are skipped before the regex runs (the literal found ignoring case when the
-regex ignores it). A search that ignores case runs RE2 too, over the text as it is (a
-lower-cased copy of every file, kept for such searches, was as large as the text itself, and
-searching it was slower than RE2).
+are refused. Only the files whose trigram signature (``grams``) holds every trigram of the
+query, or of the literal a regex requires (``def\\s+parse_\\w+`` requires ``parse_``), are read
+at all; of those, files without the literal are skipped before the regex runs (the literal
+found ignoring case when the regex ignores it). A search that ignores case runs RE2 too, over
+the text as it is (a lower-cased copy of every file, kept for such searches, was as large as
+the text itself, and searching it was slower than RE2).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import NamedTuple
 import re2
 
 from assistant.errors import AssistantError
+
+from .grams import needles
 
 MAX_LINE = 300
 MAX_COUNTED = 10_000  # matching lines counted per search; beyond this the total is a floor
@@ -62,7 +65,7 @@ def required_literal(pattern: str) -> str | None:
     Conservative: only runs of plain characters at the top level of a pattern without
     alternation; a character followed by ``?``, ``*`` or ``{`` is optional and ends the run.
     """
-    if "|" in pattern or pattern.startswith("(?"):
+    if "|" in pattern or "(?" in pattern:  # alternation, or flags (case) that may change within
         return None
     runs: list[str] = []
     current: list[str] = []
@@ -114,6 +117,7 @@ class Matcher:
     pattern: re2._Regexp | None
     # a regex ignoring case whose required literal has letters: that literal, ignoring case
     prefilter: re2._Regexp | None = None
+    grams: tuple[int, ...] = ()  # trigrams every matching text holds (see grams.py); () if none are known
 
     @classmethod
     def build(cls, query: str, regex: bool) -> Matcher:
@@ -123,7 +127,7 @@ class Matcher:
             raise QueryError(f"a regular expression may be at most {MAX_REGEX_BYTES} bytes long")
         sensitive = smart_case_sensitive(query, regex)
         if not regex and sensitive:
-            return cls(query, False, True, query.encode(), None)
+            return cls(query, False, True, query.encode(), None, grams=tuple(needles(query.encode(), False)))
         # ignoring case: RE2, with no lower-cased copy of every file (RE2 ignores case faster
         # than a search of such a copy, and the copy was as large as the text itself)
         options = re2.Options()
@@ -149,13 +153,16 @@ class Matcher:
                 f"the regular expression is too complex ({compiled.programsize} RE2 instructions, "
                 f"at most {MAX_PROGRAM_SIZE}); simplify it"
             )
-        required = required_literal(query) if regex else None
+        if not regex:  # a literal ignoring case
+            return cls(query, False, False, None, compiled, grams=tuple(needles(query.encode(), True)))
+        required = required_literal(query)
         if not required or not required.isascii():
             return cls(query, regex, sensitive, None, compiled)
+        grams = tuple(needles(required.encode(), not sensitive))
         if sensitive or required.lower() == required.upper():  # no letters: case cannot differ
-            return cls(query, regex, sensitive, required.encode(), compiled)
+            return cls(query, regex, sensitive, required.encode(), compiled, grams=grams)
         prefilter = re2.compile(re.escape(required).encode(), options)
-        return cls(query, regex, sensitive, None, compiled, prefilter)
+        return cls(query, regex, sensitive, None, compiled, prefilter, grams)
 
 
 def _line_at(text: bytes, start: int, end: int) -> str:
