@@ -97,14 +97,23 @@ class IndexView:
 HistoryFor = Callable[[str, str], Evidence]
 
 
+IDLE_SECONDS = 600.0  # an index not used this long lets go of its text's mapped pages
+
+
 class IndexManager:
     """Every allowed root's index in this process, created on first use; a subdirectory used
     as a repository is a view of its root's index."""
 
     def __init__(
-        self, roots: Roots, cache_dir: str | None, watch: str = "inotify", history: HistoryFor | None = None
+        self,
+        roots: Roots,
+        cache_dir: str | None,
+        watch: str = "inotify",
+        history: HistoryFor | None = None,
+        idle_seconds: float = IDLE_SECONDS,
     ) -> None:
         self.roots = roots
+        self.idle_seconds = idle_seconds
         self.cache_dir = cache_dir
         self.watch = watch
         self.history = history  # a root's history field (commit messages), when it has one
@@ -132,8 +141,10 @@ class IndexManager:
         return view
 
     def _view(self, repo_path: str) -> tuple[IndexView, bool]:
-        """The view of a repository path, and whether its root's index was made just now."""
+        """The view of a repository path, and whether its root's index was made just now.
+        Indexes not used for ``idle_seconds`` let go of their text's mapped pages meanwhile."""
         root, base = self.roots.locate(repo_path)
+        now = time.monotonic()
         with self._lock:
             index = self._indexes.get(root.path)
             created = index is None
@@ -142,6 +153,14 @@ class IndexManager:
                 if self.history is not None:
                     index.history = functools.partial(self.history, root.path)
                 index.events = self.events
+            index.last_used, index.released = now, False
+            idle = [
+                i
+                for i in self._indexes.values()
+                if i is not index and now - i.last_used >= self.idle_seconds and not i.released
+            ]
+        for other in idle:
+            other.release()
         return IndexView(index, base), created
 
     def known(self) -> list[RepoIndex]:

@@ -11,7 +11,6 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 from sandbox import Components, Repo, SandboxError, display_name
 
@@ -21,6 +20,7 @@ from .languages import language_for
 from .ranked import RankedIndex
 from .symbols import SymbolTable
 from .tags import NO_TAGS, FileTags
+from .textstore import TextStore, Where
 
 MAX_FILE_BYTES = 1024 * 1024  # larger files are neither searched nor parsed
 
@@ -86,19 +86,54 @@ def release_memory() -> None:
             libc.malloc_trim(0)
 
 
-@dataclass(slots=True)
 class FileRecord:
-    """One indexed file: its identity, text and tags (``None`` while waiting to be parsed)."""
+    """One indexed file: its identity, text and tags (``None`` while waiting to be parsed).
 
-    mtime_ns: int
-    size: int
-    language: str | None
-    text: bytes
-    tags: FileTags | None = None
-    # the name's real components, kept only when it is not valid UTF-8: the index knows the file
-    # by its display form (``\xNN``), which every result and cache can encode
-    comps: Components | None = None
-    minified: bool = False  # lines averaging over MINIFIED_LINE bytes: searched and ranked last
+    Its text is held here as it was read, until the index moves it to the text store
+    (``stash``); from then on ``text`` reads it from there (a copy, each time)."""
+
+    __slots__ = ("_text", "_where", "comps", "language", "length", "minified", "mtime_ns", "size", "tags")
+
+    def __init__(
+        self,
+        mtime_ns: int,
+        size: int,
+        language: str | None,
+        text: bytes,
+        tags: FileTags | None = None,
+        comps: Components | None = None,
+        minified: bool = False,
+    ) -> None:
+        self.mtime_ns = mtime_ns
+        self.size = size
+        self.language = language
+        self._text = text
+        self._where: Where | None = None
+        self.length = len(text)
+        self.tags = tags
+        # the name's real components, kept only when it is not valid UTF-8: the index knows the
+        # file by its display form (``\xNN``), which every result and cache can encode
+        self.comps = comps
+        self.minified = minified  # lines averaging over MINIFIED_LINE bytes: searched and ranked last
+
+    @property
+    def text(self) -> bytes:
+        where = self._where  # set before _text is let go: one of the two always has the text
+        if where is not None:
+            return where[0].read(where[1], where[2])
+        return self._text
+
+    def stash(self, texts: TextStore) -> None:
+        """Move the text to the store (the heap keeps none of it)."""
+        if self._where is None and self._text:
+            self._where = texts.put(self._text)
+            if self._where is not None:
+                self._text = b""
+
+    def unstash(self, texts: TextStore) -> None:
+        """This record is no longer the file's: its text in the store is dead."""
+        if self._where is not None:
+            texts.drop(self._where)
 
     def cached(self) -> store.CachedFile:
         return store.CachedFile(self.mtime_ns, self.size, self.language, self.tags or NO_TAGS)
@@ -136,20 +171,25 @@ class IndexData:
     """The files (with their text and tags) and the symbol table of one repository, guarded by
     one lock; ``done`` and ``total`` count the files parsed and indexed (for progress)."""
 
-    def __init__(self, ranked: RankedIndex | None = None) -> None:
+    def __init__(self, ranked: RankedIndex | None = None, text_dir: str | None = None) -> None:
         self.lock = threading.RLock()
         self.files: dict[str, FileRecord] = {}
         self.symbols = SymbolTable()
         self.ranked = ranked or RankedIndex(None)
         self.grams = Grams()  # every file's trigram signature: which files a literal may be in
+        self.texts = TextStore(text_dir)  # every file's text, off the heap
         self.version = 0  # every change to the files or their tags makes a new version
         self.done = 0
         self.total = 0
 
     def put_file(self, path: str, record: FileRecord) -> None:
         """A file read (new, or changed: its tags are given or parsed after)."""
-        self.files[path] = record
         self.grams.put(path, record.text)
+        record.stash(self.texts)
+        old = self.files.get(path)
+        self.files[path] = record
+        if old is not None and old is not record:
+            old.unstash(self.texts)
         self.version += 1
 
     def store_tags(self, path: str, tags: FileTags) -> None:
@@ -176,6 +216,7 @@ class IndexData:
         record = self.files.pop(path, None)
         self.grams.remove(path)
         if record is not None:
+            record.unstash(self.texts)
             self.version += 1
             self.symbols.remove_file(path, record.tags or NO_TAGS)
             self.ranked.remove(path)

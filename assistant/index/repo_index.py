@@ -76,7 +76,7 @@ class RepoIndex:
         self.events: EventBus | None = None  # index.progress, index.ready, files.changed
         self._text_bytes = (-1, 0)  # (data version, bytes of text indexed)
         self._follower: threading.Thread | None = None
-        self.data = IndexData(RankedIndex(store.ranked_dir(cache_dir, repo_path)))
+        self.data = IndexData(RankedIndex(store.ranked_dir(cache_dir, repo_path)), store.texts_dir(cache_dir))
         self._builder = Builder(self.data, workers or os.cpu_count() or 2, batch_files)
         self._freshness = Freshness(self.data, self._builder, repo_path, watch)
         self.maps = MapMaker(self.data)
@@ -92,6 +92,8 @@ class RepoIndex:
         self.error: str | None = None
         self._repo: Repo | None = None
         self._thread: threading.Thread | None = None
+        self.last_used = time.monotonic()  # by the manager, which releases idle indexes
+        self.released = False  # its text's pages let go of, since it was last used
 
     @property
     def files(self) -> dict[str, FileRecord]:
@@ -133,6 +135,7 @@ class RepoIndex:
         self._cache.flush()
         with self.data.lock:
             self.data.ranked.close()
+            self.data.texts.close()
             self._freshness.close()
             if self._repo is not None:
                 self._repo.close()
@@ -145,12 +148,19 @@ class RepoIndex:
             return 1.0
         return round(self.data.done / self.data.total, 3) if self.data.total else 0.0
 
+    def release(self) -> None:
+        """Not used for a while: this process lets go of the pages of its text (the page cache
+        keeps them while there is room; a search reads them back)."""
+        if self.state == "ready":
+            self.data.texts.release()
+            self.released = True
+
     def text_bytes(self) -> int:
         """Bytes of text indexed (counted again only after a change)."""
         version = self.data.version
         if self._text_bytes[0] != version:
             files = self.data.files.copy()
-            self._text_bytes = (version, sum(len(r.text) for r in files.values()))
+            self._text_bytes = (version, sum(r.length for r in files.values()))
         return self._text_bytes[1]
 
     def _publishing(self, progress: Progress | None) -> Progress | None:

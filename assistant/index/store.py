@@ -69,6 +69,11 @@ def ranked_dir(configured: str | None, repo_path: str) -> Path:
     return cache_root(configured) / f"ranked-v{RANKED_VERSION}" / digest
 
 
+def texts_dir(configured: str | None) -> str:
+    """Where the text stores' segments are made (unlinked files: nothing is left there)."""
+    return str(cache_root(configured) / "texts")
+
+
 def lock_file(configured: str | None, repo_path: str) -> Path:
     digest = hashlib.sha256(repo_path.encode("utf-8", "surrogateescape")).hexdigest()[:24]
     return cache_root(configured) / "locks" / f"{digest}.lock"

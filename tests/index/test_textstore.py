@@ -1,0 +1,99 @@
+"""The indexed text lives in the mapped text store, not in the server's heap: every record reads
+its text from there, a changed file reads its new text (and a search that began before the
+change its old one), a segment nothing points at any more is let go, an index left idle lets go
+of its pages and still answers, and a cache directory that cannot hold the store costs nothing."""
+
+from __future__ import annotations
+
+import gc
+import os
+import weakref
+from pathlib import Path
+
+import pytest
+
+from assistant.index import RepoIndex
+from assistant.index.manager import IndexManager
+from assistant.index.textstore import TextStore
+from sandbox import Roots
+
+
+def texts_of(index: RepoIndex) -> dict[str, bytes]:
+    return dict(index.texts(None))
+
+
+def test_an_index_reads_every_text_from_the_store_and_keeps_none_on_the_heap(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    expected = {f"m{i}.py": f"def f{i}():\n    return {i} * 'x'\n".encode() * (i + 1) for i in range(50)}
+    for name, text in expected.items():
+        (repo / name).write_bytes(text)
+    roots = Roots([str(repo)])
+    index = RepoIndex(roots, roots.default, str(tmp_path / "cache"))
+    try:
+        index.build()
+        assert texts_of(index) == expected
+        assert all(r._text == b"" and r._where is not None for r in index.files.values())
+        segments, written, live = index.data.texts.stats()
+        assert segments == 1 and written == live == sum(map(len, expected.values()))
+        assert os.listdir(tmp_path / "cache" / "texts") == []  # unlinked: nothing to leave behind
+
+        before = index.files["m3.py"]
+        (repo / "m3.py").write_bytes(b"CHANGED = True\n")
+        index.refresh()
+        assert index.files["m3.py"].text == b"CHANGED = True\n"
+        assert before.text == expected["m3.py"]  # a search that held the old record reads the old text
+        _, written_after, live_after = index.data.texts.stats()
+        assert written_after == written + 15 and live_after == live - len(expected["m3.py"]) + 15
+        (repo / "m4.py").unlink()
+        index.refresh()
+        assert "m4.py" not in texts_of(index) and index.data.texts.stats()[2] == live_after - len(expected["m4.py"])
+    finally:
+        index.close()
+        roots.close()
+
+
+def test_a_segment_nothing_points_at_is_let_go() -> None:
+    store = TextStore(None, segment_bytes=100)
+    first = store.put(b"a" * 60)
+    second = store.put(b"b" * 60)  # does not fit beside the first: a second segment
+    assert first is not None and second is not None and first[0] is not second[0]
+    assert store.stats() == (2, 120, 120)
+    segment = weakref.ref(first[0])
+    fd = first[0].fd
+    store.drop(first)
+    del first
+    gc.collect()
+    assert store.stats() == (1, 60, 60)
+    assert segment() is None  # unmapped, and its file closed (unlinked, it is freed)
+    with pytest.raises(OSError):
+        os.fstat(fd)
+    assert second[0].read(second[1], second[2]) == b"b" * 60
+
+
+def test_an_idle_index_lets_go_of_its_pages_and_answers_as_before(tmp_path: Path) -> None:
+    repos = []
+    for name in ("one", "two"):
+        repo = tmp_path / name
+        repo.mkdir()
+        (repo / "code.py").write_text(f"def in_{name}():\n    return '{name}'\n")
+        repos.append(str(repo))
+    roots = Roots(repos)
+    manager = IndexManager(roots, str(tmp_path / "cache"), idle_seconds=0.0)
+    try:
+        one = manager.build(repos[0]).index
+        manager.build(repos[1])
+        assert one.released  # the other one was used after it
+        assert dict(one.texts(None)) == {"code.py": b"def in_one():\n    return 'one'\n"}
+        assert not manager.build(repos[0]).index.released
+    finally:
+        manager.close()
+        roots.close()
+
+
+def test_a_cache_directory_that_cannot_hold_the_store_falls_back(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache directory should be")
+    store = TextStore(str(blocker / "texts"))
+    where = store.put(b"kept somewhere else")
+    assert where is not None and where[0].read(where[1], where[2]) == b"kept somewhere else"
