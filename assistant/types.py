@@ -58,3 +58,5 @@ class IndexStats(TypedDict):
     languages: dict[str, int]
     last_indexed: float | str | None
     index_ms: int | None
+    watch: str | None  # inotify, inotify+sweep (some directories swept) or sweep; None: not built yet
+    swept_directories: int

@@ -81,6 +81,10 @@ class IndexStats(Struct):
     languages: dict[str, int]
     last_indexed: str | None
     index_ms: int | None
+    # how changes are seen: inotify; inotify+sweep (out of watches: swept_directories are looked
+    # through at most once a second); sweep (no inotify); None before the first build
+    watch: str | None = None
+    swept_directories: int = 0
 
 
 class Backend(Struct):

@@ -9,7 +9,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from sandbox import Components, Repo, walk_files
+from sandbox import Components, Repo, SandboxError, walk_files
 
 from .build import Builder
 from .records import MAX_FILE_BYTES, IndexData, join_path, read_record
@@ -24,19 +24,23 @@ SWEEP_INTERVAL = 1.0
 class Freshness:
     """Change detection for one repository and the application of its changes."""
 
-    def __init__(self, data: IndexData, builder: Builder, repo_path: str, mode: str = "inotify") -> None:
+    def __init__(
+        self, data: IndexData, builder: Builder, repo_path: str, mode: str = "inotify", max_watches: int | None = None
+    ) -> None:
         self.data = data
         self.builder = builder
         self.repo_path = repo_path
         self.mode = mode
+        self.max_watches = max_watches
         self.watcher: Watcher | None = None
+        self.unwatched: set[Components] = set()  # directories inotify could not take: swept
         self.last_sweep = 0.0
 
     def start(self) -> None:
         """Set up inotify (before the walk, which adds a watch per directory it enters)."""
         if self.mode == "inotify":
             try:
-                self.watcher = Watcher()
+                self.watcher = Watcher(self.max_watches)
             except OSError as exc:
                 log.warning("inotify unavailable (%s); sweeping for changes at most once a second", exc)
 
@@ -46,10 +50,45 @@ class Freshness:
             return
         try:
             self.watcher.watch(fd, comps)
+            self.unwatched.discard(comps)
         except OSError as exc:
-            log.warning("cannot watch %s (%s); sweeping for changes instead", self.repo_path, exc)
-            self.watcher.close()
-            self.watcher = None
+            if not self.unwatched:
+                log.warning(
+                    "cannot watch every directory of %s (%s, after %d); the others are swept at most once a second",
+                    self.repo_path,
+                    exc,
+                    self.watcher.watched,
+                )
+            self.unwatched.add(comps)
+
+    def describe(self) -> tuple[str, int]:
+        """How changes are seen (``inotify``, ``inotify+sweep``, ``sweep``) and how many
+        directories are swept for want of a watch."""
+        if self.watcher is None:
+            return "sweep", 0
+        return ("inotify+sweep" if self.unwatched else "inotify"), len(self.unwatched)
+
+    def _swept(self, repo: Repo, directories: set[Components]) -> dict[str, Components]:
+        """The files under unwatched directories that changed, came or went since they were
+        indexed (each is watched again if a watch has come free meanwhile)."""
+        dirty: dict[str, Components] = {}
+        tops = {d for d in directories if not any(d[:k] in directories for k in range(len(d)))}
+        for top in tops:
+            self.unwatched -= {d for d in self.unwatched if d[: len(top)] == top}
+            prefix = join_path(top) + "/" if top else ""
+            seen: dict[str, tuple[Components, int, int]] = {}
+            try:
+                for comps, st in walk_files(repo, max_size=MAX_FILE_BYTES, start=top, on_directory=self.watch):
+                    seen[join_path(comps)] = (comps, st.st_mtime_ns, st.st_size)
+            except (OSError, SandboxError):
+                pass  # gone, or no longer a directory: what it held went with it
+            for path in [p for p in self.data.files if p.startswith(prefix) and p not in seen]:
+                dirty[path] = self.data.comps(path)
+            for path, (comps, mtime_ns, size) in seen.items():
+                old = self.data.files.get(path)
+                if old is None or (old.mtime_ns, old.size) != (mtime_ns, size):
+                    dirty[path] = comps
+        return dirty
 
     def close(self) -> None:
         if self.watcher is not None:
@@ -60,6 +99,9 @@ class Freshness:
         """The changes since the last call, or ``None`` (nothing, or not time for a sweep yet)."""
         if self.watcher is not None:
             changes = self.watcher.drain()
+            if self.unwatched and time.monotonic() - self.last_sweep >= SWEEP_INTERVAL:
+                self.last_sweep = time.monotonic()
+                changes.sweep = set(self.unwatched)
         elif time.monotonic() - self.last_sweep >= SWEEP_INTERVAL:
             changes = Changes(resync=True)
         else:
@@ -83,6 +125,7 @@ class Freshness:
                     dirty[path] = comps
         else:
             dirty = {join_path(c): c for c in changes.files}
+            dirty.update(self._swept(repo, changes.sweep))
             for gone in changes.gone_dirs:
                 prefix = join_path(gone) + "/"
                 dirty.update((p, data.comps(p)) for p in data.files if p.startswith(prefix))

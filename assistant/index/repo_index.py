@@ -64,10 +64,13 @@ class RepoIndex:
         workers: int | None = None,
         watch: str = "inotify",
         batch_files: int = MAX_BATCH_FILES,
+        max_watches: int | None = None,
     ) -> None:
         """``watch``: ``inotify`` (falling back to ``sweep`` where unavailable), or ``sweep``: a
         full check at most once a second, for file systems where inotify does not see every
-        change (NFS, SMB and other network or FUSE mounts edited from elsewhere)."""
+        change (NFS, SMB and other network or FUSE mounts edited from elsewhere). ``max_watches``:
+        inotify watches this index may take (None: as many as the kernel gives); the directories
+        past it are swept at most once a second."""
         self.repo_path = repo_path
         self._roots = roots
         # files for a query's words from the commit messages that changed them (set by the
@@ -78,7 +81,7 @@ class RepoIndex:
         self._follower: threading.Thread | None = None
         self.data = IndexData(RankedIndex(store.ranked_dir(cache_dir, repo_path)), store.texts_dir(cache_dir))
         self._builder = Builder(self.data, workers or os.cpu_count() or 2, batch_files)
-        self._freshness = Freshness(self.data, self._builder, repo_path, watch)
+        self._freshness = Freshness(self.data, self._builder, repo_path, watch, max_watches)
         self.maps = MapMaker(self.data)
         self._cache = CacheWriter(self.data, store.cache_file(cache_dir, repo_path), repo_path)
         self._cache_lock = store.CacheLock(store.lock_file(cache_dir, repo_path))
@@ -207,6 +210,8 @@ class RepoIndex:
                 apply()
                 continue
             if not self._readable(watcher.fd, 1.0):
+                if self._freshness.unwatched:  # out of watches: those directories are swept
+                    apply()
                 continue
             # a file being written reports its creation, then its content: read them together
             time.sleep(SETTLE)
@@ -243,6 +248,7 @@ class RepoIndex:
             len(data.symbols) if not under else sum(r.tags.definition_count for r in records if r.tags is not None)
         )
         languages = Counter(r.language for r in records if r.language)
+        watch, swept = self._freshness.describe()
         return {
             "path": self.repo_path + ("/" + under.rstrip("/") if under else ""),
             "state": self.state,
@@ -252,6 +258,8 @@ class RepoIndex:
             "languages": dict(languages.most_common()),
             "last_indexed": self.last_indexed,
             "index_ms": self.index_ms,
+            "watch": watch if self.ready.is_set() else None,
+            "swept_directories": swept,
         }
 
     # -- building ---------------------------------------------------------------------------

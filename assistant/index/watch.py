@@ -4,8 +4,9 @@ inotify (through ctypes) watches every indexed directory. The kernel queues an e
 moment a file changes, and the index drains that queue, without blocking, before each search:
 so an edit is always seen by the next search, at the cost of one ``read`` when nothing changed.
 (watchfiles debounces in a background thread, so an edit just before a search could be missed.)
-Where inotify is unavailable or out of watches, the index falls back to a full sweep at most
-once a second.
+Where inotify is unavailable the index falls back to a full sweep at most once a second; where
+it runs out of watches (the kernel's ``max_user_watches``), only the directories it could not
+watch are swept, at most once a second, and ``/status`` says how many.
 """
 
 from __future__ import annotations
@@ -53,15 +54,18 @@ class Changes:
     new_dirs: set[Components] = field(default_factory=set)
     gone_dirs: set[Components] = field(default_factory=set)
     resync: bool = False
+    sweep: set[Components] = field(default_factory=set)  # unwatched directories to look through
 
     def __bool__(self) -> bool:
-        return bool(self.files or self.new_dirs or self.gone_dirs or self.resync)
+        return bool(self.files or self.new_dirs or self.gone_dirs or self.resync or self.sweep)
 
 
 class Watcher:
     """inotify watches on a repository's directories, keyed by their repo-relative path."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int | None = None) -> None:
+        """``limit``: watches this watcher may add (None: as many as the kernel allows)."""
+        self.limit = limit
         fd = _libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
         if fd < 0:
             err = ctypes.get_errno()
@@ -72,6 +76,8 @@ class Watcher:
 
     def watch(self, dir_fd: int, comps: Components) -> None:
         """Watch an opened directory (its descriptor came from the sandbox)."""
+        if self.limit is not None and len(self._wds) >= self.limit and comps not in self._wds:
+            raise OSError(errno.ENOSPC, "the inotify watch limit is reached")
         path = f"/proc/self/fd/{dir_fd}".encode()
         wd = _libc.inotify_add_watch(self.fd, path, _MASK)
         if wd < 0:

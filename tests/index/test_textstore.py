@@ -1,12 +1,14 @@
 """The indexed text lives in the mapped text store, not in the server's heap: every record reads
 its text from there, a changed file reads its new text (and a search that began before the
 change its old one), a segment nothing points at any more is let go, an index left idle lets go
-of its pages and still answers, and a cache directory that cannot hold the store costs nothing."""
+of its pages and still answers, and a cache directory that cannot hold the store costs nothing.
+Past the inotify watch limit, the directories left unwatched are swept."""
 
 from __future__ import annotations
 
 import gc
 import os
+import time
 import weakref
 from pathlib import Path
 
@@ -97,3 +99,34 @@ def test_a_cache_directory_that_cannot_hold_the_store_falls_back(tmp_path: Path)
     store = TextStore(str(blocker / "texts"))
     where = store.put(b"kept somewhere else")
     assert where is not None and where[0].read(where[1], where[2]) == b"kept somewhere else"
+
+
+def test_directories_past_the_inotify_limit_are_swept_and_status_says_so(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    for name in ("a", "b", "c", "d", "e"):
+        (repo / name).mkdir(parents=True)
+        (repo / name / "m.py").write_text(f"NAME = '{name}'\n")
+    roots = Roots([str(repo)])
+    index = RepoIndex(roots, roots.default, str(tmp_path / "cache"), max_watches=3)  # the root, a and b
+    try:
+        index.build()
+        stats = index.stats()
+        assert (stats["watch"], stats["swept_directories"]) == ("inotify+sweep", 3)
+        (repo / "a" / "m.py").write_text("NAME = 'a, changed'\n")  # watched: seen at once
+        (repo / "e" / "m.py").write_text("NAME = 'e, changed'\n")  # swept
+        (repo / "d" / "new.py").write_text("NEW = 1\n")
+        (repo / "c" / "m.py").unlink()
+        time.sleep(1.05)  # swept at most once a second (the end of the build was the last time)
+        index.refresh()
+        texts = dict(index.texts(None))
+        assert texts["a/m.py"] == b"NAME = 'a, changed'\n" and texts["e/m.py"] == b"NAME = 'e, changed'\n"
+        assert texts["d/new.py"] == b"NEW = 1\n" and "c/m.py" not in texts
+        (repo / "d" / "later").mkdir()
+        (repo / "d" / "later" / "x.py").write_text("X = 1\n")
+        time.sleep(1.05)  # swept at most once a second
+        index.refresh()
+        assert dict(index.texts(None))["d/later/x.py"] == b"X = 1\n"
+        assert index.stats()["swept_directories"] == 4  # d/later could not be watched either
+    finally:
+        index.close()
+        roots.close()
