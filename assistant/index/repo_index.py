@@ -315,6 +315,7 @@ class RepoIndex:
             self.last_indexed = time.time()
             self.index_ms = round((time.perf_counter() - started) * 1000)
             self._freshness.last_sweep = time.monotonic()
+            data.texts.release()  # the build read every text back (parsers, ranked index): not needed now
         self.ready.set()
         if self.events is not None:
             files, symbols = self.totals()

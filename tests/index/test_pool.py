@@ -16,6 +16,7 @@ import pytest
 
 from assistant.index import RepoIndex, search_index
 from sandbox import Roots
+from tests.helpers import worker_processes
 
 BATCH = 64  # repo_index.MAX_BATCH_FILES: every batch here is full
 
@@ -30,20 +31,7 @@ def make_repo(root: Path, files: int, functions: int = 40) -> Path:
 
 def parser_processes() -> list[int]:
     """Our parser processes: children of this process running the worker loop."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as handle:
-                ppid = int(handle.read().rsplit(b")", 1)[1].split()[1])
-            with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                cmdline = handle.read()
-        except OSError:
-            continue
-        if ppid == os.getpid() and b"assistant.index.tags" in cmdline:
-            found.append(int(entry))
-    return found
+    return worker_processes(b"assistant.index.tags")
 
 
 def wait_for_parser(deadline: float = 20.0) -> int:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
+import subprocess
+import sys
 import time
 import weakref
 from pathlib import Path
@@ -127,6 +130,39 @@ def test_directories_past_the_inotify_limit_are_swept_and_status_says_so(tmp_pat
         index.refresh()
         assert dict(index.texts(None))["d/later/x.py"] == b"X = 1\n"
         assert index.stats()["swept_directories"] == 4  # d/later could not be watched either
+    finally:
+        index.close()
+        roots.close()
+
+
+def test_a_build_killed_while_it_writes_the_store_leaves_nothing_and_the_next_serves_the_text(tmp_path: Path) -> None:
+    """The segments are unlinked files: a process killed mid-write takes them with it, and
+    the next start reads every text from the files again, never from a half-written store."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for i in range(3000):
+        (repo / f"m{i:04d}.py").write_text(f"def f{i}():\n    return {i}\n" * 40)
+    cache = tmp_path / "cache"
+    command = [sys.executable, "-m", "assistant", "index", "--repo", str(repo), "--cache-dir", str(cache)]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not (cache / "texts").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    time.sleep(0.05)  # a few files into the store
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert list((cache / "texts").iterdir()) == []
+    (repo / "m0007.py").write_text("CHANGED_AFTER_THE_CRASH = 1\n")
+    subprocess.run(command, check=True, capture_output=True, timeout=300)
+    roots = Roots([str(repo)])
+    index = RepoIndex(roots, roots.default, str(cache))
+    try:
+        index.build()
+        texts = dict(index.texts(None))
+        assert texts["m0007.py"] == b"CHANGED_AFTER_THE_CRASH = 1\n"
+        assert all(
+            texts[f"m{i:04d}.py"] == f"def f{i}():\n    return {i}\n".encode() * 40 for i in range(3000) if i != 7
+        )
     finally:
         index.close()
         roots.close()

@@ -20,6 +20,7 @@ from assistant.history.git import locate
 from assistant.history.graph import Graph, _Differ, build
 from sandbox import Repo, Roots
 from tests.gitrepos import GitRepo, git, head, history_repo
+from tests.helpers import worker_processes
 
 
 def opened(path: Path) -> tuple[Roots, Repo]:
@@ -279,20 +280,7 @@ def test_a_merge_changed_what_differs_from_every_parent_as_git_combined_diff_say
 
 def history_workers() -> list[int]:
     """Our history worker processes: children of this process running graph.serve."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as handle:
-                ppid = int(handle.read().rsplit(b")", 1)[1].split()[1])
-            with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                cmdline = handle.read()
-        except OSError:
-            continue
-        if ppid == os.getpid() and b"assistant.history.graph" in cmdline:
-            found.append(int(entry))
-    return found
+    return worker_processes(b"assistant.history.graph")
 
 
 def test_worker_processes_build_the_same_graph_and_leave_nothing_running(tmp_path: Path) -> None:
