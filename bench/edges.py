@@ -81,8 +81,8 @@ def one(name: str, repo: Path, work: Path, symbol: str, literal: str) -> None:
 
 def big_file(work: Path) -> Path:
     repo = work / "big-file"
-    if not repo.exists():
-        repo.mkdir(parents=True)
+    if not (repo / "generated.py").exists() or (repo / "generated.py").stat().st_size != 900_000:
+        repo.mkdir(parents=True, exist_ok=True)
         body = "".join(f"def h{i}():0\n" for i in range(50_000)) + "MARKER_NEEDLE = 1\n"
         (repo / "generated.py").write_text(body + "#" * (900_000 - len(body) - 1) + "\n")  # 900,000 bytes
     return repo

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Annotated, Any
+from typing import Annotated
 
 from litestar import get
 from litestar.params import QueryParameter
@@ -89,12 +88,14 @@ EVERY_REPO = "*"
 
 
 async def _everywhere(request: Req, svc: Svc, query: SearchQuery, path: str | None) -> Found:
-    """The query in every allowed root at once, results merged by rank (each repository's first,
-    then each one's second, …; the better score first among equals), each naming its ``repo``.
-    A ``path`` a repository does not have leaves that repository out."""
+    """The query in every allowed root, results merged by rank (each repository's first, then
+    each one's second, …; the better score first among equals), each naming its ``repo``. A
+    ``path`` a repository does not have leaves that repository out. The repositories are
+    searched one after another in one job of the lane (fifty jobs at once would be refused as a
+    flood), within one deadline."""
     cancel = threading.Event()
     ends = time.monotonic() + DEADLINE_SECONDS
-    jobs: list[tuple[str, Any]] = []
+    targets: list[tuple[str, IndexView, SearchQuery]] = []
     for root in svc.roots.roots:
         with sandbox_params(path="path", repo="repo"), svc.roots.open_repo(root.path) as opened:
             prefix = opened.components(path) if path else ()
@@ -102,17 +103,18 @@ async def _everywhere(request: Req, svc: Svc, query: SearchQuery, path: str | No
                 opened.require(prefix)
             except SandboxError:
                 continue
-            index = svc.indexes.get(opened.path)
-        scoped = replace(query, prefix=prefix)
+            targets.append((root.path, svc.indexes.get(opened.path), replace(query, prefix=prefix)))
 
-        def run(index: IndexView = index, scoped: SearchQuery = scoped) -> SearchResult:
-            return index.run(scoped, cancel=cancel, deadline=max(0.0, ends - time.monotonic()))
+    def run() -> list[SearchResult]:
+        return [
+            index.run(scoped, cancel=cancel, deadline=max(0.0, ends - time.monotonic()))
+            for _, index, scoped in targets
+        ]
 
-        lane = workers.SCANS if query.scans_files else workers.QUICK
-        jobs.append((root.path, workers.start(lane, run, cancel=cancel)))
+    lane = workers.SCANS if query.scans_files else workers.QUICK
     with query_params():
-        found = await until_disconnect(request, asyncio.gather(*(job for _, job in jobs)))
-    merged = merge_by_rank([(root, result) for (root, _), result in zip(jobs, found, strict=True)], query.limit)
+        found = await until_disconnect(request, workers.start(lane, run, cancel=cancel))
+    merged = merge_by_rank([(root, result) for (root, _, _), result in zip(targets, found, strict=True)], query.limit)
     progress = IndexProgress(merged.state, merged.progress)
     mode = merged.mode or query.mode
     return Found(query.text, mode, merged.results, merged.total, merged.truncated, merged.took_ms, progress)

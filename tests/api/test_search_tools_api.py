@@ -133,6 +133,26 @@ def test_a_search_of_every_repository_names_each_results_repository(
     assert_error(client.get("/api/v1/search", params={"q": "main", "repo": "**"}), "repo_path_invalid", "repo")
 
 
+def test_a_text_search_of_more_repositories_than_the_scan_lane_queues_is_not_refused(
+    layout: Layout, client_for: Any, tmp_path: Any
+) -> None:
+    """Each repository's search was a job of its own in the scan lane, which refuses a ninth
+    waiting job: fifty repositories got 429 server_busy. They are one job now."""
+    repos = [layout.repo]
+    for i in range(16):  # each repository's search takes a while: many matching lines to count
+        repo = tmp_path / f"r{i:02d}"
+        repo.mkdir()
+        for j in range(100):
+            (repo / f"timeouts_{j}.py").write_text(f"TIMEOUT_SECONDS_{i} = {j}\n" * 60)
+        repos.append(repo)
+    client = client_for(repos, index_on_start=True)
+    wait_ready(client)
+    answer = client.get("/api/v1/search", params={"q": "TIMEOUT_SECONDS", "mode": "text", "repo": "*", "limit": 64})
+    assert answer.status_code == 200, answer.text
+    found = answer.json()["data"]
+    assert found["total"] == 16 * 6000 and {r["repo"] for r in found["results"]} == {str(r) for r in repos[1:]}
+
+
 def test_a_repository_is_indexed_when_first_used_unless_asked_at_start(
     layout: Layout, client_for: Any, tmp_path: Any
 ) -> None:
