@@ -107,8 +107,7 @@ async def _everywhere(request: Req, svc: Svc, query: SearchQuery, path: str | No
 
     def run() -> list[SearchResult]:
         return [
-            index.run(scoped, cancel=cancel, deadline=max(0.0, ends - time.monotonic()))
-            for _, index, scoped in targets
+            index.run(scoped, cancel=cancel, deadline=max(0.0, ends - time.monotonic())) for _, index, scoped in targets
         ]
 
     lane = workers.SCANS if query.scans_files else workers.QUICK
