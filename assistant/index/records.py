@@ -92,7 +92,7 @@ class FileRecord:
     Its text is held here as it was read, until the index moves it to the text store
     (``stash``); from then on ``text`` reads it from there (a copy, each time)."""
 
-    __slots__ = ("_text", "_where", "comps", "language", "length", "minified", "mtime_ns", "size", "tags")
+    __slots__ = ("_dropped", "_text", "_where", "comps", "language", "length", "minified", "mtime_ns", "size", "tags")
 
     def __init__(
         self,
@@ -109,6 +109,7 @@ class FileRecord:
         self.language = language
         self._text = text
         self._where: Where | None = None
+        self._dropped = False
         self.length = len(text)
         self.tags = tags
         # the name's real components, kept only when it is not valid UTF-8: the index knows the
@@ -131,8 +132,9 @@ class FileRecord:
                 self._text = b""
 
     def unstash(self, texts: TextStore) -> None:
-        """This record is no longer the file's: its text in the store is dead."""
-        if self._where is not None:
+        """This record is no longer the file's: its text in the store is dead (counted once)."""
+        if self._where is not None and not self._dropped:
+            self._dropped = True
             texts.drop(self._where)
 
     def cached(self) -> store.CachedFile:
