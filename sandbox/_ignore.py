@@ -10,12 +10,14 @@ Git's own rule is followed for directories: once a directory is excluded nothing
 is looked at (a pattern cannot re-include a file under an excluded directory), so walks prune
 ignored directories top-down. Within one file the last matching pattern wins; a deeper file
 wins over a shallower one. Patterns are compiled with pathspec's ``GitIgnoreSpec`` and the
-``simple`` backend (the re2 backend crashes on names that are not valid UTF-8).
+``simple`` backend (the re2 backend crashes on names that are not valid UTF-8), plus one regex
+per file that tells at once when none of its patterns can match (``Rules``).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import stat
 import threading
 from dataclasses import dataclass
@@ -112,10 +114,51 @@ def read_excludes_file(path: str | None) -> bytes | None:
         return None
 
 
-def _compile(data: bytes) -> pathspec.GitIgnoreSpec | None:
+_NAMED_GROUP = re.compile(r"\(\?P<[^>]+>")
+
+
+@dataclass(frozen=True)
+class Rules:
+    """One ignore file's patterns, compiled by pathspec, and one regex that matches a path
+    wherever any of the patterns does (``None`` if it could not be made). Most paths match no
+    pattern: that regex alone answers them, instead of every pattern in turn (pathspec's
+    ``simple`` backend tries each pattern's regex, in Python, for every path)."""
+
+    spec: pathspec.GitIgnoreSpec
+    any: re.Pattern[str] | None
+
+    def include(self, path: str) -> bool | None:
+        """pathspec's answer for ``path``: True (excluded), False (re-included), None (no pattern)."""
+        if self.any is not None and self.any.search(path) is None:
+            return None
+        return self.spec.check_file(path).include
+
+
+def _union(spec: pathspec.GitIgnoreSpec) -> re.Pattern[str] | None:
+    """A regex that matches where any of the spec's patterns matches (their named groups made
+    plain: pathspec names the same group in each)."""
+    parts: list[str] = []
+    flags: set[int] = set()
+    for pattern in spec.patterns:
+        regex = getattr(pattern, "regex", None)
+        if getattr(pattern, "include", None) is None or regex is None:
+            continue  # a comment or a blank line: it matches nothing
+        if not isinstance(regex.pattern, str):
+            return None
+        parts.append(_NAMED_GROUP.sub("(?:", regex.pattern))
+        flags.add(regex.flags)
+    if not parts or len(flags) != 1:
+        return None
+    try:
+        return re.compile("|".join(f"(?:{part})" for part in parts), flags.pop())
+    except re.error:
+        return None
+
+
+def _compile(data: bytes) -> Rules | None:
     lines = data.decode("utf-8", "surrogateescape").splitlines()
     spec = pathspec.GitIgnoreSpec.from_lines(lines, backend="simple")
-    return spec if spec.patterns else None
+    return Rules(spec, _union(spec)) if spec.patterns else None
 
 
 @dataclass(frozen=True)
@@ -123,15 +166,15 @@ class IgnoreChain:
     """The rules that apply to the entries of one directory, shallowest first."""
 
     directory: Components
-    specs: tuple[tuple[int, pathspec.GitIgnoreSpec], ...]  # (depth of the ignore file's dir, spec)
+    specs: tuple[tuple[int, Rules], ...]  # (depth of the ignore file's dir, its rules)
 
     def excludes(self, name: str, is_dir: bool) -> bool:
         """Whether the entry ``name`` of this directory is excluded by these rules."""
         comps = (*self.directory, name)
         result: bool | None = None
         suffix = "/" if is_dir else ""
-        for depth, spec in self.specs:
-            include = spec.check_file("/".join(comps[depth:]) + suffix).include
+        for depth, rules in self.specs:
+            include = rules.include("/".join(comps[depth:]) + suffix)
             if include is not None:
                 result = include
         return bool(result)
@@ -151,7 +194,7 @@ class IgnoreRules:
         self._base = base
         self._mode = mode
         self._lock = threading.Lock()
-        self._specs: dict[Components, tuple[_Key | None, pathspec.GitIgnoreSpec | None]] = {}
+        self._specs: dict[Components, tuple[_Key | None, Rules | None]] = {}
         self._global = _compile(global_excludes) if global_excludes else None
 
     def close(self) -> None:
@@ -163,7 +206,7 @@ class IgnoreRules:
         """These rules as seen from the subdirectory ``prefix`` (a repository inside the root)."""
         return IgnoreView(self, prefix)
 
-    def _load(self, file_comps: Components) -> pathspec.GitIgnoreSpec | None:
+    def _load(self, file_comps: Components) -> Rules | None:
         # Fast path: an lstat says whether the cached rules are still current. The rules
         # themselves only ever come from a confined open (below), never from this stat.
         with self._lock:
@@ -189,7 +232,7 @@ class IgnoreRules:
 
     def root_chain(self) -> IgnoreChain:
         """Rules for the entries of the repository's top directory."""
-        specs: list[tuple[int, pathspec.GitIgnoreSpec]] = [(0, self._global)] if self._global is not None else []
+        specs: list[tuple[int, Rules]] = [(0, self._global)] if self._global is not None else []
         for file_comps in (_EXCLUDE, (".gitignore",)):
             spec = self._load(file_comps)
             if spec is not None:
