@@ -6,6 +6,7 @@ and newly ignored ones dropped."""
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 
@@ -75,19 +76,24 @@ class Freshness:
         tops = {d for d in directories if not any(d[:k] in directories for k in range(len(d)))}
         for top in tops:
             self.unwatched -= {d for d in self.unwatched if d[: len(top)] == top}
-            prefix = join_path(top) + "/" if top else ""
-            seen: dict[str, tuple[Components, int, int]] = {}
+            seen: dict[str, tuple[Components, os.stat_result]] = {}
             try:
                 for comps, st in walk_files(repo, max_size=MAX_FILE_BYTES, start=top, on_directory=self.watch):
-                    seen[join_path(comps)] = (comps, st.st_mtime_ns, st.st_size)
+                    seen[join_path(comps)] = (comps, st)
             except (OSError, SandboxError):
                 pass  # gone, or no longer a directory: what it held went with it
-            for path in [p for p in self.data.files if p.startswith(prefix) and p not in seen]:
-                dirty[path] = self.data.comps(path)
-            for path, (comps, mtime_ns, size) in seen.items():
-                old = self.data.files.get(path)
-                if old is None or (old.mtime_ns, old.size) != (mtime_ns, size):
-                    dirty[path] = comps
+            dirty.update(self._stale(seen, join_path(top) + "/" if top else ""))
+        return dirty
+
+    def _stale(self, seen: dict[str, tuple[Components, os.stat_result]], prefix: str) -> dict[str, Components]:
+        """The files under ``prefix`` that a walk of it (``seen``) found new or changed (another
+        size or mtime than indexed), or did not find."""
+        files = self.data.files
+        dirty = {p: self.data.comps(p) for p in files if p.startswith(prefix) and p not in seen}
+        for path, (comps, st) in seen.items():
+            old = files.get(path)
+            if old is None or (old.mtime_ns, old.size) != (st.st_mtime_ns, st.st_size):
+                dirty[path] = comps
         return dirty
 
     def close(self) -> None:
@@ -118,11 +124,7 @@ class Freshness:
             seen = {
                 join_path(c): (c, st) for c, st in walk_files(repo, max_size=MAX_FILE_BYTES, on_directory=self.watch)
             }
-            dirty = {p: data.comps(p) for p in data.files if p not in seen}
-            for path, (comps, st) in seen.items():
-                old = data.files.get(path)
-                if old is None or (old.mtime_ns, old.size) != (st.st_mtime_ns, st.st_size):
-                    dirty[path] = comps
+            dirty = self._stale(seen, "")
         else:
             dirty = {join_path(c): c for c in changes.files}
             dirty.update(self._swept(repo, changes.sweep))
