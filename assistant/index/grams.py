@@ -112,9 +112,6 @@ class _Tier:
         assert keep is not None
         return [path for path in (self.paths[row] for row in np.flatnonzero(keep)) if path is not None]
 
-    def nbytes(self) -> int:
-        return int(self.rows.nbytes)
-
 
 class Grams:
     """The trigram signatures of one repository's files (guarded by the index's lock)."""
@@ -122,13 +119,11 @@ class Grams:
     def __init__(self) -> None:
         self._tiers: dict[int, _Tier] = {}
         self._where: dict[str, tuple[int, int]] = {}  # path -> (tier, row)
-        self._short: set[str] = set()  # texts under three bytes: no trigram, never a candidate
 
     def put(self, path: str, text: bytes) -> None:
         self.remove(path)
         if len(text) < 3:
-            self._short.add(path)
-            return
+            return  # no trigram: never a candidate
         log, bitmap = signature(text)
         tier = self._tiers.get(log)
         if tier is None:
@@ -136,13 +131,9 @@ class Grams:
         self._where[path] = (log, tier.put(path, bitmap))
 
     def remove(self, path: str) -> None:
-        self._short.discard(path)
         where = self._where.pop(path, None)
         if where is not None:
             self._tiers[where[0]].drop(where[1])
-
-    def __contains__(self, path: str) -> bool:
-        return path in self._where or path in self._short
 
     def candidates(self, trigrams: list[int]) -> set[str]:
         """The files whose signature has every one of ``trigrams`` (non-empty)."""
@@ -150,6 +141,3 @@ class Grams:
         for tier in self._tiers.values():
             found.update(tier.matching(trigrams))
         return found
-
-    def nbytes(self) -> int:
-        return sum(tier.nbytes() for tier in self._tiers.values())
