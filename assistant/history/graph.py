@@ -135,6 +135,12 @@ class _Trees:
         self.odb = odb
         self.cache: dict[bytes, frozenset[bytes]] = {}
 
+    @classmethod
+    def opening(cls, gitdir: str) -> _Trees:
+        """Over the repository at ``gitdir``, opened here (a worker process, or a chunk whose
+        worker failed)."""
+        return cls(pygit2.Repository(gitdir, RepositoryOpenFlag.NO_SEARCH).odb)
+
     def entries(self, raw: bytes | None) -> frozenset[bytes]:
         if raw is None:
             return EMPTY
@@ -170,15 +176,15 @@ class _Trees:
         old_by_name = {name: (mode, raw) for mode, name, raw in self._parts(gone)} if gone else {}
         for mode, name, raw in self._parts(came):
             was = old_by_name.pop(name, None)
+            old_tree = was[1] if was is not None and was[0] == _TREE_MODE else None
             if mode == _TREE_MODE:
-                was_tree = was is not None and was[0] == _TREE_MODE
-                self.changed(was[1] if was_tree else None, raw, prefix + name + b"/", out)  # type: ignore[index]
-                if was is not None and not was_tree:
+                self.changed(old_tree, raw, prefix + name + b"/", out)
+                if was is not None and old_tree is None:  # a file became a directory
                     out.append(prefix + name)
             else:
                 out.append(prefix + name)
-                if was is not None and was[0] == _TREE_MODE:
-                    self.changed(was[1], None, prefix + name + b"/", out)
+                if old_tree is not None:  # a directory became a file
+                    self.changed(old_tree, None, prefix + name + b"/", out)
         for name, (mode, raw) in old_by_name.items():
             if mode == _TREE_MODE:
                 self.changed(raw, None, prefix + name + b"/", out)
@@ -259,7 +265,7 @@ def _answer(body: bytes) -> bytes:
     trees = _served.get(gitdir)
     if trees is None:
         _served.clear()
-        trees = _served[gitdir] = _Trees(pygit2.Repository(gitdir, RepositoryOpenFlag.NO_SEARCH).odb)
+        trees = _served[gitdir] = _Trees.opening(gitdir)
     return _encoder.encode(changes(trees, jobs))
 
 
@@ -314,7 +320,7 @@ class _Differ:
         for number, chunk in enumerate(self.chunks):
             found = self.results.get(number)
             if found is None:
-                trees = trees or _Trees(pygit2.Repository(self.gitdir, RepositoryOpenFlag.NO_SEARCH).odb)
+                trees = trees or _Trees.opening(self.gitdir)
                 found = changes(trees, chunk)
             out.extend(found)
         return out
@@ -351,9 +357,9 @@ def build(
 ) -> Graph | None:
     """The graph of everything ``head`` reaches; with ``previous`` (whose head ``head`` reaches)
     only the new commits are read. With ``gitdir`` (where they open the repository) and
-    ``workers`` > 1, the commits' trees are compared on that many processes, ``chunk`` commits at
-    a time as the walk finds them (unless there is less than a chunk), else in this thread. None when
-    cancelled."""
+    ``workers`` > 1, the commits' trees are compared on that many processes, ``chunk`` commits
+    at a time as the walk finds them (unless there is less than a chunk), else in this thread.
+    None when cancelled."""
     walker = git.walk(head, SortMode.NONE)
     if previous is not None:
         walker.hide(pygit2.Oid(raw=previous.head))
