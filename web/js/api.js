@@ -102,8 +102,9 @@ export async function requestJSON(method, path, body) {
   return (await response.json()).data;
 }
 
-// Read a server-sent event stream, calling onEvent for each parsed `data:` event.
-export async function readEvents(response, onEvent) {
+// Read a server-sent event stream, calling onEvent for each parsed `data:` event (until a
+// `[DONE]`) and onId, if given, with each `id:` (the events stream's, for Last-Event-ID).
+export async function readEvents(response, onEvent, onId = null) {
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
   let buffer = "";
@@ -116,6 +117,7 @@ export async function readEvents(response, onEvent) {
       const block = buffer.slice(0, end);
       buffer = buffer.slice(end + 2);
       for (const line of block.split("\n")) {
+        if (onId && line.startsWith("id: ")) onId(line.slice(4));
         if (!line.startsWith("data: ")) continue;
         const payload = line.slice(6);
         if (payload === "[DONE]") return;

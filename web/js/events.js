@@ -3,7 +3,7 @@
 // file browser and an open file refreshed when their files change, the conversation list in step
 // with other tabs, the model server's state the moment it changes. It reconnects by itself with
 // the last event's id, so nothing is missed across a short drop; `events.reset` means read again.
-import { getStream } from "./api.js";
+import { getStream, readEvents } from "./api.js";
 
 /**
  * @typedef {{[type: string]: (event: any) => void}} Handlers
@@ -16,31 +16,17 @@ let lastId = /** @type {string | null} */ (null);
  * @param {Response} response
  * @param {Handlers} handlers
  */
-async function read(response, handlers) {
-  const reader = /** @type {ReadableStreamDefaultReader<Uint8Array>} */ (response.body?.getReader());
-  const decoder = new TextDecoder();
-  let buffer = "";
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) return;
-    buffer += decoder.decode(value, { stream: true });
-    let end;
-    while ((end = buffer.indexOf("\n\n")) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      let id = null;
-      let data = null;
-      for (const line of block.split("\n")) {
-        if (line.startsWith("id: ")) id = line.slice(4);
-        else if (line.startsWith("data: ")) data = line.slice(6);
-      }
-      if (id !== null) lastId = id;
-      if (data === null) continue;
-      const event = JSON.parse(data);
+function read(response, handlers) {
+  return readEvents(
+    response,
+    (/** @type {any} */ event) => {
       const handler = handlers[event.type] || handlers["*"];
       if (handler) handler(event);
-    }
-  }
+    },
+    (/** @type {string} */ id) => {
+      lastId = id;
+    },
+  );
 }
 
 /**
