@@ -16,10 +16,12 @@ STREAMS = 150  # past httpx's default pool of 100 connections
 
 
 def test_every_allowed_chat_streams_at_once(layout: Layout, live_server: Any, fake_ollama: FakeOllama) -> None:
-    """Each answer holds its connection to the model server for 3 s; with a pool smaller than the
-    chats allowed, the chats past it waited for a connection and timed out (504)."""
-    server = live_server(layout.repo, ollama_url=fake_ollama.url, max_concurrent_chats=STREAMS, first_token_timeout=2.0)
-    slow = [{"message": {"role": "assistant", "content": "first "}}, 3.0, *say("last")]
+    """Each answer holds its connection to the model server for 8 s; with a pool smaller than the
+    chats allowed, the chats past it waited for a connection and timed out (504). The first token
+    may take 5 s: 150 chats starting at once on a busy 2-core machine need seconds, and a chat
+    that waits for another's connection still waits 8."""
+    server = live_server(layout.repo, ollama_url=fake_ollama.url, max_concurrent_chats=STREAMS, first_token_timeout=5.0)
+    slow = [{"message": {"role": "assistant", "content": "first "}}, 8.0, *say("last")]
     fake_ollama.chat_script(*[slow for _ in range(STREAMS)])
     body = {"messages": [{"role": "user", "content": "hi"}], "settings": {"model": MODEL, "tool_mode": "manual"}}
 
