@@ -60,3 +60,4 @@ class IndexStats(TypedDict):
     index_ms: int | None
     watch: str | None  # inotify, inotify+sweep (some directories swept) or sweep; None: not built yet
     swept_directories: int
+    verifying: bool  # after a warm start, while the files are checked against the stored index

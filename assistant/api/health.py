@@ -85,6 +85,9 @@ class IndexStats(Struct):
     # through at most once a second); sweep (no inotify); None before the first build
     watch: str | None = None
     swept_directories: int = 0
+    # after a warm start (the index as the last server left it, ready at once), while the files
+    # are checked against it: changes made meanwhile are applied (and told as files.changed) after
+    verifying: bool = False
 
 
 class Backend(Struct):

@@ -10,15 +10,20 @@ from collections.abc import Callable
 from sandbox import Components, Repo, walk_files
 
 from . import store
+from .grams import signature_bytes
 from .pool import ParserPool
-from .records import MAX_FILE_BYTES, IndexData, gc_paused, join_path, read_record
+from .records import MAX_FILE_BYTES, FileRecord, IndexData, gc_paused, join_path, read_record
+from .symbols import SymbolsDocument
 from .tags import NO_TAGS, decode_batch, extract
+from .textstore import HEADER, SEGMENT_BYTES, Segment, Where
 
 log = logging.getLogger("assistant.index")
 
 POOL_THRESHOLD = 64  # fewer files to parse than this: parse in this thread
 MAX_BATCH_FILES = 64
 MAX_FAILURES = 4  # parser processes dying in a row before the rest of a build goes text-only
+STORED_SHARE = 0.9  # a warm start loads the stored texts when at least this share of the cache has one
+MAX_DEAD_RATIO = 2  # ... and the store's bytes are at most this many times the live ones (else it is made anew)
 
 Progress = Callable[[int, int], None]
 OnDirectory = Callable[[int, Components], None]
@@ -47,7 +52,8 @@ class Builder:
         pending: list[str] = []
         queued = 0  # pending files already sent to the pool: parsing overlaps the walk
         counts = self.counts = {"cached": 0, "not_code": 0, "skipped": 0}
-        for comps, _ in walk_files(repo, max_size=MAX_FILE_BYTES, on_directory=on_directory):
+        data.skipped.clear()
+        for comps, st in walk_files(repo, max_size=MAX_FILE_BYTES, on_directory=on_directory):
             if self.closed:
                 break
             if len(pending) >= POOL_THRESHOLD and len(pending) - queued >= MAX_BATCH_FILES:
@@ -56,6 +62,7 @@ class Builder:
             record = read_record(repo, comps)
             if record is None:  # binary, or gone or unreadable since the walk saw it
                 counts["skipped"] += 1
+                data.skipped[join_path(comps)] = (st.st_mtime_ns, st.st_size)
                 continue
             path = join_path(comps)
             hit = cached.get(path)
@@ -73,6 +80,47 @@ class Builder:
                 else:
                     pending.append(path)
         return pending, queued
+
+    def load_stored(
+        self, cached: dict[str, store.CachedFile], segments: dict[int, Segment], symbols: SymbolsDocument | None
+    ) -> bool:
+        """A warm start: a record for every cached file whose text and signature the store kept
+        (none is read), if that is nearly all of them and the store is not mostly dead bytes
+        (else False, and nothing is loaded: the walk reads every file, and the store is made
+        anew). The files left out are found by the check that follows, as new. When every file
+        is loaded, the symbol table is the one the cache kept (``symbols``), not built again."""
+        data = self.data
+        self.counts = {"cached": 0, "not_code": 0, "skipped": 0}
+        kept: dict[str, Where] = {}
+        for path, entry in cached.items():
+            segment = segments.get(entry.segment)
+            extent = entry.length + signature_bytes(entry.length)
+            if segment is not None and entry.length >= 0 and HEADER <= entry.offset <= segment.used - extent:
+                kept[path] = (segment, entry.offset, entry.length, extent)
+        live = sum(where[3] for where in kept.values())
+        used = sum(segment.used for segment in segments.values())
+        if not kept or len(kept) < STORED_SHARE * len(cached) or used > MAX_DEAD_RATIO * live + SEGMENT_BYTES:
+            data.texts.settle()  # nothing points at the adopted segments: let go of them
+            return False
+        with data.lock:
+            restored = (
+                symbols is not None
+                and len(kept) == len(cached)
+                and data.symbols.restore(symbols, list(cached), {p: e.tags for p, e in cached.items()})
+            )
+            for path, where in kept.items():
+                entry = cached[path]
+                where[0].live += where[3]
+                record = FileRecord.stored(entry, where)
+                data.files[path] = record
+                data.grams.put(path, where)
+                if not restored:
+                    data.symbols.add_file(path, entry.tags)
+                data.index_as_is(path, record)
+                self.counts["cached" if record.language is not None else "not_code"] += 1
+            data.version += 1
+        data.texts.settle()
+        return True
 
     def parse(self, paths: list[str], progress: Progress | None) -> None:
         """Parse ``paths`` (few: in this thread; many: in the pool) and collect every result."""

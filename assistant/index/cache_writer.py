@@ -10,7 +10,8 @@ from pathlib import Path
 import msgspec
 
 from . import store
-from .records import IndexData
+from .records import IndexData, release_memory
+from .textstore import Segment
 
 log = logging.getLogger("assistant.index")
 
@@ -27,7 +28,7 @@ class CacheWriter:
         self.writes = True  # false while another process keeps this repository's caches
         self._timer: threading.Timer | None = None
 
-    def load(self) -> dict[str, store.CachedFile]:
+    def load(self) -> store.CacheDocument:
         return store.load(self.path, self.repo_path)
 
     def schedule(self) -> None:
@@ -52,12 +53,31 @@ class CacheWriter:
         did not reach (a build stopped part way must not forget the rest of the old cache)."""
         if not self.writes:
             return
+        texts = self.data.texts
+        kept: dict[int, tuple[Segment, int]] = {}  # segments the cache points into, and their bytes used
         with self.data.lock:
             self._timer = None
-            snapshot = {p: r.cached() for p, r in self.data.files.items() if r.tags is not None}
+            snapshot: dict[str, store.CachedFile] = {}
+            for path, record in self.data.files.items():
+                if record.tags is None:
+                    continue
+                entry = snapshot[path] = record.cached()
+                segment = record.segment
+                if entry.segment >= 0 and segment is not None and entry.segment not in kept:
+                    kept[entry.segment] = (segment, segment.used)
+            # every file the symbol table has is in the snapshot (its tags are given before it is added)
+            symbols = self.data.symbols.export({path: i for i, path in enumerate(snapshot)})
+            skipped = dict(self.data.skipped)
             for path, entry in (unvisited or {}).items():
-                snapshot.setdefault(path, entry)
+                if path not in snapshot:  # not loaded: its text was never adopted
+                    snapshot[path] = msgspec.structs.replace(entry, segment=-1)
         try:
-            store.save(self.path, self.repo_path, snapshot)
+            for segment, _ in kept.values():
+                segment.sync()  # on disk before the cache that points at it
+            manifest = {ident: (used, segment.token) for ident, (segment, used) in kept.items()}
+            store.save(self.path, self.repo_path, snapshot, manifest, symbols, skipped)
         except (OSError, UnicodeError, msgspec.EncodeError) as exc:
             log.warning("cannot write the index cache %s: %s", self.path, exc)
+            return
+        texts.collect(manifest)
+        release_memory()  # the snapshot's and the encoding's small objects, back to the system

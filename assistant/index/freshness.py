@@ -82,10 +82,10 @@ class Freshness:
                     seen[join_path(comps)] = (comps, st)
             except (OSError, SandboxError):
                 pass  # gone, or no longer a directory: what it held went with it
-            dirty.update(self._stale(seen, join_path(top) + "/" if top else ""))
+            dirty.update(self.stale(seen, join_path(top) + "/" if top else ""))
         return dirty
 
-    def _stale(self, seen: dict[str, tuple[Components, os.stat_result]], prefix: str) -> dict[str, Components]:
+    def stale(self, seen: dict[str, tuple[Components, os.stat_result]], prefix: str) -> dict[str, Components]:
         """The files under ``prefix`` that a walk of it (``seen``) found new or changed (another
         size or mtime than indexed), or did not find."""
         files = self.data.files
@@ -124,7 +124,7 @@ class Freshness:
             seen = {
                 join_path(c): (c, st) for c, st in walk_files(repo, max_size=MAX_FILE_BYTES, on_directory=self.watch)
             }
-            dirty = self._stale(seen, "")
+            dirty = self.stale(seen, "")
         else:
             dirty = {join_path(c): c for c in changes.files}
             dirty.update(self._swept(repo, changes.sweep))

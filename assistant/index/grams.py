@@ -3,12 +3,13 @@
 Each file's text gets a bitmap of its trigrams (three consecutive bytes, ASCII letters lower-
 cased, hashed to one bit): about one bit per two bytes of text, rounded to a power of two
 (512 to 262,144 bits), so a file's signature costs ~1/16 of its text and, for source code,
-about two bits in five are set. A text or regex search that requires a literal (the query
-itself, or the literal RE2 must see in every match) needs every trigram of it, so only files
-whose signature has all those bits are scanned: one in ~250 unrelated files passes for a six-
-trigram literal. A file is never left out that the scan would have matched: a missing bit means
-a missing trigram. Signatures of one size sit in one matrix, so a query checks all files of
-that size with a few numpy column operations.
+about two bits in five are set. The text store keeps it right after the text: mapped, not on
+the heap, and kept across restarts with the text. A text or regex search that requires a literal
+(the query itself, or the literal RE2 must see in every match) needs every trigram of it, so
+only files whose signature has all those bits are scanned: one in ~250 unrelated files passes
+for a six-trigram literal. A file is never left out that the scan would have matched: a missing
+bit means a missing trigram. A query checks all the files of one size in one segment with a
+few numpy gathers, reading each signature's bytes in place.
 
 Ignoring case, RE2 matches ``k`` with the Kelvin sign and ``s`` with the long s (their only
 case folds outside ASCII), and any non-ASCII letter with its other cases: trigrams holding
@@ -17,10 +18,10 @@ those bytes say nothing about such a search and are not used for it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import numpy.typing as npt
+
+from .textstore import Segment, Where
 
 MIN_BITS_LOG = 9
 MAX_BITS_LOG = 18
@@ -67,77 +68,84 @@ def needles(literal: bytes, ignore_case: bool) -> list[int]:
     return sorted({int(t) for t, ok in zip(found, usable, strict=True) if ok})
 
 
-@dataclass
-class _Tier:
-    """The signatures of one size: rows of a matrix, a path per row (None: a free row)."""
+def signature_bytes(length: int) -> int:
+    """The bytes of the signature of a text of ``length`` bytes (none under three)."""
+    return 0 if length < 3 else (1 << _bits_log(length)) // 8
 
-    log: int
-    rows: npt.NDArray[np.uint8] = field(init=False)
-    paths: list[str | None] = field(default_factory=list)
-    free: list[int] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        self.rows = np.zeros((16, (1 << self.log) // 8), dtype=np.uint8)
+def tail(text: bytes) -> bytes:
+    """What the text store keeps after a text: its signature (nothing for a text too short to
+    hold a trigram)."""
+    return signature(text)[1] if len(text) >= 3 else b""
 
-    def put(self, path: str, bitmap: bytes) -> int:
-        if self.free:
-            row = self.free.pop()
-            self.paths[row] = path
-        else:
-            row = len(self.paths)
-            self.paths.append(path)
-            if row == len(self.rows):
-                grown = np.zeros((2 * len(self.rows), self.rows.shape[1]), dtype=np.uint8)
-                grown[:row] = self.rows
-                self.rows = grown
-        self.rows[row] = np.frombuffer(bitmap, dtype=np.uint8)
-        return row
 
-    def drop(self, row: int) -> None:
-        self.rows[row] = 0
-        self.paths[row] = None
-        self.free.append(row)
+class _Group:
+    """The signatures of one size in one segment: where each starts, read in place."""
+
+    def __init__(self, segment: Segment, log: int) -> None:
+        self.segment = segment
+        self.log = log
+        self.entries: dict[str, int] = {}  # path -> offset of its signature in the segment
+        self._arrays: tuple[npt.NDArray[np.int64], list[str]] | None = None
+
+    def put(self, path: str, offset: int) -> None:
+        self.entries[path] = offset
+        self._arrays = None
+
+    def remove(self, path: str) -> None:
+        del self.entries[path]
+        self._arrays = None
 
     def matching(self, trigrams: list[int]) -> list[str]:
-        used = len(self.paths)
-        if not used:
-            return []
+        if self._arrays is None:
+            count = len(self.entries)
+            self._arrays = np.fromiter(self.entries.values(), dtype=np.int64, count=count), list(self.entries)
+        offsets, paths = self._arrays
+        data = self.segment.array()
         hashed = (np.array(trigrams, dtype=np.uint32) * _MULTIPLIER) >> np.uint32(32 - self.log)
         keep: npt.NDArray[np.bool_] | None = None
         for bit in sorted({int(h) for h in hashed}):
-            has = (self.rows[:used, bit >> 3] & (1 << (bit & 7))) != 0
+            has = (data[offsets + (bit >> 3)] & (1 << (bit & 7))) != 0
             keep = has if keep is None else keep & has
             if not keep.any():
                 return []
         assert keep is not None
-        return [path for path in (self.paths[row] for row in np.flatnonzero(keep)) if path is not None]
+        return [paths[i] for i in np.flatnonzero(keep)]
 
 
 class Grams:
-    """The trigram signatures of one repository's files (guarded by the index's lock)."""
+    """The trigram signatures of one repository's files, each read where the text store keeps
+    it, after its text (guarded by the index's lock)."""
 
     def __init__(self) -> None:
-        self._tiers: dict[int, _Tier] = {}
-        self._where: dict[str, tuple[int, int]] = {}  # path -> (tier, row)
+        self._groups: dict[tuple[int, int], _Group] = {}  # (id of the segment, log2 of its bits)
+        self._where: dict[str, tuple[int, int]] = {}  # path -> its group
 
-    def put(self, path: str, text: bytes) -> None:
+    def put(self, path: str, where: Where) -> None:
+        """A file's text and signature, where the store put them (``tail`` made the signature)."""
         self.remove(path)
-        if len(text) < 3:
+        segment, offset, length, _ = where
+        if length < 3:
             return  # no trigram: never a candidate
-        log, bitmap = signature(text)
-        tier = self._tiers.get(log)
-        if tier is None:
-            tier = self._tiers[log] = _Tier(log)
-        self._where[path] = (log, tier.put(path, bitmap))
+        log = _bits_log(length)
+        key = (id(segment), log)
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = _Group(segment, log)
+        group.put(path, offset + length)
+        self._where[path] = key
 
     def remove(self, path: str) -> None:
-        where = self._where.pop(path, None)
-        if where is not None:
-            self._tiers[where[0]].drop(where[1])
+        key = self._where.pop(path, None)
+        if key is not None:
+            group = self._groups[key]
+            group.remove(path)
+            if not group.entries:
+                del self._groups[key]
 
     def candidates(self, trigrams: list[int]) -> set[str]:
         """The files whose signature has every one of ``trigrams`` (non-empty)."""
         found: set[str] = set()
-        for tier in self._tiers.values():
-            found.update(tier.matching(trigrams))
+        for group in list(self._groups.values()):
+            found.update(group.matching(trigrams))
         return found

@@ -7,6 +7,7 @@ import contextlib
 import ctypes
 import functools
 import gc
+import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -15,12 +16,12 @@ from contextlib import contextmanager
 from sandbox import Components, Repo, SandboxError, display_name
 
 from . import store
-from .grams import Grams
+from .grams import Grams, tail
 from .languages import language_for
 from .ranked import RankedIndex
 from .symbols import SymbolTable
 from .tags import NO_TAGS, FileTags
-from .textstore import TextStore, Where
+from .textstore import Segment, TextStore, Where
 
 MAX_FILE_BYTES = 1024 * 1024  # larger files are neither searched nor parsed
 
@@ -124,12 +125,27 @@ class FileRecord:
             return where[0].read(where[1], where[2])
         return self._text
 
-    def stash(self, texts: TextStore) -> None:
-        """Move the text to the store (the heap keeps none of it)."""
-        if self._where is None and self._text:
-            self._where = texts.put(self._text)
-            if self._where is not None:
-                self._text = b""
+    @property
+    def segment(self) -> Segment | None:
+        return self._where[0] if self._where is not None else None
+
+    @classmethod
+    def stored(cls, cached: store.CachedFile, where: Where) -> FileRecord:
+        """A record loaded from the cache, its text (and signature) already in the store."""
+        real = tuple(os.fsdecode(c) for c in cached.real) if cached.real is not None else None
+        record = cls(cached.mtime_ns, cached.size, cached.language, b"", cached.tags, real, cached.minified)
+        record.length = cached.length
+        record._where = where
+        return record
+
+    def stash(self, texts: TextStore, tail: bytes = b"") -> Where | None:
+        """Move the text to the store, with ``tail`` (its signature) after it: the heap keeps
+        none of it. Where it now is (None if it was already there)."""
+        if self._where is not None:
+            return None
+        self._where = texts.put(self._text, tail)
+        self._text = b""
+        return self._where
 
     def unstash(self, texts: TextStore) -> None:
         """This record is no longer the file's: its text in the store is dead (counted once)."""
@@ -138,7 +154,12 @@ class FileRecord:
             texts.drop(self._where)
 
     def cached(self) -> store.CachedFile:
-        return store.CachedFile(self.mtime_ns, self.size, self.language, self.tags or NO_TAGS)
+        where = self._where
+        ident, offset = (where[0].ident, where[1]) if where is not None else (-1, 0)
+        real = tuple(os.fsencode(c) for c in self.comps) if self.comps is not None else None
+        tags = self.tags or NO_TAGS
+        length, minified = self.length, self.minified
+        return store.CachedFile(self.mtime_ns, self.size, self.language, tags, length, minified, real, ident, offset)
 
 
 MINIFIED_LINE = 300  # average bytes per line above which a file is minified or generated
@@ -173,21 +194,27 @@ class IndexData:
     """The files (with their text and tags) and the symbol table of one repository, guarded by
     one lock; ``done`` and ``total`` count the files parsed and indexed (for progress)."""
 
-    def __init__(self, ranked: RankedIndex | None = None, text_dir: str | None = None) -> None:
+    def __init__(
+        self, ranked: RankedIndex | None = None, text_dir: str | None = None, persistent: bool = False
+    ) -> None:
         self.lock = threading.RLock()
         self.files: dict[str, FileRecord] = {}
         self.symbols = SymbolTable()
         self.ranked = ranked or RankedIndex(None)
         self.grams = Grams()  # every file's trigram signature: which files a literal may be in
-        self.texts = TextStore(text_dir)  # every file's text, off the heap
+        self.texts = TextStore(text_dir, persistent=persistent)  # every file's text, off the heap
+        # the files the last walk could not index (binary, mostly), by their (mtime, size) then:
+        # a warm start's check does not read them again unless they changed
+        self.skipped: dict[str, tuple[int, int]] = {}
         self.version = 0  # every change to the files or their tags makes a new version
         self.done = 0
         self.total = 0
 
     def put_file(self, path: str, record: FileRecord) -> None:
         """A file read (new, or changed: its tags are given or parsed after)."""
-        self.grams.put(path, record.text)
-        record.stash(self.texts)
+        where = record.stash(self.texts, tail(record.text))
+        if where is not None:
+            self.grams.put(path, where)
         old = self.files.get(path)
         self.files[path] = record
         if old is not None and old is not record:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from assistant.bus import EventBus
 from assistant.types import IndexState, IndexStats
-from sandbox import Repo, Roots, walk_files
+from sandbox import Components, Repo, Roots, walk_files
 
 from . import store
 from .build import MAX_BATCH_FILES, Builder, Progress
@@ -41,6 +41,7 @@ from .records import (
 )
 from .repomap import MapMaker
 from .symbols import SymbolTable
+from .watch import Changes
 
 log = logging.getLogger("assistant.index")
 
@@ -51,6 +52,10 @@ SETTLE = 0.015  # after the first inotify event, before reading what changed
 MAX_PATHS_PER_EVENT = 500
 
 __all__ = ["MAX_FILE_BYTES", "FileRecord", "Progress", "RepoIndex"]
+
+
+def _identity(st: os.stat_result) -> tuple[int, int]:
+    return st.st_mtime_ns, st.st_size
 
 
 class RepoIndex:
@@ -85,6 +90,8 @@ class RepoIndex:
         self.maps = MapMaker(self.data)
         self._cache = CacheWriter(self.data, store.cache_file(cache_dir, repo_path), repo_path)
         self._cache_lock = store.CacheLock(store.lock_file(cache_dir, repo_path))
+        self._kept_texts = store.kept_texts_dir(cache_dir, repo_path)
+        self.verifying = False  # after a warm start, until the files were checked against the index
         self.state: IndexState = "building"
         self.text_ready = threading.Event()
         self.ready = threading.Event()
@@ -192,13 +199,9 @@ class RepoIndex:
         if events is None:
             return
 
-        def announce(paths: list[str]) -> None:
-            shown = paths[:MAX_PATHS_PER_EVENT]
-            events.publish("files.changed", repo=self.repo_path, paths=shown, more=len(paths) - len(shown))
-
         def apply() -> int:
             try:
-                return self.refresh(announce)
+                return self.refresh(self._announce)
             except Exception:  # the next search applies them; the stream goes on
                 log.exception("applying file changes in %s failed", self.repo_path)
                 return 0
@@ -260,6 +263,7 @@ class RepoIndex:
             "index_ms": self.index_ms,
             "watch": watch if self.ready.is_set() else None,
             "swept_directories": swept,
+            "verifying": self.verifying,
         }
 
     # -- building ---------------------------------------------------------------------------
@@ -284,12 +288,20 @@ class RepoIndex:
             )
             ranked.directory = None
             self._cache.writes = False
+        else:
+            data.texts.keep_in(self._kept_texts)
         with data.lock:
             ranked.open()
             ranked.building = True
         with gc_paused():
-            cached = self._cache.load()
-        pending, queued = self._builder.load_texts(self._repo, cached, self._freshness.watch)
+            doc = self._cache.load()
+            cached = doc.files
+            warm = bool(doc.segments) and self._builder.load_stored(cached, data.texts.adopt(doc.segments), doc.symbols)
+        if warm:  # every text and tag loaded, none read: ready now, and checked against the files next
+            pending: list[str] = []
+            queued = 0
+        else:
+            pending, queued = self._builder.load_texts(self._repo, cached, self._freshness.watch)
         self.text_ready.set()
         data.total = len(data.files)
         data.done = data.total - len(pending)
@@ -304,18 +316,23 @@ class RepoIndex:
             return
         self.parsed_last_build = len(pending)
         self.last_build_counts = dict(self._builder.counts, parsed=len(pending))
+        self.verifying = warm
         with data.lock:
-            for path in [p for p in ranked.indexed if p not in data.files]:  # gone since the last run
-                ranked.remove(path)
+            if not warm:  # (a warm start leaves this to the check, which sees what is really gone)
+                for path in [p for p in ranked.indexed if p not in data.files]:  # gone since the last run
+                    ranked.remove(path)
             ranked.commit(final=True)
             ranked.building = False
             with gc_paused():
                 data.symbols.prepare()
-            self.state = "ready"
             self.last_indexed = time.time()
             self.index_ms = round((time.perf_counter() - started) * 1000)
             self._freshness.last_sweep = time.monotonic()
             data.texts.release()  # the build read every text back (parsers, ranked index): not needed now
+        if not warm and (pending or set(cached) != set(data.files) or data.texts.persistent):  # (new texts)
+            self._cache.save()  # before ready: what is ready is on disk, and the save's memory is given back
+        release_memory()  # what loading, parsing and the ranked index's writer freed, back to the system
+        self.state = "ready"
         self.ready.set()
         if self.events is not None:
             files, symbols = self.totals()
@@ -324,9 +341,69 @@ class RepoIndex:
             )
             self._follower = threading.Thread(target=self._follow, name=f"follow:{self.repo_path}", daemon=True)
             self._follower.start()
-        release_memory()  # what loading, parsing and the ranked index's writer freed, back to the system
-        if pending or set(cached) != set(data.files):
-            self._cache.save()
+        if warm:
+            self._check_stored()
+
+    def _check_stored(self) -> None:
+        """After a warm start: walk the repository (watching each directory, as a build does)
+        and apply what changed while no server watched it, as changes are applied (each changed
+        path published as ``files.changed``). Searches are answered meanwhile, from the index as
+        it was when the last server stopped; ``/status`` says ``verifying`` until this ends."""
+        data = self.data
+        repo = self._repo
+        try:
+            if repo is None:
+                return
+            # compared as the walk goes (keeping every stat result would leave the heap full of holes)
+            files, known_skipped = data.files, data.skipped
+            seen: set[str] = set()
+            dirty: dict[str, Components] = {}
+            identities: dict[str, tuple[int, int]] = {}  # of the new files, to remember those not indexable
+            skipped: dict[str, tuple[int, int]] = {}
+            for comps, st in walk_files(repo, max_size=MAX_FILE_BYTES, on_directory=self._freshness.watch):
+                if self._builder.closed:
+                    return
+                path = join_path(comps)
+                seen.add(path)
+                identity = _identity(st)
+                old = files.get(path)
+                if old is not None:
+                    if (old.mtime_ns, old.size) != identity:
+                        dirty[path] = comps
+                elif known_skipped.get(path) == identity:  # not indexed last time (binary), and not changed
+                    skipped[path] = identity
+                else:
+                    dirty[path] = comps
+                    identities[path] = identity
+            with data.lock:
+                ranked = data.ranked
+                for path in [p for p in ranked.indexed if p not in files and p not in seen]:
+                    ranked.remove(path)
+                dirty.update((p, data.comps(p)) for p in files if p not in seen)  # gone
+                del seen
+                for path in dirty:  # loaded from the store, but changed: counted as parsed (or read) below
+                    old = files.get(path)
+                    if old is not None:
+                        self.last_build_counts["cached" if old.language is not None else "not_code"] -= 1
+                changed = self._freshness.apply(repo, Changes(files=set(dirty.values())), self._announce)
+                if changed:
+                    self.last_indexed = time.time()
+                parsed = sum(1 for p in dirty if p in files and files[p].language is not None)
+                unreadable = {p: identity for p, identity in identities.items() if p not in files}
+                data.skipped = skipped | unreadable
+                self.last_build_counts["skipped"] = len(data.skipped)
+            self.parsed_last_build += parsed
+            self.last_build_counts["parsed"] = self.parsed_last_build
+            if changed or unreadable:
+                self._cache.save()
+            release_memory()  # the walk's stat results, back to the system
+        finally:
+            self.verifying = False
+
+    def _announce(self, paths: list[str]) -> None:
+        if self.events is not None:
+            shown = paths[:MAX_PATHS_PER_EVENT]
+            self.events.publish("files.changed", repo=self.repo_path, paths=shown, more=len(paths) - len(shown))
 
     # -- keeping fresh ----------------------------------------------------------------------
 

@@ -26,14 +26,17 @@ from pathlib import Path
 import msgspec
 import platformdirs
 
+from .symbols import SymbolsDocument
 from .tags import FileTags, share_names
 
 log = logging.getLogger("assistant.index")
 
 # the tags cache: 2: tags sorted by name; 3: no first line in tags; 4: references per name; 5: packed
 # lines; 6: tags from one pass of captures (a function in a Rust `mod` is a function, not a method);
-# 7: 31 languages (files in the 18 new ones were cached as text), a `.h` that is C++ parsed as C++
-VERSION = 7
+# 7: 31 languages (files in the 18 new ones were cached as text), a `.h` that is C++ parsed as C++;
+# 8: the manifest of the text store (each file's extent, its length, minified, real name), the
+# prepared symbol table
+VERSION = 8
 RANKED_VERSION = 6  # the ranked index's schema and analyzers (6: the new languages' names are fields)
 
 
@@ -42,16 +45,36 @@ class CachedFile(msgspec.Struct, array_like=True):
     size: int
     language: str | None
     tags: FileTags
+    length: int = -1  # bytes of text
+    minified: bool = False
+    real: tuple[bytes, ...] | None = None  # the name's real components, when not valid UTF-8
+    segment: int = -1  # where the text store keeps its text and signature (-1: nowhere kept)
+    offset: int = 0
 
 
 class CacheDocument(msgspec.Struct):
     version: int
     repo: str
     files: dict[str, CachedFile]
+    segments: dict[int, tuple[int, bytes]] = {}  # the text store's manifest: segment -> (used, token)
+    symbols: SymbolsDocument | None = None  # the prepared symbol table, files numbered in ``files`` order
+    skipped: dict[str, tuple[int, int]] = {}  # files not indexed (binary): path -> (mtime_ns, size)
+
+
+class _LazyDocument(msgspec.Struct):
+    """A cache document whose files are decoded one by one (see ``load``)."""
+
+    version: int
+    repo: str
+    files: dict[str, msgspec.Raw]
+    segments: dict[int, tuple[int, bytes]] = {}
+    symbols: SymbolsDocument | None = None
+    skipped: dict[str, tuple[int, int]] = {}
 
 
 _encoder = msgspec.msgpack.Encoder()
-_decoder = msgspec.msgpack.Decoder(CacheDocument)
+_decoder = msgspec.msgpack.Decoder(_LazyDocument)
+_file_decoder = msgspec.msgpack.Decoder(CachedFile)
 
 
 def cache_root(configured: str | None) -> Path:
@@ -70,8 +93,14 @@ def ranked_dir(configured: str | None, repo_path: str) -> Path:
 
 
 def texts_dir(configured: str | None) -> str:
-    """Where the text stores' segments are made (unlinked files: nothing is left there)."""
+    """Where temporary text stores' segments are made (unlinked files: nothing is left there)."""
     return str(cache_root(configured) / "texts")
+
+
+def kept_texts_dir(configured: str | None, repo_path: str) -> str:
+    """Where a repository's text store is kept across restarts (by the process holding its lock)."""
+    digest = hashlib.sha256(repo_path.encode("utf-8", "surrogateescape")).hexdigest()[:24]
+    return str(cache_root(configured) / f"texts-v{VERSION}" / digest)
 
 
 def lock_file(configured: str | None, repo_path: str) -> Path:
@@ -114,36 +143,53 @@ class CacheLock:
             self._fd = None
 
 
-def load(path: Path, repo_path: str) -> dict[str, CachedFile]:
-    """The cached files of a repo, or an empty dict when there is no usable cache."""
+def load(path: Path, repo_path: str) -> CacheDocument:
+    """The cache of a repo (no files when there is no usable cache)."""
+    empty = CacheDocument(VERSION, repo_path, {})
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return {}
+        return empty
     except OSError as exc:
         log.warning("cannot read index cache %s (%s); rebuilding", path, exc)
-        return {}
+        return empty
     try:
-        doc = _decoder.decode(raw)
+        lazy = _decoder.decode(raw)
+        if lazy.version != VERSION or lazy.repo != repo_path:
+            log.warning("index cache %s is for another version or repo; rebuilding", path)
+            return empty
+        # one file at a time, each file's names made the shared strings before the next is
+        # decoded: the copies let go of are taken again by the next file (decoded all at once,
+        # three names in four were let go of together, leaving the heap full of holes)
+        files: dict[str, CachedFile] = {}
+        pending = lazy.files
+        for name in list(pending):
+            cached = files[name] = _file_decoder.decode(pending.pop(name))
+            share_names(cached.tags)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         log.warning("index cache %s is unreadable (%s); rebuilding", path, exc)
-        return {}
-    if doc.version != VERSION or doc.repo != repo_path:
-        log.warning("index cache %s is for another version or repo; rebuilding", path)
-        return {}
-    for cached in doc.files.values():
-        share_names(cached.tags)
-    return doc.files
+        return empty
+    return CacheDocument(lazy.version, lazy.repo, files, lazy.segments, lazy.symbols, lazy.skipped)
 
 
-def save(path: Path, repo_path: str, files: dict[str, CachedFile]) -> None:
-    """Write the cache atomically (temporary file + rename in the same directory)."""
+def save(
+    path: Path,
+    repo_path: str,
+    files: dict[str, CachedFile],
+    segments: dict[int, tuple[int, bytes]] | None = None,
+    symbols: SymbolsDocument | None = None,
+    skipped: dict[str, tuple[int, int]] | None = None,
+) -> None:
+    """Write the cache atomically (temporary file + rename in the same directory; the text it
+    points at must be on disk before: ``TextStore.sync``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = _encoder.encode(CacheDocument(VERSION, repo_path, files))
+    data = _encoder.encode(CacheDocument(VERSION, repo_path, files, segments or {}, symbols, skipped or {}))
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+            if segments:  # the rename must not reach the disk before the cache's own bytes
+                os.fdatasync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

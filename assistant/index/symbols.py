@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import bisect
 import math
+import sys
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple
+
+import msgspec
+import numpy as np
 
 from .tags import FileTags, Tag
 
@@ -44,6 +48,19 @@ DEFINITION_BONUS = 100.0
 READ_BONUS = 40.0
 MAX_CANDIDATE_NAMES = 5000
 MAX_COLLECTED = 5000  # hits gathered before lower-ranked names are skipped (total is then a floor)
+
+
+class SymbolsDocument(msgspec.Struct, array_like=True):
+    """A prepared symbol table as the tags cache keeps it, so a warm start need not build it
+    again from every file's tags: the names in order, each name's files (one file: its number
+    in the cache's list of files; several: -1, and they follow in ``multi_ids``, ``multi_counts``
+    of them) and its reference count, as 32-bit integers aligned with ``names``."""
+
+    names: list[str]
+    owners: bytes
+    multi_counts: bytes
+    multi_ids: bytes
+    refs: bytes
 
 
 class SymbolHit(NamedTuple):
@@ -193,6 +210,64 @@ class SymbolTable:
             self._by_name = None
         next(iter(self._substring_names("\0")), None)
         self._counts()
+
+    def export(self, number: dict[str, int]) -> SymbolsDocument | None:
+        """The prepared table, files given by ``number`` (None: not prepared, or a file of it is
+        not numbered)."""
+        if self._by_name is not None or self._ref_counts is None:
+            return None
+        owners, multi_counts, multi_ids = array("i"), array("i"), array("i")
+        try:
+            for files in self._files:
+                if isinstance(files, str):
+                    owners.append(number[files])
+                else:
+                    owners.append(-1)
+                    multi_counts.append(len(files))
+                    multi_ids.extend([number[f] for f in files])
+        except KeyError:
+            return None
+        counts = self._ref_counts
+        refs = array("i", [counts.get(name, 0) for name in self._names])
+        return SymbolsDocument(
+            list(self._names), owners.tobytes(), multi_counts.tobytes(), multi_ids.tobytes(), refs.tobytes()
+        )
+
+    def restore(self, doc: SymbolsDocument, paths: list[str], file_tags: dict[str, FileTags]) -> bool:
+        """Take the table ``export`` made (``paths``: the files by number, ``file_tags`` every
+        file's tags, as they were then) instead of adding every file; False (and nothing
+        changed) if it does not fit them."""
+        owners = np.frombuffer(doc.owners, dtype=np.int32)
+        counts = np.frombuffer(doc.multi_counts, dtype=np.int32)
+        ids = np.frombuffer(doc.multi_ids, dtype=np.int32)
+        refs = np.frombuffer(doc.refs, dtype=np.int32)
+        several = np.flatnonzero(owners < 0)
+        if not (
+            len(owners) == len(refs) == len(doc.names)
+            and len(several) == len(counts)
+            and int(counts.sum()) == len(ids)
+            and (not len(owners) or int(owners.max()) < len(paths))
+            and (not len(ids) or (int(ids.max()) < len(paths) and int(ids.min()) >= 0))
+            and (not len(counts) or int(counts.min()) >= 2)
+        ):
+            return False
+        names = list(map(sys.intern, doc.names))  # the same strings as the files' tags
+        by_number = np.array(paths, dtype=object)
+        files: list[Files] = by_number[np.maximum(owners, 0)].tolist()
+        start = 0
+        for at, count in zip(several.tolist(), counts.tolist(), strict=True):
+            files[at] = by_number[ids[start : start + count]].tolist()
+            start += count
+        self._names = names
+        self._lowers = [_lower(name) for name in names]
+        self._files = files
+        self._by_name = None
+        self._blob = None
+        self._ref_counts = Counter({name: count for name, count in zip(names, refs.tolist(), strict=True) if count})
+        self._file_tags = file_tags
+        self.definitions = sum(tags.definition_count for tags in file_tags.values())
+        self._popularity.clear()
+        return True
 
     def _counts(self) -> Counter[str]:
         if self._ref_counts is None:

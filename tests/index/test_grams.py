@@ -11,9 +11,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from assistant.index import RepoIndex
-from assistant.index.grams import Grams
+from assistant.index.grams import Grams, tail
 from assistant.index.text import Matcher, QueryError, search_text
+from assistant.index.textstore import TextStore
 from sandbox import Roots
+
+
+def put(grams: Grams, store: TextStore, path: str, text: bytes) -> None:
+    """A file's text and signature into the store, as the index puts them, and into ``grams``."""
+    grams.put(path, store.put(text, tail(text)))
+
 
 # letters that fold outside ASCII (k: the Kelvin sign, s: the long s), their non-ASCII partners,
 # other cased non-ASCII letters, and the characters code is made of
@@ -53,9 +60,9 @@ def queries(draw: st.DrawFn, files: dict[str, str]) -> tuple[str, bool]:
 def test_the_prefilter_finds_exactly_what_a_full_scan_finds(data: st.DataObject, contents: list[str]) -> None:
     files = {f"f{i}.txt": text for i, text in enumerate(contents)}
     encoded = {path: text.encode() for path, text in files.items()}
-    grams = Grams()
+    grams, store = Grams(), TextStore(None, segment_bytes=1 << 16)  # small segments: several of them
     for path, text in encoded.items():
-        grams.put(path, text)
+        put(grams, store, path, text)
     query, regex = data.draw(queries(files))
     try:
         matcher = Matcher.build(query, regex=regex)
@@ -65,13 +72,13 @@ def test_the_prefilter_finds_exactly_what_a_full_scan_finds(data: st.DataObject,
 
 
 def test_a_file_that_changes_or_goes_is_found_as_it_is_now() -> None:
-    grams = Grams()
-    grams.put("a.py", b"def parse_url(): pass\n")
-    grams.put("b.py", b"nothing here\n")
+    grams, store = Grams(), TextStore(None)
+    put(grams, store, "a.py", b"def parse_url(): pass\n")
+    put(grams, store, "b.py", b"nothing here\n")
     matcher = Matcher.build("parse_url", regex=False)
     assert grams.candidates(list(matcher.grams)) == {"a.py"}
-    grams.put("a.py", b"renamed\n")
-    grams.put("b.py", b"x = parse_url\n")
+    put(grams, store, "a.py", b"renamed\n")
+    put(grams, store, "b.py", b"x = parse_url\n")
     assert grams.candidates(list(matcher.grams)) == {"b.py"}
     grams.remove("b.py")
     assert grams.candidates(list(matcher.grams)) == set()
